@@ -1,0 +1,111 @@
+"""Orders and the pure price rules that decide whether and where a bar fills them."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+PENDING, FILLED, CANCELLED, REJECTED, EXPIRED = (
+    "pending",
+    "filled",
+    "cancelled",
+    "rejected",
+    "expired",
+)
+MARKET, LIMIT, STOP, STOP_LIMIT = "market", "limit", "stop", "stop_limit"
+STOP_LOSS, TAKE_PROFIT, TRAILING_STOP, CLOSE, LIQUIDATION = (
+    "stop_loss",
+    "take_profit",
+    "trailing_stop",
+    "close",
+    "liquidation",
+)
+NaN = math.nan
+
+
+class Order:
+    """One order; the object returned to the strategy is this one (``order.cancel()``).
+
+    ``side`` is +1 (buy) or -1 (sell). Exactly one of units / fraction / value sizes it; all
+    NaN means "all available". Contingent orders (stop loss, take profit, trailing stop, close)
+    carry ``trade`` — the open trade they exit.
+    """
+
+    __slots__ = (
+        "id",
+        "symbol",
+        "sym_index",
+        "side",
+        "kind",
+        "units",
+        "fraction",
+        "value",
+        "limit",
+        "stop",
+        "sl",
+        "tp",
+        "trail",
+        "tif",
+        "tag",
+        "placed_bar",
+        "eligible_bar",
+        "status",
+        "reason",
+        "fill_bar",
+        "fill_price",
+        "filled_units",
+        "parent_id",
+        "trade",
+        "triggered",
+        "_engine",
+    )
+
+    def __init__(self, **kw: Any) -> None:
+        self.limit = self.stop = self.sl = self.tp = self.trail = NaN
+        self.units = self.fraction = self.value = NaN
+        self.tif, self.tag, self.status, self.reason = "gtc", None, PENDING, ""
+        self.fill_bar, self.fill_price, self.filled_units = -1, NaN, 0.0
+        self.parent_id, self.trade, self.triggered, self._engine = None, None, False, None
+        for key, value in kw.items():
+            setattr(self, key, value)
+
+    @property
+    def is_buy(self) -> bool:
+        return self.side > 0
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status == PENDING
+
+    def cancel(self) -> None:
+        """Cancel the order if it is still pending (no effect otherwise)."""
+        if self.status == PENDING and self._engine is not None:
+            self._engine.cancel_order(self, "cancelled by strategy")
+
+    def __repr__(self) -> str:
+        return f"<Order {self.id} {self.kind} {'buy' if self.side > 0 else 'sell'} {self.status}>"
+
+
+def trigger_price(side: int, kind_stop: float, o: float, h: float, low: float) -> float:
+    """Price at which a stop of level ``kind_stop`` triggers on this bar, NaN if it does not.
+
+    A gap through the stop fills at the open (worse than the stop), never at the stop level.
+    """
+    if side > 0:
+        if o >= kind_stop:
+            return o
+        return kind_stop if h >= kind_stop else NaN
+    if o <= kind_stop:
+        return o
+    return kind_stop if low <= kind_stop else NaN
+
+
+def limit_price(side: int, limit: float, o: float, h: float, low: float) -> float:
+    """Price at which a limit order fills on this bar, NaN if it does not (a gap fills at open)."""
+    if side > 0:
+        if o <= limit:
+            return o
+        return limit if low <= limit else NaN
+    if o >= limit:
+        return o
+    return limit if h >= limit else NaN

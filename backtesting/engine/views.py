@@ -1,0 +1,75 @@
+"""Progressive views: the strategy sees only bars up to the current one.
+
+One view object per array is created before the loop; all share a ``Clock`` whose cursor the
+engine advances, so the loop allocates nothing per bar and indexing past "now" is impossible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+
+class Clock:
+    """Shared cursor: ``i`` is the index of the current (last revealed) bar."""
+
+    __slots__ = ("i",)
+
+    def __init__(self) -> None:
+        self.i = -1
+
+
+class SeriesView:
+    """Read-only window ``array[: clock.i + 1]``; ``view[-1]`` is the current bar.
+
+    Negative indices count back from the current bar; a non-negative index beyond it raises
+    IndexError, as does reaching before the first bar.
+    """
+
+    __slots__ = ("_array", "_clock", "name")
+
+    def __init__(self, array: np.ndarray, clock: Clock, name: str = "") -> None:
+        self._array = array
+        self._clock = clock
+        self.name = name
+
+    def __len__(self) -> int:
+        return self._clock.i + 1
+
+    def __getitem__(self, key: Any) -> Any:
+        end = self._clock.i + 1
+        if isinstance(key, int | np.integer):
+            idx = end + key if key < 0 else key
+            if idx < 0 or idx >= end:
+                raise IndexError(f"index {key} is outside the {end} bars revealed so far")
+            return float(self._array[idx])
+        if isinstance(key, slice):
+            return self._array[:end][key]
+        raise TypeError("views accept an int or a slice")
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        window = self._array[: self._clock.i + 1]
+        return window if dtype is None else window.astype(dtype)
+
+    def __iter__(self) -> Iterator[float]:
+        return iter(self._array[: self._clock.i + 1].tolist())
+
+    def __float__(self) -> float:
+        return self[-1]
+
+    @property
+    def values(self) -> np.ndarray:
+        """The revealed bars as a read-only array."""
+        return self._array[: self._clock.i + 1]
+
+    def __repr__(self) -> str:
+        return f"<SeriesView {self.name} len={len(self)}>"
+
+
+def readonly(array: np.ndarray) -> np.ndarray:
+    """A float64 view of ``array`` that user code cannot write through."""
+    out = np.asarray(array, dtype=np.float64).view()
+    out.flags.writeable = False
+    return out

@@ -1,0 +1,71 @@
+"""The Celery application, shared by every worker and by the web process that enqueues.
+
+The request id of the request that enqueued a task travels in the message headers and
+is restored around the task, so one id follows a backtest from the click to the worker.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from celery import Celery, signals
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tradeplatform.settings")
+
+app = Celery("tradeplatform")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+_REQUEST_ID_HEADER = "request_id"
+
+
+@signals.setup_logging.connect
+def keep_our_logging(**kwargs: Any) -> None:
+    """Connecting this receiver stops Celery from replacing the JSON logging settings.py set up."""
+
+
+@signals.before_task_publish.connect
+def attach_request_id(headers: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    from tradeplatform.request_context import current_request_id
+
+    request_id = current_request_id()
+    if headers is not None and request_id and _REQUEST_ID_HEADER not in headers:
+        headers[_REQUEST_ID_HEADER] = request_id
+
+
+@signals.task_prerun.connect
+def restore_request_id(task: Any = None, **kwargs: Any) -> None:
+    from tradeplatform.request_context import new_request_id, request_id_var, user_id_var
+
+    request_id = getattr(task.request, _REQUEST_ID_HEADER, None) if task else None
+    request_id_var.set(request_id or new_request_id())
+    user_id_var.set(None)
+
+
+@signals.task_postrun.connect
+def clear_request_id(**kwargs: Any) -> None:
+    from tradeplatform.request_context import request_id_var, user_id_var
+
+    request_id_var.set(None)
+    user_id_var.set(None)
+
+
+@signals.worker_ready.connect
+def start_heartbeat(sender: Any = None, **kwargs: Any) -> None:
+    from tradeplatform.worker_heartbeat import start_heartbeat_thread
+
+    start_heartbeat_thread(getattr(sender, "hostname", None) or "worker")
+
+
+@signals.worker_init.connect
+def prepare_filesystem_broker(**kwargs: Any) -> None:
+    ensure_broker_folders()
+
+
+def ensure_broker_folders() -> None:
+    """The filesystem transport needs its folders to exist before anyone publishes."""
+    options = app.conf.broker_transport_options or {}
+    for key in ("data_folder_in", "data_folder_out", "processed_folder"):
+        if options.get(key):
+            os.makedirs(options[key], exist_ok=True)

@@ -1,0 +1,112 @@
+"""One JSON error envelope for every API error.
+
+    {"error": {"code": str, "message": str, "details": any, "request_id": str}}
+
+The DRF handler covers exceptions raised inside API views; `ApiErrorMiddleware` and
+the handler404/handler500 views cover what happens outside them (unknown URLs,
+middleware failures).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, HttpRequest, JsonResponse
+from rest_framework import exceptions as drf_exceptions
+from rest_framework.response import Response
+from rest_framework.views import set_rollback
+
+from tradeplatform.errors import DomainError, RateLimitedError
+from tradeplatform.request_context import current_request_id
+
+logger = logging.getLogger("tradeplatform.errors")
+
+_DRF_MESSAGES = {
+    "not_authenticated": "Authentication credentials were not provided.",
+    "authentication_failed": "The credentials are not valid.",
+    "permission_denied": "You do not have permission to do this.",
+    "not_found": "Not found.",
+    "method_not_allowed": "This method is not allowed on this resource.",
+    "throttled": "Too many requests; slow down.",
+    "parse_error": "The request body could not be parsed.",
+    "unsupported_media_type": "Unsupported media type.",
+    "not_acceptable": "The requested response format is not available.",
+}
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    return {
+        "error": {
+            "code": code,
+            "message": message,
+            "details": details,
+            "request_id": current_request_id(),
+        }
+    }
+
+
+def error_json_response(
+    status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
+) -> JsonResponse:
+    return JsonResponse(error_body(code, message, details), status=status, headers=headers)
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    """DRF EXCEPTION_HANDLER: every exception from an API view becomes the envelope."""
+    set_rollback()  # any error in a view leaves no half-written rows behind
+    if isinstance(exc, DomainError):
+        return _domain_error_response(exc)
+    if isinstance(exc, Http404):
+        exc = drf_exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = drf_exceptions.PermissionDenied()
+    if isinstance(exc, drf_exceptions.APIException):
+        return _drf_error_response(exc)
+    log_unhandled_exception(exc, context.get("request"))
+    return Response(
+        error_body("internal_error", "Something went wrong on our side; quote the request_id."),
+        status=500,
+    )
+
+
+def _domain_error_response(exc: DomainError) -> Response:
+    headers = {}
+    if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
+        headers["Retry-After"] = str(exc.retry_after)
+    return Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code, headers=headers)
+
+
+def _drf_error_response(exc: drf_exceptions.APIException) -> Response:
+    code = exc.get_codes() if isinstance(exc, drf_exceptions.ValidationError) else exc.default_code
+    headers: dict[str, str] = {}
+    if isinstance(exc, drf_exceptions.ValidationError):
+        body = error_body("validation_error", "The request is not valid.", exc.detail)
+    else:
+        code = str(code)
+        message = _DRF_MESSAGES.get(code, str(exc.detail))
+        if isinstance(exc.detail, str) and code not in ("not_found", "permission_denied"):
+            message = str(exc.detail)
+        body = error_body(code, message)
+    auth_header = getattr(exc, "auth_header", None)
+    if auth_header:
+        headers["WWW-Authenticate"] = auth_header
+    wait = getattr(exc, "wait", None)
+    if wait is not None:
+        headers["Retry-After"] = str(max(1, math.ceil(wait)))
+    return Response(body, status=exc.status_code, headers=headers)
+
+
+def log_unhandled_exception(exc: BaseException, request: HttpRequest | None) -> None:
+    # The traceback goes to the error log only; the client sees the request id.
+    logger.error(
+        "unhandled exception",
+        exc_info=(type(exc), exc, exc.__traceback__),
+        extra={
+            "path": getattr(request, "path", None),
+            "method": getattr(request, "method", None),
+            "exception_type": type(exc).__name__,
+        },
+    )

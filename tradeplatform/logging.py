@@ -1,0 +1,112 @@
+"""JSON logging for the web processes and the Celery workers alike.
+
+One JSON object per line: timestamp, level, logger, message, request_id, user_id and
+whatever `extra=` fields the caller passed. Configured once from settings.py.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.config
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from pythonjsonlogger.json import JsonFormatter
+
+from tradeplatform.request_context import request_id_var, user_id_var
+
+
+class RequestContextFilter(logging.Filter):
+    """Stamp the current request id and user id on every record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "request_id"):
+            record.request_id = request_id_var.get()
+        if not hasattr(record, "user_id"):
+            record.user_id = user_id_var.get()
+        return True
+
+
+class TradePlatformJsonFormatter(JsonFormatter):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("rename_fields", {"asctime": "timestamp", "levelname": "level", "name": "logger"})
+        kwargs.setdefault("timestamp", False)
+        super().__init__(
+            "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(user_id)s",
+            *args,
+            **kwargs,
+        )
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+        # ISO 8601 in UTC with milliseconds, whatever the host's time zone.
+        seconds = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+        return f"{seconds}.{int(record.msecs):03d}Z"
+
+
+def build_logging_config(
+    *, level: str, log_dir: Path | None, max_bytes: int, backups: int
+) -> dict[str, Any]:
+    handlers: dict[str, dict[str, Any]] = {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "filters": ["request_context"],
+        }
+    }
+    if log_dir is not None:
+        for name, filename, handler_level in (("file", "app.log", level), ("errors", "error.log", "ERROR")):
+            handlers[name] = {
+                "class": "logging.handlers.RotatingFileHandler",
+                "filename": str(log_dir / filename),
+                "maxBytes": max_bytes,
+                "backupCount": backups,
+                "encoding": "utf-8",
+                "level": handler_level,
+                "formatter": "json",
+                "filters": ["request_context"],
+            }
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"request_context": {"()": "tradeplatform.logging.RequestContextFilter"}},
+        "formatters": {"json": {"()": "tradeplatform.logging.TradePlatformJsonFormatter"}},
+        "handlers": handlers,
+        "root": {"level": level, "handlers": list(handlers)},
+        "loggers": {
+            # Our access log replaces these; keeping both would log every request twice.
+            "django.server": {"level": "WARNING"},
+            "gunicorn.access": {"level": "WARNING"},
+            # Django logs handled 4xx as warnings through django.request; keep server errors.
+            "django.request": {"level": "ERROR"},
+        },
+    }
+
+
+def configure_logging(*, level: str, log_dir: Path | None, max_bytes: int, backups: int) -> None:
+    if log_dir is not None:
+        log_dir.mkdir(parents=True, exist_ok=True)
+    logging.config.dictConfig(
+        build_logging_config(level=level, log_dir=log_dir, max_bytes=max_bytes, backups=backups)
+    )
+
+
+@contextmanager
+def log_if_slow(operation: str, *, threshold_ms: int | None = None, **fields: Any) -> Iterator[None]:
+    """Log `operation` with its duration; at warning level when it exceeds the threshold."""
+    from django.conf import settings
+
+    limit = threshold_ms if threshold_ms is not None else settings.SLOW_OPERATION_MS
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        duration_ms = round((time.perf_counter() - started) * 1000, 2)
+        slow = duration_ms > limit
+        logging.getLogger("tradeplatform.performance").log(
+            logging.WARNING if slow else logging.DEBUG,
+            "slow operation" if slow else "operation finished",
+            extra={"operation": operation, "duration_ms": duration_ms, "slow": slow, **fields},
+        )

@@ -1,0 +1,136 @@
+"""Request middleware: ids, access log, security headers, user context, API errors."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+
+from tradeplatform.metrics import sample_process_resources
+from tradeplatform.exception_handler import error_json_response, log_unhandled_exception
+from tradeplatform.request_context import (
+    REQUEST_ID_HEADER,
+    is_well_formed_request_id,
+    new_request_id,
+    request_id_var,
+    user_id_var,
+)
+
+GetResponse = Callable[[HttpRequest], HttpResponse]
+access_logger = logging.getLogger("tradeplatform.access")
+
+API_PREFIX = "/api/"
+# Swagger UI and ReDoc inject styles at run time; scripts stay same-origin only.
+_DOCS_PATHS = ("/api/docs/", "/api/redoc/")
+_DOCS_STYLE_POLICY = "style-src 'self' 'unsafe-inline'; worker-src 'self' blob:"
+
+
+def is_api_request(request: HttpRequest) -> bool:
+    return request.path.startswith(API_PREFIX)
+
+
+class RequestIdMiddleware:
+    """Accept a well-formed X-Request-ID or make one; echo it and log with it."""
+
+    def __init__(self, get_response: GetResponse) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        incoming = request.headers.get(REQUEST_ID_HEADER)
+        request_id = incoming if is_well_formed_request_id(incoming) else new_request_id()
+        request.request_id = request_id  # type: ignore[attr-defined]
+        request_token = request_id_var.set(request_id)
+        user_token = user_id_var.set(None)
+        try:
+            response = self.get_response(request)
+        finally:
+            request_id_var.reset(request_token)
+            user_id_var.reset(user_token)
+        response[REQUEST_ID_HEADER] = request_id
+        return response
+
+
+class RequestUserContextMiddleware:
+    """Put the authenticated user's id on the log context (after session auth ran)."""
+
+    def __init__(self, get_response: GetResponse) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            user_id_var.set(user.pk)
+        return self.get_response(request)
+
+
+class AccessLogMiddleware:
+    """One line per request with method, path, status and duration; slow ones at warning."""
+
+    def __init__(self, get_response: GetResponse) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        response = self.get_response(request)
+        duration_ms = round((time.perf_counter() - started) * 1000, 2)
+        slow = duration_ms > settings.SLOW_REQUEST_MS
+        # JWT auth runs inside the DRF view, after RequestUserContextMiddleware.
+        user = getattr(request, "user", None)
+        if user is not None and getattr(user, "is_authenticated", False):
+            user_id_var.set(user.pk)
+        access_logger.log(
+            logging.WARNING if slow else logging.INFO,
+            "slow request" if slow else "request finished",
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "duration_ms": duration_ms,
+                "slow": slow,
+            },
+        )
+        sample_process_resources()
+        return response
+
+
+class SecurityHeadersMiddleware:
+    """Headers Django's SecurityMiddleware does not set: CSP, X-XSS-Protection, Permissions-Policy."""
+
+    def __init__(self, get_response: GetResponse) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        policy = settings.CONTENT_SECURITY_POLICY
+        if request.path.startswith(_DOCS_PATHS):
+            policy = policy.replace("style-src 'self'", _DOCS_STYLE_POLICY)
+        response.setdefault("Content-Security-Policy", policy)
+        # OWASP: the legacy XSS auditor is itself exploitable; "0" switches it off and the CSP
+        # above does the real work.
+        response.setdefault("X-XSS-Protection", "0")
+        response.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        response.setdefault("Cross-Origin-Resource-Policy", "same-origin")
+        return response
+
+
+class ApiErrorMiddleware:
+    """Unhandled exceptions under /api/ become the 500 envelope (HTML keeps handler500)."""
+
+    def __init__(self, get_response: GetResponse) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        # 404 and 403 are answered by handler404/handler403, which speak JSON under /api/.
+        if not is_api_request(request) or isinstance(exception, (Http404, PermissionDenied)):
+            return None
+        log_unhandled_exception(exception, request)
+        return error_json_response(
+            500, "internal_error", "Something went wrong on our side; quote the request_id."
+        )

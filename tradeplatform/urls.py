@@ -1,0 +1,33 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerSplitView,
+)
+
+from tradeplatform import health, metrics, views
+
+handler400 = "tradeplatform.views.bad_request"
+handler403 = "tradeplatform.views.permission_denied"
+handler404 = "tradeplatform.views.page_not_found"
+handler500 = "tradeplatform.views.server_error"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("live", health.live, name="live"),
+    path("ready", health.ready, name="ready"),
+    path("health", health.health, name="health"),
+    path("metrics", metrics.metrics_view, name="metrics"),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("accounts.urls")),
+    path("api/v1/", include("accounts.api_urls")),
+    path("api/v1/", include("strategies.api_urls")),
+    path("api/v1/", include("backtesting.api_urls")),
+    path("strategies/", include("strategies.urls")),
+    path("backtests/", include("backtesting.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    # The split view serves Swagger UI's initialiser as a separate script, so no inline JS.
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+]

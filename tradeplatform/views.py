@@ -1,0 +1,44 @@
+"""Site-wide pages and the error handlers (JSON under /api/, friendly HTML elsewhere)."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from tradeplatform.exception_handler import error_json_response
+from tradeplatform.middleware import is_api_request
+
+_ERRORS = {
+    400: ("bad_request", "The request could not be understood."),
+    403: ("permission_denied", "You do not have permission to do this."),
+    404: ("not_found", "Not found."),
+    500: ("internal_error", "Something went wrong on our side; quote the request_id."),
+}
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "home.html")
+
+
+def _error_response(request: HttpRequest, status: int) -> HttpResponse:
+    code, message = _ERRORS[status]
+    if is_api_request(request):
+        return error_json_response(status, code, message)
+    context = {"status": status, "message": message, "request_id": getattr(request, "request_id", "")}
+    return render(request, f"{status}.html", context, status=status)
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error_response(request, 400)
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error_response(request, 403)
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error_response(request, 404)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    return _error_response(request, 500)

@@ -117,14 +117,40 @@ class SecurityHeadersMiddleware:
         return response
 
 
+_STATUS_CODES = {
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "request_too_large",
+    429: "rate_limited",
+}
+
+
 class ApiErrorMiddleware:
-    """Unhandled exceptions under /api/ become the 500 envelope (HTML keeps handler500)."""
+    """The API always answers errors in the envelope, whoever produced them.
+
+    Unhandled exceptions under /api/ become the 500 envelope (HTML keeps handler500), and
+    error pages rendered outside DRF (an unknown URL, DEBUG's technical 404, a CSRF
+    failure) are replaced by the envelope with the same status.
+    """
 
     def __init__(self, get_response: GetResponse) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        return self.get_response(request)
+        response = self.get_response(request)
+        if (
+            is_api_request(request)
+            and response.status_code >= 400
+            and not response.get("Content-Type", "").startswith("application/json")
+        ):
+            status = response.status_code
+            code = _STATUS_CODES.get(status, "internal_error" if status >= 500 else "error")
+            message = response.reason_phrase if status < 500 else "Something went wrong on our side."
+            return error_json_response(status, code, message)
+        return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         # 404 and 403 are answered by handler404/handler403, which speak JSON under /api/.

@@ -124,7 +124,8 @@ TEMPLATES = [
 if DATABASE_URL:
     _db = env.db_url("DATABASE_URL")
     _db["ENGINE"] = "django_prometheus.db.backends.postgresql"
-    _pool_size = env.int("DB_POOL_SIZE", default=20)
+    # The suite runs several processes side by side; a small pool keeps it under max_connections.
+    _pool_size = env.int("DB_POOL_SIZE", default=2 if IS_TEST else 20)
     _db["OPTIONS"] = {
         "pool": {
             "min_size": _pool_size,
@@ -132,12 +133,13 @@ if DATABASE_URL:
             # Recycle connections hourly so server-side memory and stale state do not accumulate.
             "max_lifetime": env.float("DB_POOL_MAX_LIFETIME", default=3600.0),
             "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
-            # Probe a connection before handing it out so a restarted server costs no request.
-            "check": "psycopg_pool.ConnectionPool.check_connection",
         },
         "connect_timeout": env.int("DB_CONNECT_TIMEOUT", default=5),
     }
     _db["CONN_MAX_AGE"] = 0  # pooling replaces persistent connections
+    # Django passes ConnectionPool.check_connection to the pool: every connection is probed
+    # before it is handed out, so a restarted server costs no failed request.
+    _db["CONN_HEALTH_CHECKS"] = True
     _db["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", default=f"test_{_db['NAME']}")}
     DATABASES = {"default": _db}
 else:

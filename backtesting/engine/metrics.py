@@ -1,0 +1,590 @@
+"""Performance statistics of a backtest as pure NumPy functions.
+
+Each statistic is defined in exactly one function below and its convention is in that
+function's docstring; ``compute_statistics`` only wires them together. docs/metrics.md lists
+every key of its result with the formula. Shared conventions:
+
+- Returns, drawdowns, rates and probabilities are decimal fractions (0.05 = 5 %).
+- Time-based statistics use DAILY returns: the last mark-to-market equity of every UTC calendar
+  day (``daily_returns``). Drawdowns use the per-bar equity so intraday dips count.
+- Standard deviations are sample standard deviations (ddof=1) unless a docstring says otherwise.
+- Undefined values (too little data, division by zero) are NaN here and None in
+  ``compute_statistics``' JSON-friendly output.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
+
+import numpy as np
+
+FloatArray = np.ndarray
+StatValue = float | int | str | None | list[dict[str, int | float | None]]
+
+NS_PER_DAY = 86_400 * 10**9
+DAYS_PER_YEAR = 365.25  # calendar year used by CAGR and nothing else
+VAR_LEVEL = 0.95
+
+__all__ = [
+    "DrawdownEpisodes",
+    "alpha_beta",
+    "annualized_return",
+    "annualized_volatility",
+    "cagr",
+    "calmar_ratio",
+    "compute_statistics",
+    "conditional_value_at_risk",
+    "daily_closes",
+    "daily_returns",
+    "drawdown_episodes",
+    "drawdown_series",
+    "infer_periods_per_year",
+    "kelly_criterion",
+    "max_consecutive",
+    "max_drawdown",
+    "per_period_rate",
+    "period_returns",
+    "probabilistic_sharpe_ratio",
+    "profit_factor",
+    "sharpe_ratio",
+    "sortino_ratio",
+    "sqn",
+    "value_at_risk",
+]
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _as_float(x: object, name: str) -> FloatArray:
+    arr = np.asarray(x, dtype=np.float64)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D array, got {arr.ndim} dimensions")
+    return arr
+
+
+def _as_timestamps(timestamps: object) -> np.ndarray:
+    ts = np.asarray(timestamps)
+    if ts.ndim != 1 or len(ts) == 0:
+        raise ValueError("timestamps must be a non-empty 1-D array of int64 ns")
+    if not np.issubdtype(ts.dtype, np.integer):
+        raise ValueError(f"timestamps must be integers (ns since epoch UTC), got {ts.dtype}")
+    ts = ts.astype(np.int64)
+    if np.any(np.diff(ts) <= 0):
+        raise ValueError("timestamps must be strictly increasing")
+    return ts
+
+
+def _check_same_length(**arrays: np.ndarray) -> None:
+    lengths = {name: len(a) for name, a in arrays.items()}
+    if len(set(lengths.values())) > 1:
+        detail = ", ".join(f"{k}={v}" for k, v in lengths.items())
+        raise ValueError(f"arrays must have the same length ({detail})")
+
+
+# --------------------------------------------------------------------------- calendar
+
+
+def _last_index_per_group(keys: np.ndarray) -> np.ndarray:
+    """Index of the last element of each run of equal consecutive keys."""
+    return np.flatnonzero(np.append(keys[1:] != keys[:-1], True))
+
+
+def daily_closes(timestamps: np.ndarray, equity: np.ndarray) -> tuple[np.ndarray, FloatArray]:
+    """(UTC day numbers since 1970-01-01, last equity of each day) for days that have bars."""
+    ts = _as_timestamps(timestamps)
+    eq = _as_float(equity, "equity")
+    _check_same_length(timestamps=ts, equity=eq)
+    days = ts // NS_PER_DAY  # floor division keeps pre-1970 days correct too
+    last = _last_index_per_group(days)
+    return days[last], eq[last]
+
+
+def daily_returns(timestamps: np.ndarray, equity: np.ndarray) -> FloatArray:
+    """Simple returns between consecutive daily closes (see ``daily_closes``).
+
+    The first day's return runs from the first bar's equity to that day's close, so intraday
+    P&L on day one counts; it is omitted when the first day has a single bar (it would be a
+    spurious 0). Days without bars are skipped, not filled.
+    """
+    ts = _as_timestamps(timestamps)
+    eq = _as_float(equity, "equity")
+    _, closes = daily_closes(ts, eq)
+    first_day_bars = int(np.sum(ts // NS_PER_DAY == ts[0] // NS_PER_DAY))
+    series = np.concatenate(([eq[0]], closes)) if first_day_bars > 1 else closes
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return series[1:] / series[:-1] - 1.0
+
+
+def infer_periods_per_year(timestamps: np.ndarray) -> int:
+    """365 if any bar falls on a Saturday (UTC) - a 7-day market such as crypto - else 252.
+
+    Saturday rather than "any weekend day" because FX and futures open on Sunday evening UTC.
+    """
+    days = _as_timestamps(timestamps) // NS_PER_DAY
+    weekday = (days + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
+    return 365 if bool(np.any(weekday == 5)) else 252
+
+
+def per_period_rate(annual_rate: float, periods_per_year: float) -> float:
+    """Compounding-equivalent per-period rate: (1 + annual)^(1/periods) - 1."""
+    if periods_per_year <= 0:
+        raise ValueError(f"periods_per_year must be > 0, got {periods_per_year}")
+    return (1.0 + annual_rate) ** (1.0 / periods_per_year) - 1.0
+
+
+# --------------------------------------------------------------------------- return statistics
+
+
+def annualized_return(returns: np.ndarray, periods_per_year: float) -> float:
+    """Geometric: prod(1 + r)^(periods_per_year / N) - 1 over N periods; -1 if wiped out."""
+    r = _as_float(returns, "returns")
+    if len(r) == 0:
+        return math.nan
+    growth = float(np.prod(1.0 + r))
+    if growth <= 0.0:
+        return -1.0
+    return growth ** (periods_per_year / len(r)) - 1.0
+
+
+def cagr(equity_start: float, equity_end: float, start_ns: int, end_ns: int) -> float:
+    """Compound annual growth over calendar time: (end/start)^(1/years) - 1,
+    years = elapsed ns / (365.25 days); -1 if wiped out, NaN for zero elapsed time."""
+    years = (end_ns - start_ns) / (NS_PER_DAY * DAYS_PER_YEAR)
+    if years <= 0 or equity_start <= 0:
+        return math.nan
+    if equity_end <= 0:
+        return -1.0
+    return (equity_end / equity_start) ** (1.0 / years) - 1.0
+
+
+def annualized_volatility(returns: np.ndarray, periods_per_year: float) -> float:
+    """std(returns, ddof=1) * sqrt(periods_per_year); NaN with fewer than 2 returns."""
+    r = _as_float(returns, "returns")
+    if len(r) < 2:
+        return math.nan
+    return float(np.std(r, ddof=1) * math.sqrt(periods_per_year))
+
+
+def _ratio(num: float, den: float) -> float:
+    if not (math.isfinite(num) and math.isfinite(den)) or den == 0.0:
+        return math.nan
+    return num / den
+
+
+def sharpe_ratio(
+    returns: np.ndarray, risk_free_rate: float = 0.0, periods_per_year: float = 252
+) -> float:
+    """mean(r - rf_p) / std(r - rf_p, ddof=1) * sqrt(periods_per_year).
+
+    ``risk_free_rate`` is annual; rf_p = per_period_rate(risk_free_rate, periods_per_year).
+    NaN with fewer than 2 returns or zero volatility.
+    """
+    r = _as_float(returns, "returns")
+    if len(r) < 2:
+        return math.nan
+    excess = r - per_period_rate(risk_free_rate, periods_per_year)
+    return _ratio(float(np.mean(excess)), float(np.std(excess, ddof=1))) * math.sqrt(
+        periods_per_year
+    )
+
+
+def sortino_ratio(
+    returns: np.ndarray, risk_free_rate: float = 0.0, periods_per_year: float = 252
+) -> float:
+    """mean(r - rf_p) / DD * sqrt(periods_per_year), DD = sqrt(mean(min(r - rf_p, 0)^2)).
+
+    The downside deviation averages over ALL N periods (not only losing ones), with the
+    per-period risk-free rate as the target. NaN with fewer than 2 returns or no downside.
+    """
+    r = _as_float(returns, "returns")
+    if len(r) < 2:
+        return math.nan
+    excess = r - per_period_rate(risk_free_rate, periods_per_year)
+    downside = math.sqrt(float(np.mean(np.minimum(excess, 0.0) ** 2)))
+    return _ratio(float(np.mean(excess)), downside) * math.sqrt(periods_per_year)
+
+
+def alpha_beta(
+    returns: np.ndarray,
+    benchmark_returns: np.ndarray,
+    risk_free_rate: float = 0.0,
+    periods_per_year: float = 252,
+) -> tuple[float, float]:
+    """(alpha, beta) of ``returns`` against ``benchmark_returns`` (same periods), CAPM style.
+
+    beta = cov(r - rf_p, b - rf_p) / var(b - rf_p) (both ddof=1);
+    alpha = (1 + mean(r - rf_p - beta * (b - rf_p)))^periods_per_year - 1 (annualised).
+    """
+    r, b = _as_float(returns, "returns"), _as_float(benchmark_returns, "benchmark_returns")
+    _check_same_length(returns=r, benchmark_returns=b)
+    if len(r) < 2:
+        return math.nan, math.nan
+    rf = per_period_rate(risk_free_rate, periods_per_year)
+    xr, xb = r - rf, b - rf
+    beta = _ratio(float(np.cov(xr, xb, ddof=1)[0, 1]), float(np.var(xb, ddof=1)))
+    if math.isnan(beta):
+        return math.nan, math.nan
+    alpha = (1.0 + float(np.mean(xr - beta * xb))) ** periods_per_year - 1.0
+    return alpha, beta
+
+
+def probabilistic_sharpe_ratio(
+    returns: np.ndarray,
+    risk_free_rate: float = 0.0,
+    periods_per_year: float = 252,
+    benchmark_sharpe: float = 0.0,
+) -> float:
+    """Bailey & Lopez de Prado (2012): P(true Sharpe > benchmark_sharpe).
+
+    PSR = Phi((SR - SR*) * sqrt(N - 1) / sqrt(1 - g3 * SR + (g4 - 1) / 4 * SR^2)) with SR the
+    NON-annualised per-period Sharpe of excess returns (ddof=1), g3 the skewness and g4 the
+    (non-excess) kurtosis as population moments, SR* per period too. NaN if N < 3.
+    """
+    r = _as_float(returns, "returns")
+    if len(r) < 3:
+        return math.nan
+    excess = r - per_period_rate(risk_free_rate, periods_per_year)
+    sr = _ratio(float(np.mean(excess)), float(np.std(excess, ddof=1)))
+    centred = excess - np.mean(excess)
+    m2 = float(np.mean(centred**2))
+    if math.isnan(sr) or m2 == 0.0:
+        return math.nan
+    g3 = float(np.mean(centred**3)) / m2**1.5
+    g4 = float(np.mean(centred**4)) / m2**2
+    radicand = 1.0 - g3 * sr + (g4 - 1.0) / 4.0 * sr**2
+    if radicand <= 0.0:
+        return math.nan
+    z = (sr - benchmark_sharpe) * math.sqrt(len(r) - 1) / math.sqrt(radicand)
+    return 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
+
+
+def value_at_risk(returns: np.ndarray, level: float = VAR_LEVEL) -> float:
+    """Historical VaR: the (1 - level) quantile of returns, linear interpolation (numpy's
+    default); a loss is negative. NaN for no returns."""
+    r = _as_float(returns, "returns")
+    if len(r) == 0:
+        return math.nan
+    return float(np.quantile(r, 1.0 - level))
+
+
+def conditional_value_at_risk(returns: np.ndarray, level: float = VAR_LEVEL) -> float:
+    """Historical CVaR (expected shortfall): mean of the k worst returns,
+    k = floor((N - 1) * (1 - level)) + 1 (empyrical's convention). NaN for no returns."""
+    r = _as_float(returns, "returns")
+    if len(r) == 0:
+        return math.nan
+    k = int((len(r) - 1) * (1.0 - level)) + 1
+    return float(np.mean(np.sort(r)[:k]))
+
+
+# --------------------------------------------------------------------------- drawdowns
+
+
+def drawdown_series(equity: np.ndarray) -> FloatArray:
+    """equity / running peak - 1 per bar (<= 0; 0 at a new high)."""
+    eq = _as_float(equity, "equity")
+    peak = np.maximum.accumulate(eq)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return eq / peak - 1.0
+
+
+def max_drawdown(equity: np.ndarray) -> float:
+    """Deepest drawdown as a negative fraction (min of ``drawdown_series``); 0 if never below
+    a previous peak, NaN for empty input."""
+    dd = drawdown_series(equity)
+    return float(np.min(dd)) if len(dd) else math.nan
+
+
+class DrawdownEpisodes(NamedTuple):
+    """One entry per drawdown: depth (negative fraction) and duration in ns."""
+
+    depth: FloatArray
+    duration_ns: np.ndarray
+    recovered: np.ndarray
+
+
+def drawdown_episodes(timestamps: np.ndarray, equity: np.ndarray) -> DrawdownEpisodes:
+    """Split the per-bar drawdown into episodes (maximal runs of bars below the peak).
+
+    Duration runs from the peak bar (the bar before the run) to the first bar back at the peak,
+    or to the last bar if the drawdown has not recovered; depth is the run's minimum.
+    """
+    ts = _as_timestamps(timestamps)
+    dd = drawdown_series(equity)
+    _check_same_length(timestamps=ts, equity=dd)
+    under = np.concatenate(([False], dd < 0.0, [False]))
+    edges = np.flatnonzero(under[1:] != under[:-1])
+    starts, ends = edges[0::2], edges[1::2]  # run = bars [start, end)
+    depth = np.array([dd[s:e].min() for s, e in zip(starts, ends, strict=True)])
+    recovered = ends < len(ts)
+    stop = np.where(recovered, np.minimum(ends, len(ts) - 1), len(ts) - 1)
+    duration = ts[stop] - ts[np.maximum(starts - 1, 0)]
+    return DrawdownEpisodes(depth.astype(np.float64), duration.astype(np.int64), recovered)
+
+
+def calmar_ratio(annual_return: float, max_dd: float) -> float:
+    """annualised return / |max drawdown|; NaN without a drawdown."""
+    return _ratio(annual_return, abs(max_dd))
+
+
+# --------------------------------------------------------------------------- trade statistics
+
+
+def profit_factor(trade_pnl: np.ndarray) -> float:
+    """Gross profit / gross loss in cash; inf with wins but no losses, NaN with neither."""
+    pnl = _as_float(trade_pnl, "trade_pnl")
+    gross_loss = -float(pnl[pnl < 0].sum())
+    gross_win = float(pnl[pnl > 0].sum())
+    if gross_loss == 0.0:
+        return math.inf if gross_win > 0 else math.nan
+    return gross_win / gross_loss
+
+
+def sqn(trade_pnl: np.ndarray) -> float:
+    """Van Tharp's System Quality Number on cash P&L: sqrt(N) * mean / std(ddof=1)."""
+    pnl = _as_float(trade_pnl, "trade_pnl")
+    if len(pnl) < 2:
+        return math.nan
+    return _ratio(float(np.mean(pnl)), float(np.std(pnl, ddof=1))) * math.sqrt(len(pnl))
+
+
+def kelly_criterion(trade_return: np.ndarray) -> float:
+    """Kelly fraction p - q / b from trade returns: p = P(win), q = P(loss) over ALL trades
+    (break-evens lower both), b = mean winning return / |mean losing return|.
+
+    Equals p when there are no losses; NaN without trades or without wins.
+    """
+    ret = _as_float(trade_return, "trade_return")
+    wins, losses = ret[ret > 0], ret[ret < 0]
+    if len(ret) == 0 or len(wins) == 0:
+        return math.nan
+    p, q = len(wins) / len(ret), len(losses) / len(ret)
+    if len(losses) == 0:
+        return p
+    return p - q * abs(float(losses.mean())) / float(wins.mean())
+
+
+def max_consecutive(trade_pnl: np.ndarray, sign: int) -> int:
+    """Longest run of consecutive trades with pnl of ``sign`` (+1 wins, -1 losses); a
+    break-even trade ends both kinds of streak."""
+    pnl = _as_float(trade_pnl, "trade_pnl")
+    hit = np.concatenate(([False], np.sign(pnl) == sign, [False]))
+    edges = np.flatnonzero(hit[1:] != hit[:-1])
+    return int((edges[1::2] - edges[0::2]).max()) if len(edges) else 0
+
+
+# --------------------------------------------------------------------------- calendar tables
+
+
+def period_returns(
+    timestamps: np.ndarray, equity: np.ndarray, period: str
+) -> list[dict[str, int | float | None]]:
+    """Monthly (``period='M'``) or yearly (``'Y'``) returns from calendar-period closes.
+
+    Each period's return is its last equity over the previous period's last equity, minus 1;
+    the first period is measured from the first bar's equity, so the table compounds to the
+    total return. Periods without bars are absent. Rows: {year, month, return} ({year, return}
+    for 'Y').
+    """
+    if period not in ("M", "Y"):
+        raise ValueError(f"period must be 'M' or 'Y', got {period!r}")
+    ts = _as_timestamps(timestamps)
+    eq = _as_float(equity, "equity")
+    _check_same_length(timestamps=ts, equity=eq)
+    months = ts.astype("datetime64[ns]").astype("datetime64[M]").astype(np.int64)
+    keys = months if period == "M" else months // 12
+    last = _last_index_per_group(keys)
+    closes = eq[last]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rets = closes / np.concatenate(([eq[0]], closes[:-1])) - 1.0
+    rows: list[dict[str, int | float | None]] = []
+    for month, ret in zip(months[last], rets, strict=True):
+        row: dict[str, int | float | None] = {"year": int(month // 12 + 1970)}
+        if period == "M":
+            row["month"] = int(month % 12 + 1)
+        row["return"] = _clean(float(ret))
+        rows.append(row)
+    return rows
+
+
+# --------------------------------------------------------------------------- the report
+
+
+def _clean(value: object) -> StatValue:
+    """NumPy scalars to Python, NaN/inf to None (JSON has neither)."""
+    if isinstance(value, bool | np.bool_):
+        return int(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        f = float(value)
+        return f if math.isfinite(f) else None
+    return value  # type: ignore[return-value]
+
+
+def _iso(ns: int) -> str:
+    # datetime has microsecond resolution; sub-microsecond bar stamps do not exist in practice.
+    return (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=int(ns) // 1000)).isoformat()
+
+
+def _overview(ts: np.ndarray, equity: FloatArray, exposure: FloatArray) -> dict[str, object]:
+    days = ts // NS_PER_DAY
+    return {
+        "start": _iso(ts[0]),
+        "end": _iso(ts[-1]),
+        "duration_days": (ts[-1] - ts[0]) / NS_PER_DAY,
+        "n_bars": len(ts),
+        "n_days": len(np.unique(days)),
+        "exposure_time": float(np.mean(np.abs(exposure) > 0.0)),
+        "average_exposure": float(np.mean(np.abs(exposure))),
+        "equity_start": float(equity[0]),
+        "equity_final": float(equity[-1]),
+        "equity_peak": float(np.max(equity)),
+        "total_return": _ratio(float(equity[-1]), float(equity[0])) - 1.0,
+    }
+
+
+def _return_stats(
+    ts: np.ndarray, equity: FloatArray, rets: FloatArray, rf: float, ppy: float
+) -> dict[str, object]:
+    ann = annualized_return(rets, ppy)
+    mdd = max_drawdown(equity)
+    return {
+        "annualized_return": ann,
+        "cagr": cagr(float(equity[0]), float(equity[-1]), int(ts[0]), int(ts[-1])),
+        "annualized_volatility": annualized_volatility(rets, ppy),
+        "sharpe_ratio": sharpe_ratio(rets, rf, ppy),
+        "sortino_ratio": sortino_ratio(rets, rf, ppy),
+        "calmar_ratio": calmar_ratio(ann, mdd),
+        "probabilistic_sharpe_ratio": probabilistic_sharpe_ratio(rets, rf, ppy),
+        "var_95": value_at_risk(rets),
+        "cvar_95": conditional_value_at_risk(rets),
+    }
+
+
+def _drawdown_stats(ts: np.ndarray, equity: FloatArray) -> dict[str, object]:
+    episodes = drawdown_episodes(ts, equity)
+    durations = episodes.duration_ns / NS_PER_DAY
+    has = len(episodes.depth) > 0
+    return {
+        "max_drawdown": max_drawdown(equity),
+        "avg_drawdown": float(np.mean(episodes.depth)) if has else 0.0,
+        "max_drawdown_duration_days": float(np.max(durations)) if has else 0.0,
+        "avg_drawdown_duration_days": float(np.mean(durations)) if has else 0.0,
+        "n_drawdowns": len(episodes.depth),
+    }
+
+
+def _benchmark_stats(
+    ts: np.ndarray, rets: FloatArray, benchmark: FloatArray | None, rf: float, ppy: float
+) -> dict[str, object]:
+    if benchmark is None:
+        return {"buy_and_hold_return": None, "alpha": None, "beta": None}
+    bench_rets = daily_returns(ts, benchmark)
+    alpha, beta = alpha_beta(rets, bench_rets, rf, ppy)
+    return {
+        "buy_and_hold_return": _ratio(float(benchmark[-1]), float(benchmark[0])) - 1.0,
+        "alpha": alpha,
+        "beta": beta,
+    }
+
+
+def _mean_or_nan(x: np.ndarray) -> float:
+    return float(np.mean(x)) if len(x) else math.nan
+
+
+def _trade_counts(pnl: FloatArray) -> dict[str, object]:
+    n = len(pnl)
+    wins, losses = int(np.sum(pnl > 0)), int(np.sum(pnl < 0))
+    return {
+        "n_trades": n,
+        "n_wins": wins,
+        "n_losses": losses,
+        "n_breakeven": n - wins - losses,
+        "win_rate": wins / n if n else math.nan,
+        "loss_rate": losses / n if n else math.nan,
+        "max_consecutive_wins": max_consecutive(pnl, 1),
+        "max_consecutive_losses": max_consecutive(pnl, -1),
+    }
+
+
+def _trade_stats(
+    pnl: FloatArray, ret: FloatArray, bars: FloatArray, duration_ns: FloatArray
+) -> dict[str, object]:
+    has = len(pnl) > 0
+    return {
+        **_trade_counts(pnl),
+        "best_trade": float(np.max(ret)) if has else math.nan,
+        "worst_trade": float(np.min(ret)) if has else math.nan,
+        "avg_trade_return": _mean_or_nan(ret),
+        "avg_win": _mean_or_nan(pnl[pnl > 0]),
+        "avg_loss": _mean_or_nan(pnl[pnl < 0]),
+        "avg_win_return": _mean_or_nan(ret[pnl > 0]),
+        "avg_loss_return": _mean_or_nan(ret[pnl < 0]),
+        "profit_factor": profit_factor(pnl),
+        "expectancy": _mean_or_nan(pnl),
+        "expectancy_return": _mean_or_nan(ret),
+        "sqn": sqn(pnl),
+        "kelly_criterion": kelly_criterion(ret),
+        "avg_trade_bars": _mean_or_nan(bars),
+        "max_trade_bars": int(np.max(bars)) if has else None,
+        "avg_trade_duration_days": _mean_or_nan(duration_ns) / NS_PER_DAY,
+        "max_trade_duration_days": float(np.max(duration_ns)) / NS_PER_DAY if has else math.nan,
+    }
+
+
+def compute_statistics(
+    *,
+    timestamps: np.ndarray,
+    equity: np.ndarray,
+    exposure: np.ndarray,
+    trade_pnl: np.ndarray,
+    trade_return: np.ndarray,
+    trade_bars: np.ndarray,
+    trade_duration_ns: np.ndarray,
+    benchmark_close: np.ndarray | None = None,
+    risk_free_rate: float = 0.0,
+    periods_per_year: float | None = None,
+) -> dict[str, StatValue]:
+    """All statistics of one backtest as a flat, JSON-friendly dict (NaN/inf -> None).
+
+    Inputs: per bar ``timestamps`` (int64 ns UTC, strictly increasing), mark-to-market
+    ``equity``, ``exposure`` (fraction of equity in positions) and optional
+    ``benchmark_close``; per counted trade ``trade_pnl`` (cash), ``trade_return`` (fraction),
+    ``trade_bars`` and ``trade_duration_ns``. ``risk_free_rate`` is annual;
+    ``periods_per_year`` defaults to ``infer_periods_per_year``. Keys and formulas:
+    docs/metrics.md. Raises ValueError on mismatched or malformed arrays.
+    """
+    ts = _as_timestamps(timestamps)
+    eq, expo = _as_float(equity, "equity"), _as_float(exposure, "exposure")
+    bench = None if benchmark_close is None else _as_float(benchmark_close, "benchmark_close")
+    _check_same_length(
+        timestamps=ts, equity=eq, exposure=expo, **({} if bench is None else {"benchmark": bench})
+    )
+    trades = [
+        _as_float(a, n)
+        for a, n in (
+            (trade_pnl, "trade_pnl"),
+            (trade_return, "trade_return"),
+            (trade_bars, "trade_bars"),
+            (trade_duration_ns, "trade_duration_ns"),
+        )
+    ]
+    _check_same_length(**dict(zip(("pnl", "return", "bars", "duration_ns"), trades, strict=True)))
+    ppy = float(periods_per_year or infer_periods_per_year(ts))
+    rets = daily_returns(ts, eq)
+    stats: dict[str, object] = {
+        **_overview(ts, eq, expo),
+        "periods_per_year": ppy,
+        "risk_free_rate": risk_free_rate,
+        **_return_stats(ts, eq, rets, risk_free_rate, ppy),
+        **_drawdown_stats(ts, eq),
+        **_benchmark_stats(ts, rets, bench, risk_free_rate, ppy),
+        **_trade_stats(*trades),
+        "monthly_returns": period_returns(ts, eq, "M"),
+        "yearly_returns": period_returns(ts, eq, "Y"),
+    }
+    return {key: _clean(value) for key, value in stats.items()}

@@ -29,16 +29,34 @@ def check_source_text(code: str) -> list[Problem]:
     try:
         size = len(code.encode("utf-8"))
     except UnicodeEncodeError:
-        return [Problem(0, 0, "invalid_encoding", "the code contains characters that are not "
-                        "valid Unicode text (lone surrogates)")]  # fmt: skip
+        return [
+            Problem(
+                0,
+                0,
+                "invalid_encoding",
+                "the code contains characters that are not valid Unicode text (lone surrogates)",
+            )
+        ]
     if size > MAX_CODE_BYTES:
-        return [Problem(0, 0, "code_too_large", f"the code is {size:,} bytes long; the limit "
-                        f"is {MAX_CODE_BYTES:,} bytes")]  # fmt: skip
+        return [
+            Problem(
+                0,
+                0,
+                "code_too_large",
+                f"the code is {size:,} bytes long; the limit is {MAX_CODE_BYTES:,} bytes",
+            )
+        ]
     problems = []
     line_count = len(LINE_BREAK_RE.findall(code)) + 1
     if line_count > MAX_LINES:
-        problems.append(Problem(0, 0, "too_many_lines", f"the code has {line_count:,} lines; "
-                                f"the limit is {MAX_LINES:,}"))  # fmt: skip
+        problems.append(
+            Problem(
+                0,
+                0,
+                "too_many_lines",
+                f"the code has {line_count:,} lines; the limit is {MAX_LINES:,}",
+            )
+        )
     if "\x00" in code:
         line = code.count("\n", 0, code.index("\x00")) + 1
         problems.append(Problem(line, 1, "null_byte", "the code contains a NUL character"))
@@ -59,9 +77,14 @@ def _check_coding_declaration(code: str) -> list[Problem]:
         except LookupError:
             canonical = ""
         if canonical != "utf-8":
-            return [Problem(number, match.start(1) + 1, "invalid_encoding",
-                            f'the source encoding "{name}" is not allowed; '
-                            "strategy code must be UTF-8")]  # fmt: skip
+            return [
+                Problem(
+                    number,
+                    match.start(1) + 1,
+                    "invalid_encoding",
+                    f'the source encoding "{name}" is not allowed; strategy code must be UTF-8',
+                )
+            ]
     return []
 
 
@@ -73,8 +96,13 @@ def parse_source(code: str) -> ast.Module | Problem:
         return _syntax_problem(error)
     except (RecursionError, MemoryError):
         # CPython's parser reports nesting beyond its C stack this way.
-        return Problem(0, 0, "too_deeply_nested", "the code is too deeply nested to be read "
-                       "(simplify long chained or nested expressions)")  # fmt: skip
+        return Problem(
+            0,
+            0,
+            "too_deeply_nested",
+            "the code is too deeply nested to be read "
+            "(simplify long chained or nested expressions)",
+        )
     except ValueError as error:
         return Problem(0, 0, "syntax_error", f"the code cannot be read: {error}")
 
@@ -82,11 +110,16 @@ def parse_source(code: str) -> ast.Module | Problem:
 def _syntax_problem(error: SyntaxError) -> Problem:
     message = error.msg or "invalid syntax"
     if "too many nested" in message or "too complex" in message:
-        return Problem(error.lineno or 0, error.offset or 0, "too_deeply_nested",
-                       f"the code is too deeply nested ({message})")  # fmt: skip
+        return Problem(
+            error.lineno or 0,
+            error.offset or 0,
+            "too_deeply_nested",
+            f"the code is too deeply nested ({message})",
+        )
     kind = "indentation error" if isinstance(error, IndentationError) else "syntax error"
-    return Problem(error.lineno or 0, max(error.offset or 0, 0), "syntax_error",
-                   f"{kind}: {message}")  # fmt: skip
+    return Problem(
+        error.lineno or 0, max(error.offset or 0, 0), "syntax_error", f"{kind}: {message}"
+    )
 
 
 def check_tree_size(tree: ast.AST, locate: Callable[[ast.AST, str, str], Problem]) -> list[Problem]:
@@ -98,13 +131,26 @@ def check_tree_size(tree: ast.AST, locate: Callable[[ast.AST, str, str], Problem
         node, depth = stack.pop()
         count += 1
         if count > MAX_AST_NODES:
-            return [Problem(0, 0, "too_many_nodes", "the code is too large to analyse (more "
-                            f"than {MAX_AST_NODES:,} syntax elements)")]  # fmt: skip
+            return [
+                Problem(
+                    0,
+                    0,
+                    "too_many_nodes",
+                    "the code is too large to analyse (more "
+                    f"than {MAX_AST_NODES:,} syntax elements)",
+                )
+            ]
         if depth > deepest[0]:
             deepest = (depth, node)
         stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
     depth, node = deepest
     if depth > MAX_AST_DEPTH:
-        return [locate(node, "too_deeply_nested", f"the code is nested {depth} levels deep; "
-                       f"the limit is {MAX_AST_DEPTH} (split long expressions into steps)")]
+        return [
+            locate(
+                node,
+                "too_deeply_nested",
+                f"the code is nested {depth} levels deep; "
+                f"the limit is {MAX_AST_DEPTH} (split long expressions into steps)",
+            )
+        ]
     return []

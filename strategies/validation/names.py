@@ -1,7 +1,8 @@
 """Verdicts on single identifiers, shared by the AST walker and the RestrictedPython policy.
 
 Every check runs on the NFKC-normalised name, which is how Python itself reads
-identifiers: ``ｅｘｅｃ`` and ``ℯval`` are ``exec`` and ``eval`` to the interpreter.
+identifiers: written in fullwidth or script letters (U+FF45..., U+212F), ``exec``
+and ``eval`` are still ``exec`` and ``eval`` to the interpreter.
 """
 
 from __future__ import annotations
@@ -31,12 +32,18 @@ def check_identifier(name: str, what: str = "name") -> Finding | None:
     """A name the code binds or reads (variable, function, class, argument, keyword)."""
     name = normalise(name)
     if name in IMPORT_NAMES:
-        return ("forbidden_import", f'"{name}" is not allowed: the only imports are '
-                f"import statements of {allowed_modules_text()}")  # fmt: skip
+        return (
+            "forbidden_import",
+            f'"{name}" is not allowed: the only imports are '
+            f"import statements of {allowed_modules_text()}",
+        )
     # A lone "_" is the conventional throw-away variable and reaches nothing.
     if name.startswith("_") and name != "_":
-        return ("private_name", f'the {what} "{name}" is not allowed: names starting with '
-                '"_" are reserved for the sandbox')  # fmt: skip
+        return (
+            "private_name",
+            f'the {what} "{name}" is not allowed: names starting with '
+            '"_" are reserved for the sandbox',
+        )
     if name in FORBIDDEN_NAMES:
         return ("forbidden_name", f'"{name}" is not allowed: {FORBIDDEN_NAMES[name]}')
     return None
@@ -46,9 +53,14 @@ def check_attribute(name: str) -> Finding | None:
     """An attribute name, whether written as ``x.name`` or passed to getattr()."""
     name = normalise(name)
     if name.startswith("_"):
-        return ("private_name", f'the attribute "{name}" is not allowed: attributes starting '
-                'with "_" are internals of Python or of the platform')  # fmt: skip
+        return (
+            "private_name",
+            f'the attribute "{name}" is not allowed: attributes starting '
+            'with "_" are internals of Python or of the platform',
+        )
     if name in FORBIDDEN_ATTRIBUTES:
-        return ("forbidden_attribute", f'the attribute "{name}" is not allowed: '
-                f"{FORBIDDEN_ATTRIBUTES[name]}")  # fmt: skip
+        return (
+            "forbidden_attribute",
+            f'the attribute "{name}" is not allowed: {FORBIDDEN_ATTRIBUTES[name]}',
+        )
     return None

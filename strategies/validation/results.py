@@ -28,7 +28,12 @@ class Problem:
         return f"line {self.line}: {self.message}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"line": self.line, "column": self.column, "code": self.code, "message": self.message}
+        return {
+            "line": self.line,
+            "column": self.column,
+            "code": self.code,
+            "message": self.message,
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,126 @@
+"""The jailed side: the launcher stage, then the user's strategy on the engine.
+
+Runs as `python -I -B -c BOOTSTRAP <import root> [<parent pid>]` inside bubblewrap when the
+host has it. Order matters: read the payload and import everything trusted first, then drop
+privileges, set rlimits, close stray descriptors and install seccomp, and only then compile
+and run the user's code. stdout is the protocol channel, so fd 1 is pointed at /dev/null and
+the channel lives on a private descriptor nothing else can reach.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import resource
+import signal
+import sys
+from collections.abc import Callable
+from typing import Any, BinaryIO
+
+from backtesting.sandbox.wire import decode_payload, encode_message
+
+BOOTSTRAP = (
+    "import sys; sys.path.insert(0, sys.argv[1]); "
+    "from backtesting.sandbox.child import main; main()"
+)
+EXIT_PROTOCOL = 2
+EXIT_MEMORY = 3
+EXIT_LOCKDOWN = 4
+PR_SET_PDEATHSIG = 1
+
+
+def main() -> None:
+    """Entry point of the child process; never returns."""
+    channel = _take_protocol_channel()
+    _die_with_parent()
+    try:
+        header, columns = decode_payload(sys.stdin.buffer)
+        sys.stdin.close()
+    except (ValueError, KeyError, OSError):
+        os._exit(EXIT_PROTOCOL)
+    from backtesting.sandbox import runner  # heavy imports happen before the lockdown
+
+    try:
+        _lock_down(header, keep_fd=channel.fileno())
+    except OSError as exc:
+        os.write(2, f"sandbox lockdown failed: {exc}\n".encode())
+        os._exit(EXIT_LOCKDOWN)
+    _finish(channel, lambda: runner.run_job(header, columns, _progress_sender(channel)))
+
+
+def _finish(channel: BinaryIO, job: Callable[[], dict[str, Any]]) -> None:
+    try:
+        message = job()
+        channel.write(encode_message(message))
+        channel.flush()
+    except MemoryError:
+        os._exit(EXIT_MEMORY)
+    except BrokenPipeError:
+        os._exit(EXIT_PROTOCOL)
+    # os._exit skips finalizers and atexit hooks, so no user object gets a last word.
+    os._exit(0)
+
+
+def _take_protocol_channel() -> BinaryIO:
+    channel_fd = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.close(devnull)
+    return os.fdopen(channel_fd, "wb", buffering=0)
+
+
+def _die_with_parent() -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    # The parent may have died before prctl took effect; then we were re-parented.
+    if len(sys.argv) > 2 and os.getppid() != int(sys.argv[2]):
+        os._exit(EXIT_PROTOCOL)
+
+
+def _progress_sender(channel: BinaryIO) -> Callable[[float], None]:
+    def send(fraction: float) -> None:
+        channel.write(encode_message({"type": "progress", "fraction": float(fraction)}))
+
+    return send
+
+
+def _lock_down(header: dict[str, Any], keep_fd: int) -> None:
+    drop_uid = header.get("drop_uid")
+    if drop_uid is not None:
+        _drop_privileges(int(drop_uid))
+    _set_rlimits(header["limits"])
+    _close_other_fds(keep_fd)
+    program = header.get("seccomp_bpf")
+    if program:
+        from base64 import b64decode
+
+        from backtesting.sandbox.seccomp_filter import install_filter
+
+        install_filter(b64decode(program))
+
+
+def _drop_privileges(uid: int) -> None:
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+    # Changing all uids away from 0 clears every capability; check rather than trust.
+    if os.getresuid() != (uid, uid, uid) or os.getresgid() != (uid, uid, uid):
+        raise OSError("privilege drop did not take effect")
+
+
+def _set_rlimits(limits: dict[str, Any]) -> None:
+    cpu = int(limits["cpu_seconds"])
+    files = int(limits["max_open_files"])
+    memory = int(limits["memory_bytes"])
+    # Hard limits are lowered too, so the process cannot raise them back.
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (files, files))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+
+
+def _close_other_fds(keep_fd: int) -> None:
+    os.closerange(3, keep_fd)
+    os.closerange(keep_fd + 1, 65536)

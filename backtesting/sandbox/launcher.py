@@ -1,0 +1,162 @@
+"""run_strategy_in_sandbox(): the only way the worker runs user strategy code."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import signal
+import tempfile
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from backtesting.sandbox.child import BOOTSTRAP, EXIT_MEMORY
+from backtesting.sandbox.errors import (
+    CHILD_REPORTABLE_CODES,
+    ERRORS_BY_CODE,
+    ChildCrashedError,
+    CpuTimeLimitError,
+    InvalidOutputError,
+    MemoryLimitError,
+    SandboxError,
+)
+from backtesting.sandbox.isolation import (
+    CHILD_ENV,
+    child_command,
+    drop_to_uid,
+    find_bwrap,
+    isolation_level,
+)
+from backtesting.sandbox.limits import SandboxLimits
+from backtesting.sandbox.results import validate_result
+from backtesting.sandbox.seccomp_filter import build_filter_bpf
+from backtesting.sandbox.supervisor import ChildRun, Outcome
+from backtesting.sandbox.wire import BarsLike, encode_payload
+
+logger = logging.getLogger(__name__)
+
+# A RLIMIT_AS failure is usually a MemoryError, but an allocation deep inside C code can abort
+# the interpreter instead; these stderr markers let us still call it a memory problem.
+MEMORY_MARKERS = (b"MemoryError", b"Cannot allocate memory", b"std::bad_alloc")
+
+
+def run_strategy_in_sandbox(
+    code: str,
+    spec: Mapping[str, Any],
+    bars: Mapping[str, BarsLike],
+    limits: SandboxLimits | None = None,
+    on_progress: Callable[[float], None] | None = None,
+    should_cancel: Callable[[], bool] | None = None,
+) -> dict[str, Any]:
+    """Run user strategy code on the engine in a fresh jailed child process.
+
+    code: the user's source; spec: BacktestSpec.to_dict(); bars: {symbol: BarSeries}.
+    Returns BacktestResult.to_dict() (validated) plus a "sandbox" entry with the user's print
+    log and resource usage. Raises a SandboxError subclass whose ``code`` says what went wrong.
+    """
+    limits = limits or SandboxLimits()
+    level = isolation_level()
+    header = _header(code, spec, limits, level)
+    with tempfile.TemporaryDirectory(prefix="tp-sandbox-") as workdir:
+        run = ChildRun(
+            argv=_argv(),
+            env=dict(CHILD_ENV),
+            cwd=workdir,
+            payload=encode_payload(header, bars),
+            limits=limits,
+            on_progress=on_progress,
+            should_cancel=should_cancel,
+        )
+        outcome = run.run()
+    return interpret(outcome, limits, level)
+
+
+def _header(code: str, spec: Mapping[str, Any], limits: SandboxLimits, level: str) -> dict:
+    program = build_filter_bpf() if level == "bubblewrap+seccomp" else None
+    return {
+        "code": code,
+        "spec": dict(spec),
+        "limits": limits.to_dict(),
+        "drop_uid": drop_to_uid(),
+        "seccomp_bpf": base64.b64encode(program).decode() if program else None,
+    }
+
+
+def _argv() -> list[str]:
+    argv = child_command(BOOTSTRAP)
+    if find_bwrap() is None:
+        # Without bubblewrap's --die-with-parent the child checks its parent pid itself.
+        import os
+
+        argv.append(str(os.getpid()))
+    return argv
+
+
+def interpret(outcome: Outcome, limits: SandboxLimits, level: str) -> dict[str, Any]:
+    """Turn a finished child into the result dict or the matching SandboxError."""
+    if outcome.killed_for is not None:
+        raise ERRORS_BY_CODE[outcome.killed_for]()
+    final = outcome.final
+    if final is not None and final["type"] == "error":
+        raise _child_error(final)
+    if final is not None and outcome.returncode == 0:
+        result = validate_result(final.get("result"))
+        return {**result, "sandbox": _sandbox_info(final, outcome, level)}
+    raise _exit_error(outcome, limits)
+
+
+def _child_error(final: dict[str, Any]) -> SandboxError:
+    code = final.get("code")
+    if code not in CHILD_REPORTABLE_CODES:
+        return InvalidOutputError()
+    message = final.get("message")
+    tb = final.get("traceback")
+    problems = final.get("problems")
+    return ERRORS_BY_CODE[code](
+        message if isinstance(message, str) else None,
+        traceback=[str(line) for line in tb] if isinstance(tb, list) else None,
+        problems=[p for p in problems if isinstance(p, dict)]
+        if isinstance(problems, list)
+        else None,
+    )
+
+
+def _exit_error(outcome: Outcome, limits: SandboxLimits) -> SandboxError:
+    signum = _signal_of(outcome.returncode)
+    out_of_cpu = outcome.cpu_seconds >= limits.cpu_seconds - 0.05
+    if signum == signal.SIGXCPU or (signum == signal.SIGKILL and out_of_cpu):
+        return CpuTimeLimitError(
+            f"The strategy used more than {limits.cpu_seconds} s of CPU time and was stopped."
+        )
+    if outcome.returncode == EXIT_MEMORY or any(m in outcome.stderr_tail for m in MEMORY_MARKERS):
+        return MemoryLimitError(
+            f"The strategy needed more than {limits.memory_bytes // (1024 * 1024)} MiB of memory."
+        )
+    logger.warning(
+        "sandbox child crashed: returncode=%s stderr=%r",
+        outcome.returncode,
+        outcome.stderr_tail[-2000:],
+    )
+    return ChildCrashedError(
+        f"The sandboxed process ended unexpectedly (status {outcome.returncode})."
+    )
+
+
+def _signal_of(returncode: int | None) -> int | None:
+    if returncode is None:
+        return None
+    if returncode < 0:
+        return -returncode
+    # bubblewrap reports a signalled child as 128 + signal number.
+    return returncode - 128 if returncode > 128 else None
+
+
+def _sandbox_info(final: dict[str, Any], outcome: Outcome, level: str) -> dict[str, Any]:
+    logs = final.get("logs")
+    return {
+        "logs": logs if isinstance(logs, str) else "",
+        "logs_truncated": bool(final.get("logs_truncated")),
+        "isolation_level": level,
+        "cpu_seconds": round(outcome.cpu_seconds, 3),
+        "wall_seconds": round(outcome.wall_seconds, 3),
+        "max_rss_bytes": outcome.max_rss_bytes,
+    }

@@ -1,0 +1,126 @@
+"""Inside the jail, after lockdown: compile the user's code, run it on the engine, report.
+
+Imported by child.py before the lockdown so that every trusted import (engine, validator,
+RestrictedPython, NumPy) is loaded while files can still be opened.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable
+from types import CodeType, TracebackType
+from typing import Any
+
+import numpy as np
+
+from backtesting.engine import (
+    BacktestSpec,
+    BarSeries,
+    EngineError,
+    Strategy,
+    StrategyError,
+    run_backtest,
+)
+from backtesting.sandbox.facades import build_facades
+from backtesting.sandbox.guards import BoundedLog, restricted_globals
+from strategies.validation import StrategyValidationError, compile_strategy
+from strategies.validation.policy import FILENAME
+
+Message = dict[str, Any]
+SYNTAX_CODES = frozenset({"syntax_error", "invalid_encoding", "null_byte", "invalid_input"})
+MAX_TRACEBACK_LINES = 20
+
+
+def run_job(
+    header: dict[str, Any], columns: dict[str, dict[str, np.ndarray]], progress: Callable
+) -> Message:
+    """One backtest; returns the protocol message (result or error) to send to the parent."""
+    log = BoundedLog(int(header["limits"]["log_bytes"]))
+    try:
+        code = compile_strategy(header["code"])
+    except StrategyValidationError as exc:
+        return _validation_error(exc)
+    try:
+        result = _execute(code, header, columns, log, progress)
+    except StrategyError as exc:
+        return _error("runtime_error", exc.message, exc.traceback_lines, log)
+    except EngineError as exc:
+        return _error("internal_error", f"Backtest engine error: {exc}", [], log)
+    except MemoryError:
+        raise  # child.py turns this into its memory exit code without allocating more
+    except BaseException as exc:  # anything the user raised, even SystemExit
+        return _error("runtime_error", _describe(exc), user_traceback(exc.__traceback__), log)
+    return {"type": "result", "result": result, "logs": log.text(), "logs_truncated": log.truncated}
+
+
+def _execute(
+    code: CodeType,
+    header: dict[str, Any],
+    columns: dict[str, dict[str, np.ndarray]],
+    log: BoundedLog,
+    progress: Callable,
+) -> dict[str, Any]:
+    namespace = restricted_globals(build_facades(), log)
+    exec(code, namespace)  # noqa: S102 - RestrictedPython code object with guarded globals
+    strategy_class = find_strategy_class(namespace)
+    spec = BacktestSpec.from_dict(header["spec"])
+    bars = {symbol: _bar_series(symbol, cols) for symbol, cols in columns.items()}
+    return run_backtest(spec, bars, strategy_class, progress=progress).to_dict()
+
+
+def find_strategy_class(namespace: dict[str, Any]) -> type:
+    classes = [
+        value
+        for value in namespace.values()
+        if isinstance(value, type) and issubclass(value, Strategy) and value is not Strategy
+    ]
+    if len(classes) != 1:
+        raise StrategyError(f"expected exactly one Strategy subclass, found {len(classes)}")
+    return classes[0]
+
+
+def _bar_series(symbol: str, cols: dict[str, np.ndarray]) -> BarSeries:
+    series = BarSeries(symbol=symbol, **cols)
+    # BarSeries may copy (astype); the user must still only ever see read-only arrays.
+    for name in ("timestamps", "open", "high", "low", "close", "volume"):
+        getattr(series, name).setflags(write=False)
+    return series
+
+
+def user_traceback(tb: TracebackType | None) -> list[str]:
+    """Only frames of the user's file, as 'line N, in func': never engine or sandbox paths."""
+    frames = [f for f in traceback.extract_tb(tb) if f.filename == FILENAME]
+    return [f"line {f.lineno}, in {f.name}" for f in frames][-MAX_TRACEBACK_LINES:]
+
+
+def _describe(exc: BaseException) -> str:
+    try:
+        text = str(exc)
+    except Exception:  # a user-defined __str__ may itself raise
+        text = ""
+    name = type(exc).__name__
+    return f"{name}: {text}"[:2000] if text else name
+
+
+def _validation_error(exc: StrategyValidationError) -> Message:
+    problems = [p.to_dict() for p in exc.verdict.problems]
+    is_syntax = any(p["code"] in SYNTAX_CODES for p in problems)
+    code = "syntax_error" if is_syntax else "forbidden_construct"
+    return {
+        "type": "error",
+        "code": code,
+        "message": str(exc),
+        "traceback": [],
+        "problems": problems,
+    }
+
+
+def _error(code: str, message: str, tb: list[str], log: BoundedLog) -> Message:
+    return {
+        "type": "error",
+        "code": code,
+        "message": message,
+        "traceback": list(tb),
+        "logs": log.text(),
+        "logs_truncated": log.truncated,
+    }

@@ -20,6 +20,8 @@ from typing import NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from backtesting.engine.views import SeriesView
+
 FloatArray = np.ndarray
 ArrayLike = np.ndarray | list[float] | tuple[float, ...]
 
@@ -417,7 +419,11 @@ def vwap(
 # --------------------------------------------------------------------------- crosses
 
 
-def _cross(a: ArrayLike | float, b: ArrayLike | float) -> tuple[FloatArray, FloatArray]:
+def _cross(a: ArrayLike | float, b: ArrayLike | float) -> tuple[FloatArray, FloatArray, bool]:
+    """Both sides as equal-length arrays, plus whether to answer for the current bar only."""
+    # On progressive views (inside next()) only the last two bars matter: slicing them keeps
+    # a per-bar call O(1) instead of re-scanning the whole history on every bar.
+    current_only = isinstance(a, SeriesView) or isinstance(b, SeriesView)
     x = np.asarray(a, dtype=np.float64)
     y = np.asarray(b, dtype=np.float64)
     if x.ndim > 1 or y.ndim > 1:
@@ -425,24 +431,32 @@ def _cross(a: ArrayLike | float, b: ArrayLike | float) -> tuple[FloatArray, Floa
     if x.ndim == 1 and y.ndim == 1:
         _check_lengths(a=x, b=y)
     x, y = np.broadcast_arrays(np.atleast_1d(x), np.atleast_1d(y))
-    return x, y
+    if current_only:
+        x, y = x[-2:], y[-2:]
+    return x, y, current_only
 
 
-def crossover(a: ArrayLike | float, b: ArrayLike | float) -> np.ndarray:
-    """Bool array: True at i when a[i-1] <= b[i-1] and a[i] > b[i]. Index 0 is never a cross;
-    NaN on either side at i-1 or i is not a cross. Either argument may be a scalar level."""
-    x, y = _cross(a, b)
-    out = np.zeros(len(x), dtype=bool)
-    out[1:] = (x[:-1] <= y[:-1]) & (x[1:] > y[1:])
-    return out
+def _cross_result(hits: np.ndarray, current_only: bool) -> np.ndarray | bool:
+    out = np.zeros(len(hits) + 1, dtype=bool)
+    out[1:] = hits
+    return bool(out[-1]) if current_only else out
 
 
-def crossunder(a: ArrayLike | float, b: ArrayLike | float) -> np.ndarray:
-    """Bool array: True at i when a[i-1] >= b[i-1] and a[i] < b[i] (mirror of ``crossover``)."""
-    x, y = _cross(a, b)
-    out = np.zeros(len(x), dtype=bool)
-    out[1:] = (x[:-1] >= y[:-1]) & (x[1:] < y[1:])
-    return out
+def crossover(a: ArrayLike | float, b: ArrayLike | float) -> np.ndarray | bool:
+    """True at bar i when a[i-1] <= b[i-1] and a[i] > b[i].
+
+    On arrays: a bool array (index 0 is never a cross). On progressive views (inside
+    ``next()``): a plain bool for the current bar. A NaN at i-1 or i is never a cross. Either
+    argument may be a scalar level, e.g. ``crossover(rsi, 30)``.
+    """
+    x, y, current_only = _cross(a, b)
+    return _cross_result((x[:-1] <= y[:-1]) & (x[1:] > y[1:]), current_only)
+
+
+def crossunder(a: ArrayLike | float, b: ArrayLike | float) -> np.ndarray | bool:
+    """True at bar i when a[i-1] >= b[i-1] and a[i] < b[i] (mirror of ``crossover``)."""
+    x, y, current_only = _cross(a, b)
+    return _cross_result((x[:-1] >= y[:-1]) & (x[1:] < y[1:]), current_only)
 
 
 # --------------------------------------------------------------------------- resampling

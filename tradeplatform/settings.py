@@ -77,6 +77,9 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "tradeplatform.apps.TradePlatformConfig",
+    # accounts: TOTP two-factor (django-otp), required for operators and superusers.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "accounts",
     "strategies",
     "backtesting",
@@ -93,6 +96,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # accounts: marks request.user verified when this session passed TOTP (user.is_verified()).
+    "django_otp.middleware.OTPMiddleware",
+    # accounts: per-IP/per-user API rate limit over the shared cache (tradeplatform/ratelimit.py).
+    "tradeplatform.ratelimit.ApiRateLimitMiddleware",
     "tradeplatform.middleware.RequestUserContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -332,6 +339,40 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
 }
+
+# --- Accounts: sign-up switch, 2FA, quotas, rate limits (accounts app, tradeplatform/ratelimit.py) ---
+# Off: operators invite users (`manage.py user_invite` or the admin) instead of open sign-up.
+REGISTRATION_OPEN = env.bool("REGISTRATION_OPEN", default=True)
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="tradeplatform")
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3600)  # reset links, seconds
+# Limits per role; env QUOTA_<ROLE>_<KIND>, a negative value means unlimited. Viewers run no code.
+_QUOTA_DEFAULTS = {
+    "viewer": {"strategies": 0, "concurrent_backtests": 0, "daily_backtests": 0},
+    "trader": {"strategies": 50, "concurrent_backtests": 2, "daily_backtests": 200},
+    "operator": {"strategies": 500, "concurrent_backtests": 10, "daily_backtests": 5000},
+}
+
+
+def _quota(role: str, kind: str, default: int) -> int | None:
+    value = env.int(f"QUOTA_{role.upper()}_{kind.upper()}", default=default)
+    return None if value < 0 else value
+
+
+QUOTAS = {
+    role: {kind: _quota(role, kind, default) for kind, default in kinds.items()}
+    for role, kinds in _QUOTA_DEFAULTS.items()
+}
+QUOTA_CONCURRENT_RETRY_AFTER_SECONDS = env.int("QUOTA_CONCURRENT_RETRY_AFTER_SECONDS", default=30)
+# Rate limits are counted in the shared cache so they hold across processes and machines.
+RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
+RATELIMIT_USE_CACHE = "default"
+RATELIMIT_IP_META_KEY = "tradeplatform.ratelimit.client_ip"  # django-ratelimit asks us for the IP
+RATELIMIT_API_RATE = env.str("RATELIMIT_API_RATE", default="60/m")  # per IP and per user
+RATELIMIT_AUTH_RATE = env.str("RATELIMIT_AUTH_RATE", default="5/m")  # login, sign-up, reset
+# X-Forwarded-For is trusted only for this many proxies in front of us (0: REMOTE_ADDR only).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+LOGIN_LOCKOUT_FAILURES = env.int("LOGIN_LOCKOUT_FAILURES", default=10)  # per account or IP
+LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=900)
 
 # --- Observability: JSON logs, request timing, Prometheus ---
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

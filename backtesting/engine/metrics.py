@@ -139,13 +139,15 @@ def per_period_rate(annual_rate: float, periods_per_year: float) -> float:
 
 
 def annualized_return(returns: np.ndarray, periods_per_year: float) -> float:
-    """Geometric: prod(1 + r)^(periods_per_year / N) - 1 over N periods; -1 if wiped out."""
+    """Geometric: prod(1 + r)^(periods_per_year / N) - 1 over N periods; -1 once a return is <= -1
+    (equity wiped out)."""
     r = _as_float(returns, "returns")
     if len(r) == 0:
         return math.nan
-    growth = float(np.prod(1.0 + r))
-    if growth <= 0.0:
+    # Once equity hits zero the later returns are 0/0; the account is gone whatever they say.
+    if np.any(r <= -1.0):
         return -1.0
+    growth = float(np.prod(1.0 + r))
     return growth ** (periods_per_year / len(r)) - 1.0
 
 

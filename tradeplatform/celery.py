@@ -7,6 +7,7 @@ is restored around the task, so one id follows a backtest from the click to the 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 from celery import Celery, signals
@@ -38,9 +39,21 @@ def attach_request_id(headers: dict[str, Any] | None = None, **kwargs: Any) -> N
 def restore_request_id(task: Any = None, **kwargs: Any) -> None:
     from tradeplatform.request_context import new_request_id, request_id_var, user_id_var
 
-    request_id = getattr(task.request, _REQUEST_ID_HEADER, None) if task else None
-    request_id_var.set(request_id or new_request_id())
+    request_id_var.set(_request_id_of(task) or new_request_id())
     user_id_var.set(None)
+
+
+def _request_id_of(task: Any) -> str | None:
+    if task is None:
+        return None
+    # Custom message headers become request attributes on a worker; apply() keeps them in
+    # request.headers. Either way the id is only trusted if it is well formed.
+    from tradeplatform.request_context import is_well_formed_request_id
+
+    candidate = getattr(task.request, _REQUEST_ID_HEADER, None) or (
+        getattr(task.request, "headers", None) or {}
+    ).get(_REQUEST_ID_HEADER)
+    return candidate if is_well_formed_request_id(candidate) else None
 
 
 @signals.task_postrun.connect
@@ -68,4 +81,4 @@ def ensure_broker_folders() -> None:
     options = app.conf.broker_transport_options or {}
     for key in ("data_folder_in", "data_folder_out", "processed_folder"):
         if options.get(key):
-            os.makedirs(options[key], exist_ok=True)
+            Path(options[key]).mkdir(parents=True, exist_ok=True)

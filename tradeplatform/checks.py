@@ -18,7 +18,9 @@ def current_config() -> ConfigSnapshot:
         allowed_hosts=tuple(settings.ALLOWED_HOSTS),
         database_url=settings.DATABASE_URL,
         redis_url=settings.REDIS_URL,
-        broker_url="" if settings.CELERY_BROKER_URL.startswith("filesystem") else settings.CELERY_BROKER_URL,
+        broker_url=""
+        if settings.CELERY_BROKER_URL.startswith("filesystem")
+        else settings.CELERY_BROKER_URL,
     )
 
 

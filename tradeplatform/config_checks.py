@@ -51,7 +51,8 @@ def find_configuration_problems(config: ConfigSnapshot) -> list[ConfigProblem]:
         return [
             ConfigProblem(
                 "tradeplatform.E001",
-                f"DJANGO_ENV={config.environment!r} is unknown; use one of {', '.join(ENVIRONMENTS)}.",
+                f"DJANGO_ENV={config.environment!r} is unknown; "
+                f"use one of {', '.join(ENVIRONMENTS)}.",
             )
         ]
     if config.environment not in STRICT_ENVIRONMENTS:

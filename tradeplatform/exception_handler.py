@@ -76,7 +76,9 @@ def _domain_error_response(exc: DomainError) -> Response:
     headers = {}
     if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
         headers["Retry-After"] = str(exc.retry_after)
-    return Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code, headers=headers)
+    return Response(
+        error_body(exc.code, exc.message, exc.details), status=exc.status_code, headers=headers
+    )
 
 
 def _drf_error_response(exc: drf_exceptions.APIException) -> Response:

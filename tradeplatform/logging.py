@@ -32,7 +32,9 @@ class RequestContextFilter(logging.Filter):
 
 class TradePlatformJsonFormatter(JsonFormatter):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("rename_fields", {"asctime": "timestamp", "levelname": "level", "name": "logger"})
+        kwargs.setdefault(
+            "rename_fields", {"asctime": "timestamp", "levelname": "level", "name": "logger"}
+        )
         kwargs.setdefault("timestamp", False)
         super().__init__(
             "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(user_id)s",
@@ -40,7 +42,7 @@ class TradePlatformJsonFormatter(JsonFormatter):
             **kwargs,
         )
 
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         # ISO 8601 in UTC with milliseconds, whatever the host's time zone.
         seconds = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
         return f"{seconds}.{int(record.msecs):03d}Z"
@@ -57,7 +59,10 @@ def build_logging_config(
         }
     }
     if log_dir is not None:
-        for name, filename, handler_level in (("file", "app.log", level), ("errors", "error.log", "ERROR")):
+        for name, filename, handler_level in (
+            ("file", "app.log", level),
+            ("errors", "error.log", "ERROR"),
+        ):
             handlers[name] = {
                 "class": "logging.handlers.RotatingFileHandler",
                 "filename": str(log_dir / filename),
@@ -94,7 +99,9 @@ def configure_logging(*, level: str, log_dir: Path | None, max_bytes: int, backu
 
 
 @contextmanager
-def log_if_slow(operation: str, *, threshold_ms: int | None = None, **fields: Any) -> Iterator[None]:
+def log_if_slow(
+    operation: str, *, threshold_ms: int | None = None, **fields: Any
+) -> Iterator[None]:
     """Log `operation` with its duration; at warning level when it exceeds the threshold."""
     from django.conf import settings
 

@@ -10,8 +10,8 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 
-from tradeplatform.metrics import sample_process_resources
 from tradeplatform.exception_handler import error_json_response, log_unhandled_exception
+from tradeplatform.metrics import sample_process_resources
 from tradeplatform.request_context import (
     REQUEST_ID_HEADER,
     is_well_formed_request_id,
@@ -98,7 +98,7 @@ class AccessLogMiddleware:
 
 
 class SecurityHeadersMiddleware:
-    """Headers Django's SecurityMiddleware does not set: CSP, X-XSS-Protection, Permissions-Policy."""
+    """Headers Django's SecurityMiddleware does not set (CSP, X-XSS-Protection, ...)."""
 
     def __init__(self, get_response: GetResponse) -> None:
         self.get_response = get_response
@@ -148,7 +148,9 @@ class ApiErrorMiddleware:
         ):
             status = response.status_code
             code = _STATUS_CODES.get(status, "internal_error" if status >= 500 else "error")
-            message = response.reason_phrase if status < 500 else "Something went wrong on our side."
+            message = (
+                response.reason_phrase if status < 500 else "Something went wrong on our side."
+            )
             return error_json_response(status, code, message)
         return response
 

@@ -24,7 +24,11 @@ def _error_response(request: HttpRequest, status: int) -> HttpResponse:
     code, message = _ERRORS[status]
     if is_api_request(request):
         return error_json_response(status, code, message)
-    context = {"status": status, "message": message, "request_id": getattr(request, "request_id", "")}
+    context = {
+        "status": status,
+        "message": message,
+        "request_id": getattr(request, "request_id", ""),
+    }
     return render(request, f"{status}.html", context, status=status)
 
 

@@ -1,0 +1,48 @@
+# Two commands for a newcomer: `make run` and `make test`. Everything else is a helper.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# The stamp changes with the requirements, so an edited pin reinstalls and nothing else does.
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
+
+.PHONY: run test install system-packages lint typecheck importcheck check ci bench clean
+
+run: install .env ## install, migrate, load the demo, serve on 127.0.0.1:8000 with a worker
+	@DJANGO_ENV=$${DJANGO_ENV:-dev} deploy/dev/serve.sh
+
+test: install ## the whole suite with coverage (PostgreSQL/Redis when reachable)
+	@deploy/dev/test.sh $(PYTEST_ARGS)
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@deploy/dev/system-packages.sh
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@rm -f $(VENV)/.installed-* && touch $@
+
+.env:
+	@deploy/dev/make-dotenv.sh
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: install
+	$(VENV)/bin/mypy
+
+importcheck: install
+	$(VENV)/bin/lint-imports
+
+check: lint typecheck importcheck
+
+ci: ## what .ci/run does, against the real services
+	bash .ci/run
+
+bench: install ## every benchmark, each printing ratios against its baseline
+	$(PY) -m benchmarks
+
+clean:
+	rm -rf var/ .pytest_cache .mypy_cache .ruff_cache htmlcov .coverage

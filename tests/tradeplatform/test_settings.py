@@ -1,0 +1,121 @@
+"""A bad staging/prod configuration is refused with one message naming every problem."""
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tradeplatform.config_checks import ConfigSnapshot, find_configuration_problems
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+GOOD_PROD = {
+    "DJANGO_ENV": "prod",
+    "SECRET_KEY": secrets.token_urlsafe(64),
+    "ALLOWED_HOSTS": "trade.example.com",
+    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/tradeplatform",
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
+}
+_ENV_KEYS = (
+    "DJANGO_ENV",
+    "DEBUG",
+    "SECRET_KEY",
+    "ALLOWED_HOSTS",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "CELERY_BROKER_URL",
+)
+
+
+def run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in _ENV_KEYS}
+    clean["VAR_DIR"] = str(PROJECT_ROOT / "var")
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=PROJECT_ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def snapshot(**overrides) -> ConfigSnapshot:
+    values = {
+        "environment": "prod",
+        "debug": False,
+        "secret_key": GOOD_PROD["SECRET_KEY"],
+        "allowed_hosts": ("trade.example.com",),
+        "database_url": GOOD_PROD["DATABASE_URL"],
+        "redis_url": GOOD_PROD["REDIS_URL"],
+        "broker_url": GOOD_PROD["REDIS_URL"],
+    }
+    return ConfigSnapshot(**{**values, **overrides})
+
+
+def test_a_complete_prod_configuration_has_no_problems():
+    assert find_configuration_problems(snapshot()) == []
+
+
+@pytest.mark.parametrize(
+    ("override", "check_id"),
+    [
+        ({"debug": True}, "tradeplatform.E002"),
+        ({"secret_key": ""}, "tradeplatform.E003"),
+        ({"secret_key": "change-me"}, "tradeplatform.E003"),
+        ({"secret_key": "django-insecure-" + "a" * 50}, "tradeplatform.E003"),
+        ({"secret_key": "short-but-random-9f8e"}, "tradeplatform.E004"),
+        ({"allowed_hosts": ()}, "tradeplatform.E005"),
+        ({"allowed_hosts": ("*",)}, "tradeplatform.E006"),
+        ({"database_url": ""}, "tradeplatform.E007"),
+        ({"redis_url": ""}, "tradeplatform.E008"),
+        ({"broker_url": ""}, "tradeplatform.E009"),
+        ({"environment": "production"}, "tradeplatform.E001"),
+    ],
+)
+def test_each_unsafe_setting_is_named(override, check_id):
+    problems = find_configuration_problems(snapshot(**override))
+    assert [p.check_id for p in problems] == [check_id]
+
+
+def test_dev_and_test_relax_every_rule():
+    for environment in ("dev", "test"):
+        assert (
+            find_configuration_problems(
+                snapshot(environment=environment, debug=True, secret_key="")
+            )
+            == []
+        )
+
+
+def test_prod_without_configuration_refuses_to_start_naming_every_problem():
+    result = run_manage("check", env={"DJANGO_ENV": "prod", "DEBUG": "1"})
+    assert result.returncode != 0
+    message = result.stderr
+    assert "Refusing to start: the prod configuration has 6 problem(s)" in message
+    for needle in (
+        "DEBUG is on",
+        "SECRET_KEY",
+        "ALLOWED_HOSTS",
+        "DATABASE_URL",
+        "REDIS_URL",
+        "CELERY_BROKER_URL",
+    ):
+        assert needle in message
+
+
+def test_check_deploy_reports_the_same_problems_as_system_checks():
+    result = run_manage(
+        "check", "--deploy", env={"DJANGO_ENV": "staging", "CONFIG_CHECK_DEFER": "1"}
+    )
+    assert result.returncode != 0
+    for check_id in ("E003", "E005", "E007", "E008", "E009"):
+        assert f"tradeplatform.{check_id}" in result.stderr
+
+
+def test_check_deploy_passes_clean_on_a_correct_prod_configuration():
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=GOOD_PROD)
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import codecs
 import re
+import warnings
 from collections.abc import Callable
 from typing import Final
 
@@ -91,7 +92,10 @@ def _check_coding_declaration(code: str) -> list[Problem]:
 def parse_source(code: str) -> ast.Module | Problem:
     """Parse ``code`` or explain why not; never raises for any str input."""
     try:
-        return ast.parse(code, filename="<strategy>", mode="exec")
+        with warnings.catch_warnings():
+            # SyntaxWarnings ("invalid escape sequence") would leak to the worker's stderr.
+            warnings.simplefilter("ignore")
+            return ast.parse(code, filename="<strategy>", mode="exec")
     except SyntaxError as error:
         return _syntax_problem(error)
     except (RecursionError, MemoryError):

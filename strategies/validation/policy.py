@@ -22,6 +22,7 @@ globals it executes the code with (RestrictedPython's own helpers in
   ``print`` (``RestrictedPython.PrintCollector`` or a size-capped variant).
 - ``__metaclass__``: every ``class`` statement is compiled as
   ``class X(Strategy, metaclass=__metaclass__)``; the sandbox provides ``type``.
+- ``__name__``: read by every class body (to set ``__module__``).
 - ``__builtins__``: the sandbox's curated builtins (``safe_builtins`` without the
   names in ``allowlists.FORBIDDEN_NAMES``) plus ``__import__`` mapping the
   ``ALLOWED_MODULES`` to their facades.
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import ast
 import re
+import warnings
 from types import CodeType
 from typing import Any, Final
 
@@ -150,7 +152,9 @@ def restricted_compile(code: str) -> tuple[CodeType | None, list[Problem]]:
 
     Call only on code that passed the size and depth limits: the transformer recurses.
     """
-    result = compile_restricted_exec(code, filename=FILENAME, policy=StrategyPolicy)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # already reported by parsing, or not a problem
+        result = compile_restricted_exec(code, filename=FILENAME, policy=StrategyPolicy)
     problems = [_problem_from_message(message) for message in result.errors]
     return (result.code if not problems else None), problems
 

@@ -42,7 +42,9 @@ class BarSeries:
         o, h, low, c = self.open, self.high, self.low, self.close
         if not (np.all(np.isfinite(o)) and np.all(np.isfinite(c))):
             raise EngineError(f"{self.symbol}: prices must be finite")
-        if not (np.all(low > 0) and np.all(h >= np.maximum(o, c)) and np.all(low <= np.minimum(o, c))):
+        if not (
+            np.all(low > 0) and np.all(h >= np.maximum(o, c)) and np.all(low <= np.minimum(o, c))
+        ):
             raise EngineError(f"{self.symbol}: bars need 0 < low <= open, close <= high")
 
     def __len__(self) -> int:
@@ -78,7 +80,7 @@ class AlignedBars:
 
 
 def align_bars(bars: dict[str, BarSeries]) -> AlignedBars:
-    """Put every instrument on the union clock; raises EngineError on empty or inconsistent input."""
+    """Put every instrument on the union clock; EngineError on empty or inconsistent input."""
     if not bars:
         raise EngineError("no bars given")
     for key, series in bars.items():

@@ -13,13 +13,9 @@ PENDING, FILLED, CANCELLED, REJECTED, EXPIRED = (
     "expired",
 )
 MARKET, LIMIT, STOP, STOP_LIMIT = "market", "limit", "stop", "stop_limit"
-STOP_LOSS, TAKE_PROFIT, TRAILING_STOP, CLOSE, LIQUIDATION = (
-    "stop_loss",
-    "take_profit",
-    "trailing_stop",
-    "close",
-    "liquidation",
-)
+STOP_LOSS, TAKE_PROFIT, TRAILING_STOP = "stop_loss", "take_profit", "trailing_stop"
+# close(): exit a position; target: vectorized rebalance; liquidation: the broker's margin call.
+CLOSE, TARGET, LIQUIDATION = "close", "target", "liquidation"
 NaN = math.nan
 
 
@@ -32,32 +28,32 @@ class Order:
     """
 
     __slots__ = (
-        "id",
-        "symbol",
-        "sym_index",
-        "side",
-        "kind",
-        "units",
-        "fraction",
-        "value",
-        "limit",
-        "stop",
-        "sl",
-        "tp",
-        "trail",
-        "tif",
-        "tag",
-        "placed_bar",
+        "_engine",
         "eligible_bar",
-        "status",
-        "reason",
         "fill_bar",
         "fill_price",
         "filled_units",
+        "fraction",
+        "id",
+        "kind",
+        "limit",
         "parent_id",
+        "placed_bar",
+        "reason",
+        "side",
+        "sl",
+        "status",
+        "stop",
+        "sym_index",
+        "symbol",
+        "tag",
+        "tif",
+        "tp",
         "trade",
+        "trail",
         "triggered",
-        "_engine",
+        "units",
+        "value",
     )
 
     def __init__(self, **kw: Any) -> None:

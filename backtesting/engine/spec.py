@@ -102,7 +102,7 @@ class BacktestSpec:
 
     @property
     def unit_step(self) -> float:
-        """Size increment: the lot size, else 1 for whole units and 0 (continuous) for fractional."""
+        """Size increment: the lot size, else 1 (whole units) or 0 (continuous, fractional)."""
         if self.lot_size is not None:
             return float(self.lot_size)
         return 0.0 if self.fractional_units else 1.0

@@ -44,7 +44,7 @@ class SeriesView:
             idx = end + key if key < 0 else key
             if idx < 0 or idx >= end:
                 raise IndexError(f"index {key} is outside the {end} bars revealed so far")
-            return float(self._array[idx])
+            return self._array.item(idx)
         if isinstance(key, slice):
             return self._array[:end][key]
         raise TypeError("views accept an int or a slice")

@@ -1,0 +1,467 @@
+"""The simulated broker: cash, positions, fills, costs and margin on the aligned clock.
+
+Within one bar the broker works in a fixed order (documented in docs/strategy-guide.md):
+1. day orders from an earlier session expire;
+2. market and close orders fill at the open;
+3. limit / stop / stop-limit orders fill where the bar's range reaches them (a gap: at the open);
+4. stop-loss / take-profit / trailing-stop exits of open trades, as one-cancels-other groups;
+then, at the close: trailing levels move, borrow cost is charged, maintenance margin is checked.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from backtesting.engine import orders as ok
+from backtesting.engine.bars import AlignedBars
+from backtesting.engine.orders import NaN, Order, limit_price, trigger_price
+from backtesting.engine.sizing import MONEY_EPS, floor_to_step, units_for_value
+from backtesting.engine.spec import BacktestSpec
+from backtesting.engine.trades import Trade
+
+DAY_NS = 86_400 * 10**9
+YEAR_NS = 365.25 * DAY_NS
+MARKET_KINDS = frozenset({ok.MARKET, ok.CLOSE, ok.TARGET})
+ENTRY_KINDS = frozenset({ok.LIMIT, ok.STOP, ok.STOP_LIMIT})
+EXIT_KINDS = frozenset({ok.STOP_LOSS, ok.TAKE_PROFIT, ok.TRAILING_STOP})
+
+
+class Rejected(Exception):
+    """Raised inside the broker to turn an order into ``rejected`` with a reason."""
+
+
+class Broker:
+    """Mutable account state for one run. Not part of the public API."""
+
+    def __init__(self, spec: BacktestSpec, bars: AlignedBars) -> None:
+        self.spec, self.costs = spec, spec.costs
+        self.impact, self.step = spec.costs.price_impact, spec.unit_step
+        self.symbols = bars.symbols
+        self.O, self.H, self.L, self.C = bars.open, bars.high, bars.low, bars.close
+        self.has_bar = bars.has_bar
+        self.day = bars.timestamps // DAY_NS
+        self.cash = float(spec.initial_cash)
+        self.units = [0.0] * len(bars.symbols)
+        self.open_trades: list[list[Trade]] = [[] for _ in bars.symbols]
+        self.closed_trades: list[Trade] = []
+        self.orders: list[Order] = []
+        self.pending: list[Order] = []
+        self.trailing: list[Trade] = []
+        self.pos_events: list[list[tuple[int, float]]] = [[] for _ in bars.symbols]
+        self.cash_events: list[tuple[int, float]] = []
+        self._last_cash = self.cash
+        # Borrow accrues on calendar time since the previous bar, so it does not depend on the
+        # bar frequency or on weekends being absent from the data.
+        elapsed = np.diff(bars.timestamps, prepend=bars.timestamps[0]) / YEAR_NS
+        self.borrow_rate = spec.borrow_rate_annual
+        self.borrow_per_bar = spec.borrow_rate_annual * elapsed
+        self.i = -1
+        self.mark = self.C
+        self.halted = False
+        self._dirty = False
+        self.n_trades = 0
+
+    # ------------------------------------------------------------------ account values
+
+    def equity(self) -> float:
+        """Cash plus positions marked at the phase's price (open while filling, close after)."""
+        eq = self.cash
+        i, mark = self.i, self.mark
+        for s, u in enumerate(self.units):
+            if u != 0.0:
+                eq += u * float(mark[s, i])
+        return eq
+
+    def gross_exposure(self) -> float:
+        total = 0.0
+        i, mark = self.i, self.mark
+        for s, u in enumerate(self.units):
+            if u != 0.0:
+                total += abs(u * float(mark[s, i]))
+        return total
+
+    # ------------------------------------------------------------------ order book
+
+    def submit(self, order: Order) -> Order:
+        order.id = len(self.orders) + 1
+        order._engine = self
+        self.orders.append(order)
+        if self.halted:
+            self._finish(order, ok.REJECTED, "account depleted")
+        else:
+            self.pending.append(order)
+        return order
+
+    def cancel_order(self, order: Order, reason: str) -> None:
+        self._finish(order, ok.CANCELLED, reason)
+
+    def _finish(self, order: Order, status: str, reason: str) -> None:
+        order.status, order.reason = status, reason
+        # The pending list is rebuilt lazily (see _compact) so cancelling stays O(1).
+        self._dirty = True
+
+    def _compact(self) -> None:
+        if self._dirty:
+            self.pending = [o for o in self.pending if o.status == ok.PENDING]
+            self._dirty = False
+
+    # ------------------------------------------------------------------ one bar
+
+    def process_bar(self, i: int) -> None:
+        """Fill what bar ``i`` fills, in the documented order; marks switch to the close after."""
+        self.i = i
+        self.mark = self.O
+        if self.pending:
+            self._expire_day_orders(i)
+            # Plain iteration on purpose: exit orders attached by a fill are appended and must be
+            # seen by the exit pass of this same bar when the entry filled at the open.
+            for o in self.pending:
+                if o.kind in MARKET_KINDS and self._eligible(o, i):
+                    self._execute(o, float(self.O[o.sym_index, i]), i, at_open=True)
+            for o in self.pending:
+                if o.kind in ENTRY_KINDS and self._eligible(o, i):
+                    self._try_entry(o, i)
+            for o in self.pending:
+                if o.kind in EXIT_KINDS and self._eligible(o, i):
+                    self._try_exit_group(o.trade, i)
+            self._compact()
+        self.mark = self.C
+
+    def fill_market_at_close(self, i: int) -> None:
+        """The labelled ``same_close`` mode: market orders placed this bar fill at its close."""
+        for o in self.pending:
+            if o.kind in MARKET_KINDS and o.eligible_bar == i and self.has_bar[o.sym_index, i]:
+                self._execute(o, float(self.C[o.sym_index, i]), i, at_open=False)
+        self._compact()
+
+    def close_bar(self, i: int) -> None:
+        """Close-of-bar risk: trailing levels, borrow cost, maintenance margin."""
+        if self.trailing:
+            self._update_trailing(i)
+        if self.borrow_rate > 0.0 and min(self.units) < 0.0:
+            self._charge_borrow(i)
+        # Without shorts or borrowed cash, equity >= exposure >= maintenance * exposure, so the
+        # check can only fire when either exists; skipping it keeps long-only runs fast.
+        if self.spec.margin_maintenance > 0.0 and (self.cash < 0.0 or min(self.units) < 0.0):
+            self._check_maintenance(i)
+
+    def record_cash(self, i: int) -> None:
+        if self.cash != self._last_cash:
+            self.cash_events.append((i, self.cash))
+            self._last_cash = self.cash
+
+    def _eligible(self, o: Order, i: int) -> bool:
+        return o.status == ok.PENDING and o.eligible_bar <= i and bool(self.has_bar[o.sym_index, i])
+
+    def _expire_day_orders(self, i: int) -> None:
+        day = self.day
+        for o in self.pending:
+            if o.tif == "day" and o.eligible_bar < i and day[i] != day[o.eligible_bar]:
+                self._finish(o, ok.EXPIRED, "day order not filled in its session")
+
+    # ------------------------------------------------------------------ triggering
+
+    def _try_entry(self, o: Order, i: int) -> None:
+        s = o.sym_index
+        bar = (float(self.O[s, i]), float(self.H[s, i]), float(self.L[s, i]))
+        if o.kind == ok.LIMIT:
+            price = limit_price(o.side, o.limit, *bar)
+        elif o.kind == ok.STOP:
+            price = trigger_price(o.side, o.stop, *bar)
+        else:
+            price = self._stop_limit_price(o, bar)
+        if not math.isnan(price):
+            self._execute(o, price, i, at_open=price == bar[0])
+
+    def _stop_limit_price(self, o: Order, bar: tuple[float, float, float]) -> float:
+        if o.triggered:
+            return limit_price(o.side, o.limit, *bar)
+        hit = trigger_price(o.side, o.stop, *bar)
+        if math.isnan(hit):
+            return NaN
+        o.triggered = True
+        # Once triggered it is a limit order; within the trigger bar we only know the price at
+        # the trigger, so it fills there if that is inside the limit, else from the next bar on.
+        inside = hit <= o.limit if o.side > 0 else hit >= o.limit
+        return hit if inside else NaN
+
+    def _try_exit_group(self, trade: Trade | None, i: int) -> None:
+        """SL / TP / trailing of one trade as one-cancels-other; both hit -> assume the worse."""
+        if trade is None or not trade.is_open:
+            return
+        s = trade.sym_index
+        o, h, low = float(self.O[s, i]), float(self.H[s, i]), float(self.L[s, i])
+        side = -1 if trade.size > 0 else 1
+        stop_order = self._tightest_stop(trade, i)
+        stop_px = trigger_price(side, stop_order.stop, o, h, low) if stop_order else NaN
+        tp = trade.tp_order
+        tp_px = NaN
+        if tp is not None and tp.status == ok.PENDING and tp.eligible_bar <= i:
+            tp_px = limit_price(side, tp.limit, o, h, low)
+        if not math.isnan(stop_px) and (math.isnan(tp_px) or stop_px == o or tp_px != o):
+            if not math.isnan(tp_px) and stop_px != o:
+                trade.ambiguous = True  # both inside the bar: the order of touches is unknown
+            self._execute(stop_order, stop_px, i, at_open=stop_px == o)
+        elif tp is not None and not math.isnan(tp_px):
+            self._execute(tp, tp_px, i, at_open=tp_px == o)
+
+    def _tightest_stop(self, trade: Trade, i: int) -> Order | None:
+        best: Order | None = None
+        for o in (trade.sl_order, trade.trail_order):
+            if o is None or o.status != ok.PENDING or o.eligible_bar > i:
+                continue
+            # For a long the higher stop is touched first on the way down (mirror for shorts).
+            if best is None or (o.stop > best.stop if trade.size > 0 else o.stop < best.stop):
+                best = o
+        return best
+
+    # ------------------------------------------------------------------ execution
+
+    def _execute(self, o: Order, price: float, i: int, *, at_open: bool) -> None:
+        try:
+            if o.trade is not None:
+                self._exit_trade(o, price, i)
+            elif o.kind == ok.CLOSE:
+                self._close_position(o, price, i)
+            else:
+                self._open_or_resize(o, price, i, at_open)
+        except Rejected as exc:
+            if o.filled_units:
+                o.reason = f"partially filled: {exc}"
+            else:
+                self._finish(o, ok.REJECTED, str(exc))
+
+    def _exit_trade(self, o: Order, price: float, i: int) -> None:
+        trade = o.trade
+        assert trade is not None
+        if not trade.is_open:
+            self._finish(o, ok.CANCELLED, "trade already closed")
+            return
+        self._fill(o, -trade.size, price, i, only=trade)
+
+    def _close_position(self, o: Order, price: float, i: int) -> None:
+        cur = self.units[o.sym_index]
+        if cur == 0.0:
+            self._finish(o, ok.CANCELLED, "no position to close")
+            return
+        fraction = 1.0 if math.isnan(o.fraction) else o.fraction
+        units = abs(cur) if fraction >= 1.0 else floor_to_step(abs(cur) * fraction, self.step)
+        if units <= 0.0:
+            raise Rejected("size rounds to zero")
+        self._fill(o, -math.copysign(units, cur), price, i)
+
+    def _open_or_resize(self, o: Order, price: float, i: int, at_open: bool) -> None:
+        s = o.sym_index
+        exec_px = price * (1.0 + o.side * self.impact)
+        if o.kind == ok.TARGET:
+            q = self._target_delta(o, exec_px)
+        elif not math.isnan(o.units):
+            q = self._units_delta(o)
+        else:
+            cur = self.units[s]
+            if cur * o.side < 0.0:  # flip: close the opposite position first, then size anew
+                self._fill(o, -cur, price, i)
+            if o.side < 0 and not self.spec.allow_short:
+                if not o.filled_units:
+                    raise Rejected("shorting disabled")
+                return
+            q = o.side * self._units_from_request(o, exec_px)
+        if q == 0.0:
+            raise Rejected("size rounds to zero" if o.kind != ok.TARGET else "already at target")
+        self._check_order(o, q, price, exec_px)
+        trade = self._fill(o, q, price, i)
+        if trade is not None:
+            self._attach_exits(o, trade, i if at_open else i + 1)
+
+    def _units_delta(self, o: Order) -> float:
+        q = o.side * floor_to_step(o.units, self.step)
+        if o.side < 0 and not self.spec.allow_short:
+            long_units = max(self.units[o.sym_index], 0.0)
+            if long_units <= 0.0:
+                raise Rejected("shorting disabled")
+            q = max(q, -long_units)  # sells are trimmed to the long position
+        return q
+
+    def _units_from_request(self, o: Order, exec_px: float) -> float:
+        if not math.isnan(o.value):
+            budget = o.value
+        elif not math.isnan(o.fraction):
+            budget = o.fraction * self.equity()
+        else:  # all available: what initial margin leaves free
+            budget = self.equity() / self.spec.margin_initial - self.gross_exposure()
+        return units_for_value(budget, exec_px, self.costs, self.step)
+
+    def _target_delta(self, o: Order, exec_px: float) -> float:
+        want = units_for_value(o.fraction * self.equity(), exec_px, self.costs, self.step)
+        return o.side * want - self.units[o.sym_index]
+
+    def _check_order(self, o: Order, q: float, price: float, exec_px: float) -> None:
+        notional = abs(q) * exec_px
+        if notional < self.spec.min_order_value:
+            raise Rejected(f"order value {notional:.2f} below minimum {self.spec.min_order_value}")
+        cur = self.units[o.sym_index]
+        if abs(cur + q) <= abs(cur):
+            return  # reducing exposure is always allowed
+        fee = self.costs.commission(notional)
+        equity_after = self.equity() - fee - abs(q) * abs(exec_px - price)
+        gross_after = self.gross_exposure() + (abs(cur + q) - abs(cur)) * price
+        need = self.spec.margin_initial * gross_after
+        if need > equity_after + MONEY_EPS * max(abs(equity_after), 1.0):
+            raise Rejected(f"insufficient funds: needs {need:.2f}, equity {equity_after:.2f}")
+
+    def _fill(
+        self, o: Order, q: float, price: float, i: int, only: Trade | None = None
+    ) -> Trade | None:
+        """Book ``q`` signed units at market ``price``; returns the opened trade if any."""
+        s = o.sym_index
+        exec_px = price * (1.0 + (self.impact if q > 0 else -self.impact))
+        fee = self.costs.commission(abs(q) * exec_px)
+        self.cash -= q * exec_px + fee
+        remaining = self._close_lots(o, q, price, exec_px, fee, i, only)
+        opened = None
+        if remaining != 0.0:
+            self.n_trades += 1
+            share = fee * remaining / q
+            opened = Trade(
+                self.n_trades, self.symbols[s], s, remaining, i, exec_px, price, share, o.tag
+            )
+            self.open_trades[s].append(opened)
+        self.units[s] = math.fsum(t.size for t in self.open_trades[s])
+        self.pos_events[s].append((i, self.units[s]))
+        prev = o.filled_units
+        o.filled_units = prev + q
+        o.fill_price = exec_px if prev == 0.0 else (o.fill_price * prev + exec_px * q) / (prev + q)
+        o.fill_bar, o.status = i, ok.FILLED
+        self._dirty = True
+        return opened
+
+    def _close_lots(
+        self,
+        o: Order,
+        q: float,
+        price: float,
+        exec_px: float,
+        fee: float,
+        i: int,
+        only: Trade | None,
+    ) -> float:
+        lots = [only] if only is not None else list(self.open_trades[o.sym_index])
+        remaining = q
+        for t in lots:
+            if remaining == 0.0 or t.size * remaining > 0.0:
+                break
+            units = t.size if abs(t.size) <= abs(remaining) else -remaining
+            full = units == t.size
+            part = t if full else t.split(units, self._next_trade_id())
+            self._book_exit(part, full, exec_px, price, fee * abs(units / q), i, o.kind)
+            remaining += units
+        return remaining
+
+    def _next_trade_id(self) -> int:
+        self.n_trades += 1
+        return self.n_trades
+
+    def _book_exit(
+        self, t: Trade, full: bool, exec_px: float, price: float, fee: float, i: int, why: str
+    ) -> None:
+        if full:
+            self.open_trades[t.sym_index].remove(t)
+            for c in t.contingent_orders():
+                if c.status == ok.PENDING:
+                    self._finish(c, ok.CANCELLED, "trade closed (one-cancels-other)")
+        t.exit_bar, t.exit_price, t.exit_market = i, exec_px, price
+        t.commission += fee
+        t.exit_reason = why
+        t.is_open = False
+        self.closed_trades.append(t)
+
+    def _attach_exits(self, o: Order, trade: Trade, eligible: int) -> None:
+        side = -1 if trade.size > 0 else 1
+        common = {"symbol": o.symbol, "sym_index": o.sym_index, "side": side, "tag": o.tag}
+        common.update(
+            placed_bar=trade.entry_bar, eligible_bar=eligible, parent_id=o.id, trade=trade
+        )
+        if not math.isnan(o.sl):
+            trade.sl_order = self.submit(Order(kind=ok.STOP_LOSS, stop=o.sl, **common))
+        if not math.isnan(o.tp):
+            trade.tp_order = self.submit(Order(kind=ok.TAKE_PROFIT, limit=o.tp, **common))
+        if not math.isnan(o.trail):
+            level = trade.entry_market * (1.0 + side * o.trail)
+            trade.trail_order = self.submit(
+                Order(kind=ok.TRAILING_STOP, stop=level, trail=o.trail, **common)
+            )
+            self.trailing.append(trade)
+
+    # ------------------------------------------------------------------ close-of-bar risk
+
+    def _update_trailing(self, i: int) -> None:
+        keep = []
+        for t in self.trailing:
+            o = t.trail_order
+            if not t.is_open or o is None or o.status != ok.PENDING:
+                continue
+            keep.append(t)
+            s = t.sym_index
+            if not self.has_bar[s, i]:
+                continue
+            # The level moves only at the close, so a bar's own high never raises the stop that
+            # the same bar is tested against (that would peek inside the bar).
+            if t.size > 0:
+                t.trail_extreme = max(t.trail_extreme, float(self.H[s, i]))
+                o.stop = t.trail_extreme * (1.0 - o.trail)
+            else:
+                t.trail_extreme = min(t.trail_extreme, float(self.L[s, i]))
+                o.stop = t.trail_extreme * (1.0 + o.trail)
+        self.trailing = keep
+
+    def _charge_borrow(self, i: int) -> None:
+        for s, u in enumerate(self.units):
+            if u >= 0.0:
+                continue
+            cost = -u * float(self.C[s, i]) * float(self.borrow_per_bar[i])
+            self.cash -= cost
+            for t in self.open_trades[s]:
+                t.borrow_cost += cost * (t.size / u)
+
+    def _check_maintenance(self, i: int) -> None:
+        equity, gross = self.equity(), self.gross_exposure()
+        if gross > 0.0 and equity < self.spec.margin_maintenance * gross:
+            self.liquidate(i, "margin call: equity below maintenance margin")
+
+    def liquidate(self, i: int, reason: str) -> None:
+        """Close every position at this bar's close and cancel all pending orders."""
+        for o in self.pending:
+            if o.status == ok.PENDING:
+                self._finish(o, ok.CANCELLED, reason)
+        for s, u in enumerate(self.units):
+            if u != 0.0:
+                side = -1 if u > 0 else 1
+                o = Order(kind=ok.LIQUIDATION, symbol=self.symbols[s], sym_index=s, side=side)
+                o.placed_bar = o.eligible_bar = i
+                self.submit(o)
+                self._fill(o, -u, float(self.C[s, i]), i)
+                o.reason = reason
+        self._compact()
+        if self.equity() <= 0.0:
+            self.halted = True
+
+    def finish_run(self) -> None:
+        """Orders still pending when the data ends are cancelled so every order has a fate."""
+        for o in self.pending:
+            if o.status == ok.PENDING:
+                self._finish(o, ok.CANCELLED, "end of data")
+        self.pending = []
+
+
+def units_history(events: list[tuple[int, float]], n_bars: int) -> np.ndarray:
+    """Position after each bar from (bar, units-after-fill) events; the last event of a bar wins."""
+    out = np.zeros(n_bars)
+    if not events:
+        return out
+    bars = np.fromiter((b for b, _ in events), dtype=np.int64, count=len(events))
+    vals = np.fromiter((v for _, v in events), dtype=np.float64, count=len(events))
+    idx = np.searchsorted(bars, np.arange(n_bars), side="right") - 1
+    out[idx >= 0] = vals[idx[idx >= 0]]
+    return out

@@ -1,0 +1,282 @@
+"""The frozen result of a run and its JSON-safe, deterministic dict form."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from backtesting.engine import metrics
+from backtesting.engine.bars import AlignedBars
+from backtesting.engine.broker import Broker, units_history
+from backtesting.engine.orders import Order
+from backtesting.engine.spec import BacktestSpec
+from backtesting.engine.trades import Trade
+from backtesting.engine.version import ENGINE_VERSION
+
+CURVE_FIELDS = ("equity", "cash", "exposure", "drawdown")
+
+
+@dataclass(frozen=True, eq=False)
+class BacktestResult:
+    """Everything a run produced. Arrays are read-only; ``to_dict`` is the stored form.
+
+    ``timestamps`` and the curve arrays cover the evaluation window (after warm-up) only.
+    ``trades`` / ``orders`` are tuples of plain dicts in a fixed key order.
+    """
+
+    engine_version: str
+    mode: str
+    symbols: tuple[str, ...]
+    spec: BacktestSpec
+    start_bar: int
+    eval_start_bar: int
+    timestamps: np.ndarray
+    equity: np.ndarray
+    cash: np.ndarray
+    exposure: np.ndarray
+    drawdown: np.ndarray
+    trades: tuple[dict[str, Any], ...]
+    orders: tuple[dict[str, Any], ...]
+    statistics: dict[str, Any]
+
+    @property
+    def rejected_orders(self) -> tuple[dict[str, Any], ...]:
+        return tuple(o for o in self.orders if o["status"] == "rejected")
+
+    @property
+    def final_equity(self) -> float:
+        return float(self.equity[-1])
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe (NaN/inf -> None, times as ISO-8601 UTC) with a fixed key order."""
+        return {
+            "engine_version": self.engine_version,
+            "mode": self.mode,
+            "symbols": list(self.symbols),
+            "spec": self.spec.to_dict(),
+            "start_bar": self.start_bar,
+            "eval_start_bar": self.eval_start_bar,
+            "equity_curve": {
+                "timestamps": iso_times(self.timestamps),
+                **{name: json_floats(getattr(self, name)) for name in CURVE_FIELDS},
+            },
+            "trades": [_clean_record(t) for t in self.trades],
+            "orders": [_clean_record(o) for o in self.orders],
+            "statistics": {k: _clean_value(v) for k, v in self.statistics.items()},
+        }
+
+
+def iso_times(ns: np.ndarray) -> list[str]:
+    return [s + "Z" for s in np.datetime_as_string(ns.astype("datetime64[ns]"), unit="s").tolist()]
+
+
+def json_floats(values: np.ndarray) -> list[float | None]:
+    return [v if math.isfinite(v) else None for v in np.asarray(values, dtype=np.float64).tolist()]
+
+
+def _clean_value(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _clean_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean_value(v) for v in value]
+    return value
+
+
+def _clean_record(record: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, value in record.items():
+        if key.endswith("_time") and isinstance(value, int):
+            out[key] = iso_times(np.array([value], dtype=np.int64))[0]
+        else:
+            out[key] = _clean_value(value)
+    return out
+
+
+# ---------------------------------------------------------------------------- building
+
+
+@dataclass(frozen=True)
+class Curve:
+    equity: np.ndarray
+    cash: np.ndarray
+    exposure: np.ndarray
+
+
+def build_curve(broker: Broker, bars: AlignedBars) -> Curve:
+    """Per-bar account values, rebuilt from the fill and cash events both run modes record.
+
+    Both modes go through this one function, which is what makes their curves bit-identical.
+    """
+    n = bars.n_bars
+    cash = units_history(broker.cash_events, n)
+    if not broker.cash_events or broker.cash_events[0][0] > 0:
+        first = broker.cash_events[0][0] if broker.cash_events else n
+        cash[:first] = broker.spec.initial_cash
+    value = np.zeros(n)
+    gross = np.zeros(n)
+    for s in range(len(bars.symbols)):
+        units = units_history(broker.pos_events[s], n)
+        held = units != 0.0
+        mv = np.where(held, units * np.nan_to_num(bars.close[s]), 0.0)
+        value += mv
+        gross += np.abs(mv)
+    equity = cash + value
+    with np.errstate(divide="ignore", invalid="ignore"):
+        exposure = np.where(equity > 0, gross / equity, np.where(gross > 0, np.inf, 0.0))
+    return Curve(equity, cash, exposure)
+
+
+def window_drawdown(equity: np.ndarray) -> np.ndarray:
+    peak = np.maximum.accumulate(equity)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(peak > 0, equity / peak - 1.0, np.nan)
+
+
+def trade_records(broker: Broker, bars: AlignedBars) -> list[dict[str, Any]]:
+    """Closed trades in closing order, then open ones marked at the last close."""
+    last = bars.n_bars - 1
+    out = [_trade_record(t, bars, t.exit_bar, False) for t in broker.closed_trades]
+    for s, lots in enumerate(broker.open_trades):
+        for t in lots:
+            t.exit_bar = last
+            t.exit_market = t.exit_price = float(bars.close[s, last])
+            out.append(_trade_record(t, bars, last, True))
+    return out
+
+
+def _trade_record(t: Trade, bars: AlignedBars, exit_bar: int, is_open: bool) -> dict[str, Any]:
+    s, entry = t.sym_index, t.entry_price
+    gross = t.size * (t.exit_market - t.entry_market)
+    net = t.size * (t.exit_price - entry) - t.commission - t.borrow_cost
+    notional = abs(t.size) * entry
+    hi = float(bars.high[s, t.entry_bar : exit_bar + 1].max())
+    lo = float(bars.low[s, t.entry_bar : exit_bar + 1].min())
+    up, down = hi / entry - 1.0, lo / entry - 1.0
+    mfe, mae = (max(up, 0.0), min(down, 0.0)) if t.size > 0 else (max(-down, 0.0), min(-up, 0.0))
+    ts = bars.timestamps
+    return {
+        "id": t.id,
+        "symbol": t.symbol,
+        "direction": "long" if t.size > 0 else "short",
+        "size": t.size,
+        "entry_bar": t.entry_bar,
+        "entry_time": int(ts[t.entry_bar]),
+        "entry_price": entry,
+        "exit_bar": exit_bar,
+        "exit_time": int(ts[exit_bar]),
+        "exit_price": t.exit_price,
+        "gross_pnl": gross,
+        "net_pnl": net,
+        "gross_pnl_pct": 100.0 * gross / notional,
+        "net_pnl_pct": 100.0 * net / notional,
+        "commission": t.commission,
+        "borrow_cost": t.borrow_cost,
+        "slippage_cost": gross - net - t.commission - t.borrow_cost,
+        "fees": t.commission + t.borrow_cost,
+        "duration_seconds": (int(ts[exit_bar]) - int(ts[t.entry_bar])) / 1e9,
+        "bars_held": exit_bar - t.entry_bar,
+        "mae_pct": 100.0 * mae,
+        "mfe_pct": 100.0 * mfe,
+        "tag": t.tag,
+        "ambiguous": t.ambiguous,
+        "open": is_open,
+        "exit_reason": "open" if is_open else t.exit_reason,
+    }
+
+
+def order_records(orders: list[Order], ts: np.ndarray) -> list[dict[str, Any]]:
+    return [_order_record(o, ts) for o in orders]
+
+
+def _order_record(o: Order, ts: np.ndarray) -> dict[str, Any]:
+    filled = o.fill_bar >= 0
+    return {
+        "id": o.id,
+        "symbol": o.symbol,
+        "side": "buy" if o.side > 0 else "sell",
+        "kind": o.kind,
+        "units": o.units,
+        "fraction": o.fraction,
+        "value": o.value,
+        "limit": o.limit,
+        "stop": o.stop,
+        "sl": o.sl,
+        "tp": o.tp,
+        "trail": o.trail,
+        "tif": o.tif,
+        "tag": o.tag,
+        "parent_id": o.parent_id,
+        "placed_bar": o.placed_bar,
+        "placed_time": int(ts[o.placed_bar]),
+        "status": o.status,
+        "reason": o.reason,
+        "fill_bar": o.fill_bar if filled else None,
+        "fill_time": int(ts[o.fill_bar]) if filled else None,
+        "fill_price": o.fill_price if filled else None,
+        "filled_units": o.filled_units,
+    }
+
+
+def statistics_for(
+    spec: BacktestSpec,
+    bars: AlignedBars,
+    window: slice,
+    curve: Curve,
+    trades: list[dict[str, Any]],
+) -> dict[str, Any]:
+    counted = [t for t in trades if spec.count_open_trades or not t["open"]]
+
+    def column(key: str) -> np.ndarray:
+        return np.array([t[key] for t in counted], dtype=np.float64)
+
+    bench = None
+    if spec.benchmark is not None:
+        bench = bars.close[bars.symbols.index(spec.benchmark), window]
+    return metrics.compute_statistics(
+        timestamps=bars.timestamps[window],
+        equity=curve.equity[window],
+        exposure=curve.exposure[window],
+        trade_pnl=column("net_pnl"),
+        trade_return=column("net_pnl_pct") / 100.0,
+        trade_bars=column("bars_held"),
+        trade_duration_ns=column("duration_seconds") * 1e9,
+        benchmark_close=bench,
+        risk_free_rate=spec.risk_free_rate,
+        periods_per_year=spec.periods_per_year,
+    )
+
+
+def assemble(
+    spec: BacktestSpec, bars: AlignedBars, broker: Broker, mode: str, start: int, eval_start: int
+) -> BacktestResult:
+    """Freeze the run into a BacktestResult (statistics over the evaluation window)."""
+    window = slice(eval_start, bars.n_bars)
+    curve = build_curve(broker, bars)
+    trades = trade_records(broker, bars)
+    stats = statistics_for(spec, bars, window, curve, trades)
+    arrays = {
+        "timestamps": bars.timestamps[window],
+        "equity": curve.equity[window],
+        "cash": curve.cash[window],
+        "exposure": curve.exposure[window],
+        "drawdown": window_drawdown(curve.equity[window]),
+    }
+    for arr in arrays.values():
+        arr.flags.writeable = False
+    return BacktestResult(
+        engine_version=ENGINE_VERSION,
+        mode=mode,
+        symbols=bars.symbols,
+        spec=spec,
+        start_bar=start,
+        eval_start_bar=eval_start,
+        trades=tuple(trades),
+        orders=tuple(order_records(broker.orders, bars.timestamps)),
+        statistics=stats,
+        **arrays,
+    )

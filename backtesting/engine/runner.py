@@ -1,0 +1,210 @@
+"""``run_backtest``: drive a strategy over aligned bars through the broker.
+
+Per bar ``i`` the loop (1) fills pending orders on bar i, (2) applies close-of-bar risk,
+(3) calls the strategy, whose orders become eligible from bar i + 1, (4) records cash.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from backtesting.engine.bars import AlignedBars, BarSeries, align_bars
+from backtesting.engine.broker import Broker
+from backtesting.engine.errors import EngineError, StrategyError
+from backtesting.engine.result import BacktestResult, assemble
+from backtesting.engine.spec import BacktestSpec
+from backtesting.engine.strategy import PHASE_INIT, Data, Strategy
+from backtesting.engine.vectorized import SignalDriver, run_signals_fast, signal_targets
+from backtesting.engine.views import Clock
+
+Progress = Callable[[float], Any] | None
+PROGRESS_STEPS = 100
+
+
+def run_backtest(
+    spec: BacktestSpec | dict[str, Any],
+    bars: dict[str, BarSeries],
+    strategy: type[Strategy],
+    progress: Progress = None,
+) -> BacktestResult:
+    """Run ``strategy`` over ``bars`` under ``spec``.
+
+    Returns a frozen BacktestResult. Raises StrategyError when the user's code is at fault,
+    EngineError on inconsistent input or an engine bug; an exception raised by ``progress``
+    propagates unchanged (that is how a caller cancels a run).
+    """
+    spec = spec if isinstance(spec, BacktestSpec) else BacktestSpec.from_dict(spec)
+    if not (isinstance(strategy, type) and issubclass(strategy, Strategy)):
+        raise EngineError("strategy must be a Strategy subclass")
+    aligned = align_bars(bars)
+    if spec.benchmark is not None and spec.benchmark not in aligned.symbols:
+        raise EngineError(f"benchmark {spec.benchmark!r} is not among the bars")
+    broker = Broker(spec, aligned)
+    clock = Clock()
+    user = _instantiate(strategy)
+    code_files = _user_files(strategy)
+    with _user_errors(code_files):
+        user._bind(broker, _datas(aligned, clock), clock, spec.params)
+    if _overrides(strategy, "signals"):
+        return _run_signals(spec, aligned, broker, user, code_files, progress)
+    with _user_errors(code_files):
+        user._phase = PHASE_INIT
+        user.init()
+    start, eval_start = _start_bars(spec, user._indicator_arrays, aligned.n_bars)
+    user._go_live()
+    _run_loop(broker, clock, user.next, start, aligned.n_bars, code_files, progress)
+    broker.finish_run()
+    return assemble(spec, aligned, broker, "event", start, eval_start)
+
+
+def _run_signals(
+    spec: BacktestSpec,
+    aligned: AlignedBars,
+    broker: Broker,
+    user: Strategy,
+    code_files: frozenset[str],
+    progress: Progress,
+) -> BacktestResult:
+    with _user_errors(code_files):
+        raw = user.signals(user.data)  # type: ignore[attr-defined]
+        targets = signal_targets(raw, aligned, spec)
+    start, eval_start = _start_bars(spec, [*user._indicator_arrays, *targets], aligned.n_bars)
+    driver = SignalDriver(broker, np.nan_to_num(targets), start)
+    if driver.fast_path_ok(spec, aligned):
+        run_signals_fast(broker, driver, aligned.n_bars, progress)
+    else:
+        _run_loop(broker, Clock(), driver.step, start, aligned.n_bars, code_files, progress)
+    broker.finish_run()
+    return assemble(spec, aligned, broker, "vectorized", start, eval_start)
+
+
+def _run_loop(
+    broker: Broker,
+    clock: Clock,
+    on_bar: Callable[[], Any],
+    start: int,
+    n: int,
+    code_files: frozenset[str],
+    progress: Progress,
+) -> None:
+    """The shared bar loop, run in chunks so ``progress`` is called outside the error guard."""
+    chunk = max(1, -(-n // PROGRESS_STEPS))
+    same_close = broker.spec.fill_mode == "same_close"
+    for lo in range(0, n, chunk):
+        hi = min(n, lo + chunk)
+        with _user_errors(code_files):
+            _run_bars(broker, clock, on_bar, start, lo, hi, same_close)
+        if progress is not None:
+            progress(hi / n)
+
+
+def _run_bars(
+    broker: Broker,
+    clock: Clock,
+    on_bar: Callable[[], Any],
+    start: int,
+    lo: int,
+    hi: int,
+    same_close: bool,
+) -> None:
+    # The hottest loop of the engine: locals only, no allocation per bar.
+    process, close_bar, record = broker.process_bar, broker.close_bar, broker.record_cash
+    fill_at_close = broker.fill_market_at_close
+    for i in range(lo, hi):
+        clock.i = i
+        process(i)
+        close_bar(i)
+        if i >= start:
+            on_bar()
+            if same_close:
+                fill_at_close(i)
+        record(i)
+
+
+def _start_bars(spec: BacktestSpec, arrays: list[np.ndarray], n: int) -> tuple[int, int]:
+    """First bar of ``next`` (every indicator defined) and first bar of the evaluation window."""
+    start = 0
+    for arr in arrays:
+        finite = ~np.isnan(arr)
+        start = max(start, int(np.argmax(finite)) if finite.any() else n)
+    if spec.warmup_bars is not None:
+        start = max(start, spec.warmup_bars)
+    eval_start = spec.warmup_bars if spec.warmup_bars is not None else start
+    if start >= n or eval_start >= n:
+        raise StrategyError(
+            f"not enough bars: warm-up needs {max(start, eval_start) + 1} bars, the data has {n}"
+        )
+    return start, eval_start
+
+
+def _datas(aligned: AlignedBars, clock: Clock) -> dict[str, Data]:
+    out = {}
+    for s, sym in enumerate(aligned.symbols):
+        arrays = {
+            "open": aligned.open[s],
+            "high": aligned.high[s],
+            "low": aligned.low[s],
+            "close": aligned.close[s],
+            "volume": aligned.volume[s],
+            "time": aligned.timestamps,
+        }
+        out[sym] = Data(sym, arrays, clock)
+    return out
+
+
+def _overrides(cls: type, name: str) -> bool:
+    return getattr(cls, name, None) is not getattr(Strategy, name, None)
+
+
+def _instantiate(cls: type[Strategy]) -> Strategy:
+    try:
+        return cls()
+    except Exception as exc:
+        raise StrategyError(
+            f"could not create the strategy: {exc}", _user_lines(exc, None)
+        ) from exc
+
+
+def _user_files(cls: type) -> frozenset[str]:
+    """Source files of the user's strategy class (frames from them are the user's traceback)."""
+    files = set()
+    for klass in cls.__mro__:
+        if klass is Strategy or klass is object:
+            continue
+        for attr in vars(klass).values():
+            code = getattr(attr, "__code__", None)
+            if code is not None:
+                files.add(code.co_filename)
+    return frozenset(files)
+
+
+def _user_lines(exc: BaseException, files: frozenset[str] | None) -> list[str]:
+    frames = traceback.extract_tb(exc.__traceback__)
+    keep = [f for f in frames if files is None or f.filename in files]
+    return traceback.format_list(keep)
+
+
+class _user_errors:
+    """Turn exceptions raised through the user's code into StrategyError; others are ours."""
+
+    __slots__ = ("files",)
+
+    def __init__(self, files: frozenset[str]) -> None:
+        self.files = files
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+        if exc is None or isinstance(exc, StrategyError | EngineError):
+            return False
+        if not isinstance(exc, Exception):
+            return False  # KeyboardInterrupt, SystemExit: never swallow
+        lines = _user_lines(exc, self.files)
+        if lines:
+            raise StrategyError(f"{type(exc).__name__}: {exc}", lines) from exc
+        raise EngineError(f"internal error: {type(exc).__name__}: {exc}") from exc

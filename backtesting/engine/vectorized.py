@@ -1,0 +1,122 @@
+"""Vectorized strategies: ``signals(data)`` -> target fraction of equity per bar and instrument.
+
+A target is acted on only on the bar where it changes (decided at that bar's close, filled
+like any market order); between changes the position drifts with the price. Changes become the
+same orders an event-driven strategy would place, through the same broker, so both styles give
+identical results for the same logic.
+
+The fast path visits only the bars where something happens (a target change and its fill
+bar) and leaves every per-bar quantity (cash, marks, equity, drawdown) to NumPy. It is exact,
+not an approximation: on the skipped bars the loop would do nothing. It applies when nothing
+can happen on a bar without an order: all instruments trade on every bar, no borrow cost, no
+shorts, no leverage (so no margin call), fills at the next open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from backtesting.engine import orders as ok
+from backtesting.engine.bars import AlignedBars
+from backtesting.engine.broker import Broker
+from backtesting.engine.errors import StrategyError
+from backtesting.engine.orders import Order
+from backtesting.engine.spec import BacktestSpec
+
+
+def signal_targets(raw: Any, bars: AlignedBars, spec: BacktestSpec) -> np.ndarray:
+    """(n_symbols, n_bars) float targets from what ``signals`` returned; NaN = no view yet."""
+    n_sym, n = len(bars.symbols), bars.n_bars
+    if not isinstance(raw, dict):
+        raw = {bars.symbols[0]: raw}
+    unknown = sorted(set(map(str, raw)) - set(bars.symbols))
+    if unknown:
+        raise StrategyError(f"signals() returned unknown symbols: {', '.join(unknown)}")
+    out = np.zeros((n_sym, n))
+    for s, sym in enumerate(bars.symbols):
+        if sym not in raw:
+            continue
+        arr = np.asarray(raw[sym], dtype=np.float64)
+        if arr.shape != (n,):
+            raise StrategyError(f"signals()[{sym!r}] has shape {arr.shape}, expected ({n},)")
+        finite = arr[~np.isnan(arr)]
+        if finite.size and (np.abs(finite).max() > 1.0 or not np.isfinite(finite).all()):
+            raise StrategyError(f"signals()[{sym!r}] must be within [-1, 1] (or NaN)")
+        if finite.size and finite.min() < 0 and not spec.allow_short:
+            raise StrategyError(f"signals()[{sym!r}] has short targets but allow_short is off")
+        out[s] = arr
+    return out
+
+
+class SignalDriver:
+    """Turns target changes into orders; ``step`` is the per-bar hook of the shared loop."""
+
+    def __init__(self, broker: Broker, targets: np.ndarray, start: int) -> None:
+        self.broker, self.targets, self.start = broker, targets, start
+        previous = np.concatenate([np.zeros((targets.shape[0], 1)), targets[:, :-1]], axis=1)
+        previous[:, start] = 0.0  # nothing is held when trading starts
+        changed = targets != previous
+        changed[:, :start] = False
+        self.changed = changed
+        self.change_bars = np.flatnonzero(changed.any(axis=0))
+        self.previous = previous
+
+    def fast_path_ok(self, spec: BacktestSpec, bars: AlignedBars) -> bool:
+        return (
+            spec.fill_mode == "next_open"
+            and bars.complete
+            and spec.borrow_rate_annual == 0.0
+            and spec.margin_initial >= 1.0
+            and bool((self.targets >= 0).all())
+            and float(self.targets.sum(axis=0).max(initial=0.0)) <= 1.0
+        )
+
+    def step(self) -> None:
+        i = self.broker.i
+        if i >= self.start and self.changed[:, i].any():
+            self.act(i)
+
+    def act(self, i: int) -> None:
+        """Place the orders for every instrument whose target changed on bar ``i``."""
+        for s in np.flatnonzero(self.changed[:, i]).tolist():
+            new, old = float(self.targets[s, i]), float(self.previous[s, i])
+            self.broker.submit(_target_order(self.broker, s, i, new, old))
+
+
+def _target_order(broker: Broker, s: int, i: int, new: float, old: float) -> Order:
+    sym = broker.symbols[s]
+    if new == 0.0:
+        kind, side = ok.CLOSE, (-1 if broker.units[s] > 0 else 1)
+    else:
+        side = 1 if new > 0 else -1
+        # Same direction: resize to the target; otherwise open (flipping closes first).
+        kind = ok.TARGET if old * new > 0 else ok.MARKET
+    order = Order(kind=kind, symbol=sym, sym_index=s, side=side)
+    order.fraction = 1.0 if new == 0.0 else abs(new)
+    order.placed_bar, order.eligible_bar = i, i + 1
+    return order
+
+
+def run_signals_fast(
+    broker: Broker, driver: SignalDriver, n: int, progress: Callable[[float], Any] | None
+) -> None:
+    """Visit only change bars and their fill bars; identical to the loop on every other bar."""
+    changes = driver.change_bars
+    fills = changes + 1
+    bars = np.union1d(changes, fills[fills < n]).tolist()
+    is_change = np.zeros(n + 1, dtype=bool)
+    is_change[changes] = True
+    every = max(1, len(bars) // 100)
+    for k, i in enumerate(bars):
+        broker.process_bar(i)
+        broker.close_bar(i)
+        if is_change[i]:
+            driver.act(i)
+        broker.record_cash(i)
+        if progress is not None and k % every == every - 1:
+            progress(i / n)
+    if progress is not None:
+        progress(1.0)

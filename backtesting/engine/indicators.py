@@ -326,7 +326,7 @@ def true_range(high: ArrayLike, low: ArrayLike, close: ArrayLike) -> FloatArray:
     so its true range is high - low."""
     h, lo, c = _as_array(high, "high"), _as_array(low, "low"), _as_array(close, "close")
     _check_lengths(high=h, low=lo, close=c)
-    tr = h - lo
+    tr: FloatArray = h - lo
     if len(c) > 1:
         prev = c[:-1]
         tr[1:] = np.maximum.reduce([tr[1:], np.abs(h[1:] - prev), np.abs(lo[1:] - prev)])
@@ -488,8 +488,8 @@ class Resampled(NamedTuple):
     n_base: int
 
 
-def _bucket_keys(ts: np.ndarray, rule: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """Bucket id per base bar and, for fixed-length rules, each bar's bucket end (ns)."""
+def _bucket_keys(ts: np.ndarray, rule: str) -> tuple[np.ndarray, np.ndarray]:
+    """Bucket id per base bar and the end of each bar's bucket (ns since epoch)."""
     match = _RULE_RE.match(rule)
     if not match:
         raise ValueError(f"unknown resample rule {rule!r}; use e.g. '15min', '4h', 'D', 'W', 'M'")

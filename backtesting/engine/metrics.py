@@ -115,7 +115,8 @@ def daily_returns(timestamps: np.ndarray, equity: np.ndarray) -> FloatArray:
     first_day_bars = int(np.sum(ts // NS_PER_DAY == ts[0] // NS_PER_DAY))
     series = np.concatenate(([eq[0]], closes)) if first_day_bars > 1 else closes
     with np.errstate(divide="ignore", invalid="ignore"):
-        return series[1:] / series[:-1] - 1.0
+        returns: FloatArray = series[1:] / series[:-1] - 1.0
+    return returns
 
 
 def infer_periods_per_year(timestamps: np.ndarray) -> int:
@@ -132,7 +133,7 @@ def per_period_rate(annual_rate: float, periods_per_year: float) -> float:
     """Compounding-equivalent per-period rate: (1 + annual)^(1/periods) - 1."""
     if periods_per_year <= 0:
         raise ValueError(f"periods_per_year must be > 0, got {periods_per_year}")
-    return (1.0 + annual_rate) ** (1.0 / periods_per_year) - 1.0
+    return float((1.0 + annual_rate) ** (1.0 / periods_per_year)) - 1.0
 
 
 # --------------------------------------------------------------------------- return statistics
@@ -148,7 +149,7 @@ def annualized_return(returns: np.ndarray, periods_per_year: float) -> float:
     if np.any(r <= -1.0):
         return -1.0
     growth = float(np.prod(1.0 + r))
-    return growth ** (periods_per_year / len(r)) - 1.0
+    return float(growth ** (periods_per_year / len(r))) - 1.0
 
 
 def cagr(equity_start: float, equity_end: float, start_ns: int, end_ns: int) -> float:
@@ -159,7 +160,7 @@ def cagr(equity_start: float, equity_end: float, start_ns: int, end_ns: int) -> 
         return math.nan
     if equity_end <= 0:
         return -1.0
-    return (equity_end / equity_start) ** (1.0 / years) - 1.0
+    return float((equity_end / equity_start) ** (1.0 / years)) - 1.0
 
 
 def annualized_volatility(returns: np.ndarray, periods_per_year: float) -> float:
@@ -407,7 +408,7 @@ def period_returns(
         row: dict[str, int | float | None] = {"year": int(month // 12 + 1970)}
         if period == "M":
             row["month"] = int(month % 12 + 1)
-        row["return"] = _clean(float(ret))
+        row["return"] = float(ret) if math.isfinite(ret) else None
         rows.append(row)
     return rows
 

@@ -19,21 +19,32 @@ _ROLE_RANK = {Role.VIEWER: 0, Role.TRADER: 1, Role.OPERATOR: 2}
 
 class TradePlatformUserManager(UserManager["User"]):
     def get_by_natural_key(self, username: str | None) -> User:
-        # Log in with the username or the email, the latter case-insensitively.
-        lookup = models.Q(username=username) | models.Q(email__iexact=username)
-        return self.get(lookup)
+        # Log in with the username or the email, both case-insensitively. Usernames cannot
+        # contain "@" (accounts.validators), so the two namespaces never overlap.
+        if username and "@" in username:
+            return self.get(email__iexact=username)
+        return self.get(username__iexact=username)
 
 
 class User(AbstractUser):
     email = models.EmailField("email address", max_length=254)
     display_name = models.CharField(max_length=150, blank=True)
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.TRADER)
+    # Every token carries the version it was issued under; bumping it (password change,
+    # deactivation, "log out everywhere") invalidates all of them at once.
+    token_version = models.PositiveIntegerField(default=0, editable=False)
+    # Per-user overrides of the role's quotas (settings.QUOTAS); empty = the role's value.
+    quota_strategies = models.PositiveIntegerField(null=True, blank=True)
+    quota_concurrent_backtests = models.PositiveIntegerField(null=True, blank=True)
+    quota_daily_backtests = models.PositiveIntegerField(null=True, blank=True)
 
     objects = TradePlatformUserManager()
 
     class Meta:
         constraints = [
             models.UniqueConstraint(Lower("email"), name="accounts_user_email_ci_unique"),
+            # "Alice" and "alice" would be one login (lookups are case-insensitive).
+            models.UniqueConstraint(Lower("username"), name="accounts_user_username_ci_unique"),
         ]
 
     def __str__(self) -> str:
@@ -51,4 +62,5 @@ class User(AbstractUser):
 
     @property
     def is_operator(self) -> bool:
+        """The operator *role*; operator powers also need 2FA (accounts.access)."""
         return self.has_role(Role.OPERATOR)

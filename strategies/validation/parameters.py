@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import math
 from collections.abc import Callable
-from typing import Final
+from typing import Final, cast
 
 from strategies.validation.names import Finding
 from strategies.validation.results import ParameterSpec, ParamValue
@@ -139,12 +139,13 @@ def _build_spec(
     report: Report,
 ) -> ParameterSpec | None:
     errors: list[str] = []
-    bounds = {key: options.get(key) for key in ("min", "max", "step")}
+    given = {key: options.get(key) for key in ("min", "max", "step")}
+    bounds: dict[str, int | float | None] = dict.fromkeys(given)
     if kind in ("bool", "str"):
-        errors += [f"{key} only applies to numbers" for key, v in bounds.items() if v is not None]
+        errors += [f"{key} only applies to numbers" for key, v in given.items() if v is not None]
     else:
-        bounds = {key: _number(key, value, kind, errors) for key, value in bounds.items()}
-        errors += _bound_errors(default, bounds)  # type: ignore[arg-type]
+        bounds = {key: _number(key, value, kind, errors) for key, value in given.items()}
+        errors += _bound_errors(cast(float, default), bounds)
     choices = _check_choices(options.get("choices"), kind, default, bounds, errors)
     description = options.get("description", "")
     if not isinstance(description, str) or len(description) > MAX_DESCRIPTION_CHARS:
@@ -160,7 +161,7 @@ def _build_spec(
         bounds["min"],
         bounds["max"],
         bounds["step"],
-        choices,  # type: ignore[arg-type]
+        choices,
         str(description),
     )
 
@@ -192,11 +193,15 @@ def _bound_errors(default: float, bounds: dict[str, float | None]) -> list[str]:
 
 
 def _check_choices(
-    raw: object, kind: str, default: ParamValue, bounds: dict[str, object], errors: list[str]
+    raw: object,
+    kind: str,
+    default: ParamValue,
+    bounds: dict[str, int | float | None],
+    errors: list[str],
 ) -> tuple[ParamValue, ...] | None:
     if raw is None:
         return None
-    values: tuple[ParamValue, ...] = raw  # type: ignore[assignment]
+    values = cast(tuple[ParamValue, ...], raw)
     if kind == "float":
         values = tuple(float(v) if type(v) is int else v for v in values)
     if not values or len(values) > MAX_CHOICES:
@@ -208,8 +213,7 @@ def _check_choices(
     elif default not in values:
         errors.append(f"the default ({default!r}) is not one of the choices")
     elif kind in ("int", "float") and any(
-        not _within(value, bounds["min"], bounds["max"])
-        for value in values  # type: ignore[arg-type]
+        not _within(cast(float, value), bounds["min"], bounds["max"]) for value in values
     ):
         errors.append("every choice must lie between min and max")
     return values

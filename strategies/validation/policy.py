@@ -36,7 +36,7 @@ import warnings
 from types import CodeType
 from typing import Any, Final
 
-from RestrictedPython import compile_restricted_exec
+from RestrictedPython.compile import compile_restricted_exec
 from RestrictedPython.transformer import (
     IOPERATOR_TO_STR,
     RestrictingNodeTransformer,

@@ -183,9 +183,8 @@ def _collect_parameters(
 
 
 def _param_call(node: ast.stmt, imports: _Imports) -> ast.Call | None:
-    is_call = isinstance(node, ast.Assign) and isinstance(node.value, ast.Call)
-    if is_call and imports.refers_to(node.value.func, "Param"):  # type: ignore[attr-defined]
-        return node.value  # type: ignore[attr-defined,return-value]
+    if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+        return node.value if imports.refers_to(node.value.func, "Param") else None
     return None
 
 
@@ -206,11 +205,12 @@ def _check_param_uses(
             call = _param_call(node, imports)
             if call is not None:
                 declared.add(id(call.func))
-    for node in ast.walk(tree):
-        is_param = isinstance(node, ast.Name | ast.Attribute) and imports.refers_to(node, "Param")
-        if is_param and id(node) not in declared and isinstance(node.ctx, ast.Load):  # type: ignore[union-attr]
+    for found in ast.walk(tree):
+        if not isinstance(found, ast.Name | ast.Attribute) or id(found) in declared:
+            continue
+        if imports.refers_to(found, "Param") and isinstance(found.ctx, ast.Load):
             report(
-                node,
+                found,
                 (
                     "misplaced_parameter",
                     "Param may only be used as "

@@ -10,7 +10,7 @@ from types import CodeType
 from strategies.validation.limits import check_source_text, check_tree_size, parse_source
 from strategies.validation.names import Finding, normalise
 from strategies.validation.policy import restricted_compile
-from strategies.validation.results import Problem, StrategyValidationError, Verdict
+from strategies.validation.results import ParameterSpec, Problem, StrategyValidationError, Verdict
 from strategies.validation.rules import PolicyChecker
 from strategies.validation.source import Locator
 from strategies.validation.structure import check_structure
@@ -98,7 +98,9 @@ def _lookalike_problems(code: str, locator: Locator) -> list[Problem]:
 
 
 def _verdict(
-    problems: list[Problem], parameters: list | None = None, class_name: str | None = None
+    problems: list[Problem],
+    parameters: list[ParameterSpec] | None = None,
+    class_name: str | None = None,
 ) -> Verdict:
     ordered = sorted(set(problems), key=lambda p: (p.line, p.column, p.code, p.message))
     return Verdict(

@@ -2,39 +2,56 @@
 
 from __future__ import annotations
 
-import pytest
-from rest_framework.test import APIClient
+from typing import TYPE_CHECKING
 
-from tests.factories import OperatorFactory, TraderFactory, ViewerFactory
+import pytest
+
+if TYPE_CHECKING:
+    from rest_framework.test import APIClient
+
+# Django-dependent imports live inside the fixtures so that tests/engine and tests/sandbox
+# also run as plain pytest (`-p no:django`), without settings or a database.
 
 
 @pytest.fixture
 def owner(db):
+    from tests.factories import TraderFactory
+
     return TraderFactory(username="owner")
 
 
 @pytest.fixture
 def other_user(db):
+    from tests.factories import TraderFactory
+
     return TraderFactory(username="other")
 
 
 @pytest.fixture
 def viewer(db):
+    from tests.factories import ViewerFactory
+
     return ViewerFactory(username="viewer")
 
 
 @pytest.fixture
 def operator(db):
+    from tests.factories import OperatorFactory
+
     return OperatorFactory(username="operator")
 
 
 @pytest.fixture
 def api_client() -> APIClient:
+    from rest_framework.test import APIClient
+
     return APIClient()
 
 
 @pytest.fixture
 def owner_client(owner) -> APIClient:
+    from rest_framework.test import APIClient
+
     client = APIClient()
     client.force_authenticate(owner)
     return client
@@ -43,6 +60,11 @@ def owner_client(owner) -> APIClient:
 @pytest.fixture(autouse=True)
 def _isolated_cache():
     """Each test starts with an empty cache (rate-limit counters, breaker state, heartbeats)."""
+    from django.conf import settings
+
+    if not settings.configured:  # plain-pytest runs of the engine and sandbox suites
+        yield
+        return
     from django.core.cache import cache
 
     cache.clear()

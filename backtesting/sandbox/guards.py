@@ -23,10 +23,13 @@ from RestrictedPython.Guards import (
 )
 from RestrictedPython.Limits import limited_builtins
 
+from strategies.validation import FORBIDDEN_ATTRIBUTES as POLICY_FORBIDDEN_ATTRIBUTES
+
 USER_MODULE = "user_strategy"
 
-# Attributes that lead from ordinary objects to frames, code, globals or the type system.
-FORBIDDEN_ATTRIBUTES = frozenset({
+# Attributes that lead from ordinary objects to frames, code, globals or the type system. The
+# validator's static list is included so the compile-time and run-time checks cannot drift.
+FORBIDDEN_ATTRIBUTES = frozenset(POLICY_FORBIDDEN_ATTRIBUTES) | frozenset({
     "gi_frame", "gi_code", "gi_yieldfrom", "gi_running", "cr_frame", "cr_code", "cr_await",
     "ag_frame", "ag_code", "ag_await", "tb_frame", "tb_next", "tb_lasti", "f_back",
     "f_globals", "f_locals", "f_builtins", "f_code", "f_trace", "co_code", "co_consts",
@@ -45,8 +48,6 @@ _MISSING = object()
 
 def guarded_getattr(obj: Any, name: str, default: Any = _MISSING) -> Any:
     """getattr with a denylist; missing or refused names raise AttributeError."""
-    if not isinstance(name, str):
-        raise TypeError("attribute name must be a string")
     _check_attribute(obj, name)
     try:
         value = getattr(obj, name)
@@ -61,6 +62,8 @@ def guarded_getattr(obj: Any, name: str, default: Any = _MISSING) -> Any:
 
 
 def _check_attribute(obj: Any, name: str) -> None:
+    if not isinstance(name, str):
+        raise TypeError("attribute name must be a string")
     refused = (
         name.startswith("_")
         or name in FORBIDDEN_ATTRIBUTES
@@ -188,7 +191,20 @@ def restricted_builtins(importer: Callable[..., Any]) -> dict[str, Any]:
         "__import__": importer,
         "getattr": guarded_getattr,
         "hasattr": guarded_hasattr,
+        # RestrictedPython's own setattr/delattr use its write guard; ours must apply instead.
+        "setattr": guarded_setattr,
+        "delattr": guarded_delattr,
     }
+
+
+def guarded_setattr(obj: Any, name: str, value: Any) -> None:
+    _check_attribute(obj, name)
+    setattr(guarded_write(obj), name, value)
+
+
+def guarded_delattr(obj: Any, name: str) -> None:
+    _check_attribute(obj, name)
+    delattr(guarded_write(obj), name)
 
 
 def guarded_hasattr(obj: Any, name: str) -> bool:

@@ -43,6 +43,8 @@ def run_job(
     try:
         result = _execute(code, header, columns, log, progress)
     except StrategyError as exc:
+        if _caused_by_memory(exc):
+            return _error("memory_limit", "The strategy ran out of memory.", [], log)
         return _error("runtime_error", exc.message, exc.traceback_lines, log)
     except EngineError as exc:
         return _error("internal_error", f"Backtest engine error: {exc}", [], log)
@@ -91,6 +93,18 @@ def user_traceback(tb: TracebackType | None) -> list[str]:
     """Only frames of the user's file, as 'line N, in func': never engine or sandbox paths."""
     frames = [f for f in traceback.extract_tb(tb) if f.filename == FILENAME]
     return [f"line {f.lineno}, in {f.name}" for f in frames][-MAX_TRACEBACK_LINES:]
+
+
+def _caused_by_memory(exc: BaseException) -> bool:
+    """The engine wraps the user's exceptions; a MemoryError inside is a limit, not a bug."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, MemoryError):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def _describe(exc: BaseException) -> str:

@@ -1,0 +1,107 @@
+"""Fixtures for sandbox tests: small limits, synthetic bars and a planted secret."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from backtesting.engine import BacktestSpec, BarSeries
+from backtesting.sandbox import SandboxError, SandboxLimits, run_strategy_in_sandbox
+
+SECRET = "tp-planted-secret-5f1c9a"
+SECRET_VARS = ("DATABASE_URL", "SECRET_KEY", "DJANGO_SECRET_KEY", "REDIS_URL", "AWS_SECRET_KEY")
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+MARKER = "tp_pwned"
+DAY_NS = 86_400_000_000_000
+
+HEADER = "from strategy import Strategy, Param\nimport indicators as ta\nimport numpy as np\n"
+SMA_CROSS = (
+    HEADER
+    + '''
+class SmaCross(Strategy):
+    """Long when the fast SMA is above the slow SMA."""
+    fast = Param(10, min=2, max=200, step=1, description="Fast SMA period (bars)")
+    slow = Param(20, min=5, max=400, step=1, description="Slow SMA period (bars)")
+
+    def init(self):
+        self.sma_fast = self.I(ta.sma, self.data.close, self.fast)
+        self.sma_slow = self.I(ta.sma, self.data.close, self.slow)
+
+    def next(self):
+        if ta.crossover(self.sma_fast, self.sma_slow):
+            self.buy()
+        elif ta.crossunder(self.sma_fast, self.sma_slow):
+            self.close()
+'''
+)
+
+
+def make_bars(n: int = 400, symbol: str = "AAA") -> dict[str, BarSeries]:
+    """A noisy sine wave, so moving averages cross many times."""
+    rng = np.random.default_rng(7)
+    close = 100 + 10 * np.sin(np.arange(n) / 12) + rng.normal(0, 0.5, n).cumsum() * 0.1
+    open_ = np.concatenate([[close[0]], close[:-1]])
+    high = np.maximum(open_, close) + 0.5
+    low = np.minimum(open_, close) - 0.5
+    ts = (np.arange(n, dtype=np.int64) + 19_000) * DAY_NS
+    return {symbol: BarSeries(symbol, ts, open_, high, low, close, np.full(n, 1e6))}
+
+
+@pytest.fixture(autouse=True)
+def planted_secret(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Secrets in the worker's environment, as in production; none may reach the child."""
+    for name in SECRET_VARS:
+        monkeypatch.setenv(name, f"{name}-{SECRET}")
+    return SECRET
+
+
+@pytest.fixture
+def small_limits() -> SandboxLimits:
+    return SandboxLimits(cpu_seconds=2, wall_seconds=8.0, memory_bytes=512 * 1024 * 1024)
+
+
+@pytest.fixture
+def bars() -> dict[str, BarSeries]:
+    return make_bars()
+
+
+@pytest.fixture
+def spec() -> dict[str, Any]:
+    return BacktestSpec().to_dict()
+
+
+@pytest.fixture
+def run(
+    spec: dict[str, Any], bars: dict[str, BarSeries], small_limits: SandboxLimits
+) -> Callable[..., dict[str, Any]]:
+    def _run(code: str, limits: SandboxLimits | None = None, **kwargs: Any) -> dict[str, Any]:
+        return run_strategy_in_sandbox(code, spec, bars, limits or small_limits, **kwargs)
+
+    return _run
+
+
+def leaked_text(value: object) -> str:
+    """Everything a caller could show or store, flattened for secret searches."""
+    if isinstance(value, SandboxError):
+        return json.dumps(value.to_dict()) + str(value)
+    return json.dumps(value, default=str)
+
+
+def marker_files() -> set[str]:
+    """Files an attack could have left behind, in the places a user might try."""
+    found: set[str] = set()
+    for folder in (PROJECT_ROOT, Path("/tmp"), Path.cwd()):
+        found |= {str(p) for p in folder.glob(f"*{MARKER}*")}
+    return found
+
+
+@pytest.fixture
+def no_new_files() -> Iterator[None]:
+    before = marker_files()
+    yield
+    assert marker_files() == before

@@ -1,0 +1,141 @@
+"""The OS layers on their own: raw Python run in the jail after the launcher's lockdown.
+
+This simulates an attacker who has fully escaped RestrictedPython and the facades: whatever
+they do, the jail (bubblewrap namespaces, dropped uid, rlimits, seccomp) must hold.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+from typing import Any
+
+import pytest
+
+from backtesting.sandbox import isolation_level
+from backtesting.sandbox.isolation import CHILD_ENV, child_command, drop_to_uid, find_bwrap
+from backtesting.sandbox.limits import SandboxLimits
+from backtesting.sandbox.seccomp_filter import build_filter_bpf
+from tests.sandbox.conftest import MARKER, PROJECT_ROOT, SECRET
+
+PROBE = r"""
+import sys
+sys.path.insert(0, sys.argv[1])
+import ctypes, json, os, resource, socket
+from backtesting.sandbox.child import _lock_down
+header = json.loads(sys.stdin.readline())
+port = header.pop("port")
+_lock_down(header, keep_fd=1)
+out = {}
+def attempt(name, fn):
+    try:
+        out[name] = "ALLOWED: %r" % (fn(),)
+    except BaseException as exc:
+        out[name] = "denied: %s" % type(exc).__name__
+def connect():
+    s = socket.create_connection(("127.0.0.1", port), timeout=1)
+    return s.fileno()
+attempt("socket", lambda: socket.socket().fileno())
+attempt("connect", connect)
+attempt("fork", os.fork)
+attempt("exec", lambda: os.execv("/bin/true", ["true"]))
+attempt("write_tmp", lambda: open("/tmp/%s" % header["marker"], "w").write("x"))
+attempt("write_app", lambda: open("/app/%s" % header["marker"], "w").write("x"))
+attempt("write_cwd", lambda: open(header["marker"], "w").write("x"))
+attempt("mkdir", lambda: os.mkdir("/tmp/" + header["marker"]))
+attempt("read_settings", lambda: open(header["settings"]).read(10))
+attempt("read_passwd", lambda: open("/etc/passwd").read(10))
+attempt("read_proc", lambda: open("/proc/1/environ").read(10))
+attempt("kill_parent", lambda: os.kill(header["parent"], 9))
+attempt("setuid_root", lambda: os.setuid(0))
+out["env"] = dict(os.environ)
+out["uid"] = os.getresuid()
+out["rlimits"] = {n: resource.getrlimit(getattr(resource, n))
+                  for n in ("RLIMIT_NPROC", "RLIMIT_FSIZE", "RLIMIT_CORE", "RLIMIT_NOFILE",
+                            "RLIMIT_CPU", "RLIMIT_AS")}
+out["seccomp_mode"] = ctypes.CDLL(None).prctl(21, 0, 0, 0, 0)
+print(json.dumps(out), flush=True)
+"""
+
+
+@pytest.fixture
+def listener() -> socket.socket:
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    server.setblocking(False)
+    yield server
+    server.close()
+
+
+def probe_jail(listener: socket.socket, limits: SandboxLimits) -> dict[str, Any]:
+    header = {
+        "limits": limits.to_dict(),
+        "drop_uid": drop_to_uid(),
+        "seccomp_bpf": None,
+        "port": listener.getsockname()[1],
+        "marker": MARKER,
+        "settings": str(PROJECT_ROOT / "tradeplatform" / "settings.py"),
+        "parent": os.getpid(),
+    }
+    program = build_filter_bpf()
+    if program and find_bwrap():
+        import base64
+
+        header["seccomp_bpf"] = base64.b64encode(program).decode()
+    argv = child_command(PROBE)
+    if find_bwrap() is None:
+        argv.append(str(os.getpid()))
+    done = subprocess.run(
+        argv, input=json.dumps(header) + "\n", capture_output=True, text=True, timeout=30,
+        env=dict(CHILD_ENV), cwd="/tmp", check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+@pytest.fixture
+def jail(listener: socket.socket, no_new_files: None) -> dict[str, Any]:
+    report = probe_jail(listener, SandboxLimits(cpu_seconds=3, memory_bytes=512 * 1024 * 1024))
+    with pytest.raises(BlockingIOError):
+        listener.accept()  # nothing ever connected to the loopback service
+    return report
+
+
+def test_isolation_level_on_this_host_is_reported() -> None:
+    assert isolation_level() in {"bubblewrap+seccomp", "bubblewrap", "rlimits"}
+
+
+@pytest.mark.parametrize(
+    "attempt",
+    ["socket", "connect", "fork", "exec", "write_tmp", "write_app", "write_cwd", "mkdir",
+     "read_settings", "read_passwd", "read_proc", "kill_parent", "setuid_root"],
+)  # fmt: skip
+def test_an_escaped_attacker_is_still_denied(jail: dict[str, Any], attempt: str) -> None:
+    assert jail[attempt].startswith("denied"), jail[attempt]
+
+
+def test_the_jail_environment_holds_no_secrets(jail: dict[str, Any]) -> None:
+    assert SECRET not in json.dumps(jail)
+    # bubblewrap adds PWD after its chdir; nothing else beyond what we set.
+    assert set(jail["env"]) <= {*CHILD_ENV, "PWD"}
+
+
+def test_rlimits_are_set_before_user_code(jail: dict[str, Any]) -> None:
+    limits = jail["rlimits"]
+    assert limits["RLIMIT_NPROC"] == [0, 0]
+    assert limits["RLIMIT_FSIZE"] == [0, 0]
+    assert limits["RLIMIT_CORE"] == [0, 0]
+    assert limits["RLIMIT_CPU"] == [3, 4]
+    assert limits["RLIMIT_AS"] == [512 * 1024 * 1024] * 2
+
+
+def test_the_child_never_runs_as_root(jail: dict[str, Any]) -> None:
+    assert 0 not in jail["uid"]
+
+
+def test_seccomp_is_active_when_the_level_says_so(jail: dict[str, Any]) -> None:
+    expected = 2 if isolation_level() == "bubblewrap+seccomp" else 0
+    assert jail["seccomp_mode"] == expected

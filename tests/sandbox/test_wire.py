@@ -1,0 +1,54 @@
+"""The byte formats between worker and child: raw arrays in, bounded JSON lines out."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+
+from backtesting.sandbox.wire import (
+    MAGIC,
+    decode_payload,
+    encode_message,
+    encode_payload,
+    iter_messages,
+)
+from tests.sandbox.conftest import make_bars
+
+
+def test_bars_round_trip_as_read_only_arrays() -> None:
+    bars = make_bars(50)
+    stream = io.BytesIO(b"".join(encode_payload({"code": "x"}, bars)))
+    header, columns = decode_payload(stream)
+    assert header["code"] == "x"
+    assert header["bars"] == [{"symbol": "AAA", "length": 50}]
+    np.testing.assert_array_equal(columns["AAA"]["close"], bars["AAA"].close)
+    assert columns["AAA"]["timestamps"].dtype == np.int64
+    for array in columns["AAA"].values():
+        assert not array.flags.writeable
+        with pytest.raises(ValueError):
+            array.setflags(write=True)
+
+
+def test_a_truncated_or_foreign_payload_is_refused() -> None:
+    payload = b"".join(encode_payload({}, make_bars(10)))
+    with pytest.raises(ValueError, match="truncated"):
+        decode_payload(io.BytesIO(payload[:-1]))
+    with pytest.raises(ValueError, match="magic"):
+        decode_payload(io.BytesIO(b"\x80\x04pickle" + payload[len(MAGIC) :]))
+
+
+def test_messages_are_json_lines_without_nan() -> None:
+    assert encode_message({"type": "progress", "fraction": 0.5}).endswith(b"\n")
+    with pytest.raises(ValueError):
+        encode_message({"type": "result", "result": {"x": float("nan")}})
+
+
+def test_only_known_message_types_are_accepted() -> None:
+    buffer = bytearray(b'{"type":"progress","fraction":0.1}\n{"type":"progr')
+    assert list(iter_messages(buffer)) == [{"type": "progress", "fraction": 0.1}]
+    assert buffer == bytearray(b'{"type":"progr')
+    for bad in (b'{"type":"exec"}\n', b"[1]\n", b'{"type":"result","x":NaN}\n', b"\x80\n"):
+        with pytest.raises(ValueError):
+            list(iter_messages(bytearray(bad)))

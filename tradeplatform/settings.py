@@ -309,7 +309,8 @@ CONTENT_SECURITY_POLICY = (
 # --- REST framework: JWT or session auth, one error envelope, schema by drf-spectacular ---
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        # accounts: SimpleJWT + token_version revocation + the otp_verified claim.
+        "accounts.authentication.TokenVersionJWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -317,7 +318,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "tradeplatform.openapi.TradePlatformAutoSchema",
     "EXCEPTION_HANDLER": "tradeplatform.exception_handler.api_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -398,6 +399,24 @@ PROMETHEUS_EXPORT_MIGRATIONS = False  # /metrics must stay cheap; /ready checks 
 
 HEALTH_DISK_MIN_FREE_BYTES = env.int("HEALTH_DISK_MIN_FREE_BYTES", default=500 * 1024 * 1024)
 HEALTH_WORKERS_CRITICAL = env.bool("HEALTH_WORKERS_CRITICAL", default=False)
+
+# --- Market data (backtesting.marketdata): imports, the bar cache, providers and their breaker ---
+# Rows per COPY chunk / bulk batch: bounds memory per round trip, the import stays one transaction.
+MARKETDATA_IMPORT_BATCH_SIZE = env.int("MARKETDATA_IMPORT_BATCH_SIZE", default=50_000)
+MARKETDATA_MAX_UPLOAD_BYTES = env.int("MARKETDATA_MAX_UPLOAD_BYTES", default=50 * 1024 * 1024)
+# Cache keys carry the series' data version, so entries are never stale; the timeout and the
+# size cap only bound memory (a cached million-bar series is ~48 MB of raw column bytes).
+MARKETDATA_CACHE_TIMEOUT = env.int("MARKETDATA_CACHE_TIMEOUT", default=6 * 3600)
+MARKETDATA_CACHE_MAX_BYTES = env.int("MARKETDATA_CACHE_MAX_BYTES", default=64 * 1024 * 1024)
+# Daily bars over HTTP (Stooq's CSV endpoint); tests point it at a loopback fault server.
+MARKETDATA_STOOQ_BASE_URL = env.str("MARKETDATA_STOOQ_BASE_URL", default="https://stooq.com")
+MARKETDATA_HTTP_TIMEOUT = env.float("MARKETDATA_HTTP_TIMEOUT", default=10.0)
+MARKETDATA_HTTP_ATTEMPTS = env.int("MARKETDATA_HTTP_ATTEMPTS", default=4)
+MARKETDATA_HTTP_BACKOFF_INITIAL = env.float("MARKETDATA_HTTP_BACKOFF_INITIAL", default=0.5)
+MARKETDATA_HTTP_BACKOFF_MAX = env.float("MARKETDATA_HTTP_BACKOFF_MAX", default=30.0)
+# Circuit breaker (state in the shared cache, so all processes fail fast together).
+MARKETDATA_BREAKER_FAIL_MAX = env.int("MARKETDATA_BREAKER_FAIL_MAX", default=5)
+MARKETDATA_BREAKER_RESET_TIMEOUT = env.float("MARKETDATA_BREAKER_RESET_TIMEOUT", default=60.0)
 
 from tradeplatform.logging import configure_logging  # noqa: E402 - needs the values above
 

@@ -10,7 +10,15 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 def test_the_schema_validates_with_no_warnings(tmp_path):
     out = tmp_path / "schema.yaml"
     result = subprocess.run(
-        [sys.executable, "manage.py", "spectacular", "--validate", "--fail-on-warn", "--file", str(out)],
+        [
+            sys.executable,
+            "manage.py",
+            "spectacular",
+            "--validate",
+            "--fail-on-warn",
+            "--file",
+            str(out),
+        ],
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,

@@ -31,7 +31,7 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 
 typecheck: install
-	$(VENV)/bin/mypy
+	DJANGO_ENV=test $(VENV)/bin/mypy
 
 importcheck: install
 	$(VENV)/bin/lint-imports

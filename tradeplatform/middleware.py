@@ -41,7 +41,9 @@ class RequestIdMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         incoming = request.headers.get(REQUEST_ID_HEADER)
-        request_id = incoming if is_well_formed_request_id(incoming) else new_request_id()
+        request_id: str = (
+            incoming if incoming and is_well_formed_request_id(incoming) else new_request_id()
+        )
         request.request_id = request_id  # type: ignore[attr-defined]
         request_token = request_id_var.set(request_id)
         user_token = user_id_var.set(None)

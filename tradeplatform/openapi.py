@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from drf_spectacular.openapi import AutoSchema
 
@@ -14,7 +14,9 @@ class TradePlatformAutoSchema(AutoSchema):
     without this every one of them would claim the component name "Input" or "Output".
     """
 
-    def get_serializer_name(self, serializer: Any, direction: str) -> str:
+    def get_serializer_name(
+        self, serializer: Any, direction: Literal["request", "response"]
+    ) -> str:
         name = super().get_serializer_name(serializer, direction)
         outer = type(serializer).__qualname__.split(".")[:-1]
         if outer and name.startswith(("Input", "Output")):

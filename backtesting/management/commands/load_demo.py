@@ -15,7 +15,7 @@ DEMO_USERNAME = "demo"
 DEFAULT_DEMO_PASSWORD = "demo-trader-2026"  # noqa: S105 - documented local demo credential
 
 # Later steps are contributed by the apps; each is an idempotent management command.
-DEMO_STEPS = (
+DEMO_STEPS: tuple[tuple[str, dict[str, str]], ...] = (
     ("load_demo_marketdata", {}),
     ("load_demo_strategies", {"user": DEMO_USERNAME}),
 )

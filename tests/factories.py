@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import hashlib
+from typing import Any
 
 import factory
 from django.contrib.auth import get_user_model
@@ -27,7 +26,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.PostGenerationMethodCall("set_password", DEFAULT_PASSWORD)
 
     @factory.post_generation
-    def saved(obj: Any, create: bool, extracted: object, **kwargs: object) -> None:  # noqa: N805
+    def saved(obj: Any, create: bool, extracted: object, **kwargs: object) -> None:
         if create:
             obj.save()
 

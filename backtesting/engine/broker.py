@@ -330,9 +330,12 @@ class Broker:
             self.open_trades[s].append(opened)
         self.units[s] = math.fsum(t.size for t in self.open_trades[s])
         self.pos_events[s].append((i, self.units[s]))
+        # A flip is two fills at one market price; the order shows their size-weighted average.
         prev = o.filled_units
         o.filled_units = prev + q
         o.fill_price = exec_px if prev == 0.0 else (o.fill_price * prev + exec_px * q) / (prev + q)
+        o.market_price = price
+        o.commission += fee
         o.fill_bar, o.status = i, ok.FILLED
         self._dirty = True
         return opened

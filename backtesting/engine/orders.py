@@ -33,6 +33,8 @@ class Order:
         "fill_bar",
         "fill_price",
         "filled_units",
+        "market_price",
+        "commission",
         "fraction",
         "id",
         "kind",
@@ -61,6 +63,7 @@ class Order:
         self.units = self.fraction = self.value = NaN
         self.tif, self.tag, self.status, self.reason = "gtc", None, PENDING, ""
         self.fill_bar, self.fill_price, self.filled_units = -1, NaN, 0.0
+        self.market_price, self.commission = NaN, 0.0
         self.parent_id, self.trade, self.triggered, self._engine = None, None, False, None
         for key, value in kw.items():
             setattr(self, key, value)

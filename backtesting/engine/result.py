@@ -219,6 +219,8 @@ def _order_record(o: Order, ts: np.ndarray) -> dict[str, Any]:
         "fill_time": int(ts[o.fill_bar]) if filled else None,
         "fill_price": o.fill_price if filled else None,
         "filled_units": o.filled_units,
+        "market_price": o.market_price if filled else None,
+        "commission": o.commission,
     }
 
 

@@ -1,0 +1,153 @@
+"""Event-driven and vectorized runs of the same logic agree exactly; runs are deterministic."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pytest
+
+from backtesting.engine import BacktestSpec, CostModel, Param, Strategy, run_backtest
+from backtesting.engine import indicators as ta
+from backtesting.engine.vectorized import SignalDriver
+from tests.engine.helpers import SmaCross, SmaCrossSignals, random_bars
+
+COSTLY = BacktestSpec(
+    costs=CostModel(commission_fixed=1.0, commission_pct=0.001, spread_bps=2.0, slippage_bps=1.0)
+)
+
+
+def _without_mode(result: Any) -> dict[str, Any]:
+    out = result.to_dict()
+    out.pop("mode")
+    return out
+
+
+@pytest.mark.parametrize("spec", [BacktestSpec(), COSTLY], ids=["no_costs", "costs"])
+def test_event_and_vectorized_sma_crossover_give_identical_results(spec: BacktestSpec) -> None:
+    bars = {"AAA": random_bars(2148, seed=7)}
+    event = run_backtest(spec, bars, SmaCross)
+    vector = run_backtest(spec, bars, SmaCrossSignals)
+    assert event.mode == "event" and vector.mode == "vectorized"
+    assert len(event.trades) > 20
+    assert _without_mode(event) == _without_mode(vector)
+    assert np.array_equal(event.equity, vector.equity)  # bit-identical, not approximately
+
+
+def test_vectorized_fast_path_equals_the_shared_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    bars = {"AAA": random_bars(1500, seed=3)}
+    fast = run_backtest(COSTLY, bars, SmaCrossSignals)
+    monkeypatch.setattr(SignalDriver, "fast_path_ok", lambda *a: False)
+    loop = run_backtest(COSTLY, bars, SmaCrossSignals)
+    assert fast.to_dict() == loop.to_dict()
+
+
+class PairCross(Strategy):
+    """SMA crossover on two instruments, half the equity each."""
+
+    def init(self) -> None:
+        self.f = {s: self.I(ta.sma, self.datas[s].close, 5) for s in self.symbols}
+        self.s = {s: self.I(ta.sma, self.datas[s].close, 15) for s in self.symbols}
+
+        self.was_up = dict.fromkeys(self.symbols, False)
+
+    def next(self) -> None:
+        # Acts on changes of the signal (as targets do), not on the position: an order the
+        # broker rejects for lack of cash is then not retried on the next bar.
+        for sym in self.symbols:
+            up = self.f[sym][-1] > self.s[sym][-1]
+            if up and not self.was_up[sym]:
+                self.buy(fraction=0.5, symbol=sym)
+            elif not up and self.was_up[sym]:
+                self.close(symbol=sym)
+            self.was_up[sym] = up
+
+
+class PairCrossSignals(Strategy):
+    def signals(self, data: Any) -> dict[str, np.ndarray]:
+        out = {}
+        for sym in self.symbols:
+            close = self.datas[sym].close
+            f, s = self.I(ta.sma, close, 5), self.I(ta.sma, close, 15)
+            out[sym] = np.where(f > s, 0.5, 0.0)
+        return out
+
+
+def test_multi_asset_event_and_vectorized_agree() -> None:
+    bars = {"AAA": random_bars(800, seed=1, symbol="AAA"), "BBB": random_bars(800, seed=2, symbol="BBB")}
+    event = run_backtest(COSTLY, bars, PairCross)
+    vector = run_backtest(COSTLY, bars, PairCrossSignals)
+    assert {t["symbol"] for t in event.trades} == {"AAA", "BBB"}
+    assert _without_mode(event) == _without_mode(vector)
+
+
+def test_same_inputs_give_bit_identical_output() -> None:
+    bars = {"AAA": random_bars(600, seed=11)}
+    first = json.dumps(run_backtest(COSTLY, bars, SmaCross).to_dict(), allow_nan=False)
+    second = json.dumps(run_backtest(COSTLY, bars, SmaCross).to_dict(), allow_nan=False)
+    assert first == second
+
+
+def test_to_dict_is_json_safe_with_a_fixed_key_order() -> None:
+    result = run_backtest(COSTLY, {"AAA": random_bars(300, seed=5)}, SmaCross)
+    out = result.to_dict()
+    json.dumps(out, allow_nan=False)
+    assert list(out) == [
+        "engine_version",
+        "mode",
+        "symbols",
+        "spec",
+        "start_bar",
+        "eval_start_bar",
+        "equity_curve",
+        "trades",
+        "orders",
+        "statistics",
+    ]
+    assert out["engine_version"] and out["spec"]["costs"]["commission_pct"] == 0.001
+    assert out["equity_curve"]["timestamps"][0].endswith("Z")
+    assert set(out["trades"][0]) >= {"entry_time", "exit_time", "mae_pct", "mfe_pct", "ambiguous"}
+
+
+def test_result_arrays_are_frozen() -> None:
+    result = run_backtest(BacktestSpec(), {"AAA": random_bars(100)}, SmaCross)
+    with pytest.raises(ValueError):
+        result.equity[0] = 1.0
+    with pytest.raises(AttributeError):
+        result.mode = "x"  # type: ignore[misc]
+
+
+class Reverser(Strategy):
+    """Flips between long and short on the SMA sign, exercising close-then-open fills."""
+
+    n = Param(8, min=2)
+
+    def init(self) -> None:
+        self.m = self.I(ta.sma, self.data.close, self.n)
+
+    def next(self) -> None:
+        pos = self.position()
+        if self.data.close[-1] > self.m[-1] and not pos.is_long:
+            self.buy(fraction=1.0)
+        elif self.data.close[-1] < self.m[-1] and not pos.is_short:
+            self.sell(fraction=1.0)
+
+
+class ReverserSignals(Strategy):
+    n = Param(8, min=2)
+
+    def signals(self, data: Any) -> np.ndarray:
+        m = self.I(ta.sma, data.close, self.n)
+        close = np.asarray(data.close)
+        return np.where(close > m, 1.0, np.where(close < m, -1.0, np.nan))
+
+
+def test_long_short_reversals_agree_between_modes() -> None:
+    spec = BacktestSpec(allow_short=True, costs=CostModel(commission_pct=0.0005))
+    bars = {"AAA": random_bars(400, seed=9)}
+    event = run_backtest(spec, bars, Reverser)
+    vector = run_backtest(spec, bars, ReverserSignals)
+    assert any(t["direction"] == "short" for t in event.trades)
+    assert event.final_equity == vector.final_equity
+    assert [t["net_pnl"] for t in event.trades] == [t["net_pnl"] for t in vector.trades]

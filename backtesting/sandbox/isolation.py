@@ -96,13 +96,30 @@ def child_command(bootstrap: str) -> list[str]:
         "--new-session",
         "--clearenv",
         *[arg for key, value in CHILD_ENV.items() for arg in ("--setenv", key, value)],
-        *_system_binds(),
-        *_python_binds(),
-        *_project_binds(),
+        *_jail_mounts(),
         "--",
         *python,
         JAIL_APP_DIR,
     ]
+
+
+def _jail_mounts() -> list[str]:
+    binds = [*_python_binds(), *_project_binds()]
+    return [*_system_binds(), *_parent_dirs(binds[2::3]), *binds]
+
+
+def _parent_dirs(targets: list[str]) -> list[str]:
+    """World-traversable parents for the bind targets.
+
+    bubblewrap creates missing parents as 0700 root-owned directories, which the child can no
+    longer enter once it has dropped to "nobody", so lazy imports would fail.
+    """
+    parents: dict[str, None] = {}
+    for target in targets:
+        for parent in reversed(Path(target).parents):
+            if str(parent) != "/" and not Path(str(parent)).is_relative_to("/usr"):
+                parents[str(parent)] = None
+    return [arg for parent in parents for arg in ("--perms", "0755", "--dir", parent)]
 
 
 def _namespace_args() -> list[str]:

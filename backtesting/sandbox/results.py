@@ -7,7 +7,18 @@ from typing import Any
 from backtesting.sandbox.errors import InvalidOutputError
 
 # Top-level keys of BacktestResult.to_dict() and the JSON types each must have.
-RESULT_SCHEMA: dict[str, type | tuple[type, ...]] = {}
+RESULT_SCHEMA: dict[str, type | tuple[type, ...]] = {
+    "engine_version": str,
+    "mode": str,
+    "symbols": list,
+    "spec": dict,
+    "start_bar": int,
+    "eval_start_bar": int,
+    "equity_curve": dict,
+    "trades": list,
+    "orders": list,
+    "statistics": dict,
+}
 
 
 def validate_result(result: Any) -> dict[str, Any]:

@@ -6,6 +6,7 @@ RestrictedPython, NumPy) is loaded while files can still be opened.
 
 from __future__ import annotations
 
+import re
 import traceback
 from collections.abc import Callable
 from types import CodeType, TracebackType
@@ -29,6 +30,7 @@ from strategies.validation.policy import FILENAME
 Message = dict[str, Any]
 SYNTAX_CODES = frozenset({"syntax_error", "invalid_encoding", "null_byte", "invalid_input"})
 MAX_TRACEBACK_LINES = 20
+_ENGINE_FRAME = re.compile(r'File "<strategy>", (line \d+, in \w+)')
 
 
 def run_job(
@@ -45,7 +47,7 @@ def run_job(
     except StrategyError as exc:
         if _caused_by_memory(exc):
             return _error("memory_limit", "The strategy ran out of memory.", [], log)
-        return _error("runtime_error", exc.message, exc.traceback_lines, log)
+        return _error("runtime_error", exc.message, _strategy_error_lines(exc), log)
     except EngineError as exc:
         return _error("internal_error", f"Backtest engine error: {exc}", [], log)
     except MemoryError:
@@ -93,6 +95,14 @@ def user_traceback(tb: TracebackType | None) -> list[str]:
     """Only frames of the user's file, as 'line N, in func': never engine or sandbox paths."""
     frames = [f for f in traceback.extract_tb(tb) if f.filename == FILENAME]
     return [f"line {f.lineno}, in {f.name}" for f in frames][-MAX_TRACEBACK_LINES:]
+
+
+def _strategy_error_lines(exc: StrategyError) -> list[str]:
+    """The engine keeps full 'File ..., line N, in f' entries; users get 'line N, in f'."""
+    if exc.__cause__ is not None:
+        return user_traceback(exc.__cause__.__traceback__)
+    lines = [m.group(1) for m in map(_ENGINE_FRAME.search, exc.traceback_lines) if m]
+    return lines[-MAX_TRACEBACK_LINES:]
 
 
 def _caused_by_memory(exc: BaseException) -> bool:

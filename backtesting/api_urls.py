@@ -1,5 +1,7 @@
 """API routes of the backtesting app, mounted under /api/v1/."""
 
-from django.urls import path
+from django.urls import include, path
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", include("backtesting.marketdata.api_urls")),
+]

@@ -1,6 +1,8 @@
 """HTML pages of the backtesting app."""
 
-from django.urls import path
+from django.urls import include, path
 
 app_name = "backtesting"
-urlpatterns: list = []
+urlpatterns = [
+    path("", include("backtesting.marketdata.urls")),
+]

@@ -1,0 +1,254 @@
+"""Reading OHLCV CSV files (plain or gzip) in the common layouts into arrays. Django-free.
+
+Recognised headers, in any case and with spaces/underscores ignored: a time column (Date,
+Datetime, Timestamp, Time, or Date + Time), Open/High/Low/Close (or O/H/L/C), optional Volume
+(Vol, V) and optional Adj Close. Times may be ISO-8601 dates or datetimes, YYYYMMDD, or unix
+seconds or milliseconds.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import IO
+
+import numpy as np
+
+from backtesting.marketdata.sessions import zone
+from backtesting.marketdata.timeframes import DAY_NS, Timeframe
+
+_ALIASES = {
+    "date": "date",
+    "day": "date",
+    "datetime": "datetime",
+    "timestamp": "datetime",
+    "time": "time",
+    "open": "open",
+    "o": "open",
+    "high": "high",
+    "h": "high",
+    "low": "low",
+    "l": "low",
+    "close": "close",
+    "c": "close",
+    "last": "close",
+    "volume": "volume",
+    "vol": "volume",
+    "v": "volume",
+    "adjclose": "adj_close",
+    "adjustedclose": "adj_close",
+}
+# Unix times at or above this are milliseconds: 1e11 s is the year 5138, 1e11 ms is 1973.
+_MS_THRESHOLD = 100_000_000_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an input file; `line` is the 1-based line in the file (header = 1)."""
+
+    line: int | None
+    code: str
+    message: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {"line": self.line, "code": self.code, "message": self.message}
+
+
+class FileFormatError(ValueError):
+    """The file as a whole cannot be read (not CSV, no header we recognise, no time column)."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.message)
+        self.problem = problem
+
+
+@dataclass
+class ParsedBars:
+    """Rows that parsed, as arrays in file order, plus the rows that did not."""
+
+    lines: np.ndarray
+    timestamps: np.ndarray
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+    adj_close: np.ndarray | None
+    problems: list[Problem] = field(default_factory=list)
+    rows_read: int = 0
+
+
+@dataclass(frozen=True)
+class _Layout:
+    columns: dict[str, int]
+    has_adj_close: bool
+
+
+def open_text(source: IO[bytes] | bytes) -> io.TextIOBase:
+    """Text view of a plain or gzip-compressed CSV, told apart by gzip's magic bytes."""
+    raw = io.BytesIO(source) if isinstance(source, bytes) else source
+    head = raw.read(2)
+    raw.seek(0)
+    stream: IO[bytes] = gzip.GzipFile(fileobj=raw) if head == b"\x1f\x8b" else raw  # type: ignore[assignment]
+    return io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+
+
+def detect_layout(header: list[str]) -> _Layout:
+    columns: dict[str, int] = {}
+    for index, name in enumerate(header):
+        key = _ALIASES.get(name.strip().lower().replace(" ", "").replace("_", "").replace("-", ""))
+        if key and key not in columns:
+            columns[key] = index
+    missing = [name for name in ("open", "high", "low", "close") if name not in columns]
+    if not ({"date", "datetime"} & columns.keys() or "time" in columns):
+        missing.insert(0, "date/datetime/timestamp")
+    if missing:
+        raise FileFormatError(
+            Problem(1, "missing_column", f"Header lacks required column(s): {', '.join(missing)}.")
+        )
+    return _Layout(columns, "adj_close" in columns)
+
+
+def parse_bars(
+    source: IO[bytes] | bytes, *, timeframe: Timeframe, tz_name: str, use_adj_close: bool = False
+) -> ParsedBars:
+    """Parse every data row; rows that fail become Problems, the rest become arrays.
+
+    Naive datetimes are read in `tz_name`; daily and weekly bars are stamped 00:00 UTC of their
+    session date (the date in `tz_name`) so that instruments in different zones align by date.
+    With `use_adj_close`, open/high/low are scaled by adj_close/close and close becomes adj_close.
+    Raises FileFormatError when the file as a whole is unusable.
+    """
+    reader = csv.reader(open_text(source))
+    try:
+        header = next(reader)
+    except (StopIteration, UnicodeDecodeError, gzip.BadGzipFile, csv.Error) as exc:
+        raise FileFormatError(
+            Problem(1, "unreadable", f"Not a readable CSV file ({exc}).")
+        ) from exc
+    layout = detect_layout(header)
+    if use_adj_close and not layout.has_adj_close:
+        raise FileFormatError(
+            Problem(
+                1,
+                "missing_column",
+                "Adjusted prices were requested but there is no Adj Close column.",
+            )
+        )
+    rows, problems, read = _parse_rows(reader, layout, timeframe, zone(tz_name))
+    arr = np.array(rows, dtype=np.float64).reshape(-1, 8) if rows else np.empty((0, 8))
+    parsed = ParsedBars(
+        lines=arr[:, 0].astype(np.int64),
+        timestamps=np.array([r[1] for r in rows], dtype=np.int64),  # exact: ns exceed float53
+        open=arr[:, 2],
+        high=arr[:, 3],
+        low=arr[:, 4],
+        close=arr[:, 5],
+        volume=arr[:, 6],
+        adj_close=arr[:, 7] if layout.has_adj_close else None,
+        problems=problems,
+        rows_read=read,
+    )
+    if use_adj_close:
+        _apply_adjustment(parsed)
+    return parsed
+
+
+def _apply_adjustment(parsed: ParsedBars) -> None:
+    assert parsed.adj_close is not None
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = parsed.adj_close / parsed.close
+    parsed.open = parsed.open * factor
+    parsed.high = parsed.high * factor
+    parsed.low = parsed.low * factor
+    parsed.close = parsed.adj_close.copy()
+
+
+def _parse_rows(
+    reader: Iterator[list[str]], layout: _Layout, timeframe: Timeframe, tz: object
+) -> tuple[list[tuple], list[Problem], int]:
+    rows: list[tuple] = []
+    problems: list[Problem] = []
+    read = 0
+    daily = not timeframe.is_intraday
+    for line, record in enumerate(reader, start=2):
+        if not record or all(not cell.strip() for cell in record):
+            continue
+        read += 1
+        try:
+            rows.append((line, *_parse_record(record, layout, daily, tz)))
+        except (ValueError, IndexError, OverflowError) as exc:
+            problems.append(Problem(line, "parse_error", str(exc)))
+    return rows, problems, read
+
+
+def _parse_record(record: list[str], layout: _Layout, daily: bool, tz: object) -> tuple:
+    cols = layout.columns
+    ts = _parse_time(record, cols, daily, tz)
+    values = []
+    for name in ("open", "high", "low", "close"):
+        values.append(_parse_float(record[cols[name]], name))
+    volume = _parse_float(record[cols["volume"]], "volume") if "volume" in cols else 0.0
+    adj = _parse_float(record[cols["adj_close"]], "adj close") if layout.has_adj_close else math.nan
+    return (ts, *values, volume, adj)
+
+
+def _parse_float(text: str, name: str) -> float:
+    try:
+        value = float(text.strip())
+    except ValueError:
+        raise ValueError(f"{name} is not a number: {text.strip()!r}") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{name} is not a finite number: {text.strip()!r}")
+    return value
+
+
+def _parse_time(record: list[str], cols: dict[str, int], daily: bool, tz: object) -> int:
+    if "datetime" in cols:
+        text = record[cols["datetime"]].strip()
+    elif "date" in cols and "time" in cols:
+        text = f"{record[cols['date']].strip()} {record[cols['time']].strip()}"
+    else:
+        text = record[cols.get("date", cols.get("time", 0))].strip()
+    moment = _parse_moment(text, tz)
+    if daily:
+        session = moment.astimezone(tz).date() if isinstance(moment, datetime) else moment  # type: ignore[arg-type]
+        return (session - date(1970, 1, 1)).days * DAY_NS
+    if not isinstance(moment, datetime):
+        moment = datetime(moment.year, moment.month, moment.day, tzinfo=tz)  # type: ignore[arg-type]
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+
+
+def _parse_moment(text: str, tz: object) -> datetime | date:
+    """A date (no time of day) or an aware datetime."""
+    if not text:
+        raise ValueError("the time is empty")
+    if text.isdigit() and len(text) == 8 and 1800 <= int(text[:4]) <= 2200:
+        return date(int(text[:4]), int(text[4:6]), int(text[6:]))
+    if _looks_numeric(text):
+        number = float(text)
+        seconds = number / 1000 if abs(number) >= _MS_THRESHOLD else number
+        return datetime.fromtimestamp(seconds, UTC)
+    cleaned = text.replace("/", "-").replace("Z", "+00:00")
+    try:
+        if len(cleaned) == 10:
+            return date.fromisoformat(cleaned)
+        moment = datetime.fromisoformat(cleaned)
+    except ValueError:
+        raise ValueError(f"unrecognised date/time: {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=tz)  # type: ignore[arg-type]
+
+
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

@@ -79,6 +79,6 @@ def prepare_filesystem_broker(**kwargs: Any) -> None:
 def ensure_broker_folders() -> None:
     """The filesystem transport needs its folders to exist before anyone publishes."""
     options = app.conf.broker_transport_options or {}
-    for key in ("data_folder_in", "data_folder_out", "processed_folder"):
+    for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
         if options.get(key):
             Path(options[key]).mkdir(parents=True, exist_ok=True)

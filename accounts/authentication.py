@@ -1,0 +1,25 @@
+"""DRF authentication: SimpleJWT plus revocation and the two-factor flag.
+
+Configured first in REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"]. SimpleJWT already
+refuses any algorithm but SIMPLE_JWT["ALGORITHM"] (so `alg: none` and HS/RS confusion
+fail), bad signatures, expired tokens and inactive users; on top of that a token whose
+`tv` claim is not the user's current token_version (password changed, deactivated,
+logged out everywhere) is rejected, and `otp_verified` is exposed as user.is_verified().
+"""
+
+from __future__ import annotations
+
+from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.tokens import Token
+
+from accounts.access import mark_otp_verified
+from accounts.models import User
+from accounts.tokens import OTP_VERIFIED_CLAIM, ensure_token_current
+
+
+class TokenVersionJWTAuthentication(JWTAuthentication):
+    def get_user(self, validated_token: Token) -> User:
+        user = super().get_user(validated_token)
+        ensure_token_current(user, validated_token)
+        mark_otp_verified(user, bool(validated_token.get(OTP_VERIFIED_CLAIM, False)))
+        return user

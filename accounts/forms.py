@@ -1,0 +1,79 @@
+"""Browser forms; validation beyond field shapes is done by accounts.services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.http import HttpRequest
+
+from accounts import services
+from accounts.models import User
+from tradeplatform.errors import DomainError
+
+
+def _domain_error_messages(exc: DomainError) -> dict[str | None, list[str]]:
+    if isinstance(exc.details, dict) and all(isinstance(v, list) for v in exc.details.values()):
+        return {field: [str(m) for m in msgs] for field, msgs in exc.details.items()}
+    return {None: [exc.message]}
+
+
+class LoginForm(forms.Form):
+    """Username or email, password, and the TOTP code for users who turned two-factor on."""
+
+    username = forms.CharField(label="Username or email", max_length=254)
+    password = forms.CharField(widget=forms.PasswordInput, strip=False, max_length=256)
+    otp = forms.CharField(
+        label="Two-factor code (if enabled)",
+        max_length=12,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+
+    def __init__(self, request: HttpRequest | None = None, *args: Any, **kwargs: Any) -> None:
+        self.request = request
+        self.result: services.LoginResult | None = None
+        super().__init__(*args, **kwargs)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.errors or self.request is None:
+            return data
+        try:
+            self.result = services.user_authenticate(
+                request=self.request,
+                login=data["username"],
+                password=data["password"],
+                otp=data.get("otp") or None,
+            )
+        except DomainError as exc:
+            raise forms.ValidationError(exc.message, code=exc.code) from exc
+        return data
+
+    def get_user(self) -> User:
+        assert self.result is not None
+        return self.result.user
+
+
+class SignupForm(forms.Form):
+    username = forms.CharField(max_length=150, min_length=3)
+    email = forms.EmailField(max_length=254)
+    password = forms.CharField(widget=forms.PasswordInput, strip=False, max_length=256)
+
+    def register(self) -> User | None:
+        """Create the user via the service; on a domain error, put it on the form."""
+        try:
+            return services.user_register(**self.cleaned_data)
+        except DomainError as exc:
+            for field, messages in _domain_error_messages(exc).items():
+                for message in messages:
+                    self.add_error(field if field in self.fields else None, message)
+            return None
+
+
+class OtpCodeForm(forms.Form):
+    otp = forms.CharField(
+        label="6-digit code",
+        max_length=12,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )

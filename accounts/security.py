@@ -1,0 +1,90 @@
+"""Failed sign-ins: security log, Prometheus counter and temporary lockout.
+
+After LOGIN_LOCKOUT_FAILURES failures within LOGIN_LOCKOUT_SECONDS, for one login name or
+from one IP, sign-in is refused for LOGIN_LOCKOUT_SECONDS (even with the right password),
+which turns an online guessing attack into years. Locking per name lets an attacker lock
+a victim out for a while; that is the accepted price (operators can clear it with
+`login_lockout_clear`). Counters live in the shared cache; if it is down, sign-in fails
+closed (DependencyUnavailableError, 503).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import math
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from prometheus_client import Counter
+
+from accounts.errors import AccountLockedError
+from tradeplatform.errors import DependencyUnavailableError
+
+security_logger = logging.getLogger("tradeplatform.security")
+
+LOGIN_FAILURES = Counter(
+    "tradeplatform_login_failures_total", "Failed sign-in attempts.", ["reason"]
+)
+LOGIN_LOCKOUTS = Counter("tradeplatform_login_lockouts_total", "Sign-in lockouts started.")
+
+
+def _subjects(login: str, ip: str) -> list[str]:
+    # Hash the login so arbitrary user input never becomes part of a cache key verbatim.
+    digest = hashlib.sha256(login.strip().lower().encode()).hexdigest()[:32]
+    return [f"login:name:{digest}", f"login:ip:{ip}"]
+
+
+def _unavailable(exc: Exception) -> DependencyUnavailableError:
+    security_logger.warning(
+        "lockout store unavailable; refusing sign-in", extra={"error": repr(exc)}
+    )
+    return DependencyUnavailableError("Sign-in is temporarily unavailable; try again shortly.")
+
+
+def login_lockout_check(login: str, ip: str) -> None:
+    """Raise AccountLockedError (429 + Retry-After) while the name or the IP is locked."""
+    try:
+        locks = cache.get_many([f"lock:{s}" for s in _subjects(login, ip)])
+    except Exception as exc:
+        raise _unavailable(exc) from exc
+    now = time.time()
+    until = max((float(v) for v in locks.values()), default=0.0)
+    if until > now:
+        raise AccountLockedError(retry_after=max(1, math.ceil(until - now)))
+
+
+def login_failure_record(login: str, ip: str, reason: str) -> None:
+    """Log the failure (never the password), count it, and lock when over the threshold."""
+    LOGIN_FAILURES.labels(reason).inc()
+    security_logger.warning(
+        "sign-in failed",
+        extra={"event": "login_failed", "login": login[:150], "client_ip": ip, "reason": reason},
+    )
+    window = settings.LOGIN_LOCKOUT_SECONDS
+    try:
+        for subject in _subjects(login, ip):
+            key = f"fail:{subject}"
+            cache.add(key, 0, timeout=window)
+            if cache.incr(key) >= settings.LOGIN_LOCKOUT_FAILURES:
+                cache.set(f"lock:{subject}", time.time() + window, timeout=window)
+                cache.delete(key)
+                LOGIN_LOCKOUTS.inc()
+                security_logger.warning(
+                    "sign-in locked", extra={"event": "login_locked", "subject": subject}
+                )
+    except Exception as exc:
+        raise _unavailable(exc) from exc
+
+
+def login_success_record(login: str, ip: str) -> None:
+    # Only the name's counter: a shared office IP keeps its history of others' failures.
+    # A stale counter if the cache is down only makes a lockout come sooner.
+    with contextlib.suppress(Exception):
+        cache.delete(f"fail:{_subjects(login, ip)[0]}")
+
+
+def login_lockout_clear(login: str, ip: str = "") -> None:
+    cache.delete_many([f"{p}:{s}" for s in _subjects(login, ip) for p in ("fail", "lock")])

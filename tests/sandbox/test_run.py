@@ -144,3 +144,17 @@ def test_child_outcomes_map_to_stable_codes(outcome: Outcome, code: str) -> None
 def test_limits_reject_nonsense(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         SandboxLimits(**kwargs)
+
+
+def test_without_bubblewrap_the_rlimits_level_still_runs_and_limits(
+    run: Callable[..., dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from backtesting.sandbox import isolation, launcher
+
+    monkeypatch.setattr(isolation, "find_bwrap", lambda: None)
+    monkeypatch.setattr(launcher, "find_bwrap", lambda: None)
+    monkeypatch.setattr(launcher, "isolation_level", lambda: "rlimits")
+    assert run(SMA_CROSS)["sandbox"]["isolation_level"] == "rlimits"
+    with pytest.raises(SandboxError) as caught:
+        run(LOOP)
+    assert caught.value.code == "cpu_time_limit"

@@ -13,7 +13,9 @@ DAY_NS = 86_400 * 10**9
 EPOCH_2024 = 1_704_067_200 * 10**9  # 2024-01-01T00:00:00Z, a Monday
 
 
-def bars_from_rows(rows: list[list[float]], symbol: str = "AAA", start: int = EPOCH_2024) -> BarSeries:
+def bars_from_rows(
+    rows: list[list[float]], symbol: str = "AAA", start: int = EPOCH_2024
+) -> BarSeries:
     """BarSeries from [open, high, low, close] rows, one per calendar day."""
     arr = np.asarray(rows, dtype=np.float64)
     ts = start + np.arange(len(arr), dtype=np.int64) * DAY_NS

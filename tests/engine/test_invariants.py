@@ -13,9 +13,8 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from backtesting.engine import BacktestSpec, CostModel, run_backtest
-from tests.engine.helpers import EPOCH_2024, DAY_NS, scripted
-from backtesting.engine import BarSeries
+from backtesting.engine import BacktestSpec, BarSeries, CostModel, run_backtest
+from tests.engine.helpers import DAY_NS, EPOCH_2024, scripted
 
 ACTIONS = ("market", "limit", "stop", "stop_limit", "bracket", "trail", "close", "cancel", "sell")
 

@@ -75,7 +75,10 @@ class PairCrossSignals(Strategy):
 
 
 def test_multi_asset_event_and_vectorized_agree() -> None:
-    bars = {"AAA": random_bars(800, seed=1, symbol="AAA"), "BBB": random_bars(800, seed=2, symbol="BBB")}
+    bars = {
+        "AAA": random_bars(800, seed=1, symbol="AAA"),
+        "BBB": random_bars(800, seed=2, symbol="BBB"),
+    }
     event = run_backtest(COSTLY, bars, PairCross)
     vector = run_backtest(COSTLY, bars, PairCrossSignals)
     assert {t["symbol"] for t in event.trades} == {"AAA", "BBB"}

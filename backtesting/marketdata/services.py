@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import date
 from typing import IO
 
 import numpy as np
@@ -16,6 +17,7 @@ from backtesting.marketdata.arrays import BarArrays
 from backtesting.marketdata.csvformat import FileFormatError, ParsedBars, Problem, parse_bars
 from backtesting.marketdata.errors import BarImportError
 from backtesting.marketdata.models import AssetClass, Instrument, SeriesVersion
+from backtesting.marketdata.providers.base import BarProvider
 from backtesting.marketdata.timeframes import Timeframe
 from backtesting.marketdata.validation import DEFAULT_MAX_MISSING, SeriesRules, validate_bars
 from backtesting.marketdata.writes import Progress, WriteCounts, bars_upsert, ns_to_datetime
@@ -177,3 +179,36 @@ def series_version_bump(instrument: Instrument, timeframe: str, *, changed: bool
         )
         row.refresh_from_db(fields=["version"])
     return row.version
+
+
+def bars_fetch(
+    *,
+    instrument: Instrument,
+    provider: BarProvider,
+    start: date,
+    end: date,
+    skip_invalid: bool = False,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Fetch daily bars for [start, end] from `provider` and import them like an uploaded file.
+
+    Raises ProviderError subclasses (transient failures after retries, bad payloads, open
+    breaker) and BarImportError when the provider's data breaks the import rules.
+    """
+    payload = provider.daily_bars_csv(_provider_symbol(instrument), start, end)
+    # The provider's dates are exchange session dates already: read them as such.
+    return bars_import(
+        instrument=instrument,
+        source=payload,
+        timeframe=Timeframe.D1,
+        skip_invalid=skip_invalid,
+        progress=progress,
+    )
+
+
+def _provider_symbol(instrument: Instrument) -> str:
+    # Stooq lists US listings as "aapl.us"; other exchanges keep their own suffix in our symbol.
+    symbol = instrument.symbol
+    if "." not in symbol and instrument.exchange.upper() in {"", "NASDAQ", "NYSE", "AMEX", "ARCA"}:
+        return f"{symbol}.US"
+    return symbol

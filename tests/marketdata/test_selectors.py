@@ -1,0 +1,72 @@
+"""Loading bars into arrays, the version-keyed cache, and its invalidation on import."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+
+from backtesting.marketdata.arrays import BarArrays
+from backtesting.marketdata.selectors import bars_load_arrays
+from backtesting.marketdata.services import bars_import
+from tests.marketdata.conftest import GOOD_ROWS, make_csv
+from tradeplatform.errors import NotFoundError
+
+pytestmark = pytest.mark.django_db
+
+
+def test_bars_load_as_arrays_shaped_for_the_engine(imported):
+    bars = bars_load_arrays("aapl", "1d")
+    assert bars.timestamps.dtype == np.int64
+    assert bars.close.dtype == np.float64
+    assert bars.close.tolist() == [104, 102, 101, 107, 108]
+    assert bars.timestamps[0] == int(datetime(2024, 1, 2, tzinfo=UTC).timestamp()) * 10**9
+    series = bars.to_bar_series()
+    assert len(series) == 5
+
+
+def test_a_range_is_inclusive_at_both_ends(imported):
+    bars = bars_load_arrays(
+        "AAPL", "1d", datetime(2024, 1, 3, tzinfo=UTC), datetime(2024, 1, 5, tzinfo=UTC)
+    )
+    assert bars.close.tolist() == [102, 101, 107]
+
+
+def test_the_second_load_comes_from_the_cache(imported, django_assert_num_queries):
+    bars_load_arrays("AAPL", "1d")
+    with django_assert_num_queries(2):  # the instrument and its versions; no bar query
+        again = bars_load_arrays("AAPL", "1d")
+    assert again.close.tolist() == [104, 102, 101, 107, 108]
+
+
+def test_an_import_that_changes_bars_makes_the_cached_series_unreachable(instrument, imported):
+    assert bars_load_arrays("AAPL", "1d").close[-1] == 108
+    bars_import(instrument=instrument, source=make_csv([*GOOD_ROWS[:4], "2024-01-08,107,109,106,109,1200"]),
+                timeframe="1d")  # fmt: skip
+    assert bars_load_arrays("AAPL", "1d").close[-1] == 109
+
+
+def test_a_coarser_timeframe_is_resampled_from_stored_bars(imported):
+    weeks = bars_load_arrays("AAPL", "1w")
+    assert weeks.timestamps.tolist() == [
+        int(datetime(2024, 1, d, tzinfo=UTC).timestamp()) * 10**9 for d in (1, 8)
+    ]
+    assert weeks.open.tolist() == [100, 107]
+    assert weeks.high.tolist() == [108, 109]
+    assert weeks.volume.tolist() == [4500, 1200]
+
+
+def test_unknown_symbols_raise_not_found_and_empty_series_are_empty(instrument):
+    with pytest.raises(NotFoundError):
+        bars_load_arrays("NOPE", "1d")
+    assert len(bars_load_arrays("AAPL", "1d")) == 0
+
+
+def test_cache_bytes_round_trip_exactly():
+    bars = BarArrays(
+        "X", np.array([1, 2], dtype=np.int64), *(np.array([1.5, 2.25]) for _ in range(5))
+    )
+    back = BarArrays.from_bytes("X", bars.to_bytes())
+    assert back.timestamps.tolist() == [1, 2]
+    assert back.volume.tolist() == [1.5, 2.25]

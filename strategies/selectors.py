@@ -6,18 +6,20 @@ import difflib
 from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import QuerySet
+
 from accounts.ownership import get_editable_or_404, get_visible_or_404
-from strategies.models import Strategy, StrategyQuerySet, StrategyVersion
+from strategies.models import Strategy, StrategyVersion
 from tradeplatform.errors import DomainValidationError, NotFoundError
 
 
-def strategy_list(*, user: Any) -> StrategyQuerySet:
+def strategy_list(*, user: Any) -> QuerySet[Strategy]:
     """Active strategies the user can read (own, shared, all for operators), newest first."""
     return (
-        Strategy.objects.visible_to(user)
-        .active()
-        .select_related("owner")
+        Strategy.objects.active()
         .with_latest_version_number()
+        .visible_to(user)
+        .select_related("owner")
         .order_by("-updated_at", "-id")
     )
 

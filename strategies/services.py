@@ -165,11 +165,11 @@ def _ensure_can_edit(user: Any, strategy: Strategy) -> None:
 
 def _strategy_count(owner: Any) -> int:
     # owned_by, never visible_to: an operator's quota counts their own strategies only.
-    return Strategy.objects.owned_by(owner).active().count()
+    return Strategy.objects.active().owned_by(owner).count()
 
 
 def _ensure_name_free(owner: Any, name: str) -> None:
-    if Strategy.objects.owned_by(owner).active().filter(name=name).exists():
+    if Strategy.objects.active().owned_by(owner).filter(name=name).exists():
         raise DomainValidationError(details={"name": [_NAME_TAKEN]})
 
 
@@ -184,8 +184,8 @@ def _insert(strategy: Strategy) -> Strategy:
 
 def _free_copy_name(owner: Any, name: str) -> str:
     taken = set(
-        Strategy.objects.owned_by(owner)
-        .active()
+        Strategy.objects.active()
+        .owned_by(owner)
         .filter(name__startswith=name)
         .values_list("name", flat=True)
     )

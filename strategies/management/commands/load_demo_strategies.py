@@ -44,7 +44,7 @@ class Command(BaseCommand):
         )
 
     def _load(self, user: Any, example: Any, *, shared: bool) -> str:
-        existing = Strategy.objects.owned_by(user).active().filter(name=example.title).first()
+        existing = Strategy.objects.active().owned_by(user).filter(name=example.title).first()
         if existing is None:
             strategy_create(
                 owner=user,

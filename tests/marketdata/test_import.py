@@ -73,8 +73,11 @@ def test_weekends_are_not_gaps_but_a_long_gap_within_intraday_session_is(instrum
 
 def test_a_missing_column_rejects_the_whole_file(instrument, csv_bytes):
     with pytest.raises(BarImportError) as exc_info:
-        bars_import(instrument=instrument, source=csv_bytes(GOOD_ROWS, "Date,Open,High,Close,Volume"),
-                    timeframe="1d")  # fmt: skip
+        bars_import(
+            instrument=instrument,
+            source=csv_bytes(GOOD_ROWS, "Date,Open,High,Close,Volume"),
+            timeframe="1d",
+        )
     assert rejected_codes(exc_info) == [(1, "missing_column")]
     assert not Bar.objects.exists()
 
@@ -137,8 +140,9 @@ def test_an_overlapping_file_inserts_new_bars_and_updates_only_those_that_differ
     ],
 )
 def test_common_layouts_are_recognised(instrument, csv_bytes, header, stamp):
-    report = bars_import(instrument=instrument, source=csv_bytes([f"{stamp},1,2,0.5,1.5,10"], header),
-                         timeframe="1d")  # fmt: skip
+    report = bars_import(
+        instrument=instrument, source=csv_bytes([f"{stamp},1,2,0.5,1.5,10"], header), timeframe="1d"
+    )
     assert report.counts.inserted == 1
     assert Bar.objects.get().timestamp == datetime(2024, 1, 2, tzinfo=UTC)
 
@@ -159,8 +163,12 @@ def test_adjusted_prices_without_an_adj_close_column_are_refused(instrument):
 
 def test_naive_intraday_times_are_read_in_the_given_zone(instrument, csv_bytes):
     rows = ["2024-01-02 09:30,1,2,0.5,1.5,10"]
-    bars_import(instrument=instrument, source=csv_bytes(rows, "Datetime,O,H,L,C,V"), timeframe="1m",
-                tz_name="America/New_York")  # fmt: skip
+    bars_import(
+        instrument=instrument,
+        source=csv_bytes(rows, "Datetime,O,H,L,C,V"),
+        timeframe="1m",
+        tz_name="America/New_York",
+    )
     assert Bar.objects.get().timestamp == datetime(2024, 1, 2, 14, 30, tzinfo=UTC)
 
 

@@ -42,8 +42,11 @@ def test_the_second_load_comes_from_the_cache(imported, django_assert_num_querie
 
 def test_an_import_that_changes_bars_makes_the_cached_series_unreachable(instrument, imported):
     assert bars_load_arrays("AAPL", "1d").close[-1] == 108
-    bars_import(instrument=instrument, source=make_csv([*GOOD_ROWS[:4], "2024-01-08,107,109,106,109,1200"]),
-                timeframe="1d")  # fmt: skip
+    bars_import(
+        instrument=instrument,
+        source=make_csv([*GOOD_ROWS[:4], "2024-01-08,107,109,106,109,1200"]),
+        timeframe="1d",
+    )
     assert bars_load_arrays("AAPL", "1d").close[-1] == 109
 
 

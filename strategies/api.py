@@ -264,6 +264,7 @@ class StrategyTemplateListApi(APIView):
 
     class OutputSerializer(serializers.Serializer):
         slug = serializers.CharField()
+        name = serializers.CharField()
         title = serializers.CharField()
         description = serializers.CharField()
         class_name = serializers.CharField()

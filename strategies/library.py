@@ -16,20 +16,22 @@ from typing import Any
 from strategies.validation import validate_strategy_code
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
-# Teaching order: each example introduces one idea on top of the previous ones.
-_ORDER = (
-    "sma_crossover",
-    "rsi_mean_reversion",
-    "bollinger_breakout",
-    "macd_trend",
-    "donchian_atr",
-    "momentum_rotation",
-)
+# Teaching order (each example adds one idea to the previous ones) and the short names
+# strategies made from them get.
+_NAMES = {
+    "sma_crossover": "SMA crossover",
+    "rsi_mean_reversion": "RSI mean reversion",
+    "bollinger_breakout": "Bollinger breakout",
+    "macd_trend": "MACD trend",
+    "donchian_atr": "Donchian breakout with ATR stops",
+    "momentum_rotation": "Momentum rotation",
+}
 
 
 @dataclass(frozen=True, slots=True)
 class ExampleStrategy:
     slug: str
+    name: str
     title: str
     description: str
     code: str
@@ -39,6 +41,7 @@ class ExampleStrategy:
     def to_dict(self) -> dict[str, Any]:
         return {
             "slug": self.slug,
+            "name": self.name,
             "title": self.title,
             "description": self.description,
             "code": self.code,
@@ -51,8 +54,8 @@ class ExampleStrategy:
 def example_list() -> tuple[ExampleStrategy, ...]:
     """Every example, in teaching order (read once per process: the files ship with the code)."""
     paths = {path.stem: path for path in EXAMPLES_DIR.glob("*.py")}
-    slugs = [slug for slug in _ORDER if slug in paths]
-    slugs += sorted(set(paths) - set(_ORDER))
+    slugs = [slug for slug in _NAMES if slug in paths]
+    slugs += sorted(set(paths) - set(_NAMES))
     return tuple(_load(slug, paths[slug]) for slug in slugs)
 
 
@@ -67,6 +70,7 @@ def _load(slug: str, path: Path) -> ExampleStrategy:
     verdict = validate_strategy_code(code)
     return ExampleStrategy(
         slug=slug,
+        name=_NAMES.get(slug, slug.replace("_", " ").capitalize()),
         title=title.strip().rstrip("."),
         description=rest.strip(),
         code=code,

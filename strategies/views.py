@@ -90,7 +90,7 @@ def strategy_create_view(request: HttpRequest) -> HttpResponse:
     if not has_role(request.user, Role.TRADER):
         raise PermissionDenied("Only traders can create strategies.")
     template = example_get(request.GET.get("template", ""))
-    initial = {"name": template.title, "code": template.code} if template else {}
+    initial = {"name": template.name, "code": template.code} if template else {}
     form = StrategyForm(request.POST or None, initial=initial)
     problems: list[dict[str, Any]] = []
     if request.method == "POST" and form.is_valid():

@@ -413,7 +413,7 @@ def test_templates_lists_the_example_library(owner_client):
     body = owner_client.get(f"{LIST_URL}templates/").json()
     assert [row["slug"] for row in body] == [example.slug for example in example_list()]
     assert len(body) >= 6
-    assert all(row["code"] and row["title"] and row["parameters"] for row in body)
+    assert all(row["code"] and row["name"] and row["title"] and row["parameters"] for row in body)
 
 
 def test_templates_require_authentication(api_client):

@@ -172,6 +172,7 @@ def test_load_demo_strategies_is_idempotent(settings):
     strategies = Strategy.objects.filter(owner=demo)
     assert strategies.count() == len(example_list())
     assert all(s.is_shared and s.versions.count() == 1 for s in strategies)
+    assert {s.name for s in strategies} == {example.name for example in example_list()}
 
 
 def test_load_demo_strategies_needs_an_existing_user(db):

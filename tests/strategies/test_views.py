@@ -63,7 +63,9 @@ def test_list_query_count_does_not_grow_with_strategies(
 def test_create_page_prefills_an_example(owner_web):
     response = owner_web.get("/strategies/new/?template=rsi_mean_reversion")
     assert response.status_code == 200
-    assert "class RsiMeanReversion(Strategy)" in response.content.decode()
+    html = response.content.decode()
+    assert "class RsiMeanReversion(Strategy)" in html
+    assert 'value="RSI mean reversion"' in html
 
 
 def test_create_makes_version_one_and_redirects(owner, owner_web):

@@ -2,7 +2,7 @@
 
     python manage.py load_demo_strategies --user demo [--shared]
 
-Each example becomes a strategy named after its title. An existing strategy of that
+Each example becomes a strategy with the example's short name. An existing strategy of that
 name gets a new version only when the example's code has changed since.
 """
 
@@ -44,11 +44,11 @@ class Command(BaseCommand):
         )
 
     def _load(self, user: Any, example: Any, *, shared: bool) -> str:
-        existing = Strategy.objects.active().owned_by(user).filter(name=example.title).first()
+        existing = Strategy.objects.active().owned_by(user).filter(name=example.name).first()
         if existing is None:
             strategy_create(
                 owner=user,
-                name=example.title,
+                name=example.name,
                 description=example.description,
                 code=example.code,
                 shared=shared,

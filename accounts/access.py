@@ -11,7 +11,7 @@ Plain functions over a user object, free of DRF so models and services can use t
   This, not the bare role, unlocks everything operator-only: seeing other users' objects,
   operator endpoints, the admin. A stolen operator password alone is worth a trader's view.
 - `mark_otp_verified(user, verified=True)`: set the flag on an instance (authentication
-  backends and tests; `tests.factories.OperatorFactory` marks its users verified by default).
+  backends, and tests: `mark_otp_verified(operator)` before acting as a full operator).
 """
 
 from __future__ import annotations

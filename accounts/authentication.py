@@ -9,15 +9,29 @@ logged out everywhere) is rejected, and `otp_verified` is exposed as user.is_ver
 
 from __future__ import annotations
 
+from rest_framework.request import Request
 from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import InvalidToken
 from rest_framework_simplejwt.tokens import Token
 
 from accounts.access import mark_otp_verified
 from accounts.models import User
-from accounts.tokens import OTP_VERIFIED_CLAIM, ensure_token_current
+from accounts.tokens import (
+    OTP_VERIFIED_CLAIM,
+    TokenInvalid,
+    ensure_token_current,
+    token_error_message,
+)
 
 
 class TokenVersionJWTAuthentication(JWTAuthentication):
+    def authenticate(self, request: Request) -> tuple[User, Token] | None:
+        try:
+            return super().authenticate(request)  # type: ignore[return-value]
+        except InvalidToken as exc:
+            # Same 401, but a readable message in the envelope instead of SimpleJWT's dict.
+            raise TokenInvalid(token_error_message(exc)) from exc
+
     def get_user(self, validated_token: Token) -> User:
         user = super().get_user(validated_token)
         ensure_token_current(user, validated_token)

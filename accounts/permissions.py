@@ -23,7 +23,7 @@ Role classes (view level; anonymous -> 401, wrong role -> 403 envelope):
 Object class:
 - `IsOwnerOrOperator`: the owner (the object's `owner` attribute, or `owner_attr` on the
   view) or a verified operator may do anything; anyone else may *read* a row whose
-  `is_shared`/`shared` attribute is true; changing it is 403. A row the user cannot see at
+  `is_shared`/`shared` attribute (or the view's `shared_attr`) is true; changing it is 403. A row the user cannot see at
   all raises 404 (never 403), so a view that forgot to scope its queryset still leaks nothing.
 """
 
@@ -81,7 +81,10 @@ class IsOperator(BasePermission):
         return True
 
 
-def _is_shared(obj: Any) -> bool:
+def _is_shared(obj: Any, view: Any) -> bool:
+    attr = getattr(view, "shared_attr", None)
+    if attr:
+        return bool(getattr(obj, attr, False))
     return bool(getattr(obj, "is_shared", False) or getattr(obj, "shared", False))
 
 
@@ -96,6 +99,6 @@ class IsOwnerOrOperator(BasePermission):
         owner_id = getattr(obj, getattr(view, "owner_attr", "owner") + "_id", None)
         if has_operator_access(user) or (owner_id is not None and owner_id == user.pk):
             return True
-        if _is_shared(obj):
+        if _is_shared(obj, view):
             return request.method in SAFE_METHODS
         raise NotFound()

@@ -7,12 +7,33 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import F
-from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.serializers import TokenRefreshSerializer
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken, Token
 
 from accounts.models import User
+
+
+class TokenInvalid(AuthenticationFailed):
+    """401 `token_not_valid` with a plain message (SimpleJWT's InvalidToken carries a dict)."""
+
+    default_code = "token_not_valid"
+    default_detail = "The token is invalid or expired."
+
+
+class TokenRevoked(AuthenticationFailed):
+    default_code = "token_revoked"
+    default_detail = "This token has been revoked (password changed or account deactivated)."
+
+
+def token_error_message(exc: TokenError | InvalidToken) -> str:
+    detail = exc.args[0] if exc.args else ""
+    if isinstance(detail, dict):
+        detail = detail.get("detail", "")
+    return str(detail) or TokenInvalid.default_detail
+
 
 TOKEN_VERSION_CLAIM = "tv"  # noqa: S105 - a claim name, not a secret
 OTP_VERIFIED_CLAIM = "otp_verified"
@@ -43,7 +64,7 @@ def tokens_revoke_all(user: User) -> None:
 def ensure_token_current(user: User, token: Token | dict[str, Any]) -> None:
     """AuthenticationFailed (401) unless the token was issued under the current version."""
     if token.get(TOKEN_VERSION_CLAIM) != user.token_version:
-        raise AuthenticationFailed("This token has been revoked.", code="token_revoked")
+        raise TokenRevoked()
 
 
 def tokens_refresh(*, raw_refresh: str) -> dict[str, str]:
@@ -55,14 +76,14 @@ def tokens_refresh(*, raw_refresh: str) -> dict[str, str]:
     try:
         refresh = RefreshToken(raw_refresh)  # signature, expiry, algorithm, blacklist
     except TokenError as exc:
-        raise InvalidToken(str(exc)) from exc
+        raise TokenInvalid(token_error_message(exc)) from exc
     user = User.objects.filter(pk=refresh.get("user_id"), is_active=True).first()
     if user is None:
-        raise AuthenticationFailed("No active account for this token.", code="no_active_account")
+        raise TokenInvalid("No active account for this token.")
     ensure_token_current(user, refresh)
     serializer = TokenRefreshSerializer(data={"refresh": raw_refresh})
     try:
         serializer.is_valid(raise_exception=True)
     except TokenError as exc:
-        raise InvalidToken(str(exc)) from exc
+        raise TokenInvalid(token_error_message(exc)) from exc
     return dict(serializer.validated_data)

@@ -70,3 +70,23 @@ def _isolated_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def superuser(db):
+    from tests.factories import SuperuserFactory
+
+    return SuperuserFactory(username="root")
+
+
+@pytest.fixture
+def operator_client(operator) -> APIClient:
+    """An API client acting as an operator who passed two-factor verification."""
+    from rest_framework.test import APIClient
+
+    from accounts.access import mark_otp_verified
+
+    mark_otp_verified(operator)
+    client = APIClient()
+    client.force_authenticate(operator)
+    return client

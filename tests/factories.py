@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import factory
@@ -106,3 +107,55 @@ class StrategyVersionFactory(factory.django.DjangoModelFactory):
         ]
     )  # fmt: skip
     author = factory.LazyAttribute(lambda v: v.strategy.owner)
+
+
+# --- accounts -----------------------------------------------------------------------
+
+
+class SuperuserFactory(UserFactory):
+    role = Role.OPERATOR
+    is_staff = True
+    is_superuser = True
+
+
+def totp_device_for(user: Any) -> Any:
+    """A confirmed TOTP device: two-factor is on for `user`."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    return TOTPDevice.objects.create(user=user, name="test", confirmed=True)
+
+
+def totp_code(device: Any) -> str:
+    """The code the device's authenticator app shows right now."""
+    from django_otp.oath import totp
+
+    return f"{totp(device.bin_key, device.step, device.t0, device.digits, device.drift):06d}"
+
+
+class InstrumentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "backtesting.Instrument"
+        django_get_or_create = ("symbol",)
+
+    symbol = factory.Sequence(lambda n: f"SYM{n}")
+    name = factory.LazyAttribute(lambda i: f"{i.symbol} Inc.")
+    asset_class = "equity"
+    exchange = "NASDAQ"
+    currency = "USD"
+    timezone = "America/New_York"
+
+
+class BarFactory(factory.django.DjangoModelFactory):
+    """A consistent daily bar; pass `timestamp` (aware, UTC) and the prices you care about."""
+
+    class Meta:
+        model = "backtesting.Bar"
+
+    instrument = factory.SubFactory(InstrumentFactory)
+    timeframe = "1d"
+    timestamp = factory.Sequence(lambda n: datetime(2024, 1, 1, tzinfo=UTC) + timedelta(days=n))
+    open = 100.0
+    high = 101.0
+    low = 99.0
+    close = 100.5
+    volume = 1000.0

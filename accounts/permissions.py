@@ -23,8 +23,9 @@ Role classes (view level; anonymous -> 401, wrong role -> 403 envelope):
 Object class:
 - `IsOwnerOrOperator`: the owner (the object's `owner` attribute, or `owner_attr` on the
   view) or a verified operator may do anything; anyone else may *read* a row whose
-  `is_shared`/`shared` attribute (or the view's `shared_attr`) is true; changing it is 403. A row the user cannot see at
-  all raises 404 (never 403), so a view that forgot to scope its queryset still leaks nothing.
+  `is_shared`/`shared` attribute (or the view's `shared_attr`) is true; changing it is
+  403. A row the user cannot see at all raises 404 (never 403), so a view that forgot to
+  scope its queryset still leaks nothing.
 """
 
 from __future__ import annotations

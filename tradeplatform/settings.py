@@ -223,6 +223,38 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=330)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_HEARTBEAT_SECONDS = env.int("CELERY_WORKER_HEARTBEAT_SECONDS", default=10)
+# Separate queues so one user's optimization sweep cannot starve everyone's single runs;
+# deploy/dev/serve.sh consumes all of them, production runs a worker pool per queue.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_ROUTES = {
+    "backtesting.backtest_execute": {"queue": "backtests"},
+    "backtesting.optimization_*": {"queue": "optimizations"},
+    "backtesting.webhook_deliver": {"queue": "notifications"},
+    "backtesting.backtest_email": {"queue": "notifications"},
+}
+
+# --- Backtest jobs (backtesting/jobs): limits, leases, retries, webhooks ---
+# Task limits: the soft one becomes a `failed` job with a clear message; the hard one kills.
+BACKTEST_SOFT_TIME_LIMIT = env.int("BACKTEST_SOFT_TIME_LIMIT", default=600)
+BACKTEST_TIME_LIMIT = env.int("BACKTEST_TIME_LIMIT", default=BACKTEST_SOFT_TIME_LIMIT + 30)
+# Sandbox limits per run; the wall clock stays under the soft limit so the sandbox says why.
+BACKTEST_SANDBOX_CPU_SECONDS = env.int("BACKTEST_SANDBOX_CPU_SECONDS", default=300)
+BACKTEST_SANDBOX_WALL_SECONDS = env.float("BACKTEST_SANDBOX_WALL_SECONDS", default=540.0)
+BACKTEST_SANDBOX_MEMORY_MB = env.int("BACKTEST_SANDBOX_MEMORY_MB", default=1024)
+# A running job renews its lease; a `running` row with an expired lease was left by a dead
+# worker and may be claimed again by the redelivered message.
+BACKTEST_LEASE_SECONDS = env.int("BACKTEST_LEASE_SECONDS", default=30)
+BACKTEST_PROGRESS_INTERVAL_SECONDS = env.float("BACKTEST_PROGRESS_INTERVAL_SECONDS", default=0.25)
+BACKTEST_CANCEL_POLL_SECONDS = env.float("BACKTEST_CANCEL_POLL_SECONDS", default=0.5)
+# Retries are for infrastructure outages only (database, broker), with jittered backoff.
+BACKTEST_MAX_RETRIES = env.int("BACKTEST_MAX_RETRIES", default=5)
+BACKTEST_RETRY_BACKOFF_SECONDS = env.float("BACKTEST_RETRY_BACKOFF_SECONDS", default=2.0)
+BACKTEST_RETRY_BACKOFF_MAX_SECONDS = env.float("BACKTEST_RETRY_BACKOFF_MAX_SECONDS", default=300.0)
+# Webhooks: HTTPS only outside dev/test; private/loopback targets only if an operator allows.
+WEBHOOK_REQUIRE_HTTPS = env.bool("WEBHOOK_REQUIRE_HTTPS", default=IS_STRICT)
+WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env.bool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", default=False)
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5.0)
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=5)
 
 # --- Passwords: Argon2 first, bcrypt accepted for imported hashes ---
 PASSWORD_HASHERS = [

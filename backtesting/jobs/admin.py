@@ -1,0 +1,76 @@
+"""Admin for backtest jobs; the dead-letter list is where operators see and requeue failures."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from backtesting.jobs import services
+from backtesting.jobs.models import Backtest, DeadLetter, Webhook, WebhookDelivery
+from tradeplatform.errors import ConflictError
+
+
+@admin.register(Backtest)
+class BacktestAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "owner",
+        "strategy_version",
+        "status",
+        "progress",
+        "queue",
+        "queued_at",
+        "attempts",
+    )
+    list_filter = ("status", "queue", "timeframe")
+    search_fields = ("id", "owner__username", "request_id")
+    raw_id_fields = ("owner", "strategy_version", "rerun_of")
+    filter_horizontal = ("instruments",)
+    readonly_fields = ("metrics", "equity_curve", "timings", "claim_token", "lease_expires_at")
+
+
+@admin.register(DeadLetter)
+class DeadLetterAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "kind",
+        "task_name",
+        "backtest",
+        "request_id",
+        "attempts",
+        "created_at",
+        "requeued_at",
+    )
+    list_filter = ("kind", "requeued_at")
+    search_fields = ("request_id", "error", "task_name")
+    readonly_fields = (
+        "kind", "task_name", "task_args", "backtest", "delivery", "error", "request_id",
+        "attempts", "created_at", "requeued_at", "requeued_by",
+    )  # fmt: skip
+    actions = ["requeue"]
+
+    @admin.action(description="Requeue the selected jobs")
+    def requeue(self, request: HttpRequest, queryset: QuerySet[DeadLetter]) -> None:
+        done = 0
+        for letter in queryset:
+            try:
+                services.dead_letter_requeue(dead_letter=letter, user=request.user)
+                done += 1
+            except ConflictError:
+                pass  # already requeued: nothing to do, the count below says so
+        total = queryset.count()
+        self.message_user(request, f"Requeued {done} of {total} jobs.", messages.INFO)
+
+
+@admin.register(Webhook)
+class WebhookAdmin(admin.ModelAdmin):
+    list_display = ("id", "owner", "url", "is_active", "created_at")
+    exclude = ("secret",)
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = ("id", "webhook", "backtest", "status", "created_at")
+    list_filter = ("status",)
+    readonly_fields = ("event", "attempts_log")

@@ -1,0 +1,295 @@
+"""What a worker does with one backtest: claim it, run it in the sandbox, store the outcome.
+
+Callable without Celery (tests and benchmarks call `backtest_execute` directly). The task in
+backtesting/tasks.py only maps exceptions to retries.
+
+Delivery is at-least-once (acks_late + reject on worker loss), so this is idempotent:
+- a finished row is left alone (a second delivery does nothing);
+- a `running` row whose lease is live belongs to a live worker: LeaseHeldError, and the task
+  retries after the lease, by when that worker has either finished or died;
+- a `running` row whose lease expired is re-claimed with a new token; its old worker, if it
+  was only slow, can no longer write (every write is conditional on the token).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from backtesting import sandbox
+from backtesting.jobs import metrics
+from backtesting.jobs.bars import bars_fingerprint, bars_for_backtest, series_versions
+from backtesting.jobs.models import Backtest, BacktestStatus, Trade
+from backtesting.jobs.results import trades_from_result
+from backtesting.jobs.services import cancel_flag_key, queue_depth_refresh
+
+logger = logging.getLogger(__name__)
+
+
+class LeaseHeldError(Exception):
+    """Another live worker owns this backtest; try again after `retry_in` seconds."""
+
+    def __init__(self, retry_in: float) -> None:
+        super().__init__(f"backtest is leased for another {retry_in:.1f} s")
+        self.retry_in = retry_in
+
+
+class _Claim:
+    """This delivery's ownership of a row, with throttled progress, lease and cancel checks."""
+
+    def __init__(self, backtest_id: int, token: str) -> None:
+        self.backtest_id, self.token = backtest_id, token
+        self.lease = timedelta(seconds=settings.BACKTEST_LEASE_SECONDS)
+        self._last_progress = self._last_cancel_poll = self._last_renewal = time.monotonic()
+        self.lost = False
+
+    def rows(self) -> Any:
+        return Backtest.objects.filter(pk=self.backtest_id, claim_token=self.token)
+
+    def on_progress(self, fraction: float) -> None:
+        now = time.monotonic()
+        # Progress is written at most a few times a second: enough for a progress bar,
+        # cheap enough not to slow a backtest that reports every 1 % of bars.
+        if now - self._last_progress < settings.BACKTEST_PROGRESS_INTERVAL_SECONDS:
+            return
+        self._last_progress = self._last_renewal = now
+        updated = (
+            self.rows()
+            .filter(status=BacktestStatus.RUNNING)
+            .update(
+                progress=min(max(float(fraction), 0.0), 1.0),
+                lease_expires_at=timezone.now() + self.lease,
+            )
+        )
+        self.lost = self.lost or not updated
+
+    def should_cancel(self) -> bool:
+        now = time.monotonic()
+        if now - self._last_cancel_poll < settings.BACKTEST_CANCEL_POLL_SECONDS:
+            return self.lost
+        self._last_cancel_poll = now
+        if cache.get(cancel_flag_key(self.backtest_id)):
+            return True
+        if now - self._last_renewal >= self.lease.total_seconds() / 3:
+            self._renew(now)
+        return self.lost
+
+    def _renew(self, now: float) -> None:
+        # A strategy that reports no progress still keeps its lease; the renewal also reads
+        # the row's cancel flag, in case the cache was flushed.
+        self._last_renewal = now
+        updated = (
+            self.rows()
+            .filter(status=BacktestStatus.RUNNING, cancel_requested=False)
+            .update(lease_expires_at=timezone.now() + self.lease)
+        )
+        self.lost = self.lost or not updated
+
+
+def backtest_execute(*, backtest_id: int) -> Backtest | None:
+    """Claim, run and store one backtest; returns the row in its final state.
+
+    Returns None if the row is gone. Raises LeaseHeldError when a live worker owns it, and
+    lets database/broker errors propagate so the task can retry them.
+    """
+    claim = _claim(backtest_id)
+    if claim is None:
+        return Backtest.objects.filter(pk=backtest_id).first()
+    backtest = Backtest.objects.select_related("strategy_version").get(pk=backtest_id)
+    metrics.QUEUE_WAIT.labels(backtest.queue).observe(
+        max((backtest.started_at - backtest.queued_at).total_seconds(), 0.0)
+    )
+    queue_depth_refresh(backtest.queue)
+    try:
+        _run_and_store(backtest, claim)
+    except SoftTimeLimitExceeded:
+        limit = settings.BACKTEST_SOFT_TIME_LIMIT
+        _finish(claim, BacktestStatus.FAILED, "time_limit",
+                f"The backtest ran longer than the {limit} s limit and was stopped.")  # fmt: skip
+    except sandbox.SandboxCancelledError:
+        _finish(claim, BacktestStatus.CANCELLED, "cancelled", "Cancelled by the user.")
+    except sandbox.SandboxError as exc:
+        metrics.SANDBOX_FAILURES.labels(exc.code).inc()
+        _finish(claim, BacktestStatus.FAILED, exc.code, exc.message, exc.to_dict())
+    except BaseException:
+        _release(claim)  # give the row back so the retry can claim it without waiting
+        raise
+    return Backtest.objects.filter(pk=backtest_id).first()
+
+
+def _claim(backtest_id: int) -> _Claim | None:
+    now = timezone.now()
+    token = uuid.uuid4().hex
+    claimable = Q(status=BacktestStatus.QUEUED) | Q(
+        status=BacktestStatus.RUNNING, lease_expires_at__lt=now
+    )
+    updated = Backtest.objects.filter(claimable, pk=backtest_id, cancel_requested=False).update(
+        status=BacktestStatus.RUNNING,
+        claim_token=token,
+        started_at=now,
+        lease_expires_at=now + timedelta(seconds=settings.BACKTEST_LEASE_SECONDS),
+        attempts=F("attempts") + 1,
+        progress=0.0,
+    )
+    if updated:
+        return _Claim(backtest_id, token)
+    row = Backtest.objects.filter(pk=backtest_id).values("status", "lease_expires_at").first()
+    if row and row["status"] == BacktestStatus.RUNNING and row["lease_expires_at"]:
+        raise LeaseHeldError(max((row["lease_expires_at"] - now).total_seconds(), 0.5))
+    logger.info(
+        "backtest not claimable; nothing to do", extra={"backtest_id": backtest_id, **(row or {})}
+    )
+    return None
+
+
+def _run_and_store(backtest: Backtest, claim: _Claim) -> None:
+    timings: dict[str, float] = {}
+    with _timed(timings, "data_load_ms"):
+        bars = bars_for_backtest(
+            symbols=list(backtest.symbols),
+            timeframe=backtest.timeframe,
+            start=backtest.start,
+            end=backtest.end,
+        )
+        fingerprint = bars_fingerprint(backtest.timeframe, bars)
+        versions = series_versions(symbols=list(backtest.symbols), timeframe=backtest.timeframe)
+    with _timed(timings, "sandbox_ms"):
+        result = run_sandboxed(backtest, bars, claim.on_progress, claim.should_cancel)
+    if claim.lost:
+        raise sandbox.SandboxCancelledError()
+    n_bars = sum(len(b) for b in bars.values())
+    with _timed(timings, "write_ms"):
+        stored = _store_success(backtest, claim, result, (fingerprint, versions, n_bars), timings)
+    if stored:
+        # The write's own duration is only known now; one more tiny UPDATE records it.
+        claim.rows().update(timings=timings)
+        metrics.BARS_PROCESSED.inc(n_bars)
+
+
+def run_sandboxed(
+    backtest: Backtest,
+    bars: dict[str, Any],
+    on_progress: Callable[[float], None] | None,
+    should_cancel: Callable[[], bool] | None,
+) -> dict[str, Any]:
+    """Run the pinned strategy version on `bars` in a fresh jailed child."""
+    limits = sandbox.SandboxLimits(
+        cpu_seconds=settings.BACKTEST_SANDBOX_CPU_SECONDS,
+        wall_seconds=settings.BACKTEST_SANDBOX_WALL_SECONDS,
+        memory_bytes=settings.BACKTEST_SANDBOX_MEMORY_MB * 1024 * 1024,
+    )
+    series = {symbol: arrays.to_bar_series() for symbol, arrays in bars.items()}
+    return sandbox.run_strategy_in_sandbox(
+        code=backtest.strategy_version.code,
+        spec=backtest.spec_dict(),
+        bars=series,
+        limits=limits,
+        on_progress=on_progress,
+        should_cancel=should_cancel,
+    )
+
+
+def _store_success(
+    backtest: Backtest,
+    claim: _Claim,
+    result: dict[str, Any],
+    provenance: tuple[str, dict[str, int], int],
+    timings: dict[str, float],
+) -> bool:
+    fingerprint, versions, n_bars = provenance
+    curve = result["equity_curve"]
+    trades = trades_from_result(backtest.pk, result["trades"])
+    with transaction.atomic():
+        # Trades of an earlier, interrupted attempt are dropped first: with the unique
+        # (backtest, seq) constraint this makes the write exactly-once per backtest.
+        Trade.objects.filter(backtest_id=backtest.pk).delete()
+        Trade.objects.bulk_create(trades, batch_size=1000)
+        updated = (
+            claim.rows()
+            .filter(status=BacktestStatus.RUNNING)
+            .update(
+                status=BacktestStatus.SUCCEEDED,
+                progress=1.0,
+                finished_at=timezone.now(),
+                metrics=result["statistics"],
+                equity_curve={k: curve[k] for k in ("timestamps", "equity", "drawdown")},
+                engine_version=result["engine_version"],
+                code_sha256=backtest.strategy_version.code_sha256,
+                data_fingerprint=fingerprint,
+                data_versions=versions,
+                bars_processed=n_bars,
+                timings=timings,
+                sandbox_log=str((result.get("sandbox") or {}).get("logs", ""))[:65_536],
+                lease_expires_at=None,
+            )
+        )
+        if not updated:
+            # Cancelled, deleted or re-claimed meanwhile: this attempt's results must not land.
+            transaction.set_rollback(True)
+            return False
+    _after_finish(backtest.pk, BacktestStatus.SUCCEEDED)
+    return True
+
+
+def _finish(
+    claim: _Claim, status: str, code: str, message: str, details: dict[str, Any] | None = None
+) -> None:
+    updated = (
+        claim.rows()
+        .filter(status=BacktestStatus.RUNNING)
+        .update(
+            status=status,
+            finished_at=timezone.now(),
+            error_code=code,
+            error_message=message[:5000],
+            error_details=details or {},
+            lease_expires_at=None,
+        )
+    )
+    if updated:
+        _after_finish(claim.backtest_id, status)
+
+
+def _release(claim: _Claim) -> None:
+    try:
+        claim.rows().filter(status=BacktestStatus.RUNNING).update(
+            status=BacktestStatus.QUEUED, claim_token="", lease_expires_at=None
+        )
+    except Exception:  # the database may be what failed; the lease then expires on its own
+        logger.warning("could not release backtest claim", extra={"backtest_id": claim.backtest_id})
+
+
+def _after_finish(backtest_id: int, status: str) -> None:
+    from backtesting.jobs.notifications import notifications_enqueue
+
+    row = Backtest.objects.filter(pk=backtest_id).values("started_at", "finished_at").first()
+    if row and row["started_at"] and row["finished_at"]:
+        metrics.RUN_TIME.labels(status).observe(
+            (row["finished_at"] - row["started_at"]).total_seconds()
+        )
+    metrics.BACKTESTS.labels(status).inc()
+    cache.delete(cancel_flag_key(backtest_id))
+    logger.info("backtest finished", extra={"backtest_id": backtest_id, "status": status})
+    notifications_enqueue(backtest_id=backtest_id)
+
+
+class _timed:
+    def __init__(self, into: dict[str, float], key: str) -> None:
+        self.into, self.key = into, key
+
+    def __enter__(self) -> None:
+        self.started = time.perf_counter()
+
+    def __exit__(self, *exc: object) -> None:
+        self.into[self.key] = round((time.perf_counter() - self.started) * 1000, 2)

@@ -1,0 +1,262 @@
+"""Backtest jobs, their results, the dead-letter record and webhook notifications.
+
+A Backtest row is the job: its status is a small state machine advanced only by
+conditional UPDATEs in `backtesting.jobs.services`, so two workers can never both own it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from accounts.ownership import OwnedQuerySet
+
+
+class BacktestStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+ACTIVE_STATUSES = (BacktestStatus.QUEUED, BacktestStatus.RUNNING)
+FINISHED_STATUSES = (BacktestStatus.SUCCEEDED, BacktestStatus.FAILED, BacktestStatus.CANCELLED)
+
+
+class BacktestQuerySet(OwnedQuerySet["Backtest"]):
+    owner_field = "owner"
+
+    def active(self) -> BacktestQuerySet:
+        return self.filter(status__in=ACTIVE_STATUSES)
+
+    def recent(self) -> BacktestQuerySet:
+        return self.order_by("-queued_at", "-id")
+
+
+class Backtest(models.Model):
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="backtests"
+    )
+    # PROTECT: a result must always be traceable to the exact code that produced it.
+    strategy_version = models.ForeignKey(
+        "strategies.StrategyVersion", on_delete=models.PROTECT, related_name="backtests"
+    )
+    instruments = models.ManyToManyField("backtesting.Instrument", related_name="backtests")
+    # Order matters (the first symbol is `self.data`), which the M2M cannot keep.
+    symbols = models.JSONField(default=list)
+    timeframe = models.CharField(max_length=3)
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    parameters = models.JSONField(default=dict)  # resolved: declared defaults + user values
+    settings = models.JSONField(default=dict)  # BacktestSpec fields except params
+
+    status = models.CharField(
+        max_length=12, choices=BacktestStatus.choices, default=BacktestStatus.QUEUED
+    )
+    progress = models.FloatField(default=0.0)
+    queue = models.CharField(max_length=32, default="backtests")
+    queued_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # The claim: which delivery owns the run and until when. A worker renews the lease while
+    # it runs; a `running` row whose lease expired belongs to a dead worker and may be re-claimed.
+    claim_token = models.CharField(max_length=32, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    cancel_requested = models.BooleanField(default=False)
+
+    error_code = models.CharField(max_length=64, blank=True)
+    error_message = models.TextField(blank=True)
+    error_details = models.JSONField(default=dict, blank=True)
+    request_id = models.CharField(max_length=128, blank=True)
+    rerun_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reruns"
+    )
+
+    # Provenance: with these, a result can be reproduced bit for bit or shown to be stale.
+    engine_version = models.CharField(max_length=32, blank=True)
+    code_sha256 = models.CharField(max_length=64, blank=True)
+    data_fingerprint = models.CharField(max_length=64, blank=True)
+    data_versions = models.JSONField(default=dict, blank=True)
+    bars_processed = models.PositiveBigIntegerField(default=0)
+
+    metrics = models.JSONField(null=True, blank=True)
+    # {"timestamps": [...], "equity": [...], "drawdown": [...]}: read whole, never queried.
+    equity_curve = models.JSONField(null=True, blank=True)
+    timings = models.JSONField(default=dict, blank=True)  # ms per phase, for the benchmark
+    sandbox_log = models.TextField(blank=True)
+
+    objects = BacktestQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-queued_at", "-id"]
+        indexes = [
+            models.Index(fields=["owner", "-queued_at"], name="backtest_owner_recent"),
+            models.Index(fields=["status", "queue"], name="backtest_status_queue"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(start__lt=models.F("end")), name="backtest_start_before_end"
+            ),
+            models.CheckConstraint(
+                condition=Q(progress__gte=0) & Q(progress__lte=1), name="backtest_progress_0_1"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Backtest {self.pk} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED_STATUSES
+
+    def spec_dict(self) -> dict[str, Any]:
+        """The BacktestSpec.to_dict()-shaped input of this run."""
+        return {**self.settings, "params": dict(self.parameters)}
+
+
+class Trade(models.Model):
+    """One closed (or still open) position lot of a finished backtest; bulk-inserted."""
+
+    backtest = models.ForeignKey(Backtest, on_delete=models.CASCADE, related_name="trades")
+    seq = models.PositiveIntegerField()  # the engine's trade id: stable order for pagination
+    symbol = models.CharField(max_length=32)
+    direction = models.CharField(max_length=5)
+    size = models.FloatField()
+    entry_time = models.DateTimeField()
+    entry_price = models.FloatField()
+    exit_time = models.DateTimeField(null=True, blank=True)
+    exit_price = models.FloatField(null=True, blank=True)
+    gross_pnl = models.FloatField(null=True, blank=True)
+    net_pnl = models.FloatField(null=True, blank=True)
+    net_pnl_pct = models.FloatField(null=True, blank=True)
+    fees = models.FloatField(default=0.0)
+    bars_held = models.IntegerField(default=0)
+    exit_reason = models.CharField(max_length=32, blank=True)
+    tag = models.CharField(max_length=100, blank=True)
+    is_open = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["backtest", "seq"]
+        constraints = [
+            # A redelivered job can never duplicate trades: the second insert would collide.
+            models.UniqueConstraint(fields=["backtest", "seq"], name="backtest_trade_seq_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.backtest_id}#{self.seq} {self.symbol} {self.direction}"
+
+
+class DeadLetterKind(models.TextChoices):
+    BACKTEST = "backtest", "Backtest"
+    WEBHOOK = "webhook", "Webhook delivery"
+
+
+class DeadLetter(models.Model):
+    """A job that exhausted its retries; operators inspect and requeue it."""
+
+    kind = models.CharField(max_length=16, choices=DeadLetterKind.choices)
+    task_name = models.CharField(max_length=200)
+    task_args = models.JSONField(default=list)
+    backtest = models.ForeignKey(
+        Backtest, null=True, blank=True, on_delete=models.CASCADE, related_name="dead_letters"
+    )
+    delivery = models.ForeignKey(
+        "backtesting.WebhookDelivery",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="dead_letters",
+    )
+    error = models.TextField()
+    request_id = models.CharField(max_length=128, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    requeued_at = models.DateTimeField(null=True, blank=True)
+    requeued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.task_name} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+def _new_secret() -> str:
+    return uuid.uuid4().hex + uuid.uuid4().hex
+
+
+class WebhookQuerySet(OwnedQuerySet["Webhook"]):
+    owner_field = "owner"
+
+
+class Webhook(models.Model):
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webhooks"
+    )
+    url = models.URLField(max_length=500)
+    # Shown once at creation; stored because every delivery is signed with it.
+    secret = models.CharField(max_length=64, default=_new_secret)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = WebhookQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class NotificationPreference(models.Model):
+    owner = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="backtest_notifications"
+    )
+    email_on_finish = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return f"{self.owner_id} email={self.email_on_finish}"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"  # this attempt failed; a retry may follow
+    DEAD = "dead", "Dead"  # the last attempt failed
+
+
+class WebhookDeliveryQuerySet(OwnedQuerySet["WebhookDelivery"]):
+    owner_field = "webhook__owner"
+
+
+class WebhookDelivery(models.Model):
+    """One event for one webhook; `attempts_log` lists every try, visible to the owner."""
+
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
+    backtest = models.ForeignKey(
+        Backtest, null=True, blank=True, on_delete=models.SET_NULL, related_name="deliveries"
+    )
+    event = models.JSONField()
+    status = models.CharField(
+        max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts_log = models.JSONField(default=list)
+    request_id = models.CharField(max_length=128, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = WebhookDeliveryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"delivery {self.pk} -> {self.webhook_id} ({self.status})"

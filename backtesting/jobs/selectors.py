@@ -1,0 +1,45 @@
+"""Reads of backtest jobs: scoped lists with filters, scoped lookups."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from accounts.ownership import get_visible_or_404
+from backtesting.jobs.models import Backtest, BacktestQuerySet, Trade, Webhook, WebhookDelivery
+
+
+def backtest_list(
+    *,
+    user: Any,
+    status: str | None = None,
+    strategy_id: int | None = None,
+    instrument: str | None = None,
+) -> BacktestQuerySet:
+    """The user's own backtests, newest first (operators too: "mine" is the API's promise)."""
+    qs = Backtest.objects.owned_by(user).select_related("strategy_version__strategy")
+    if status:
+        qs = qs.filter(status=status)
+    if strategy_id:
+        qs = qs.filter(strategy_version__strategy_id=strategy_id)
+    if instrument:
+        qs = qs.filter(instruments__symbol=instrument.upper())
+    return qs.recent()
+
+
+def backtest_get(*, user: Any, pk: Any) -> Backtest:
+    """A backtest the user may see (own, or any for verified operators); 404 otherwise."""
+    return get_visible_or_404(
+        Backtest.objects.select_related("strategy_version__strategy", "rerun_of"), user, pk=pk
+    )
+
+
+def backtest_trades(*, backtest: Backtest) -> Any:
+    return Trade.objects.filter(backtest=backtest).order_by("seq")
+
+
+def webhook_get(*, user: Any, pk: Any) -> Webhook:
+    return get_visible_or_404(Webhook.objects, user, pk=pk)
+
+
+def webhook_deliveries(*, webhook: Webhook) -> Any:
+    return WebhookDelivery.objects.filter(webhook=webhook).order_by("-created_at", "-id")

@@ -1,0 +1,310 @@
+"""Backtest workflows: submit, cancel, rerun, delete, and the dead-letter record.
+
+Execution (what the worker does) lives in `backtesting.jobs.execution`. Every write that
+changes a job's status is a conditional UPDATE on the status it expects, so the API and
+the worker can race freely: exactly one of them wins and the other sees 0 rows.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from accounts.access import has_role
+from accounts.models import Role
+from accounts.quotas import QuotaKind, daily_window_start, ensure_within_quota, lock_user_for_quota
+from backtesting.engine import BacktestSpec, EngineError
+from backtesting.jobs import metrics
+from backtesting.jobs.bars import series_versions, symbols_without_data
+from backtesting.jobs.models import (
+    Backtest,
+    BacktestStatus,
+    DeadLetter,
+    DeadLetterKind,
+)
+from backtesting.jobs.parameters import parameters_resolve
+from backtesting.marketdata.models import Instrument
+from backtesting.marketdata.timeframes import Timeframe
+from strategies.models import Strategy, StrategyVersion
+from tradeplatform.errors import (
+    ConflictError,
+    DomainValidationError,
+    NotFoundError,
+    PermissionDeniedError,
+)
+from tradeplatform.request_context import current_request_id
+
+logger = logging.getLogger(__name__)
+
+BACKTEST_QUEUE = "backtests"
+
+
+@dataclass(frozen=True)
+class BacktestInput:
+    """What a user asks for; `settings` holds BacktestSpec fields except `params`."""
+
+    strategy_version: StrategyVersion
+    symbols: list[str]
+    timeframe: str
+    start: datetime
+    end: datetime
+    parameters: dict[str, Any]
+    settings: dict[str, Any]
+
+
+def cancel_flag_key(backtest_id: int) -> str:
+    return f"backtests:cancel:{backtest_id}"
+
+
+def backtest_submit(
+    *, owner: Any, data: BacktestInput, rerun_of: Backtest | None = None
+) -> Backtest:
+    """Validate everything, create the row `queued` and enqueue it once the transaction commits.
+
+    Raises PermissionDeniedError (viewers), NotFoundError (strategy not visible),
+    DomainValidationError (dates, timeframe, instruments, data, settings), ParameterError,
+    QuotaExceededError (429, concurrent or daily quota).
+    """
+    if not has_role(owner, Role.TRADER):
+        raise PermissionDeniedError("Only traders can run backtests; your role is read-only.")
+    _ensure_strategy_visible(owner, data.strategy_version)
+    instrument_ids = _validate_market_inputs(data)
+    parameters = parameters_resolve(data.strategy_version.parameters, data.parameters)
+    settings = _validated_settings(data.settings, parameters)
+    with transaction.atomic():
+        # Locking the user row serialises this user's submits: two requests cannot both
+        # pass the quota count and exceed it together.
+        lock_user_for_quota(owner)
+        _ensure_quotas(owner)
+        backtest = Backtest.objects.create(
+            owner=owner,
+            strategy_version=data.strategy_version,
+            symbols=data.symbols,
+            timeframe=data.timeframe,
+            start=data.start,
+            end=data.end,
+            parameters=parameters,
+            settings=settings,
+            queue=BACKTEST_QUEUE,
+            queued_at=timezone.now(),
+            request_id=current_request_id() or "",
+            rerun_of=rerun_of,
+        )
+        backtest.instruments.set(list(instrument_ids.values()))
+        _enqueue_on_commit(backtest)
+    metrics.BACKTESTS.labels("queued").inc()
+    logger.info("backtest queued", extra={"backtest_id": backtest.pk})
+    return backtest
+
+
+def _ensure_strategy_visible(owner: Any, version: StrategyVersion) -> None:
+    # Shared strategies may be run by anyone who can read them; archived ones by nobody.
+    visible = Strategy.objects.visible_to(owner).active().filter(pk=version.strategy_id)
+    if not visible.exists():
+        raise NotFoundError("No such strategy.")
+
+
+def _validate_market_inputs(data: BacktestInput) -> dict[str, int]:
+    if data.timeframe not in Timeframe._value2member_map_:
+        raise DomainValidationError(
+            "Unknown timeframe.", details={"timeframe": [f"One of {[t.value for t in Timeframe]}."]}
+        )
+    if data.start >= data.end:
+        raise DomainValidationError(
+            "The start must be before the end.", details={"start": ["Must be before end."]}
+        )
+    if not data.symbols or len(set(data.symbols)) != len(data.symbols):
+        raise DomainValidationError(
+            "List each instrument once.", details={"instruments": ["Give distinct symbols."]}
+        )
+    ids = dict(Instrument.objects.filter(symbol__in=data.symbols).values_list("symbol", "id"))
+    unknown = [s for s in data.symbols if s not in ids]
+    if unknown:
+        raise DomainValidationError(
+            "Unknown instrument.",
+            details={"instruments": dict.fromkeys(unknown, "Unknown instrument.")},
+        )
+    empty = symbols_without_data(
+        symbols=data.symbols, timeframe=data.timeframe, start=data.start, end=data.end
+    )
+    if empty:
+        raise DomainValidationError(
+            "No market data in the requested range.",
+            details={"instruments": dict.fromkeys(empty, "No bars in this range and timeframe.")},
+        )
+    return ids
+
+
+def _validated_settings(settings: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
+    """Round-trip through BacktestSpec so the stored settings are exactly what the engine takes."""
+    if "params" in settings:
+        raise DomainValidationError(details={"settings": {"params": "Use `parameters`."}})
+    try:
+        spec = BacktestSpec.from_dict({**settings, "params": parameters})
+    except (EngineError, TypeError, ValueError) as exc:
+        raise DomainValidationError(
+            "The backtest settings are not valid.", details={"settings": [str(exc)]}
+        ) from exc
+    out = spec.to_dict()
+    out.pop("params")
+    return out
+
+
+def _ensure_quotas(owner: Any) -> None:
+    # The concurrent quota doubles as the per-user fairness limit: one user can never hold
+    # more than N slots of the shared backtest queue, however fast they submit.
+    mine = Backtest.objects.owned_by(owner)
+    ensure_within_quota(owner, QuotaKind.CONCURRENT_BACKTESTS, mine.active().count())
+    ensure_within_quota(
+        owner,
+        QuotaKind.DAILY_BACKTESTS,
+        mine.filter(queued_at__gte=daily_window_start()).count(),
+    )
+
+
+def _enqueue_on_commit(backtest: Backtest) -> None:
+    from backtesting.tasks import backtest_execute_task
+
+    backtest_id = backtest.pk
+    # The request id header makes the worker's logs carry the id of the request that
+    # created the job, even when an operator requeues it days later.
+    headers = {"request_id": backtest.request_id} if backtest.request_id else {}
+    transaction.on_commit(
+        lambda: backtest_execute_task.apply_async((backtest_id,), headers=headers)
+    )
+    transaction.on_commit(lambda: queue_depth_refresh(backtest.queue))
+
+
+def queue_depth_refresh(queue: str) -> None:
+    """Set the queue-depth gauge from the rows (broker-agnostic; one indexed count)."""
+    counts = dict(
+        Backtest.objects.filter(status=BacktestStatus.QUEUED)
+        .values_list("queue")
+        .annotate(n=Count("id"))
+        .values_list("queue", "n")
+    )
+    metrics.QUEUE_DEPTH.labels(queue).set(counts.get(queue, 0))
+
+
+def backtest_cancel(*, backtest: Backtest) -> Backtest:
+    """Cancel a queued job at once, or ask the running worker to stop (it kills the sandbox).
+
+    Raises ConflictError when the backtest already finished.
+    """
+    now = timezone.now()
+    if Backtest.objects.filter(pk=backtest.pk, status=BacktestStatus.QUEUED).update(
+        status=BacktestStatus.CANCELLED, finished_at=now, cancel_requested=True
+    ):
+        metrics.BACKTESTS.labels("cancelled").inc()
+        queue_depth_refresh(backtest.queue)
+    elif Backtest.objects.filter(pk=backtest.pk, status=BacktestStatus.RUNNING).update(
+        cancel_requested=True
+    ):
+        # The worker polls this flag (cache first, the row as a fallback) every ~0.5 s.
+        cache.set(cancel_flag_key(backtest.pk), True, timeout=24 * 3600)
+    else:
+        backtest.refresh_from_db()
+        raise ConflictError(f"This backtest already finished ({backtest.status}).")
+    backtest.refresh_from_db()
+    return backtest
+
+
+def backtest_rerun(*, backtest: Backtest, owner: Any) -> Backtest:
+    """Run the same inputs again as a new backtest (its `rerun_of` points to the original)."""
+    data = BacktestInput(
+        strategy_version=backtest.strategy_version,
+        symbols=list(backtest.symbols),
+        timeframe=backtest.timeframe,
+        start=backtest.start,
+        end=backtest.end,
+        parameters=dict(backtest.parameters),
+        settings=dict(backtest.settings),
+    )
+    return backtest_submit(owner=owner, data=data, rerun_of=backtest)
+
+
+def data_changed_since(backtest: Backtest) -> bool | None:
+    """Whether the market data behind `backtest` changed since it ran (None: never ran)."""
+    if not backtest.data_versions:
+        return None
+    now = series_versions(symbols=list(backtest.symbols), timeframe=backtest.timeframe)
+    return now != backtest.data_versions
+
+
+def backtest_delete(*, backtest: Backtest) -> None:
+    """Delete a backtest and its results; a running one is told to stop first."""
+    if backtest.status == BacktestStatus.RUNNING:
+        # The worker's lease renewal will find no row and kill the sandbox.
+        cache.set(cancel_flag_key(backtest.pk), True, timeout=24 * 3600)
+    backtest.delete()
+
+
+def dead_letter_record(
+    *,
+    kind: str,
+    task_name: str,
+    task_args: list[Any],
+    error: str,
+    request_id: str = "",
+    attempts: int = 0,
+    backtest_id: int | None = None,
+    delivery_id: int | None = None,
+) -> DeadLetter:
+    """Store a job that exhausted its retries, for operators to see and requeue."""
+    letter = DeadLetter.objects.create(
+        kind=kind,
+        task_name=task_name,
+        task_args=task_args,
+        error=error[:10_000],
+        request_id=request_id,
+        attempts=attempts,
+        backtest_id=backtest_id,
+        delivery_id=delivery_id,
+    )
+    metrics.DEAD_LETTERS.labels(kind).inc()
+    logger.error(
+        "job dead-lettered",
+        extra={"dead_letter_id": letter.pk, "task": task_name, "job_request_id": request_id},
+    )
+    return letter
+
+
+def dead_letter_requeue(*, dead_letter: DeadLetter, user: Any) -> DeadLetter:
+    """Put a dead-lettered job back on its queue. Raises ConflictError if already requeued."""
+    with transaction.atomic():
+        updated = DeadLetter.objects.filter(pk=dead_letter.pk, requeued_at__isnull=True).update(
+            requeued_at=timezone.now(), requeued_by=user
+        )
+        if not updated:
+            raise ConflictError("This job was already requeued.")
+        if dead_letter.kind == DeadLetterKind.BACKTEST and dead_letter.backtest_id:
+            _backtest_requeue(dead_letter.backtest_id)
+        elif dead_letter.kind == DeadLetterKind.WEBHOOK and dead_letter.delivery_id:
+            from backtesting.jobs.notifications import delivery_requeue
+
+            delivery_requeue(delivery_id=dead_letter.delivery_id)
+    dead_letter.refresh_from_db()
+    return dead_letter
+
+
+def _backtest_requeue(backtest_id: int) -> None:
+    Backtest.objects.filter(pk=backtest_id).update(
+        status=BacktestStatus.QUEUED,
+        progress=0.0,
+        claim_token="",
+        lease_expires_at=None,
+        cancel_requested=False,
+        error_code="",
+        error_message="",
+        error_details={},
+        finished_at=None,
+        queued_at=timezone.now(),
+    )
+    _enqueue_on_commit(Backtest.objects.get(pk=backtest_id))

@@ -1,0 +1,10 @@
+"""Backtest pages, included by backtesting/urls.py under /backtests/."""
+
+from django.urls import path
+
+from backtesting.jobs import views
+
+urlpatterns = [
+    path("", views.backtest_list_view, name="backtest-list"),
+    path("<int:pk>/", views.backtest_detail_view, name="backtest-detail"),
+]

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import pytest
+
+from backtesting.jobs.parameters import ParameterError, parameters_resolve
+
+
+def _param(name: str, kind: str, default: object, **extra: object) -> dict:
+    return {"name": name, "type": kind, "default": default, "min": None, "max": None,
+            "step": None, "choices": None, **extra}  # fmt: skip
+
+
+DECLARED = [
+    _param("fast", "int", 10, min=2, max=200, step=1),
+    _param("ratio", "float", 0.5, min=0.0, max=1.0),
+    _param("long_only", "bool", True),
+    _param("mode", "str", "a", choices=["a", "b"]),
+]
+
+
+def test_missing_parameters_take_their_declared_defaults() -> None:
+    assert parameters_resolve(DECLARED, {"fast": 20}) == {
+        "fast": 20, "ratio": 0.5, "long_only": True, "mode": "a"
+    }  # fmt: skip
+
+
+def test_an_int_for_a_float_parameter_is_stored_as_a_float() -> None:
+    assert parameters_resolve(DECLARED, {"ratio": 1})["ratio"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("given", "name"),
+    [
+        ({"fast": 1}, "fast"),
+        ({"fast": 201}, "fast"),
+        ({"fast": 2.5}, "fast"),
+        ({"fast": True}, "fast"),
+        ({"ratio": float("nan")}, "ratio"),
+        ({"long_only": 1}, "long_only"),
+        ({"mode": "c"}, "mode"),
+        ({"unknown": 1}, "unknown"),
+    ],
+)
+def test_values_of_the_wrong_type_or_out_of_range_are_refused(given: dict, name: str) -> None:
+    with pytest.raises(ParameterError) as caught:
+        parameters_resolve(DECLARED, given)
+    assert name in caught.value.details["parameters"]

@@ -103,7 +103,7 @@ class _RetryAfterOrBackoff(tenacity.wait.wait_base):
 
     def __init__(self) -> None:
         self.backoff = tenacity.wait_exponential_jitter(
-            initial=settings.MARKETDATA_HTTP_BACKOFF_INITIAL,
+            multiplier=settings.MARKETDATA_HTTP_BACKOFF_INITIAL,
             max=settings.MARKETDATA_HTTP_BACKOFF_MAX,
         )
 

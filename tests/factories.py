@@ -31,6 +31,14 @@ class UserFactory(factory.django.DjangoModelFactory):
         if create:
             obj.save()
 
+    @factory.post_generation
+    def role_group(obj: Any, create: bool, extracted: object, **kwargs: object) -> None:
+        # As accounts.services does: the user's permissions come from their role's group.
+        if create:
+            from accounts.roles import sync_user_groups
+
+            sync_user_groups(obj)
+
 
 class TraderFactory(UserFactory):
     role = Role.TRADER

@@ -1,0 +1,120 @@
+"""Rate limits: per IP and per user on the API, strict on sign-in, lockout, Redis down."""
+
+from __future__ import annotations
+
+from unittest import mock
+
+import pytest
+from django.test import RequestFactory
+from rest_framework.test import APIClient
+
+from tests.accounts.helpers import ME, TOKEN, assert_envelope, bearer, obtain, tokens_for
+from tradeplatform.ratelimit import RATELIMIT_REJECTIONS, client_ip
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def tight(settings):
+    settings.RATELIMIT_API_RATE = "3/m"
+    settings.RATELIMIT_AUTH_RATE = "2/m"
+    return settings
+
+
+def _rejections(endpoint: str) -> float:
+    return RATELIMIT_REJECTIONS.labels(endpoint)._value.get()
+
+
+def test_the_api_limit_answers_429_with_retry_after_and_counts_it(tight):
+    before = _rejections("auth-me")
+    client = APIClient()
+    statuses = [client.get(ME).status_code for _ in range(3)]
+    assert statuses == [401, 401, 401]
+    error = assert_envelope(client.get(ME), 429, "rate_limited")
+    response = client.get(ME)
+    assert 1 <= int(response["Retry-After"]) <= 60
+    assert error["details"] == {"limit": "3/m"}
+    assert _rejections("auth-me") == before + 2
+
+
+def test_each_ip_has_its_own_budget(tight):
+    for _ in range(3):
+        APIClient().get(ME, REMOTE_ADDR="10.0.0.1")
+    assert APIClient().get(ME, REMOTE_ADDR="10.0.0.1").status_code == 429
+    assert APIClient().get(ME, REMOTE_ADDR="10.0.0.2").status_code == 401
+
+
+def test_an_authenticated_user_is_limited_across_ips(tight, owner):
+    access = tokens_for("owner")["access"]
+    for n in range(3):
+        assert bearer(access).get(ME, REMOTE_ADDR=f"10.0.1.{n}").status_code == 200
+    assert_envelope(bearer(access).get(ME, REMOTE_ADDR="10.0.1.99"), 429)
+
+
+def test_health_and_metrics_are_exempt(tight):
+    for _ in range(5):
+        assert APIClient().get("/live").status_code == 200
+
+
+def test_sign_in_is_limited_per_ip(tight, owner):
+    assert obtain(APIClient(), "owner").status_code == 200
+    assert obtain(APIClient(), "owner").status_code == 200
+    response = obtain(APIClient(), "owner")
+    assert_envelope(response, 429, "rate_limited")
+    assert int(response["Retry-After"]) >= 1
+
+
+def test_sign_in_is_limited_per_username_across_ips(settings, owner):
+    settings.RATELIMIT_AUTH_RATE = "2/m"
+    for n in range(2):
+        assert obtain(APIClient(), "owner", REMOTE_ADDR=f"10.2.0.{n}").status_code == 200
+    response = obtain(APIClient(), "owner", REMOTE_ADDR="10.2.0.50")
+    assert_envelope(response, 429, "rate_limited")
+
+
+def test_repeated_failures_lock_the_account_even_for_the_right_password(settings, owner):
+    settings.LOGIN_LOCKOUT_FAILURES = 3
+    settings.RATELIMIT_AUTH_RATE = "100/m"
+    for n in range(3):
+        obtain(APIClient(), "owner", "wrong-password-1", REMOTE_ADDR=f"10.3.0.{n}")
+    response = obtain(APIClient(), "owner", REMOTE_ADDR="10.3.0.99")
+    assert_envelope(response, 429, "account_locked")
+    assert int(response["Retry-After"]) > 0
+
+
+def test_failed_logins_are_logged_without_the_password(owner, caplog):
+    with caplog.at_level("WARNING", logger="tradeplatform.security"):
+        obtain(APIClient(), "owner", "Sup3r-secret-guess")
+    records = [r for r in caplog.records if getattr(r, "event", "") == "login_failed"]
+    assert records and records[0].login == "owner"
+    assert "Sup3r-secret-guess" not in caplog.text
+
+
+def test_the_client_ip_ignores_forwarded_for_unless_proxies_are_trusted(settings):
+    request = RequestFactory().get(
+        "/", REMOTE_ADDR="10.9.9.9", HTTP_X_FORWARDED_FOR="6.6.6.6, 1.2.3.4"
+    )
+    settings.TRUSTED_PROXY_COUNT = 0
+    assert client_ip(request) == "10.9.9.9"
+    settings.TRUSTED_PROXY_COUNT = 1
+    assert client_ip(request) == "1.2.3.4"  # the address our one proxy saw, not the spoof
+    settings.TRUSTED_PROXY_COUNT = 3
+    assert client_ip(request) == "10.9.9.9"  # fewer hops than proxies: do not guess
+
+
+def _broken_cache():
+    from django.core.cache import cache
+
+    return mock.patch.object(cache, "add", side_effect=ConnectionError("redis down"))
+
+
+def test_when_the_cache_is_down_the_api_fails_open(owner):
+    client = bearer(tokens_for("owner")["access"])
+    with _broken_cache():
+        assert client.get(ME).status_code == 200
+
+
+def test_when_the_cache_is_down_sign_in_fails_closed(owner):
+    with _broken_cache():
+        response = APIClient().post(TOKEN, {"username": "owner", "password": "x"}, format="json")
+    assert_envelope(response, 503, "dependency_unavailable")

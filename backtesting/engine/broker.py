@@ -61,6 +61,8 @@ class Broker:
         self.mark = self.C
         self.halted = False
         self._dirty = False
+        # Long-only without leverage can neither owe borrow nor breach maintenance margin.
+        self.risk_checks = spec.allow_short or spec.margin_initial < 1.0
         self.n_trades = 0
 
     # ------------------------------------------------------------------ account values
@@ -140,6 +142,8 @@ class Broker:
         """Close-of-bar risk: trailing levels, borrow cost, maintenance margin."""
         if self.trailing:
             self._update_trailing(i)
+        if not self.risk_checks:
+            return
         if self.borrow_rate > 0.0 and min(self.units) < 0.0:
             self._charge_borrow(i)
         # Without shorts or borrowed cash, equity >= exposure >= maintenance * exposure, so the

@@ -29,16 +29,16 @@ class Order:
 
     __slots__ = (
         "_engine",
+        "commission",
         "eligible_bar",
         "fill_bar",
         "fill_price",
         "filled_units",
-        "market_price",
-        "commission",
         "fraction",
         "id",
         "kind",
         "limit",
+        "market_price",
         "parent_id",
         "placed_bar",
         "reason",

@@ -111,18 +111,23 @@ def _run_bars(
     hi: int,
     same_close: bool,
 ) -> None:
-    # The hottest loop of the engine: locals only, no allocation per bar.
+    # The hottest loop of the engine: locals only, no allocation per bar, and the broker is
+    # entered only when it has work (pending orders, trailing stops, short/leverage risk).
     process, close_bar, record = broker.process_bar, broker.close_bar, broker.record_cash
     fill_at_close = broker.fill_market_at_close
+    risk = broker.risk_checks
     for i in range(lo, hi):
-        clock.i = i
-        process(i)
-        close_bar(i)
+        clock.i = broker.i = i
+        if broker.pending:
+            process(i)
+        if risk or broker.trailing:
+            close_bar(i)
         if i >= start:
             on_bar()
             if same_close:
                 fill_at_close(i)
-        record(i)
+        if broker.cash != broker._last_cash:
+            record(i)
 
 
 def _start_bars(spec: BacktestSpec, arrays: list[np.ndarray], n: int) -> tuple[int, int]:

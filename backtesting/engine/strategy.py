@@ -386,10 +386,13 @@ def _check_tag(tag: Any) -> str | None:
 
 
 def _last_two(x: Any) -> tuple[float, float]:
-    if isinstance(x, SeriesView):
-        if len(x) < 2:
+    """(previous, current) values of a view, or a scalar level twice; NaN before two bars."""
+    if type(x) is SeriesView:
+        i = x._clock.i
+        if i < 1:
             return math.nan, math.nan
-        return x[-2], x[-1]
+        arr = x._array
+        return arr.item(i - 1), arr.item(i)
     value = float(x)
     return value, value
 
@@ -397,9 +400,13 @@ def _last_two(x: Any) -> tuple[float, float]:
 def crossover(a: Any, b: Any) -> Any:
     """On views: True if ``a`` crossed above ``b`` on this bar (a[-2] <= b[-2], a[-1] > b[-1]).
 
-    On plain arrays it is ``indicators.crossover`` (a bool array).
+    On plain arrays it is ``indicators.crossover`` (a bool array). NaN is never a cross.
     """
-    if isinstance(a, SeriesView) or isinstance(b, SeriesView):
+    if type(a) is SeriesView and type(b) is SeriesView:  # the per-bar hot path, inlined
+        i = a._clock.i
+        x, y = a._array, b._array
+        return i >= 1 and x.item(i - 1) <= y.item(i - 1) and x.item(i) > y.item(i)
+    if type(a) is SeriesView or type(b) is SeriesView:
         a0, a1 = _last_two(a)
         b0, b1 = _last_two(b)
         return a0 <= b0 and a1 > b1
@@ -408,7 +415,11 @@ def crossover(a: Any, b: Any) -> Any:
 
 def crossunder(a: Any, b: Any) -> Any:
     """Mirror of ``crossover``: a[-2] >= b[-2] and a[-1] < b[-1] on views; bool array otherwise."""
-    if isinstance(a, SeriesView) or isinstance(b, SeriesView):
+    if type(a) is SeriesView and type(b) is SeriesView:
+        i = a._clock.i
+        x, y = a._array, b._array
+        return i >= 1 and x.item(i - 1) >= y.item(i - 1) and x.item(i) < y.item(i)
+    if type(a) is SeriesView or type(b) is SeriesView:
         a0, a1 = _last_two(a)
         b0, b1 = _last_two(b)
         return a0 >= b0 and a1 < b1

@@ -63,6 +63,12 @@ class SignalDriver:
         self.changed = changed
         self.change_bars = np.flatnonzero(changed.any(axis=0))
         self.previous = previous
+        # Per change bar: [(symbol index, new target, old target)], built once with NumPy.
+        sym_idx, bar_idx = np.nonzero(changed)
+        order = np.lexsort((sym_idx, bar_idx))
+        self.actions: dict[int, list[tuple[int, float, float]]] = {}
+        for s, b in zip(sym_idx[order].tolist(), bar_idx[order].tolist(), strict=True):
+            self.actions.setdefault(b, []).append((s, float(targets[s, b]), float(previous[s, b])))
 
     def fast_path_ok(self, spec: BacktestSpec, bars: AlignedBars) -> bool:
         return (
@@ -76,13 +82,12 @@ class SignalDriver:
 
     def step(self) -> None:
         i = self.broker.i
-        if i >= self.start and self.changed[:, i].any():
+        if i in self.actions:
             self.act(i)
 
     def act(self, i: int) -> None:
         """Place the orders for every instrument whose target changed on bar ``i``."""
-        for s in np.flatnonzero(self.changed[:, i]).tolist():
-            new, old = float(self.targets[s, i]), float(self.previous[s, i])
+        for s, new, old in self.actions[i]:
             self.broker.submit(_target_order(self.broker, s, i, new, old))
 
 

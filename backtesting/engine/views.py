@@ -40,6 +40,11 @@ class SeriesView:
 
     def __getitem__(self, key: Any) -> Any:
         end = self._clock.i + 1
+        if type(key) is int:  # the hot path: view[-1], view[-2]
+            idx = end + key if key < 0 else key
+            if 0 <= idx < end:
+                return self._array.item(idx)
+            raise IndexError(f"index {key} is outside the {end} bars revealed so far")
         if isinstance(key, int | np.integer):
             idx = end + key if key < 0 else key
             if idx < 0 or idx >= end:

@@ -1,0 +1,1 @@
+"""Engine speed benchmarks: ``.venv/bin/python -m benchmarks.engine.run`` (never in unit tests)."""

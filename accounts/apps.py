@@ -10,6 +10,7 @@ class AccountsConfig(AppConfig):
         from django.contrib import admin
         from django_otp.admin import OTPAdminSite
 
+        from accounts import schema  # noqa: F401 - registers the OpenAPI auth extension
         from accounts.roles import sync_role_groups_after_migrate
 
         # The admin demands a verified TOTP device (django-otp's documented way to switch

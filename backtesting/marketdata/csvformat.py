@@ -162,12 +162,18 @@ def parse_bars(
 
 def _apply_adjustment(parsed: ParsedBars) -> None:
     assert parsed.adj_close is not None
+    o, h, low, c = parsed.open, parsed.high, parsed.low, parsed.close
+    raw_ok = (low <= np.minimum(o, c)) & (h >= np.maximum(o, c))
     with np.errstate(divide="ignore", invalid="ignore"):
-        factor = parsed.adj_close / parsed.close
-    parsed.open = parsed.open * factor
-    parsed.high = parsed.high * factor
-    parsed.low = parsed.low * factor
+        factor = parsed.adj_close / c
+    parsed.open, parsed.high, parsed.low = o * factor, h * factor, low * factor
     parsed.close = parsed.adj_close.copy()
+    # Scaling rounds: a raw bar with low == close can come out with low a hair above the new
+    # close. Clamp those rows only; a bar that was inconsistent before is still rejected.
+    body_low = np.minimum(parsed.open, parsed.close)
+    body_high = np.maximum(parsed.open, parsed.close)
+    parsed.low = np.where(raw_ok, np.minimum(parsed.low, body_low), parsed.low)
+    parsed.high = np.where(raw_ok, np.maximum(parsed.high, body_high), parsed.high)
 
 
 def _parse_rows(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import IO
 
 import numpy as np
@@ -212,3 +213,40 @@ def _provider_symbol(instrument: Instrument) -> str:
     if "." not in symbol and instrument.exchange.upper() in {"", "NASDAQ", "NYSE", "AMEX", "ARCA"}:
         return f"{symbol}.US"
     return symbol
+
+
+DEMO_DATA_DIR = Path(__file__).resolve().parent / "demo_data"
+DEMO_INSTRUMENTS = {
+    "AAPL": {"name": "Apple Inc.", "exchange": "NASDAQ"},
+    "GOOG": {"name": "Google Inc. (pre-2014 class A, WIKI/GOOGL)", "exchange": "NASDAQ"},
+    "IBM": {"name": "International Business Machines Corp.", "exchange": "NYSE"},
+    "MSFT": {"name": "Microsoft Corp.", "exchange": "NASDAQ"},
+}
+
+
+def demo_marketdata_load(*, progress: Progress | None = None) -> list[ImportReport]:
+    """Import the bundled real daily bars (docs/data.md) through the normal import; idempotent.
+
+    Prices are split- and dividend-adjusted (the files' Adj Close), so a backtest does not see
+    a stock split as a crash. Each import is an upsert: loading twice changes nothing.
+    """
+    reports = []
+    for symbol, meta in DEMO_INSTRUMENTS.items():
+        instrument, _ = instrument_ensure(
+            symbol=symbol,
+            asset_class=AssetClass.EQUITY,
+            currency="USD",
+            timezone="America/New_York",
+            **meta,
+        )
+        with (DEMO_DATA_DIR / f"{symbol}.csv.gz").open("rb") as handle:
+            reports.append(
+                bars_import(
+                    instrument=instrument,
+                    source=handle,
+                    timeframe=Timeframe.D1,
+                    use_adj_close=True,
+                    progress=progress,
+                )
+            )
+    return reports

@@ -44,6 +44,16 @@ def _unavailable(exc: Exception) -> DependencyUnavailableError:
     return DependencyUnavailableError("Sign-in is temporarily unavailable; try again shortly.")
 
 
+def _count(key: str, window: int) -> int:
+    # incr is atomic on Redis; a missing key starts the window. (No add(key, 0): the
+    # Prometheus-wrapped caches turn a stored 0 into a miss.)
+    try:
+        return int(cache.incr(key))
+    except ValueError:
+        cache.set(key, 1, timeout=window)
+        return 1
+
+
 def login_lockout_check(login: str, ip: str) -> None:
     """Raise AccountLockedError (429 + Retry-After) while the name or the IP is locked."""
     try:
@@ -67,8 +77,7 @@ def login_failure_record(login: str, ip: str, reason: str) -> None:
     try:
         for subject in _subjects(login, ip):
             key = f"fail:{subject}"
-            cache.add(key, 0, timeout=window)
-            if cache.incr(key) >= settings.LOGIN_LOCKOUT_FAILURES:
+            if _count(key, window) >= settings.LOGIN_LOCKOUT_FAILURES:
                 cache.set(f"lock:{subject}", time.time() + window, timeout=window)
                 cache.delete(key)
                 LOGIN_LOCKOUTS.inc()

@@ -54,9 +54,11 @@ def backtest_execute_task(self: Task, backtest_id: int) -> None:
     try:
         backtest_execute(backtest_id=backtest_id)
     except LeaseHeldError as exc:
-        # Not a failure: a live worker owns the row. Waiting out its lease does not use up
-        # the retry budget meant for outages.
-        raise self.retry(countdown=exc.retry_in + 0.5, max_retries=None) from exc
+        # Not a failure: a live worker owns the row, so always allow one more wait (Celery
+        # reads max_retries=None as "the task's default", hence the explicit bound).
+        raise self.retry(
+            countdown=exc.retry_in + 0.5, max_retries=self.request.retries + 1
+        ) from exc
     except TRANSIENT_ERRORS as exc:
         if self.request.retries >= self.max_retries:
             _dead_letter(self, DeadLetterKind.BACKTEST, [backtest_id], exc, backtest_id=backtest_id)

@@ -1,0 +1,151 @@
+"""The backtest lifecycle with a real Celery worker on the real broker (no eager mode)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+from rest_framework.test import APIClient
+
+from backtesting.jobs.models import Backtest, BacktestStatus
+from tests.backtesting.conftest import seed_bars
+from tests.factories import StrategyFactory, StrategyVersionFactory, TraderFactory
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+URL = "/api/v1/backtests/"
+
+SLOW_CODE = """from strategy import Strategy, Param
+import indicators as ta
+
+
+class SlowCross(Strategy):
+    spin = Param(1000, min=0, max=1000000)
+
+    def init(self):
+        self.fast = self.I(ta.sma, self.data.close, 5)
+        self.slow = self.I(ta.sma, self.data.close, 20)
+
+    def next(self):
+        total = 0
+        for i in range(self.spin):
+            total += i
+        if ta.crossover(self.fast, self.slow):
+            self.buy()
+        elif ta.crossunder(self.fast, self.slow):
+            self.close()
+"""
+SLOW_PARAMS = [{"name": "spin", "type": "int", "default": 1000, "min": 0, "max": 1000000,
+                "step": None, "choices": None, "description": ""}]  # fmt: skip
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+@pytest.fixture
+def setup(transactional_db, celery_worker) -> dict[str, Any]:
+    owner = TraderFactory(username=f"it-{uuid.uuid4().hex[:6]}")
+    seed_bars("AAA", 500)
+    strategy = StrategyFactory(owner=owner, code="")
+    slow = StrategyVersionFactory(strategy=strategy, code=SLOW_CODE, parameters=SLOW_PARAMS,
+                                  class_name="SlowCross")  # fmt: skip
+    client = APIClient()
+    client.force_authenticate(owner)
+    return {"owner": owner, "client": client, "strategy": strategy, "version": slow}
+
+
+def post(setup: dict[str, Any], spin: int, request_id: str | None = None) -> int:
+    headers = {"HTTP_X_REQUEST_ID": request_id} if request_id else {}
+    response = setup["client"].post(
+        URL,
+        {
+            "strategy": setup["strategy"].pk,
+            "instruments": ["AAA"],
+            "timeframe": "1d",
+            "start": "2015-01-01T00:00:00Z",
+            "end": "2016-12-31T00:00:00Z",
+            "parameters": {"spin": spin},
+        },
+        format="json",
+        **headers,
+    )
+    assert response.status_code == 202, response.json()
+    return response.json()["id"]
+
+
+def status_of(pk: int) -> Backtest:
+    return Backtest.objects.get(pk=pk)
+
+
+def finished(pk: int) -> Backtest | None:
+    backtest = status_of(pk)
+    return backtest if backtest.is_finished else None
+
+
+def test_full_lifecycle_through_the_api_with_request_id_metrics_and_csv(
+    setup, celery_worker
+) -> None:
+    request_id = f"it-{uuid.uuid4().hex}"
+    pk = post(setup, spin=0, request_id=request_id)
+    done = wait_for(lambda: finished(pk), 60, "the backtest to finish")
+    assert done.status == BacktestStatus.SUCCEEDED, done.error_message
+    assert done.request_id == request_id and done.attempts == 1
+
+    detail = setup["client"].get(f"{URL}{pk}/").json()
+    assert detail["progress"] == 1.0 and detail["metrics"]["n_trades"] > 0
+    csv = setup["client"].get(f"{URL}{pk}/trades/", {"format": "csv"})
+    assert len(b"".join(csv.streaming_content).splitlines()) == done.trades.count() + 1
+
+    # The worker's log lines for this job carry the id of the request that created it.
+    finished_lines = [
+        line for line in celery_worker.log().splitlines() if "backtest finished" in line
+    ]
+    assert any(request_id in line for line in finished_lines)
+
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=str(celery_worker.metrics_dir))
+    exposition = generate_latest(registry).decode()
+    assert 'tradeplatform_backtests_total{status="succeeded"}' in exposition
+    assert "tradeplatform_backtest_queue_wait_seconds_count" in exposition
+    assert "tradeplatform_backtest_run_seconds_bucket" in exposition
+    assert "tradeplatform_backtest_bars_processed_total" in exposition
+
+
+def test_cancelling_a_running_job_stops_it_within_seconds(setup) -> None:
+    pk = post(setup, spin=300_000)  # about ten seconds of work
+    wait_for(lambda: status_of(pk).progress > 0.02, 30, "the job to make progress")
+    asked = time.monotonic()
+    response = setup["client"].post(f"{URL}{pk}/cancel/")
+    assert response.status_code == 202
+    done = wait_for(lambda: finished(pk), 10, "the job to stop")
+    assert done.status == BacktestStatus.CANCELLED
+    assert time.monotonic() - asked < 3.0
+    assert not done.trades.exists()
+
+
+def test_a_worker_killed_mid_job_leaves_it_to_be_run_again_exactly_once(
+    setup, celery_worker
+) -> None:
+    pk = post(setup, spin=120_000)  # a few seconds of work
+    wait_for(lambda: status_of(pk).progress > 0.1, 30, "the job to be mid-run")
+    [child] = celery_worker.pool_children()
+    os.kill(child, signal.SIGKILL)  # no cleanup, no ack: the broker must hand the job out again
+    done = wait_for(lambda: finished(pk), 90, "the redelivered job to finish")
+    assert done.status == BacktestStatus.SUCCEEDED, done.error_message
+    assert done.attempts == 2  # claimed by the killed process, then re-claimed once
+    seqs = list(done.trades.values_list("seq", flat=True))
+    assert seqs and len(seqs) == len(set(seqs))
+    assert celery_worker.pool_children() != [child]  # a fresh pool process did the rerun

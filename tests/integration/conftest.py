@@ -87,7 +87,8 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory) -> Itera
     command = [
         sys.executable, "-m", "celery", "-A", "tradeplatform", "worker",
         "--pool", "prefork", "--concurrency", "1", "--loglevel", "INFO",
-        "--queues", "backtests,notifications,celery", "--hostname", f"test-{uuid.uuid4().hex[:8]}@%h",
+        "--queues", "backtests,notifications,celery",
+        "--hostname", f"test-{uuid.uuid4().hex[:8]}@%h",
         "--without-gossip", "--without-mingle", "--without-heartbeat",
     ]  # fmt: skip
     with log_path.open("wb") as log:

@@ -89,7 +89,9 @@ def align_bars(bars: dict[str, BarSeries]) -> AlignedBars:
         if len(series) == 0:
             raise EngineError(f"{key}: no bars")
     symbols = tuple(bars)
-    clock = np.unique(np.concatenate([bars[s].timestamps for s in symbols]))
+    stamps = [bars[s].timestamps for s in symbols]
+    same = all(len(t) == len(stamps[0]) and np.array_equal(t, stamps[0]) for t in stamps[1:])
+    clock = stamps[0].copy() if same else np.unique(np.concatenate(stamps))
     shape = (len(symbols), len(clock))
     out = {name: np.full(shape, np.nan) for name in FIELDS}
     has_bar = np.zeros(shape, dtype=bool)
@@ -108,6 +110,11 @@ def _fill_row(
     out: dict[str, np.ndarray],
     has_bar: np.ndarray,
 ) -> None:
+    if len(series) == len(clock):  # trades on every tick: nothing to carry forward
+        has_bar[row] = True
+        for name in FIELDS:
+            out[name][row] = getattr(series, name)
+        return
     pos = np.searchsorted(clock, series.timestamps)
     has_bar[row, pos] = True
     # src = index into the series of the latest real bar at or before each tick (-1 before any).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,38 @@ from backtesting.engine.trades import Trade
 from backtesting.engine.version import ENGINE_VERSION
 
 CURVE_FIELDS = ("equity", "cash", "exposure", "drawdown")
+
+
+class Records(Sequence[dict[str, Any]]):
+    """An immutable sequence of record dicts, built on first access.
+
+    A run with tens of thousands of trades should not pay for dicts nobody reads; the values
+    are fixed when the run ends, so building them later gives the same records.
+    """
+
+    __slots__ = ("_build", "_items")
+
+    def __init__(self, build: Callable[[], list[dict[str, Any]]]) -> None:
+        self._build: Callable[[], list[dict[str, Any]]] | None = build
+        self._items: tuple[dict[str, Any], ...] | None = None
+
+    def _all(self) -> tuple[dict[str, Any], ...]:
+        if self._items is None:
+            assert self._build is not None
+            self._items = tuple(self._build())
+            self._build = None
+        return self._items
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._all()[key]
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 @dataclass(frozen=True, eq=False)
@@ -38,8 +71,8 @@ class BacktestResult:
     cash: np.ndarray
     exposure: np.ndarray
     drawdown: np.ndarray
-    trades: tuple[dict[str, Any], ...]
-    orders: tuple[dict[str, Any], ...]
+    trades: Sequence[dict[str, Any]]
+    orders: Sequence[dict[str, Any]]
     statistics: dict[str, Any]
 
     @property
@@ -137,22 +170,30 @@ def window_drawdown(equity: np.ndarray) -> np.ndarray:
         return np.where(peak > 0, equity / peak - 1.0, np.nan)
 
 
-def trade_records(broker: Broker, bars: AlignedBars) -> list[dict[str, Any]]:
-    """Closed trades in closing order, then open ones marked at the last close."""
+def mark_open_trades(broker: Broker, bars: AlignedBars) -> list[Trade]:
+    """Closed trades in closing order, then open ones marked at the last close (no exit cost)."""
     last = bars.n_bars - 1
-    out = [_trade_record(t, bars, t.exit_bar, False) for t in broker.closed_trades]
+    out = list(broker.closed_trades)
     for s, lots in enumerate(broker.open_trades):
         for t in lots:
             t.exit_bar = last
             t.exit_market = t.exit_price = float(bars.close[s, last])
-            out.append(_trade_record(t, bars, last, True))
+            out.append(t)
     return out
+
+
+def trade_records(trades: list[Trade], bars: AlignedBars) -> list[dict[str, Any]]:
+    return [_trade_record(t, bars, t.exit_bar, t.is_open) for t in trades]
+
+
+def _net_pnl(t: Trade) -> float:
+    return t.size * (t.exit_price - t.entry_price) - t.commission - t.borrow_cost
 
 
 def _trade_record(t: Trade, bars: AlignedBars, exit_bar: int, is_open: bool) -> dict[str, Any]:
     s, entry = t.sym_index, t.entry_price
     gross = t.size * (t.exit_market - t.entry_market)
-    net = t.size * (t.exit_price - entry) - t.commission - t.borrow_cost
+    net = _net_pnl(t)
     notional = abs(t.size) * entry
     hi = float(bars.high[s, t.entry_bar : exit_bar + 1].max())
     lo = float(bars.low[s, t.entry_bar : exit_bar + 1].min())
@@ -229,24 +270,25 @@ def statistics_for(
     bars: AlignedBars,
     window: slice,
     curve: Curve,
-    trades: list[dict[str, Any]],
+    trades: list[Trade],
 ) -> dict[str, Any]:
-    counted = [t for t in trades if spec.count_open_trades or not t["open"]]
-
-    def column(key: str) -> np.ndarray:
-        return np.array([t[key] for t in counted], dtype=np.float64)
-
+    counted = [t for t in trades if spec.count_open_trades or not t.is_open]
+    ts = bars.timestamps
+    pnl = np.array([_net_pnl(t) for t in counted], dtype=np.float64)
+    notional = np.array([abs(t.size) * t.entry_price for t in counted], dtype=np.float64)
+    entry = np.array([t.entry_bar for t in counted], dtype=np.int64)
+    exit_ = np.array([t.exit_bar for t in counted], dtype=np.int64)
     bench = None
     if spec.benchmark is not None:
         bench = bars.close[bars.symbols.index(spec.benchmark), window]
     return metrics.compute_statistics(
-        timestamps=bars.timestamps[window],
+        timestamps=ts[window],
         equity=curve.equity[window],
         exposure=curve.exposure[window],
-        trade_pnl=column("net_pnl"),
-        trade_return=column("net_pnl_pct") / 100.0,
-        trade_bars=column("bars_held"),
-        trade_duration_ns=column("duration_seconds") * 1e9,
+        trade_pnl=pnl,
+        trade_return=pnl / notional if len(counted) else pnl,
+        trade_bars=(exit_ - entry).astype(np.float64),
+        trade_duration_ns=(ts[exit_] - ts[entry]).astype(np.float64),
         benchmark_close=bench,
         risk_free_rate=spec.risk_free_rate,
         periods_per_year=spec.periods_per_year,
@@ -259,7 +301,7 @@ def assemble(
     """Freeze the run into a BacktestResult (statistics over the evaluation window)."""
     window = slice(eval_start, bars.n_bars)
     curve = build_curve(broker, bars)
-    trades = trade_records(broker, bars)
+    trades = mark_open_trades(broker, bars)
     stats = statistics_for(spec, bars, window, curve, trades)
     arrays = {
         "timestamps": bars.timestamps[window],
@@ -270,6 +312,7 @@ def assemble(
     }
     for arr in arrays.values():
         arr.flags.writeable = False
+    orders = list(broker.orders)
     return BacktestResult(
         engine_version=ENGINE_VERSION,
         mode=mode,
@@ -277,8 +320,8 @@ def assemble(
         spec=spec,
         start_bar=start,
         eval_start_bar=eval_start,
-        trades=tuple(trades),
-        orders=tuple(order_records(broker.orders, bars.timestamps)),
+        trades=Records(lambda: trade_records(trades, bars)),
+        orders=Records(lambda: order_records(orders, bars.timestamps)),
         statistics=stats,
         **arrays,
     )

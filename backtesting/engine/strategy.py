@@ -391,8 +391,8 @@ def _last_two(x: Any) -> tuple[float, float]:
         i = x._clock.i
         if i < 1:
             return math.nan, math.nan
-        arr = x._array
-        return arr.item(i - 1), arr.item(i)
+        mv = x._mv
+        return mv[i - 1], mv[i]
     value = float(x)
     return value, value
 
@@ -404,8 +404,8 @@ def crossover(a: Any, b: Any) -> Any:
     """
     if type(a) is SeriesView and type(b) is SeriesView:  # the per-bar hot path, inlined
         i = a._clock.i
-        x, y = a._array, b._array
-        return i >= 1 and x.item(i - 1) <= y.item(i - 1) and x.item(i) > y.item(i)
+        x, y = a._mv, b._mv
+        return i >= 1 and x[i - 1] <= y[i - 1] and x[i] > y[i]
     if type(a) is SeriesView or type(b) is SeriesView:
         a0, a1 = _last_two(a)
         b0, b1 = _last_two(b)
@@ -417,8 +417,8 @@ def crossunder(a: Any, b: Any) -> Any:
     """Mirror of ``crossover``: a[-2] >= b[-2] and a[-1] < b[-1] on views; bool array otherwise."""
     if type(a) is SeriesView and type(b) is SeriesView:
         i = a._clock.i
-        x, y = a._array, b._array
-        return i >= 1 and x.item(i - 1) >= y.item(i - 1) and x.item(i) < y.item(i)
+        x, y = a._mv, b._mv
+        return i >= 1 and x[i - 1] >= y[i - 1] and x[i] < y[i]
     if type(a) is SeriesView or type(b) is SeriesView:
         a0, a1 = _last_two(a)
         b0, b1 = _last_two(b)

@@ -28,12 +28,15 @@ class SeriesView:
     IndexError, as does reaching before the first bar.
     """
 
-    __slots__ = ("_array", "_clock", "name")
+    __slots__ = ("_array", "_clock", "_mv", "name")
 
     def __init__(self, array: np.ndarray, clock: Clock, name: str = "") -> None:
         self._array = array
         self._clock = clock
         self.name = name
+        # Indexing a memoryview yields a Python scalar about twice as fast as ndarray.item()
+        # and shares the array's memory; next() reads a few values per bar through it.
+        self._mv = memoryview(np.ascontiguousarray(array))
 
     def __len__(self) -> int:
         return self._clock.i + 1
@@ -43,7 +46,7 @@ class SeriesView:
         if type(key) is int:  # the hot path: view[-1], view[-2]
             idx = end + key if key < 0 else key
             if 0 <= idx < end:
-                return self._array.item(idx)
+                return self._mv[idx]
             raise IndexError(f"index {key} is outside the {end} bars revealed so far")
         if isinstance(key, int | np.integer):
             idx = end + key if key < 0 else key

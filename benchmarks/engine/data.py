@@ -20,10 +20,13 @@ def synthetic(n: int, seed: int = 42, symbol: str = "SYN", step_ns: int = DAY_NS
     Long series use minute bars: a million days would not fit in int64 nanoseconds.
     """
     rng = np.random.default_rng(seed)
-    close = 100.0 * np.exp(np.cumsum(rng.normal(0.0002, 0.012, n)))
-    open_ = np.r_[close[0], close[:-1]] * np.exp(rng.normal(0.0, 0.002, n))
-    high = np.maximum(open_, close) * (1 + np.abs(rng.normal(0.0, 0.004, n)))
-    low = np.minimum(open_, close) * (1 - np.abs(rng.normal(0.0, 0.004, n)))
+    # ~19% a year of volatility whatever the bar length, and no drift, so a million bars stay
+    # in a realistic price range.
+    vol = 0.012 * (step_ns / DAY_NS) ** 0.5
+    close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, vol, n)))
+    open_ = np.r_[close[0], close[:-1]] * np.exp(rng.normal(0.0, vol / 6, n))
+    high = np.maximum(open_, close) * (1 + np.abs(rng.normal(0.0, vol / 3, n)))
+    low = np.minimum(open_, close) * (1 - np.abs(rng.normal(0.0, vol / 3, n)))
     ts = START_NS + np.arange(n, dtype=np.int64) * step_ns
     return BarSeries(symbol, ts, open_, high, low, close, rng.integers(1e5, 1e6, n).astype(float))
 

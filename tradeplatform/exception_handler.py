@@ -14,6 +14,7 @@ import math
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
@@ -59,6 +60,11 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     set_rollback()  # any error in a view leaves no half-written rows behind
     if isinstance(exc, DomainError):
         return _domain_error_response(exc)
+    if isinstance(exc, RequestDataTooBig):
+        # Raised while DRF parses a body over DATA_UPLOAD_MAX_MEMORY_SIZE: the client's fault.
+        return Response(
+            error_body("request_too_large", "The request body is too large."), status=413
+        )
     if isinstance(exc, Http404):
         exc = drf_exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
 
 from tradeplatform.exception_handler import error_json_response, log_unhandled_exception
@@ -160,6 +160,8 @@ class ApiErrorMiddleware:
         # 404 and 403 are answered by handler404/handler403, which speak JSON under /api/.
         if not is_api_request(request) or isinstance(exception, (Http404, PermissionDenied)):
             return None
+        if isinstance(exception, RequestDataTooBig):
+            return error_json_response(413, "request_too_large", "The request body is too large.")
         log_unhandled_exception(exception, request)
         return error_json_response(
             500, "internal_error", "Something went wrong on our side; quote the request_id."

@@ -83,3 +83,11 @@ def test_html_pages_get_friendly_500_without_the_traceback(client):
     assert "Something went wrong" in body
     assert "hunter2" not in body
     assert response["X-Request-ID"] in body
+
+
+def test_an_oversized_body_is_413_not_500(client, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100
+    response = client.post(
+        "/api/t/validate/", {"quantity": 1, "pad": "x" * 500}, content_type="application/json"
+    )
+    assert_envelope(response, 413, "request_too_large")

@@ -66,8 +66,13 @@ def _bwrap_works(path: str) -> bool:
 
 
 @functools.cache
+@functools.cache
 def isolation_level() -> str:
-    """'bubblewrap+seccomp' | 'bubblewrap' | 'rlimits' — what this host enforces (logged once)."""
+    """'bubblewrap+seccomp' | 'bubblewrap' | 'rlimits' — what this host enforces (logged once).
+
+    Cached: the host's capabilities do not change while a process runs, and /health asks
+    for it on every poll.
+    """
     if find_bwrap() is None:
         level = "rlimits"
     elif build_filter_bpf() is not None:

@@ -6,7 +6,7 @@ import os
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.management import call_command, get_commands
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 DEMO_USERNAME = "demo"
@@ -14,7 +14,7 @@ DEMO_USERNAME = "demo"
 # DEMO_PASSWORD overrides it; the demo is for dev machines, never loaded in prod by make.
 DEFAULT_DEMO_PASSWORD = "demo-trader-2026"  # noqa: S105 - documented local demo credential
 
-# Later steps are contributed by the apps; each is an idempotent management command.
+# Each app contributes an idempotent step; the demo user must exist before the strategies.
 DEMO_STEPS: tuple[tuple[str, dict[str, str]], ...] = (
     ("load_demo_marketdata", {}),
     ("load_demo_strategies", {"user": DEMO_USERNAME}),
@@ -34,10 +34,8 @@ class Command(BaseCommand):
         if created:
             user.set_password(password)
             user.save(update_fields=["password"])
-        available = get_commands()
         for command, kwargs in DEMO_STEPS:
-            if command in available:
-                call_command(command, **kwargs)
+            call_command(command, **kwargs)
         state = "created" if created else "already present (password unchanged)"
         self.stdout.write(
             self.style.SUCCESS(

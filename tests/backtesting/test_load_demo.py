@@ -23,13 +23,18 @@ def test_load_demo_creates_a_demo_trader_with_real_data_and_examples():
     assert "sign in as 'demo' with password 'demo-trader-2026'" in output
     demo = get_user_model().objects.get(username="demo")
     assert authenticate(username="demo", password="demo-trader-2026") == demo
-    assert set(Instrument.objects.values_list("symbol", flat=True)) >= {"AAPL", "GOOG", "IBM", "MSFT"}
+    symbols = set(Instrument.objects.values_list("symbol", flat=True))
+    assert symbols >= {"AAPL", "GOOG", "IBM", "MSFT"}
     assert Bar.objects.filter(instrument__symbol="GOOG").count() == 2148
     assert Strategy.objects.filter(owner=demo).count() >= 6
 
 
 def test_load_demo_twice_changes_nothing():
     run_load_demo()
-    counts = (get_user_model().objects.count(), Bar.objects.count(), Strategy.objects.count())
+
+    def counts() -> tuple[int, int, int]:
+        return get_user_model().objects.count(), Bar.objects.count(), Strategy.objects.count()
+
+    before = counts()
     run_load_demo()
-    assert (get_user_model().objects.count(), Bar.objects.count(), Strategy.objects.count()) == counts
+    assert counts() == before

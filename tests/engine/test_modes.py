@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from backtesting.engine import BacktestSpec, CostModel, Param, Strategy, run_backtest
 from backtesting.engine import indicators as ta
@@ -154,3 +156,47 @@ def test_long_short_reversals_agree_between_modes() -> None:
     assert any(t["direction"] == "short" for t in event.trades)
     assert event.final_equity == vector.final_equity
     assert [t["net_pnl"] for t in event.trades] == [t["net_pnl"] for t in vector.trades]
+
+
+def _target_strategies(targets: np.ndarray) -> tuple[type[Strategy], type[Strategy]]:
+    """An event-driven and a vectorized strategy following the same target path."""
+
+    class Follow(Strategy):
+        def init(self) -> None:
+            self.last = 0.0
+
+        def next(self) -> None:
+            new = float(targets[self.bar_index])
+            if new != self.last:
+                if new == 0.0:
+                    self.close()
+                elif new > 0:
+                    self.buy(fraction=new)
+                else:
+                    self.sell(fraction=-new)
+            self.last = new
+
+    class Signals(Strategy):
+        def signals(self, data: Any) -> np.ndarray:
+            return targets
+
+    return Follow, Signals
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    steps=st.lists(st.sampled_from([-1.0, 0.0, 1.0]), min_size=5, max_size=80),
+    seed=st.integers(min_value=0, max_value=10_000),
+    short=st.booleans(),
+    pct=st.sampled_from([0.0, 0.002]),
+)
+def test_random_target_paths_agree_between_event_and_vectorized(
+    steps: list[float], seed: int, short: bool, pct: float
+) -> None:
+    targets = np.array(steps) if short else np.abs(np.array(steps))
+    bars = {"AAA": random_bars(len(targets), seed=seed, vol=0.03)}
+    spec = BacktestSpec(allow_short=short, costs=CostModel(commission_pct=pct, commission_min=1.0))
+    follow, signals = _target_strategies(targets)
+    assert _without_mode(run_backtest(spec, bars, follow)) == _without_mode(
+        run_backtest(spec, bars, signals)
+    )

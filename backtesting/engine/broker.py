@@ -204,7 +204,11 @@ class Broker:
         tp_px = NaN
         if tp is not None and tp.status == ok.PENDING and tp.eligible_bar <= i:
             tp_px = limit_price(side, tp.limit, o, h, low)
-        if not math.isnan(stop_px) and (math.isnan(tp_px) or stop_px == o or tp_px != o):
+        if (
+            stop_order is not None
+            and not math.isnan(stop_px)
+            and (math.isnan(tp_px) or stop_px == o or tp_px != o)
+        ):
             if not math.isnan(tp_px) and stop_px != o:
                 trade.ambiguous = True  # both inside the bar: the order of touches is unknown
             self._execute(stop_order, stop_px, i, at_open=stop_px == o)
@@ -386,19 +390,29 @@ class Broker:
 
     def _attach_exits(self, o: Order, trade: Trade, eligible: int) -> None:
         side = -1 if trade.size > 0 else 1
-        common = {"symbol": o.symbol, "sym_index": o.sym_index, "side": side, "tag": o.tag}
-        common.update(
-            placed_bar=trade.entry_bar, eligible_bar=eligible, parent_id=o.id, trade=trade
-        )
+
+        def exit_order(kind: str, **prices: float) -> Order:
+            child = Order(
+                kind=kind,
+                symbol=o.symbol,
+                sym_index=o.sym_index,
+                side=side,
+                tag=o.tag,
+                placed_bar=trade.entry_bar,
+                eligible_bar=eligible,
+                parent_id=o.id,
+                trade=trade,
+                **prices,
+            )
+            return self.submit(child)
+
         if not math.isnan(o.sl):
-            trade.sl_order = self.submit(Order(kind=ok.STOP_LOSS, stop=o.sl, **common))
+            trade.sl_order = exit_order(ok.STOP_LOSS, stop=o.sl)
         if not math.isnan(o.tp):
-            trade.tp_order = self.submit(Order(kind=ok.TAKE_PROFIT, limit=o.tp, **common))
+            trade.tp_order = exit_order(ok.TAKE_PROFIT, limit=o.tp)
         if not math.isnan(o.trail):
             level = trade.entry_market * (1.0 + side * o.trail)
-            trade.trail_order = self.submit(
-                Order(kind=ok.TRAILING_STOP, stop=level, trail=o.trail, **common)
-            )
+            trade.trail_order = exit_order(ok.TRAILING_STOP, stop=level, trail=o.trail)
             self.trailing.append(trade)
 
     # ------------------------------------------------------------------ close-of-bar risk
@@ -445,8 +459,14 @@ class Broker:
         for s, u in enumerate(self.units):
             if u != 0.0:
                 side = -1 if u > 0 else 1
-                o = Order(kind=ok.LIQUIDATION, symbol=self.symbols[s], sym_index=s, side=side)
-                o.placed_bar = o.eligible_bar = i
+                o = Order(
+                    kind=ok.LIQUIDATION,
+                    symbol=self.symbols[s],
+                    sym_index=s,
+                    side=side,
+                    placed_bar=i,
+                    eligible_bar=i,
+                )
                 self.submit(o)
                 self._fill(o, -u, float(self.C[s, i]), i)
                 o.reason = reason

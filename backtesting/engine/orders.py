@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from backtesting.engine.broker import Broker
+    from backtesting.engine.trades import Trade
 
 PENDING, FILLED, CANCELLED, REJECTED, EXPIRED = (
     "pending",
@@ -58,15 +62,43 @@ class Order:
         "value",
     )
 
-    def __init__(self, **kw: Any) -> None:
-        self.limit = self.stop = self.sl = self.tp = self.trail = NaN
+    def __init__(
+        self,
+        *,
+        kind: str,
+        symbol: str,
+        sym_index: int,
+        side: int,
+        tag: str | None = None,
+        placed_bar: int = -1,
+        eligible_bar: int = -1,
+        parent_id: int | None = None,
+        trade: Trade | None = None,
+        limit: float = NaN,
+        stop: float = NaN,
+        trail: float = NaN,
+    ) -> None:
+        self.id = 0
+        self.kind, self.symbol, self.sym_index, self.side, self.tag = (
+            kind,
+            symbol,
+            sym_index,
+            side,
+            tag,
+        )
+        self.placed_bar, self.eligible_bar, self.parent_id, self.trade = (
+            placed_bar,
+            eligible_bar,
+            parent_id,
+            trade,
+        )
+        self.limit, self.stop, self.trail, self.sl, self.tp = limit, stop, trail, NaN, NaN
         self.units = self.fraction = self.value = NaN
-        self.tif, self.tag, self.status, self.reason = "gtc", None, PENDING, ""
+        self.tif, self.status, self.reason = "gtc", PENDING, ""
         self.fill_bar, self.fill_price, self.filled_units = -1, NaN, 0.0
         self.market_price, self.commission = NaN, 0.0
-        self.parent_id, self.trade, self.triggered, self._engine = None, None, False, None
-        for key, value in kw.items():
-            setattr(self, key, value)
+        self.triggered = False
+        self._engine: Broker | None = None
 
     @property
     def is_buy(self) -> bool:

@@ -284,7 +284,9 @@ class Strategy:
         symbol: str | None = None,
     ) -> Order:
         s = self._resolve(symbol)
-        order = Order(symbol=self._symbols[s], sym_index=s, side=side, tag=_check_tag(tag))
+        order = Order(
+            kind=ok.MARKET, symbol=self._symbols[s], sym_index=s, side=side, tag=_check_tag(tag)
+        )
         _set_size(order, units, fraction, value)
         _set_prices(order, limit, stop, sl, tp, trail)
         return self._submit(order, tif)

@@ -100,9 +100,8 @@ def _target_order(broker: Broker, s: int, i: int, new: float, old: float) -> Ord
         side = 1 if new > 0 else -1
         # Same direction: resize to the target; otherwise open (flipping closes first).
         kind = ok.TARGET if old * new > 0 else ok.MARKET
-    order = Order(kind=kind, symbol=sym, sym_index=s, side=side)
+    order = Order(kind=kind, symbol=sym, sym_index=s, side=side, placed_bar=i, eligible_bar=i + 1)
     order.fraction = 1.0 if new == 0.0 else abs(new)
-    order.placed_bar, order.eligible_bar = i, i + 1
     return order
 
 

@@ -36,7 +36,7 @@ class SeriesView:
         self.name = name
         # Indexing a memoryview yields a Python scalar about twice as fast as ndarray.item()
         # and shares the array's memory; next() reads a few values per bar through it.
-        self._mv = memoryview(np.ascontiguousarray(array))
+        self._mv = memoryview(np.ascontiguousarray(array))  # type: ignore[arg-type]
 
     def __len__(self) -> int:
         return self._clock.i + 1
@@ -49,7 +49,7 @@ class SeriesView:
                 return self._mv[idx]
             raise IndexError(f"index {key} is outside the {end} bars revealed so far")
         if isinstance(key, int | np.integer):
-            idx = end + key if key < 0 else key
+            idx = end + int(key) if key < 0 else int(key)
             if idx < 0 or idx >= end:
                 raise IndexError(f"index {key} is outside the {end} bars revealed so far")
             return self._array.item(idx)

@@ -101,7 +101,12 @@ def vectorbt_available() -> bool:
     return True
 
 
-def run_vectorbt(bars: dict[str, BarSeries]) -> float:
+def run_vectorbt_with_stats(bars: dict[str, BarSeries]) -> float:
+    """vectorbt plus its statistics: like for like with ours, which always computes them."""
+    return run_vectorbt(bars, stats=True)
+
+
+def run_vectorbt(bars: dict[str, BarSeries], stats: bool = False) -> float:
     import pandas as pd
     import vectorbt as vbt
 
@@ -127,5 +132,7 @@ def run_vectorbt(bars: dict[str, BarSeries]) -> float:
         group_by=True if many else None,
         freq="1D",
     )
+    if stats:
+        pf.stats(silence_warnings=True)
     value = pf.value()
     return float(np.asarray(value).reshape(-1)[-1])

@@ -88,7 +88,9 @@ def run_case(name: str, bars: dict[str, BarSeries], args: argparse.Namespace) ->
     }
     if c.vectorbt_available():
         jobs["vectorbt"] = lambda: measure(lambda: c.run_vectorbt(bars), repeats)
-        jobs["vectorbt + stats()"] = lambda: measure(lambda: c.run_vectorbt_with_stats(bars), repeats)
+        jobs["vectorbt + stats()"] = lambda: measure(
+            lambda: c.run_vectorbt_with_stats(bars), repeats
+        )
     if len(bars) == 1 and n_bars <= args.bt_max_bars:
         series = next(iter(bars.values()))
         jobs["backtesting.py"] = lambda: measure_backtesting_py(series, max(1, repeats // 2))

@@ -81,6 +81,10 @@ class _Claim:
         self._last_cancel_poll = now
         if cache.get(cancel_flag_key(self.backtest_id)):
             return True
+        # The row is the truth (a flushed or shared cache may have lost the flag); a primary-key
+        # read every half second is negligible next to the backtest itself.
+        if self.rows().filter(cancel_requested=True).exists():
+            return True
         if now - self._last_renewal >= self.lease.total_seconds() / 3:
             self._renew(now)
         return self.lost

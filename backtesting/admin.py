@@ -94,3 +94,7 @@ class BarAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+
+# Backtest jobs, dead letters and webhooks register their own admin classes.
+from backtesting.jobs import admin as _jobs_admin  # noqa: E402, F401

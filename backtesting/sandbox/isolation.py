@@ -66,7 +66,6 @@ def _bwrap_works(path: str) -> bool:
 
 
 @functools.cache
-@functools.cache
 def isolation_level() -> str:
     """'bubblewrap+seccomp' | 'bubblewrap' | 'rlimits' — what this host enforces (logged once).
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from rest_framework.pagination import PageNumberPagination
 
 from backtesting.marketdata.models import Bar
 from tests.factories import InstrumentFactory
@@ -22,10 +23,11 @@ def upload(rows, **extra):
 # --- instruments ---------------------------------------------------------------------
 
 
-def test_instruments_are_listed_page_by_page(viewer_client, settings):
+def test_instruments_are_listed_page_by_page(viewer_client, monkeypatch):
     for symbol in ("AAA", "BBB", "CCC"):
         InstrumentFactory(symbol=symbol)
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "PAGE_SIZE": 2}
+    # DRF copies PAGE_SIZE onto the paginator class at import, so patch the class itself.
+    monkeypatch.setattr(PageNumberPagination, "page_size", 2)
     first = viewer_client.get("/api/v1/instruments/")
     assert first.status_code == 200
     assert first.json()["count"] == 3

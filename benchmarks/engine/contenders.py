@@ -130,7 +130,7 @@ def run_vectorbt(bars: dict[str, BarSeries], stats: bool = False) -> float:
         size_type="percent" if many else "amount",
         cash_sharing=many,
         group_by=True if many else None,
-        freq="1D",
+        freq=pd.Timedelta(int(np.diff(next(iter(bars.values())).timestamps[:2])[0]), "ns"),
     )
     if stats:
         pf.stats(silence_warnings=True)

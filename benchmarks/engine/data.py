@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import gzip
+import io
 from pathlib import Path
 
 import numpy as np
@@ -32,9 +34,10 @@ def synthetic(n: int, seed: int = 42, symbol: str = "SYN", step_ns: int = DAY_NS
 
 
 def load_csv(path: Path, symbol: str = "REAL") -> BarSeries:
-    """A CSV with a date/timestamp column and open, high, low, close[, volume] columns."""
-    with path.open(newline="") as fh:
-        rows = list(csv.DictReader(fh))
+    """A CSV (optionally .gz) with a date/timestamp column and open, high, low, close[, volume]."""
+    raw = path.read_bytes()
+    text = gzip.decompress(raw).decode() if path.suffix == ".gz" else raw.decode()
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))
     if not rows:
         raise SystemExit(f"{path}: no rows")
     cols = {k.lower().strip(): k for k in rows[0]}

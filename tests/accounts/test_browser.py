@@ -2,37 +2,13 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+from tests.browser import conftest as shared
 
-import pytest
-
-CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="chromium is not installed at /usr/bin"),
-]
-
-
-@pytest.fixture
-def page():
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    # Playwright runs an event loop; Django's async-safety check would refuse our ORM calls.
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        yield browser.new_page()
-        browser.close()
+# The Chromium launch and the console/CSP checks are the ones tests/browser/ uses.
+pytestmark = shared.BROWSER_MARKS
+browser = shared.browser
+browser_log = shared.browser_log
+page = shared.page
 
 
 def test_sign_up_sign_out_and_sign_in_again(live_server, page):

@@ -12,18 +12,33 @@ Plain functions over a user object, free of DRF so models and services can use t
   operator endpoints, the admin. A stolen operator password alone is worth a trader's view.
 - `mark_otp_verified(user, verified=True)`: set the flag on an instance (authentication
   backends, and tests: `mark_otp_verified(operator)` before acting as a full operator).
+- `signed_in_user(request.user) -> User`: the request's user as a `User`, for views that an
+  authentication check (IsAuthenticated, login_required, the admin) already guards.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from accounts.models import Role
+from django.core.exceptions import PermissionDenied
+
+from accounts.models import Role, User
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
 
 
 def is_otp_verified(user: Any) -> bool:
     check = getattr(user, "is_verified", None)
     return bool(check()) if callable(check) else False
+
+
+def signed_in_user(user: User | AnonymousUser) -> User:
+    """The signed-in user; PermissionDenied (403) for an anonymous one, which the view's own
+    authentication check should already have turned away."""
+    if not isinstance(user, User):
+        raise PermissionDenied("Sign in first.")
+    return user
 
 
 def mark_otp_verified(user: Any, verified: bool = True) -> None:

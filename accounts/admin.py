@@ -15,6 +15,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from accounts import services
+from accounts.access import signed_in_user
 from accounts.models import Role, User
 
 _SUPERUSER_ONLY = ("is_superuser", "is_staff", "groups", "user_permissions")
@@ -36,7 +37,7 @@ class TradePlatformUserAdmin(UserAdmin):
     ordering = ("username",)
     actions = ["deactivate_users", "make_viewer", "make_trader", "make_operator"]
     fieldsets = (
-        *UserAdmin.fieldsets,
+        *(UserAdmin.fieldsets or ()),
         ("Platform", {"fields": ("display_name", "role", "token_version")}),
         (
             "Quota overrides (empty = the role's default)",
@@ -46,7 +47,13 @@ class TradePlatformUserAdmin(UserAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         # Role and active flag change through the actions so services keep everything in step.
-        readonly = ("role", "is_active", "token_version", "last_login", "date_joined")
+        readonly: tuple[str, ...] = (
+            "role",
+            "is_active",
+            "token_version",
+            "last_login",
+            "date_joined",
+        )
         if not request.user.is_superuser:
             readonly += _SUPERUSER_ONLY
         return readonly
@@ -59,7 +66,7 @@ class TradePlatformUserAdmin(UserAdmin):
     def _editable(self, request: HttpRequest, queryset: QuerySet[User]) -> QuerySet[User]:
         if request.user.is_superuser:
             return queryset
-        return queryset.filter(is_superuser=False).exclude(pk=request.user.pk)
+        return queryset.filter(is_superuser=False).exclude(pk=signed_in_user(request.user).pk)
 
     @admin.action(description="Deactivate (revokes sessions and tokens)", permissions=["change"])
     def deactivate_users(self, request: HttpRequest, queryset: QuerySet[User]) -> None:

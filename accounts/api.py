@@ -21,7 +21,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
 from rest_framework_simplejwt.tokens import RefreshToken, UntypedToken
 
 from accounts import otp, services
-from accounts.access import is_otp_verified
+from accounts.access import is_otp_verified, signed_in_user
 from accounts.models import User
 from accounts.tokens import (
     TokenInvalid,
@@ -207,7 +207,9 @@ class AuthMeApi(AuthApiView):
     def patch(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        user = services.user_update_profile(user=request.user, data=dict(data.validated_data))
+        user = services.user_update_profile(
+            user=signed_in_user(request.user), data=dict(data.validated_data)
+        )
         return Response(UserSerializer(user).data)
 
 
@@ -224,11 +226,12 @@ class AuthPasswordChangeApi(AuthApiView):
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        services.user_change_password(user=request.user, **data.validated_data)
+        user = signed_in_user(request.user)
+        services.user_change_password(user=user, **data.validated_data)
         if hasattr(request, "session"):
-            update_session_auth_hash(request._request, request.user)  # keep this session
-        verified = is_otp_verified(request.user)
-        return Response(_token_pair(request.user, verified))
+            update_session_auth_hash(request._request, user)  # keep this session
+        verified = is_otp_verified(user)
+        return Response(_token_pair(user, verified))
 
 
 class AuthPasswordResetApi(AuthApiView):
@@ -275,7 +278,8 @@ class AuthTwoFactorApi(AuthApiView):
     class OutputSerializer(serializers.Serializer):
         enabled = serializers.BooleanField()
         verified = serializers.BooleanField()
-        required = serializers.BooleanField()
+        # DRF's metaclass moves declared fields off the class; drf-stubs sees Field.required.
+        required = serializers.BooleanField()  # type: ignore[assignment]
 
     class EnrolOutputSerializer(serializers.Serializer):
         secret = serializers.CharField()
@@ -284,7 +288,7 @@ class AuthTwoFactorApi(AuthApiView):
 
     @extend_schema(tags=TAGS, responses={200: OutputSerializer})
     def get(self, request: Request) -> Response:
-        user = request.user
+        user = signed_in_user(request.user)
         return Response(
             {
                 "enabled": otp.totp_device_for(user) is not None,
@@ -295,7 +299,7 @@ class AuthTwoFactorApi(AuthApiView):
 
     @extend_schema(tags=TAGS, request=None, responses={201: EnrolOutputSerializer})
     def post(self, request: Request) -> Response:
-        enrolment = otp.totp_enrol_start(request.user)
+        enrolment = otp.totp_enrol_start(signed_in_user(request.user))
         body = {
             "secret": enrolment.secret,
             "otpauth_url": enrolment.otpauth_url,
@@ -316,10 +320,11 @@ class AuthTwoFactorConfirmApi(AuthApiView):
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        device = otp.totp_enrol_confirm(request.user, data.validated_data["otp"])
+        user = signed_in_user(request.user)
+        device = otp.totp_enrol_confirm(user, data.validated_data["otp"])
         if request._request.user.is_authenticated:  # a browser session: mark it verified
             otp_login(request._request, device)
-        return Response(_token_pair(request.user, True))
+        return Response(_token_pair(user, True))
 
 
 class AuthTwoFactorDisableApi(AuthApiView):
@@ -332,5 +337,5 @@ class AuthTwoFactorDisableApi(AuthApiView):
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        otp.totp_disable(request.user, data.validated_data["otp"])
+        otp.totp_disable(signed_in_user(request.user), data.validated_data["otp"])
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -9,6 +9,8 @@ logged out everywhere) is rejected, and `otp_verified` is exposed as user.is_ver
 
 from __future__ import annotations
 
+from typing import cast
+
 from rest_framework.request import Request
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken
@@ -24,16 +26,18 @@ from accounts.tokens import (
 )
 
 
+# SimpleJWT annotates authenticate()/get_user() with a TypeVar bound to no class, so no
+# concrete override can match it; at run time they return settings.AUTH_USER_MODEL, our User.
 class TokenVersionJWTAuthentication(JWTAuthentication):
-    def authenticate(self, request: Request) -> tuple[User, Token] | None:
+    def authenticate(self, request: Request) -> tuple[User, Token] | None:  # type: ignore[override]
         try:
             return super().authenticate(request)  # type: ignore[return-value]
         except InvalidToken as exc:
             # Same 401, but a readable message in the envelope instead of SimpleJWT's dict.
             raise TokenInvalid(token_error_message(exc)) from exc
 
-    def get_user(self, validated_token: Token) -> User:
-        user = super().get_user(validated_token)
+    def get_user(self, validated_token: Token) -> User:  # type: ignore[override]
+        user = cast(User, super().get_user(validated_token))
         ensure_token_current(user, validated_token)
         mark_otp_verified(user, bool(validated_token.get(OTP_VERIFIED_CLAIM, False)))
         return user

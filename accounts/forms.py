@@ -36,7 +36,8 @@ class LoginForm(forms.Form):
         super().__init__(*args, **kwargs)
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if self.errors or self.request is None:
             return data
         try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models.functions import Lower
@@ -38,7 +40,7 @@ class User(AbstractUser):
     quota_concurrent_backtests = models.PositiveIntegerField(null=True, blank=True)
     quota_daily_backtests = models.PositiveIntegerField(null=True, blank=True)
 
-    objects = TradePlatformUserManager()
+    objects: ClassVar[TradePlatformUserManager] = TradePlatformUserManager()
 
     class Meta:
         constraints = [

@@ -142,7 +142,7 @@ def user_authenticate(
             login_failure_record(login, ip, "bad_otp")
             raise AuthenticationFailedError("The two-factor code is not valid.")
     login_success_record(login, ip)
-    update_last_login(None, user)
+    update_last_login(type(user), user)  # the receiver ignores the sender
     return LoginResult(user=user, otp_verified=device is not None, device=device)
 
 

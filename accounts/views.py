@@ -18,18 +18,20 @@ from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
 
 from accounts import otp, services
-from accounts.access import is_otp_verified
+from accounts.access import is_otp_verified, signed_in_user
 from accounts.forms import LoginForm, OtpCodeForm, SignupForm
 from tradeplatform.errors import DomainError
 
 
 class LoginView(auth_views.LoginView):
-    form_class = LoginForm
+    # LoginView only needs a form that takes `request` and has get_user(); django-stubs
+    # insists on an AuthenticationForm subclass, whose clean() would authenticate again.
+    form_class = LoginForm  # type: ignore[assignment]
     template_name = "registration/login.html"
     redirect_authenticated_user = True
 
     def form_valid(self, form: LoginForm) -> HttpResponse:  # type: ignore[override]
-        response = super().form_valid(form)  # logs in, rotates the session key
+        response = super().form_valid(form)  # type: ignore[arg-type]  # logs in, rotates the key
         if form.result is not None and form.result.device is not None:
             otp_login(self.request, form.result.device)
         return response
@@ -91,7 +93,7 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
 @require_http_methods(["GET", "POST"])
 def two_factor(request: HttpRequest) -> HttpResponse:
     """Status, enrolment (QR code + confirm) and disabling of the TOTP device."""
-    user = request.user
+    user = signed_in_user(request.user)
     form = OtpCodeForm(request.POST if "otp" in request.POST else None)
     action = request.POST.get("action")
     try:
@@ -121,7 +123,7 @@ def two_factor(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def two_factor_verify(request: HttpRequest) -> HttpResponse:
     """Prove a code for this session (e.g. before the admin); ?next= is honoured if safe."""
-    device = otp.totp_device_for(request.user)
+    device = otp.totp_device_for(signed_in_user(request.user))
     if device is None:
         return redirect("accounts:two_factor")
     form = OtpCodeForm(request.POST or None)

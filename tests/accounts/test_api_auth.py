@@ -287,7 +287,7 @@ def test_password_change_needs_authentication():
 
 
 def _reset_link_parts() -> tuple[str, str]:
-    match = re.search(r"/accounts/password/reset/([^/]+)/([^/]+)/", mail.outbox[-1].body)
+    match = re.search(r"/accounts/password/reset/([^/]+)/([^/]+)/", str(mail.outbox[-1].body))
     assert match, mail.outbox[-1].body
     return match.group(1), match.group(2)
 

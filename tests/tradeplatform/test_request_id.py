@@ -40,7 +40,7 @@ def test_a_malformed_client_id_is_replaced_not_echoed(client, malformed):
     assert re.fullmatch(r"[0-9a-f]{32}", response["X-Request-ID"])
 
 
-def test_publishing_a_task_carries_the_current_request_id_in_its_headers():
+def test_publishing_a_task_carries_the_current_request_id_in_its_headers() -> None:
     token = request_id_var.set("click-1234567890")
     try:
         headers: dict = {}

@@ -1,3 +1,4 @@
+from functools import partial
 from typing import Any
 
 from django.apps import AppConfig
@@ -25,6 +26,4 @@ class BacktestingConfig(AppConfig):
         register_health_check("sandbox", sandbox_health, critical=True)
         # Not critical: an open breaker degrades fetching new bars, nothing else.
         for name in PROVIDERS:
-            register_health_check(
-                f"marketdata_provider_{name}", lambda name=name: breaker_status(name)
-            )
+            register_health_check(f"marketdata_provider_{name}", partial(breaker_status, name))

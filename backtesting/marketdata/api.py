@@ -189,12 +189,11 @@ class ImportReportSerializer(serializers.Serializer):
     warnings = serializers.ListField(child=serializers.DictField())
 
 
-def validate_tz(value: str) -> str:
+def validate_tz(value: str) -> None:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
         raise serializers.ValidationError("Unknown time zone.") from None
-    return value
 
 
 class InstrumentBarsImportApi(APIView):

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import time
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO, cast
+
+if TYPE_CHECKING:
+    from django.core.management.base import OutputWrapper
 
 
 class TerminalProgress:
@@ -13,6 +16,14 @@ class TerminalProgress:
         self.stream, self.label, self.width = stream, label, width
         self.enabled = bool(getattr(stream, "isatty", lambda: False)())
         self._last = 0.0
+
+    @classmethod
+    def on_command_output(cls, output: OutputWrapper, label: str) -> TerminalProgress:
+        """A bar on a management command's stdout/stderr, drawn on the wrapped stream: the
+        wrapper's write() would end every redraw with a newline."""
+        # django-stubs omits OutputWrapper's `_out` (its __getattr__ types every unknown
+        # attribute as a callable); Django sets it to the stream it was given.
+        return cls(cast(TextIO, output._out), label)
 
     def __call__(self, done: int, total: int) -> None:
         now = time.monotonic()

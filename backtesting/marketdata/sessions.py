@@ -18,6 +18,12 @@ def zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
+def _utc_offset_seconds(unix_seconds: int, tz: ZoneInfo) -> int:
+    offset = datetime.fromtimestamp(unix_seconds, UTC).astimezone(tz).utcoffset()
+    assert offset is not None  # an aware datetime always has one
+    return int(offset.total_seconds())
+
+
 def utc_offsets_ns(timestamps: np.ndarray, tz_name: str) -> np.ndarray:
     """UTC offset of each int64-ns timestamp in `tz_name`, in ns.
 
@@ -30,15 +36,7 @@ def utc_offsets_ns(timestamps: np.ndarray, tz_name: str) -> np.ndarray:
     tz = zone(tz_name)
     hours, inverse = np.unique(ts // HOUR_NS, return_inverse=True)
     offsets = np.fromiter(
-        (
-            int(
-                datetime.fromtimestamp(int(h) * 3600, UTC)
-                .astimezone(tz)
-                .utcoffset()
-                .total_seconds()
-            )
-            for h in hours
-        ),
+        (_utc_offset_seconds(int(h) * 3600, tz) for h in hours),
         dtype=np.int64,
         count=hours.size,
     )

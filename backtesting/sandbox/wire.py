@@ -29,15 +29,25 @@ MESSAGE_TYPES = frozenset({"progress", "result", "error"})
 
 
 class BarsLike(Protocol):
-    """What the sandbox needs from backtesting.engine.BarSeries (kept structural on purpose)."""
+    """What the sandbox needs from backtesting.engine.BarSeries (kept structural on purpose).
 
-    symbol: str
-    timestamps: Any
-    open: Any
-    high: Any
-    low: Any
-    close: Any
-    volume: Any
+    Read-only members, so frozen dataclasses such as BarSeries match.
+    """
+
+    @property
+    def symbol(self) -> str: ...
+    @property
+    def timestamps(self) -> Any: ...
+    @property
+    def open(self) -> Any: ...
+    @property
+    def high(self) -> Any: ...
+    @property
+    def low(self) -> Any: ...
+    @property
+    def close(self) -> Any: ...
+    @property
+    def volume(self) -> Any: ...
 
 
 def encode_payload(header: dict[str, Any], bars: Mapping[str, BarsLike]) -> list[bytes]:

@@ -15,7 +15,9 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tradeplatform.settings")
@@ -37,6 +39,7 @@ from backtesting.marketdata.timeframes import MINUTE_NS, Timeframe  # noqa: E402
 from backtesting.marketdata.writes import bars_upsert  # noqa: E402
 
 SYMBOL = "SYNTH1M"
+T = TypeVar("T")
 
 
 def synthetic_bars(n: int) -> BarArrays:
@@ -53,8 +56,8 @@ def synthetic_bars(n: int) -> BarArrays:
     return BarArrays(SYMBOL, timestamps, open_, high, low, close, volume)
 
 
-def timed(label: str, func, repeat: int = 1) -> tuple[float, object]:
-    best, result = float("inf"), None
+def timed(label: str, func: Callable[[], T], repeat: int = 1) -> tuple[float, T]:
+    best = float("inf")
     for _ in range(repeat):
         started = time.perf_counter()
         result = func()

@@ -49,8 +49,7 @@ class FaultServer:
 
     @property
     def url(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://127.0.0.1:{self.httpd.server_port}"
 
     def replay(self, *replies: Reply) -> None:
         self.script.extend(replies)

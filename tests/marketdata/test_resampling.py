@@ -12,8 +12,8 @@ from backtesting.marketdata.resampling import resample
 from backtesting.marketdata.timeframes import Timeframe
 
 
-def ns(*args: int) -> int:
-    return int(datetime(*args, tzinfo=UTC).timestamp()) * 1_000_000_000
+def ns(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> int:
+    return int(datetime(year, month, day, hour, minute, tzinfo=UTC).timestamp()) * 1_000_000_000
 
 
 def bars(stamps: list[int], rows: list[tuple[float, float, float, float, float]]) -> BarArrays:

@@ -10,6 +10,7 @@ import json
 import os
 import socket
 import subprocess
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -61,7 +62,7 @@ print(json.dumps(out), flush=True)
 
 
 @pytest.fixture
-def listener() -> socket.socket:
+def listener() -> Iterator[socket.socket]:
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(8)

@@ -34,7 +34,7 @@ class Command(BaseCommand):
                 start=opts["start"],
                 end=opts["end"],
                 skip_invalid=opts["skip_invalid"],
-                progress=TerminalProgress(self.stderr._out, instrument.symbol),
+                progress=TerminalProgress.on_command_output(self.stderr, instrument.symbol),
             )
         except (ProviderError, BarImportError) as exc:
             for problem in (

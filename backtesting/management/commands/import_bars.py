@@ -57,8 +57,8 @@ class Command(BaseCommand):
                     skip_invalid=opts["skip_invalid"],
                     use_adj_close=opts["adjusted"],
                     max_missing=opts["max_gap"],
-                    progress=TerminalProgress(
-                        self.stderr._out, f"{instrument.symbol} {opts['timeframe']}"
+                    progress=TerminalProgress.on_command_output(
+                        self.stderr, f"{instrument.symbol} {opts['timeframe']}"
                     ),
                 )
         except OSError as exc:
@@ -77,13 +77,9 @@ class Command(BaseCommand):
         if as_json:
             self.stdout.write(json.dumps(report.as_dict(), indent=2))
             return
-        data = report.as_dict()
-        for kind in ("rejected", "warnings"):
-            for problem in data[kind]:
-                self.stderr.write(
-                    f"{kind[:-1] if kind == 'warnings' else 'rejected'} line "
-                    f"{problem['line']}: {problem['code']}: {problem['message']}"
-                )
+        for label, problems in (("rejected", report.rejected), ("warning", report.warnings)):
+            for problem in problems:
+                self.stderr.write(f"{label} line {problem.line}: {problem.code}: {problem.message}")
         self.stdout.write(
             self.style.SUCCESS(
                 f"{report.symbol} {report.timeframe}: "

@@ -1,0 +1,68 @@
+"""A trader finds their backtests in the list and reads one's status, metrics and trades."""
+
+from __future__ import annotations
+
+from django.template.defaultfilters import floatformat
+
+from backtesting.jobs.execution import backtest_execute
+from backtesting.jobs.services import backtest_submit
+from tests.backtesting.conftest import make_input, seed_bars
+from tests.browser.conftest import BROWSER_MARKS, screenshot, sign_in
+from tests.factories import DEFAULT_PASSWORD, StrategyFactory, TraderFactory
+
+pytestmark = BROWSER_MARKS
+
+
+def test_a_trader_reads_a_finished_backtest_from_the_list(live_server, page) -> None:
+    trader = TraderFactory(username="tom")
+    seed_bars("AAA", n=300)
+    version = StrategyFactory(owner=trader, name="Trend").versions.get()
+    done = backtest_execute(backtest_id=backtest_submit(owner=trader, data=make_input(version)).pk)
+    assert done is not None and done.status == "succeeded"
+    waiting = backtest_submit(owner=trader, data=make_input(version, parameters={"fast": 7}))
+    sign_in(page, live_server.url, "tom", DEFAULT_PASSWORD)
+
+    page.click(".site-nav >> text=Backtests")
+    page.wait_for_selector("h1:has-text('My backtests')")
+    rows = page.locator("main table tbody tr")
+    assert rows.count() == 2
+    queued = rows.filter(has=page.locator(f"a[href='/backtests/{waiting.pk}/']"))
+    assert "Queued" in queued.inner_text()
+    finished = rows.filter(has=page.locator(f"a[href='/backtests/{done.pk}/']"))
+    assert "Succeeded" in finished.inner_text() and "Trend v1" in finished.inner_text()
+    screenshot(page, "20-backtest-list")
+
+    finished.locator("a").click()
+    page.wait_for_selector(f"h1:has-text('Backtest {done.pk}: Trend v1')")
+    facts = page.inner_text("dl.facts")
+    assert "Succeeded" in facts and "AAA (1d)" in facts and "fast=5, slow=20" in facts
+    assert done.data_fingerprint in facts
+    metrics = page.locator("main table").first
+    for name in ("total_return", "sharpe_ratio", "max_drawdown", "n_trades"):
+        assert metrics.locator("th", has_text=name).count() == 1, name
+    sharpe = metrics.locator("tr", has_text="sharpe_ratio").locator("td").inner_text()
+    assert sharpe == floatformat(done.metrics["sharpe_ratio"], "-4")  # rounded to be read
+    screenshot(page, "21-backtest-detail")
+
+    csv_link = page.get_by_text("Download all trades (CSV)")
+    response = page.request.get(f"{live_server.url}{csv_link.get_attribute('href')}")
+    assert response.status == 200 and "text/csv" in response.headers["content-type"]
+    assert response.text().count("\n") >= done.trades.count()
+
+
+def test_another_trader_gets_the_not_found_page_for_my_backtest(
+    live_server, page, browser_log
+) -> None:
+    owner = TraderFactory(username="tom")
+    seed_bars("AAA", n=60)
+    version = StrategyFactory(owner=owner).versions.get()
+    mine = backtest_submit(owner=owner, data=make_input(version))
+    TraderFactory(username="eve")
+    sign_in(page, live_server.url, "eve", DEFAULT_PASSWORD)
+    browser_log.allow(rf"status of 404 .*/backtests/{mine.pk}/\)$")
+
+    response = page.goto(f"{live_server.url}/backtests/{mine.pk}/")
+    assert response is not None and response.status == 404
+    assert page.inner_text("h1") == "Page not found"
+    page.click(".site-nav >> text=Backtests")
+    assert "No backtests yet." in page.inner_text("main table")

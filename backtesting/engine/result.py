@@ -278,9 +278,10 @@ def statistics_for(
     notional = np.array([abs(t.size) * t.entry_price for t in counted], dtype=np.float64)
     entry = np.array([t.entry_bar for t in counted], dtype=np.int64)
     exit_ = np.array([t.exit_bar for t in counted], dtype=np.int64)
-    bench = None
-    if spec.benchmark is not None:
-        bench = bars.close[bars.symbols.index(spec.benchmark), window]
+    # Buy-and-hold of the first instrument unless the spec names another benchmark, so
+    # every result can say what doing nothing would have earned.
+    benchmark = spec.benchmark if spec.benchmark is not None else bars.symbols[0]
+    bench = bars.close[bars.symbols.index(benchmark), window]
     return metrics.compute_statistics(
         timestamps=ts[window],
         equity=curve.equity[window],

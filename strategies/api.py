@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
@@ -28,13 +29,21 @@ from strategies.validation import MAX_CODE_BYTES
 TAGS = ["strategies"]
 
 
+@extend_schema_field(OpenApiTypes.NUMBER)
+class ParameterBoundField(serializers.Field):
+    """A bound as declared: an int parameter's bounds stay ints (10, not 10.0) in JSON."""
+
+    def to_representation(self, value: int | float) -> int | float:
+        return value
+
+
 class ParameterSerializer(serializers.Serializer):
     name = serializers.CharField()
     type = serializers.ChoiceField(choices=["int", "float", "bool", "str"])
     default = serializers.JSONField()
-    min = serializers.FloatField(allow_null=True)
-    max = serializers.FloatField(allow_null=True)
-    step = serializers.FloatField(allow_null=True)
+    min = ParameterBoundField(allow_null=True)
+    max = ParameterBoundField(allow_null=True)
+    step = ParameterBoundField(allow_null=True)
     choices = serializers.ListField(child=serializers.JSONField(), allow_null=True)
     description = serializers.CharField(allow_blank=True)
 

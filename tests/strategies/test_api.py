@@ -425,3 +425,13 @@ def test_versions_are_untouched_by_api_updates(owner, owner_client):
     first = StrategyVersion.objects.get(strategy=strategy)
     owner_client.patch(detail_url(strategy), {"code": CHANGED_CODE, "name": "n"}, format="json")
     assert StrategyVersion.objects.get(pk=first.pk).code == first.code
+
+
+def test_int_parameter_bounds_stay_integers_in_json(owner_client):
+    response = owner_client.post(
+        "/api/v1/strategies/validate/", {"code": SMA_CROSS_CODE}, format="json"
+    )
+    assert response.status_code == 200
+    fast = next(p for p in response.json()["parameters"] if p["name"] == "fast")
+    assert fast["type"] == "int"
+    assert isinstance(fast["min"], int) and isinstance(fast["max"], int)

@@ -196,7 +196,8 @@ else:
     }
 
 # --- Celery: JSON only, late acks, one task prefetched per process ---
-CELERY_BROKER_URL = CELERY_BROKER_URL or "filesystem://"
+# "localhost" only names the transport's (unused) host; without it kombu warns on every connect.
+CELERY_BROKER_URL = CELERY_BROKER_URL or "filesystem://localhost//"
 CELERY_BROKER_DIR = VAR_DIR / "broker"
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = (
     {
@@ -250,6 +251,13 @@ BACKTEST_CANCEL_POLL_SECONDS = env.float("BACKTEST_CANCEL_POLL_SECONDS", default
 BACKTEST_MAX_RETRIES = env.int("BACKTEST_MAX_RETRIES", default=5)
 BACKTEST_RETRY_BACKOFF_SECONDS = env.float("BACKTEST_RETRY_BACKOFF_SECONDS", default=2.0)
 BACKTEST_RETRY_BACKOFF_MAX_SECONDS = env.float("BACKTEST_RETRY_BACKOFF_MAX_SECONDS", default=300.0)
+# Recovery of jobs whose message was lost (whole worker killed, web died before publishing):
+# every worker sweeps the rows every interval (a cache lock lets one of them do it) and
+# re-publishes `running` rows with an expired lease and `queued` rows older than
+# REQUEUE_AFTER. Keep REQUEUE_AFTER above the usual queue wait and above the retry backoff
+# cap: a queued job still in the broker only gets a duplicate message, which does nothing.
+BACKTEST_RECOVERY_INTERVAL_SECONDS = env.float("BACKTEST_RECOVERY_INTERVAL_SECONDS", default=30.0)
+BACKTEST_REQUEUE_AFTER_SECONDS = env.float("BACKTEST_REQUEUE_AFTER_SECONDS", default=600.0)
 # Webhooks: HTTPS only outside dev/test; private/loopback targets only if an operator allows.
 WEBHOOK_REQUIRE_HTTPS = env.bool("WEBHOOK_REQUIRE_HTTPS", default=IS_STRICT)
 WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env.bool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", default=False)

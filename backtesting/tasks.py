@@ -17,7 +17,7 @@ from kombu.exceptions import OperationalError as BrokerOperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from backtesting.jobs.execution import LeaseHeldError, backtest_execute
+from backtesting.jobs.execution import backtest_execute
 from backtesting.jobs.models import DeadLetterKind
 from backtesting.jobs.notifications import backtest_email_send, delivery_mark_dead, webhook_deliver
 from backtesting.jobs.services import dead_letter_record
@@ -53,12 +53,6 @@ def _request_id(task: Task) -> str:
 def backtest_execute_task(self: Task, backtest_id: int) -> None:
     try:
         backtest_execute(backtest_id=backtest_id)
-    except LeaseHeldError as exc:
-        # Not a failure: a live worker owns the row, so always allow one more wait (Celery
-        # reads max_retries=None as "the task's default", hence the explicit bound).
-        raise self.retry(
-            countdown=exc.retry_in + 0.5, max_retries=self.request.retries + 1
-        ) from exc
     except TRANSIENT_ERRORS as exc:
         if self.request.retries >= self.max_retries:
             _dead_letter(self, DeadLetterKind.BACKTEST, [backtest_id], exc, backtest_id=backtest_id)

@@ -66,9 +66,11 @@ def clear_request_id(**kwargs: Any) -> None:
 
 @signals.worker_ready.connect
 def start_heartbeat(sender: Any = None, **kwargs: Any) -> None:
-    from tradeplatform.worker_heartbeat import start_heartbeat_thread
+    from tradeplatform.worker_heartbeat import start_heartbeat_thread, start_recovery_thread
 
-    start_heartbeat_thread(getattr(sender, "hostname", None) or "worker")
+    hostname = getattr(sender, "hostname", None) or "worker"
+    start_heartbeat_thread(hostname)
+    start_recovery_thread(hostname)  # every worker, so no separate beat process is needed
 
 
 @signals.worker_init.connect

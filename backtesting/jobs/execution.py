@@ -3,10 +3,11 @@
 Callable without Celery (tests and benchmarks call `backtest_execute` directly). The task in
 backtesting/tasks.py only maps exceptions to retries.
 
-Delivery is at-least-once (acks_late + reject on worker loss), so this is idempotent:
+Delivery is at-least-once (acks_late + reject on worker loss, plus the recovery sweep in
+backtesting.jobs.recovery re-publishing jobs whose message was lost), so this is idempotent:
 - a finished row is left alone (a second delivery does nothing);
-- a `running` row whose lease is live belongs to a live worker: LeaseHeldError, and the task
-  retries after the lease, by when that worker has either finished or died;
+- a `running` row whose lease is live belongs to a live worker: this delivery does nothing.
+  If that worker dies, its lease expires and the recovery sweep publishes the job again;
 - a `running` row whose lease expired is re-claimed with a new token; its old worker, if it
   was only slow, can no longer write (every write is conditional on the token).
 """
@@ -35,14 +36,6 @@ from backtesting.jobs.results import trades_from_result
 from backtesting.jobs.services import cancel_flag_key, queue_depth_refresh
 
 logger = logging.getLogger(__name__)
-
-
-class LeaseHeldError(Exception):
-    """Another live worker owns this backtest; try again after `retry_in` seconds."""
-
-    def __init__(self, retry_in: float) -> None:
-        super().__init__(f"backtest is leased for another {retry_in:.1f} s")
-        self.retry_in = retry_in
 
 
 class _Claim:
@@ -104,8 +97,8 @@ class _Claim:
 def backtest_execute(*, backtest_id: int) -> Backtest | None:
     """Claim, run and store one backtest; returns the row in its final state.
 
-    Returns None if the row is gone. Raises LeaseHeldError when a live worker owns it, and
-    lets database/broker errors propagate so the task can retry them.
+    Returns None if the row is gone. A row that is finished, cancelled or owned by a live
+    worker is returned untouched. Database/broker errors propagate so the task can retry them.
     """
     claim = _claim(backtest_id)
     if claim is None:
@@ -148,9 +141,9 @@ def _claim(backtest_id: int) -> _Claim | None:
     )
     if updated:
         return _Claim(backtest_id, token)
+    # A duplicate message (Redis redelivery, a recovery re-publish racing the original) must
+    # be a no-op, not a retry loop: if the owner dies, the recovery sweep publishes again.
     row = Backtest.objects.filter(pk=backtest_id).values("status", "lease_expires_at").first()
-    if row and row["status"] == BacktestStatus.RUNNING and row["lease_expires_at"]:
-        raise LeaseHeldError(max((row["lease_expires_at"] - now).total_seconds(), 0.5))
     logger.info(
         "backtest not claimable; nothing to do", extra={"backtest_id": backtest_id, **(row or {})}
     )
@@ -242,7 +235,7 @@ def _store_success(
             # Cancelled, deleted or re-claimed meanwhile: this attempt's results must not land.
             transaction.set_rollback(True)
             return False
-    _after_finish(backtest.pk, BacktestStatus.SUCCEEDED)
+    backtest_finish_effects(backtest.pk, BacktestStatus.SUCCEEDED)
     return True
 
 
@@ -262,19 +255,25 @@ def _finish(
         )
     )
     if updated:
-        _after_finish(claim.backtest_id, status)
+        backtest_finish_effects(claim.backtest_id, status)
 
 
 def _release(claim: _Claim) -> None:
+    # The released row's lease becomes its message's (see backtesting.jobs.recovery): the task's
+    # retry is on its way, so the recovery sweep must not publish a second copy meanwhile.
+    message_lease = timedelta(seconds=settings.BACKTEST_REQUEUE_AFTER_SECONDS)
     try:
         claim.rows().filter(status=BacktestStatus.RUNNING).update(
-            status=BacktestStatus.QUEUED, claim_token="", lease_expires_at=None
+            status=BacktestStatus.QUEUED,
+            claim_token="",
+            lease_expires_at=timezone.now() + message_lease,
         )
     except Exception:  # the database may be what failed; the lease then expires on its own
         logger.warning("could not release backtest claim", extra={"backtest_id": claim.backtest_id})
 
 
-def _after_finish(backtest_id: int, status: str) -> None:
+def backtest_finish_effects(backtest_id: int, status: str) -> None:
+    """Metrics, the cancel flag's cleanup and notifications, once a row reached a final state."""
     from backtesting.jobs.notifications import notifications_enqueue
 
     row = Backtest.objects.filter(pk=backtest_id).values("started_at", "finished_at").first()

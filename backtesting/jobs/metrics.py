@@ -44,3 +44,8 @@ DEAD_LETTERS = Counter(
 WEBHOOK_DELIVERIES = Counter(
     "tradeplatform_webhook_deliveries_total", "Webhook delivery attempts by outcome.", ["outcome"]
 )
+RECOVERED = Counter(
+    "tradeplatform_backtests_recovered_total",
+    "Jobs the recovery sweep re-published or finished because their message was lost.",
+    ["reason"],
+)

@@ -98,7 +98,9 @@ def backtest_submit(
             rerun_of=rerun_of,
         )
         backtest.instruments.set(list(instrument_ids.values()))
-        _enqueue_on_commit(backtest)
+        backtest_enqueue_on_commit(
+            backtest_id=backtest.pk, request_id=backtest.request_id, queue=backtest.queue
+        )
     metrics.BACKTESTS.labels("queued").inc()
     logger.info("backtest queued", extra={"backtest_id": backtest.pk})
     return backtest
@@ -169,17 +171,17 @@ def _ensure_quotas(owner: Any) -> None:
     )
 
 
-def _enqueue_on_commit(backtest: Backtest) -> None:
+def backtest_enqueue_on_commit(*, backtest_id: int, request_id: str, queue: str) -> None:
+    """Publish the job to the queue its row names, once the current transaction commits."""
     from backtesting.tasks import backtest_execute_task
 
-    backtest_id = backtest.pk
     # The request id header makes the worker's logs carry the id of the request that
-    # created the job, even when an operator requeues it days later.
-    headers = {"request_id": backtest.request_id} if backtest.request_id else {}
+    # created the job, even when an operator or the recovery sweep requeues it days later.
+    headers = {"request_id": request_id} if request_id else {}
     transaction.on_commit(
-        lambda: backtest_execute_task.apply_async((backtest_id,), headers=headers)
+        lambda: backtest_execute_task.apply_async((backtest_id,), headers=headers, queue=queue)
     )
-    transaction.on_commit(lambda: queue_depth_refresh(backtest.queue))
+    transaction.on_commit(lambda: queue_depth_refresh(queue))
 
 
 def queue_depth_refresh(queue: str) -> None:
@@ -269,11 +271,28 @@ def dead_letter_record(
         delivery_id=delivery_id,
     )
     metrics.DEAD_LETTERS.labels(kind).inc()
+    if kind == DeadLetterKind.BACKTEST and backtest_id:
+        _backtest_fail_for_infrastructure(backtest_id, letter.error)
     logger.error(
         "job dead-lettered",
         extra={"dead_letter_id": letter.pk, "task": task_name, "job_request_id": request_id},
     )
     return letter
+
+
+def _backtest_fail_for_infrastructure(backtest_id: int, error: str) -> None:
+    # The last attempt released its claim (`queued`); ending the row `failed` tells the user and
+    # keeps the recovery sweep from re-running, forever, a job that operators now own.
+    if Backtest.objects.filter(pk=backtest_id, status=BacktestStatus.QUEUED).update(
+        status=BacktestStatus.FAILED,
+        finished_at=timezone.now(),
+        lease_expires_at=None,
+        error_code="infrastructure",
+        error_message="Our infrastructure failed repeatedly while running this backtest; "
+        "operators were notified and can requeue it.",
+        error_details={"error": error[:1000]},
+    ):
+        metrics.BACKTESTS.labels("failed").inc()
 
 
 def dead_letter_requeue(*, dead_letter: DeadLetter, user: Any) -> DeadLetter:
@@ -295,7 +314,9 @@ def dead_letter_requeue(*, dead_letter: DeadLetter, user: Any) -> DeadLetter:
 
 
 def _backtest_requeue(backtest_id: int) -> None:
-    Backtest.objects.filter(pk=backtest_id).update(
+    # Only a job that is not done: the sweep or a late delivery may have finished it since.
+    requeueable = (BacktestStatus.QUEUED, BacktestStatus.FAILED)
+    updated = Backtest.objects.filter(pk=backtest_id, status__in=requeueable).update(
         status=BacktestStatus.QUEUED,
         progress=0.0,
         claim_token="",
@@ -307,4 +328,8 @@ def _backtest_requeue(backtest_id: int) -> None:
         finished_at=None,
         queued_at=timezone.now(),
     )
-    _enqueue_on_commit(Backtest.objects.get(pk=backtest_id))
+    if not updated:
+        status = Backtest.objects.filter(pk=backtest_id).values_list("status", flat=True).first()
+        raise ConflictError(f"This backtest is {status or 'gone'}; there is nothing to requeue.")
+    row = Backtest.objects.values("request_id", "queue").get(pk=backtest_id)
+    backtest_enqueue_on_commit(backtest_id=backtest_id, **row)

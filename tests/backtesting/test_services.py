@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.quotas import QuotaExceededError
 from backtesting.jobs import execution, services
-from backtesting.jobs.execution import LeaseHeldError, backtest_execute
+from backtesting.jobs.execution import backtest_execute
 from backtesting.jobs.models import Backtest, BacktestStatus, DeadLetter, Trade
 from backtesting.jobs.parameters import ParameterError
 from tests.backtesting.conftest import END, START, make_input, seed_bars
@@ -116,14 +116,16 @@ def test_a_second_delivery_of_a_finished_job_does_nothing(submit) -> None:
     assert Trade.objects.filter(backtest=backtest).count() == trades
 
 
-def test_a_running_job_with_a_live_lease_is_left_to_its_worker(submit) -> None:
+def test_a_duplicate_delivery_of_a_job_running_elsewhere_does_nothing(submit) -> None:
     backtest = submit()
+    lease = timezone.now() + timedelta(seconds=20)
     Backtest.objects.filter(pk=backtest.pk).update(
-        status=BacktestStatus.RUNNING, lease_expires_at=timezone.now() + timedelta(seconds=20)
+        status=BacktestStatus.RUNNING, claim_token="live-worker", attempts=1, lease_expires_at=lease
     )
-    with pytest.raises(LeaseHeldError) as caught:
-        backtest_execute(backtest_id=backtest.pk)
-    assert 15 < caught.value.retry_in <= 20
+    again = backtest_execute(backtest_id=backtest.pk)
+    assert again is not None and again.status == BacktestStatus.RUNNING
+    assert again.claim_token == "live-worker" and again.attempts == 1
+    assert again.lease_expires_at == lease
 
 
 def test_a_running_job_with_an_expired_lease_is_reclaimed_and_partial_trades_replaced(
@@ -237,6 +239,8 @@ def test_a_database_error_releases_the_claim_and_propagates(submit, monkeypatch)
         backtest_execute(backtest_id=backtest.pk)
     backtest.refresh_from_db()
     assert backtest.status == BacktestStatus.QUEUED and backtest.claim_token == ""
+    # The retry is on its way: the recovery sweep leaves the row alone until its message lease.
+    assert backtest.lease_expires_at > timezone.now() + timedelta(seconds=60)
 
 
 def test_dead_letter_requeue_puts_the_job_back_once(
@@ -257,3 +261,29 @@ def test_dead_letter_requeue_puts_the_job_back_once(
     assert DeadLetter.objects.get().requeued_by == operator
     with pytest.raises(ConflictError):
         services.dead_letter_requeue(dead_letter=letter, user=operator)
+
+
+def test_a_dead_lettered_backtest_ends_failed_so_nothing_reruns_it_behind_operators(
+    submit,
+) -> None:
+    backtest = submit()  # as left by the last attempt: claim released, `queued`
+    services.dead_letter_record(
+        kind="backtest", task_name="backtesting.backtest_execute", task_args=[backtest.pk],
+        error="OperationalError: gone", request_id="abcdef0123456789", backtest_id=backtest.pk,
+    )  # fmt: skip
+    backtest.refresh_from_db()
+    assert backtest.status == BacktestStatus.FAILED and backtest.error_code == "infrastructure"
+    assert backtest.finished_at is not None
+
+
+def test_dead_letter_requeue_refuses_a_job_that_finished_meanwhile(submit, operator) -> None:
+    backtest = submit()
+    Backtest.objects.filter(pk=backtest.pk).update(status=BacktestStatus.SUCCEEDED)
+    letter = services.dead_letter_record(
+        kind="backtest", task_name="backtesting.backtest_execute", task_args=[backtest.pk],
+        error="OperationalError", backtest_id=backtest.pk,
+    )  # fmt: skip
+    with pytest.raises(ConflictError):
+        services.dead_letter_requeue(dead_letter=letter, user=operator)
+    assert DeadLetter.objects.get().requeued_at is None
+    assert Backtest.objects.get(pk=backtest.pk).status == BacktestStatus.SUCCEEDED

@@ -8,7 +8,6 @@ import pytest
 from django.db import OperationalError
 
 from backtesting import tasks
-from backtesting.jobs.execution import LeaseHeldError
 from backtesting.jobs.models import DeadLetter
 
 
@@ -55,17 +54,6 @@ def test_user_errors_are_never_retried(submit, calls, monkeypatch) -> None:
     monkeypatch.setattr(tasks, "backtest_execute", boom)
     result = tasks.backtest_execute_task.apply(args=(submit().pk,))
     assert isinstance(result.result, ValueError) and calls == [calls[0]]
-
-
-def test_a_held_lease_retries_without_dead_lettering(submit, calls, monkeypatch) -> None:
-    def held(*, backtest_id: int) -> None:
-        calls.append(backtest_id)
-        if len(calls) < 8:  # more than max_retries: waiting on a lease is not an outage
-            raise LeaseHeldError(0.0)
-
-    monkeypatch.setattr(tasks, "backtest_execute", held)
-    tasks.backtest_execute_task.apply(args=(submit().pk,))
-    assert len(calls) == 8 and not DeadLetter.objects.exists()
 
 
 def test_tasks_are_routed_to_their_queues(settings) -> None:

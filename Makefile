@@ -42,7 +42,8 @@ ci: ## what .ci/run does, against the real services
 	bash .ci/run
 
 bench: install ## every benchmark, each printing ratios against its baseline
-	$(PY) -m benchmarks
+	$(PIP) install --quiet --disable-pip-version-check -r requirements-bench.txt
+	$(PY) -m benchmarks $(BENCH)
 
 clean:
 	rm -rf var/ .pytest_cache .mypy_cache .ruff_cache htmlcov .coverage

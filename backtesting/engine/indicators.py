@@ -14,6 +14,7 @@ multi-output indicators, bool arrays for ``crossover``/``crossunder``). Conventi
 
 from __future__ import annotations
 
+import math
 import re
 from typing import NamedTuple
 
@@ -442,6 +443,20 @@ def _cross_result(hits: np.ndarray, current_only: bool) -> np.ndarray | bool:
     return bool(out[-1]) if current_only else out
 
 
+def _last_two(x: object) -> tuple[float, float] | None:
+    """(previous, current) of a view, a number twice, or None for anything else (an array)."""
+    if type(x) is SeriesView:
+        i = x._clock.i
+        if i < 1:
+            return math.nan, math.nan
+        mv = x._mv
+        return mv[i - 1], mv[i]
+    if isinstance(x, int | float | np.number):
+        value = float(x)
+        return value, value
+    return None
+
+
 def crossover(a: ArrayLike | float, b: ArrayLike | float) -> np.ndarray | bool:
     """True at bar i when a[i-1] <= b[i-1] and a[i] > b[i].
 
@@ -449,12 +464,30 @@ def crossover(a: ArrayLike | float, b: ArrayLike | float) -> np.ndarray | bool:
     ``next()``): a plain bool for the current bar. A NaN at i-1 or i is never a cross. Either
     argument may be a scalar level, e.g. ``crossover(rsi, 30)``.
     """
+    # The per-bar hot path (two views on one clock) reads four scalars: ~0.1 us instead of
+    # the ~8 us the array path costs on views. Comparisons with NaN are False, as below.
+    if type(a) is SeriesView and type(b) is SeriesView and a._clock is b._clock:
+        i = a._clock.i
+        x, y = a._mv, b._mv
+        return i >= 1 and x[i - 1] <= y[i - 1] and x[i] > y[i]
+    if type(a) is SeriesView or type(b) is SeriesView:
+        pa, pb = _last_two(a), _last_two(b)
+        if pa is not None and pb is not None:
+            return pa[0] <= pb[0] and pa[1] > pb[1]
     x, y, current_only = _cross(a, b)
     return _cross_result((x[:-1] <= y[:-1]) & (x[1:] > y[1:]), current_only)
 
 
 def crossunder(a: ArrayLike | float, b: ArrayLike | float) -> np.ndarray | bool:
     """True at bar i when a[i-1] >= b[i-1] and a[i] < b[i] (mirror of ``crossover``)."""
+    if type(a) is SeriesView and type(b) is SeriesView and a._clock is b._clock:
+        i = a._clock.i
+        x, y = a._mv, b._mv
+        return i >= 1 and x[i - 1] >= y[i - 1] and x[i] < y[i]
+    if type(a) is SeriesView or type(b) is SeriesView:
+        pa, pb = _last_two(a), _last_two(b)
+        if pa is not None and pb is not None:
+            return pa[0] >= pb[0] and pa[1] < pb[1]
     x, y, current_only = _cross(a, b)
     return _cross_result((x[:-1] >= y[:-1]) & (x[1:] < y[1:]), current_only)
 

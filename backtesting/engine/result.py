@@ -11,7 +11,7 @@ import numpy as np
 
 from backtesting.engine import metrics
 from backtesting.engine.bars import AlignedBars
-from backtesting.engine.broker import Broker, units_history
+from backtesting.engine.broker import Broker
 from backtesting.engine.orders import Order
 from backtesting.engine.spec import BacktestSpec
 from backtesting.engine.trades import Trade
@@ -140,20 +140,76 @@ class Curve:
     exposure: np.ndarray
 
 
-def build_curve(broker: Broker, bars: AlignedBars) -> Curve:
-    """Per-bar account values, rebuilt from the fill and cash events both run modes record.
+@dataclass(frozen=True, eq=False)
+class Ledger:
+    """What a run leaves behind, as arrays: the input of the curve, statistics and records.
 
-    Both modes go through this one function, which is what makes their curves bit-identical.
+    ``cash_*`` / ``pos_*`` are (bar, value-after) step events (the last event of a bar wins).
+    ``trade_*`` columns cover every trade in report order (closed ones in closing order, then
+    open ones marked at the last close); ``trades`` / ``orders`` build the objects on demand.
+    """
+
+    cash_bars: np.ndarray
+    cash_values: np.ndarray
+    pos_bars: list[np.ndarray]
+    pos_values: list[np.ndarray]
+    trade_size: np.ndarray
+    trade_entry_price: np.ndarray
+    trade_exit_price: np.ndarray
+    trade_commission: np.ndarray
+    trade_borrow: np.ndarray
+    trade_entry_bar: np.ndarray
+    trade_exit_bar: np.ndarray
+    trade_open: np.ndarray
+    trades: Callable[[], list[Trade]]
+    orders: Callable[[], list[Order]]
+
+
+def ledger_from_broker(broker: Broker, bars: AlignedBars) -> Ledger:
+    trades = mark_open_trades(broker, bars)
+    orders = list(broker.orders)
+
+    def column(attr: str, dtype: type = np.float64) -> np.ndarray:
+        return np.array([getattr(t, attr) for t in trades], dtype=dtype)
+
+    cash_bars, cash_values = event_arrays(broker.cash_events)
+    pos = [event_arrays(ev) for ev in broker.pos_events]
+    return Ledger(
+        cash_bars,
+        cash_values,
+        [p[0] for p in pos],
+        [p[1] for p in pos],
+        trade_size=column("size"),
+        trade_entry_price=column("entry_price"),
+        trade_exit_price=column("exit_price"),
+        trade_commission=column("commission"),
+        trade_borrow=column("borrow_cost"),
+        trade_entry_bar=column("entry_bar", np.int64),
+        trade_exit_bar=column("exit_bar", np.int64),
+        trade_open=column("is_open", np.bool_),
+        trades=lambda: trades,
+        orders=lambda: orders,
+    )
+
+
+def event_arrays(events: list[tuple[int, float]]) -> tuple[np.ndarray, np.ndarray]:
+    bars = np.fromiter((b for b, _ in events), dtype=np.int64, count=len(events))
+    vals = np.fromiter((v for _, v in events), dtype=np.float64, count=len(events))
+    return bars, vals
+
+
+def build_curve(ledger: Ledger, bars: AlignedBars, initial_cash: float) -> Curve:
+    """Per-bar account values, rebuilt from the step events every run mode records.
+
+    Every mode goes through this one function, which is what makes their curves bit-identical
+    whenever their events are.
     """
     n = bars.n_bars
-    cash = units_history(broker.cash_events, n)
-    if not broker.cash_events or broker.cash_events[0][0] > 0:
-        first = broker.cash_events[0][0] if broker.cash_events else n
-        cash[:first] = broker.spec.initial_cash
+    cash = step_history(ledger.cash_bars, ledger.cash_values, n, initial_cash)
     value = np.zeros(n)
     gross = np.zeros(n)
     for s in range(len(bars.symbols)):
-        units = units_history(broker.pos_events[s], n)
+        units = step_history(ledger.pos_bars[s], ledger.pos_values[s], n, 0.0)
         held = units != 0.0
         mv = np.where(held, units * np.nan_to_num(bars.close[s]), 0.0)
         value += mv
@@ -162,6 +218,20 @@ def build_curve(broker: Broker, bars: AlignedBars) -> Curve:
     with np.errstate(divide="ignore", invalid="ignore"):
         exposure = np.where(equity > 0, gross / equity, np.where(gross > 0, np.inf, 0.0))
     return Curve(equity, cash, exposure)
+
+
+def step_history(at: np.ndarray, values: np.ndarray, n: int, before: float) -> np.ndarray:
+    """Value after each bar from sorted (bar, value) events; ``before`` until the first one."""
+    if not len(at):
+        return np.full(n, before)
+    # The last event of a bar wins: keep events whose successor is on a later bar.
+    last = np.append(at[1:] != at[:-1], True)
+    at, values = at[last], values[last]
+    counts = np.diff(np.append(at, n))
+    out = np.empty(n)
+    out[: at[0]] = before
+    out[at[0] :] = np.repeat(values, counts)
+    return out
 
 
 def window_drawdown(equity: np.ndarray) -> np.ndarray:
@@ -266,18 +336,20 @@ def _order_record(o: Order, ts: np.ndarray) -> dict[str, Any]:
 
 
 def statistics_for(
-    spec: BacktestSpec,
-    bars: AlignedBars,
-    window: slice,
-    curve: Curve,
-    trades: list[Trade],
+    spec: BacktestSpec, bars: AlignedBars, window: slice, curve: Curve, ledger: Ledger
 ) -> dict[str, Any]:
-    counted = [t for t in trades if spec.count_open_trades or not t.is_open]
+    counted = ~ledger.trade_open if not spec.count_open_trades else slice(None)
+    size = ledger.trade_size[counted]
+    entry_price = ledger.trade_entry_price[counted]
+    # Same operations in the same order as Trade-by-Trade arithmetic, element by element.
+    pnl = (
+        size * (ledger.trade_exit_price[counted] - entry_price)
+        - ledger.trade_commission[counted]
+        - ledger.trade_borrow[counted]
+    )
+    notional = np.abs(size) * entry_price
+    entry, exit_ = ledger.trade_entry_bar[counted], ledger.trade_exit_bar[counted]
     ts = bars.timestamps
-    pnl = np.array([_net_pnl(t) for t in counted], dtype=np.float64)
-    notional = np.array([abs(t.size) * t.entry_price for t in counted], dtype=np.float64)
-    entry = np.array([t.entry_bar for t in counted], dtype=np.int64)
-    exit_ = np.array([t.exit_bar for t in counted], dtype=np.int64)
     # Buy-and-hold of the first instrument unless the spec names another benchmark, so
     # every result can say what doing nothing would have earned.
     benchmark = spec.benchmark if spec.benchmark is not None else bars.symbols[0]
@@ -287,7 +359,7 @@ def statistics_for(
         equity=curve.equity[window],
         exposure=curve.exposure[window],
         trade_pnl=pnl,
-        trade_return=pnl / notional if len(counted) else pnl,
+        trade_return=pnl / notional if len(pnl) else pnl,
         trade_bars=(exit_ - entry).astype(np.float64),
         trade_duration_ns=(ts[exit_] - ts[entry]).astype(np.float64),
         benchmark_close=bench,
@@ -299,11 +371,18 @@ def statistics_for(
 def assemble(
     spec: BacktestSpec, bars: AlignedBars, broker: Broker, mode: str, start: int, eval_start: int
 ) -> BacktestResult:
+    """Freeze a broker-driven run into a BacktestResult."""
+    ledger = ledger_from_broker(broker, bars)
+    return assemble_ledger(spec, bars, ledger, mode, start, eval_start)
+
+
+def assemble_ledger(
+    spec: BacktestSpec, bars: AlignedBars, ledger: Ledger, mode: str, start: int, eval_start: int
+) -> BacktestResult:
     """Freeze the run into a BacktestResult (statistics over the evaluation window)."""
     window = slice(eval_start, bars.n_bars)
-    curve = build_curve(broker, bars)
-    trades = mark_open_trades(broker, bars)
-    stats = statistics_for(spec, bars, window, curve, trades)
+    curve = build_curve(ledger, bars, spec.initial_cash)
+    stats = statistics_for(spec, bars, window, curve, ledger)
     arrays = {
         "timestamps": bars.timestamps[window],
         "equity": curve.equity[window],
@@ -313,7 +392,6 @@ def assemble(
     }
     for arr in arrays.values():
         arr.flags.writeable = False
-    orders = list(broker.orders)
     return BacktestResult(
         engine_version=ENGINE_VERSION,
         mode=mode,
@@ -321,8 +399,8 @@ def assemble(
         spec=spec,
         start_bar=start,
         eval_start_bar=eval_start,
-        trades=Records(lambda: trade_records(trades, bars)),
-        orders=Records(lambda: order_records(orders, bars.timestamps)),
+        trades=Records(lambda: trade_records(ledger.trades(), bars)),
+        orders=Records(lambda: order_records(ledger.orders(), bars.timestamps)),
         statistics=stats,
         **arrays,
     )

@@ -387,42 +387,7 @@ def _check_tag(tag: Any) -> str | None:
     return tag
 
 
-def _last_two(x: Any) -> tuple[float, float]:
-    """(previous, current) values of a view, or a scalar level twice; NaN before two bars."""
-    if type(x) is SeriesView:
-        i = x._clock.i
-        if i < 1:
-            return math.nan, math.nan
-        mv = x._mv
-        return mv[i - 1], mv[i]
-    value = float(x)
-    return value, value
-
-
-def crossover(a: Any, b: Any) -> Any:
-    """On views: True if ``a`` crossed above ``b`` on this bar (a[-2] <= b[-2], a[-1] > b[-1]).
-
-    On plain arrays it is ``indicators.crossover`` (a bool array). NaN is never a cross.
-    """
-    if type(a) is SeriesView and type(b) is SeriesView:  # the per-bar hot path, inlined
-        i = a._clock.i
-        x, y = a._mv, b._mv
-        return i >= 1 and x[i - 1] <= y[i - 1] and x[i] > y[i]
-    if type(a) is SeriesView or type(b) is SeriesView:
-        a0, a1 = _last_two(a)
-        b0, b1 = _last_two(b)
-        return a0 <= b0 and a1 > b1
-    return indicators.crossover(a, b)
-
-
-def crossunder(a: Any, b: Any) -> Any:
-    """Mirror of ``crossover``: a[-2] >= b[-2] and a[-1] < b[-1] on views; bool array otherwise."""
-    if type(a) is SeriesView and type(b) is SeriesView:
-        i = a._clock.i
-        x, y = a._mv, b._mv
-        return i >= 1 and x[i - 1] >= y[i - 1] and x[i] < y[i]
-    if type(a) is SeriesView or type(b) is SeriesView:
-        a0, a1 = _last_two(a)
-        b0, b1 = _last_two(b)
-        return a0 >= b0 and a1 < b1
-    return indicators.crossunder(a, b)
+# One implementation (the view-aware fast path lives in indicators, which the sandbox's
+# ``indicators`` facade exposes); the strategy module re-exports it.
+crossover = indicators.crossover
+crossunder = indicators.crossunder

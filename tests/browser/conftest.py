@@ -139,11 +139,11 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     return result
 
 
-def screenshot(page: Any, name: str) -> Path:
-    """A full-page screenshot for a human to look at; not an assertion."""
+def screenshot(page: Any, name: str, *, full_page: bool = True) -> Path:
+    """A screenshot for a human to look at (in SCREENSHOT_DIR); not an assertion."""
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOT_DIR / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=full_page)
     return path
 
 

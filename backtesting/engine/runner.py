@@ -15,10 +15,15 @@ import numpy as np
 from backtesting.engine.bars import AlignedBars, BarSeries, align_bars
 from backtesting.engine.broker import Broker
 from backtesting.engine.errors import EngineError, StrategyError
-from backtesting.engine.result import BacktestResult, assemble
+from backtesting.engine.result import BacktestResult, assemble, assemble_ledger
 from backtesting.engine.spec import BacktestSpec
 from backtesting.engine.strategy import PHASE_INIT, Data, Strategy
-from backtesting.engine.vectorized import SignalDriver, run_signals_fast, signal_targets
+from backtesting.engine.vectorized import (
+    SignalDriver,
+    run_signals_arrays,
+    run_signals_fast,
+    signal_targets,
+)
 from backtesting.engine.views import Clock
 
 Progress = Callable[[float], Any] | None
@@ -74,6 +79,13 @@ def _run_signals(
         targets = signal_targets(raw, aligned, spec)
     start, eval_start = _start_bars(spec, [*user._indicator_arrays, *targets], aligned.n_bars)
     driver = SignalDriver(broker, np.nan_to_num(targets), start)
+    ledger = (
+        run_signals_arrays(spec, aligned, driver) if driver.array_path_ok(spec, aligned) else None
+    )
+    if ledger is not None:
+        if progress is not None:
+            progress(1.0)
+        return assemble_ledger(spec, aligned, ledger, "vectorized", start, eval_start)
     if driver.fast_path_ok(spec, aligned):
         run_signals_fast(broker, driver, aligned.n_bars, progress)
     else:

@@ -5,22 +5,32 @@ is told to use it: on PostgreSQL through DATABASE_URL with the test database's n
 the embedded SQLite default through a VAR_DIR whose database file is a symlink to the test
 database while the broker and cache folders link to the ones this process uses. Tests use
 `transactional_db` so the rows they create are committed and visible to the worker.
+
+`start_worker` starts more workers for one test (stopped after it), on a queue of that test's
+own, optionally with a test-only app module (`app="tests.integration.faulty_worker"`). All
+workers share one Prometheus directory, so a metric is found whichever worker bumped it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
 from django.db import connection
+from rest_framework.test import APIClient
+
+from tests.backtesting.conftest import seed_bars
+from tests.factories import StrategyFactory, StrategyVersionFactory, TraderFactory
 
 ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT = 60.0
@@ -46,6 +56,9 @@ def _worker_env(tmp: Path) -> dict[str, str]:
         PYTHONPATH=str(ROOT),
         BACKTEST_LEASE_SECONDS="3",  # a killed worker's job is re-claimable within seconds
         BACKTEST_RETRY_BACKOFF_SECONDS="0.2",
+        # Sweep for lost jobs every half second; a queued job is presumed lost after 5 s.
+        BACKTEST_RECOVERY_INTERVAL_SECONDS="0.5",
+        BACKTEST_REQUEUE_AFTER_SECONDS="5",
         PROMETHEUS_MULTIPROC_DIR=str(tmp / "metrics"),
         DB_POOL_SIZE="1",
     )
@@ -77,35 +90,73 @@ def _wait_ready(worker: Worker) -> None:
     raise RuntimeError(f"celery worker not ready after {READY_TIMEOUT}s:\n{worker.log()[-4000:]}")
 
 
+class WorkerLauncher:
+    """Starts Celery worker subprocesses that all see the test database, broker and cache."""
+
+    def __init__(self, tmp: Path, env: dict[str, str]) -> None:
+        self.tmp, self.env = tmp, env
+
+    def start(
+        self, *, queues: str, app: str = "tradeplatform", env: dict[str, str] | None = None
+    ) -> Worker:
+        log_path = self.tmp / f"worker-{uuid.uuid4().hex[:8]}.log"
+        command = [
+            sys.executable, "-m", "celery", "-A", app, "worker",
+            "--pool", "prefork", "--concurrency", "1", "--loglevel", "INFO",
+            "--queues", queues,
+            "--hostname", f"test-{uuid.uuid4().hex[:8]}@%h",
+            "--without-gossip", "--without-mingle", "--without-heartbeat",
+        ]  # fmt: skip
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                command, cwd=ROOT, env={**self.env, **(env or {})}, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+        worker = Worker(process, log_path, self.tmp / "metrics")
+        try:
+            _wait_ready(worker)
+        except BaseException:
+            _stop(process)
+            raise
+        return worker
+
+
 @pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[Worker]:
+def worker_launcher(django_db_setup, django_db_blocker, tmp_path_factory) -> WorkerLauncher:
     tmp = tmp_path_factory.mktemp("celery-worker")
     (tmp / "metrics").mkdir()
     with django_db_blocker.unblock():
         env = _worker_env(tmp)
-    log_path = tmp / "worker.log"
-    command = [
-        sys.executable, "-m", "celery", "-A", "tradeplatform", "worker",
-        "--pool", "prefork", "--concurrency", "1", "--loglevel", "INFO",
-        "--queues", "backtests,notifications,celery",
-        "--hostname", f"test-{uuid.uuid4().hex[:8]}@%h",
-        "--without-gossip", "--without-mingle", "--without-heartbeat",
-    ]  # fmt: skip
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    worker = Worker(process, log_path, tmp / "metrics")
+    return WorkerLauncher(tmp, env)
+
+
+@pytest.fixture(scope="session")
+def celery_worker(worker_launcher: WorkerLauncher) -> Iterator[Worker]:
+    worker = worker_launcher.start(queues="backtests,notifications,celery")
     try:
-        _wait_ready(worker)
         yield worker
     finally:
-        _stop(process)
+        _stop(worker.process)
+
+
+@pytest.fixture
+def start_worker(worker_launcher: WorkerLauncher) -> Iterator[Callable[..., Worker]]:
+    """Start extra workers for one test; each is stopped (its whole process group) after it."""
+    started: list[Worker] = []
+
+    def _start(**kwargs: Any) -> Worker:
+        started.append(worker_launcher.start(**kwargs))
+        return started[-1]
+
+    yield _start
+    for worker in started:
+        _stop(worker.process)
 
 
 def _stop(process: subprocess.Popen) -> None:
     # The worker leads its own session: signal the group so pool and sandbox children go too.
     if process.poll() is not None:
+        _kill_group(process.pid, signal.SIGKILL)  # a killed main process may leave its children
         return
     os.killpg(process.pid, signal.SIGTERM)
     try:
@@ -113,3 +164,44 @@ def _stop(process: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
+
+
+def _kill_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, sig)
+
+
+SLOW_CODE = """from strategy import Strategy, Param
+import indicators as ta
+
+
+class SlowCross(Strategy):
+    spin = Param(1000, min=0, max=1000000)
+
+    def init(self):
+        self.fast = self.I(ta.sma, self.data.close, 5)
+        self.slow = self.I(ta.sma, self.data.close, 20)
+
+    def next(self):
+        total = 0
+        for i in range(self.spin):
+            total += i
+        if ta.crossover(self.fast, self.slow):
+            self.buy()
+        elif ta.crossunder(self.fast, self.slow):
+            self.close()
+"""
+SLOW_PARAMS = [{"name": "spin", "type": "int", "default": 1000, "min": 0, "max": 1000000,
+                "step": None, "choices": None, "description": ""}]  # fmt: skip
+
+
+@pytest.fixture
+def setup(transactional_db, celery_worker) -> dict[str, Any]:
+    owner = TraderFactory(username=f"it-{uuid.uuid4().hex[:6]}")
+    seed_bars("AAA", 500)
+    strategy = StrategyFactory(owner=owner, code="")
+    slow = StrategyVersionFactory(strategy=strategy, code=SLOW_CODE, parameters=SLOW_PARAMS,
+                                  class_name="SlowCross")  # fmt: skip
+    client = APIClient()
+    client.force_authenticate(owner)
+    return {"owner": owner, "client": client, "strategy": strategy, "version": slow}

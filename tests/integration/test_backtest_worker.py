@@ -12,37 +12,11 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
-from rest_framework.test import APIClient
 
 from backtesting.jobs.models import Backtest, BacktestStatus
-from tests.backtesting.conftest import seed_bars
-from tests.factories import StrategyFactory, StrategyVersionFactory, TraderFactory
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 URL = "/api/v1/backtests/"
-
-SLOW_CODE = """from strategy import Strategy, Param
-import indicators as ta
-
-
-class SlowCross(Strategy):
-    spin = Param(1000, min=0, max=1000000)
-
-    def init(self):
-        self.fast = self.I(ta.sma, self.data.close, 5)
-        self.slow = self.I(ta.sma, self.data.close, 20)
-
-    def next(self):
-        total = 0
-        for i in range(self.spin):
-            total += i
-        if ta.crossover(self.fast, self.slow):
-            self.buy()
-        elif ta.crossunder(self.fast, self.slow):
-            self.close()
-"""
-SLOW_PARAMS = [{"name": "spin", "type": "int", "default": 1000, "min": 0, "max": 1000000,
-                "step": None, "choices": None, "description": ""}]  # fmt: skip
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
@@ -55,25 +29,15 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
-@pytest.fixture
-def setup(transactional_db, celery_worker) -> dict[str, Any]:
-    owner = TraderFactory(username=f"it-{uuid.uuid4().hex[:6]}")
-    seed_bars("AAA", 500)
-    strategy = StrategyFactory(owner=owner, code="")
-    slow = StrategyVersionFactory(strategy=strategy, code=SLOW_CODE, parameters=SLOW_PARAMS,
-                                  class_name="SlowCross")  # fmt: skip
-    client = APIClient()
-    client.force_authenticate(owner)
-    return {"owner": owner, "client": client, "strategy": strategy, "version": slow}
-
-
-def post(setup: dict[str, Any], spin: int, request_id: str | None = None) -> int:
+def post(
+    setup: dict[str, Any], spin: int, request_id: str | None = None, symbol: str = "AAA"
+) -> int:
     headers = {"HTTP_X_REQUEST_ID": request_id} if request_id else {}
     response = setup["client"].post(
         URL,
         {
             "strategy": setup["strategy"].pk,
-            "instruments": ["AAA"],
+            "instruments": [symbol],
             "timeframe": "1d",
             "start": "2015-01-01T00:00:00Z",
             "end": "2016-12-31T00:00:00Z",

@@ -71,8 +71,8 @@ def _as_timestamps(timestamps: object) -> np.ndarray:
         raise ValueError("timestamps must be a non-empty 1-D array of int64 ns")
     if not np.issubdtype(ts.dtype, np.integer):
         raise ValueError(f"timestamps must be integers (ns since epoch UTC), got {ts.dtype}")
-    ts = ts.astype(np.int64)
-    if np.any(np.diff(ts) <= 0):
+    ts = np.asarray(ts, dtype=np.int64)  # no copy when already int64
+    if bool(np.any(ts[1:] <= ts[:-1])):
         raise ValueError("timestamps must be strictly increasing")
     return ts
 
@@ -97,9 +97,14 @@ def daily_closes(timestamps: np.ndarray, equity: np.ndarray) -> tuple[np.ndarray
     ts = _as_timestamps(timestamps)
     eq = _as_float(equity, "equity")
     _check_same_length(timestamps=ts, equity=eq)
-    days = ts // NS_PER_DAY  # floor division keeps pre-1970 days correct too
-    last = _last_index_per_group(days)
+    days, last = _day_ends(ts)
     return days[last], eq[last]
+
+
+def _day_ends(ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(UTC day number of every bar, index of the last bar of each day) for valid ``ts``."""
+    days = ts // NS_PER_DAY  # floor division keeps pre-1970 days correct too
+    return days, _last_index_per_group(days)
 
 
 def daily_returns(timestamps: np.ndarray, equity: np.ndarray) -> FloatArray:
@@ -111,8 +116,13 @@ def daily_returns(timestamps: np.ndarray, equity: np.ndarray) -> FloatArray:
     """
     ts = _as_timestamps(timestamps)
     eq = _as_float(equity, "equity")
-    _, closes = daily_closes(ts, eq)
-    first_day_bars = int(np.sum(ts // NS_PER_DAY == ts[0] // NS_PER_DAY))
+    _check_same_length(timestamps=ts, equity=eq)
+    return _daily_returns(eq, _day_ends(ts)[1])
+
+
+def _daily_returns(eq: FloatArray, last: np.ndarray) -> FloatArray:
+    closes = eq[last]
+    first_day_bars = int(last[0]) + 1  # timestamps increase: day one is bars 0..last[0]
     series = np.concatenate(([eq[0]], closes)) if first_day_bars > 1 else closes
     with np.errstate(divide="ignore", invalid="ignore"):
         returns: FloatArray = series[1:] / series[:-1] - 1.0
@@ -125,6 +135,10 @@ def infer_periods_per_year(timestamps: np.ndarray) -> int:
     Saturday rather than "any weekend day" because FX and futures open on Sunday evening UTC.
     """
     days = _as_timestamps(timestamps) // NS_PER_DAY
+    return _periods_per_year(days)
+
+
+def _periods_per_year(days: np.ndarray) -> int:
     weekday = (days + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
     return 365 if bool(np.any(weekday == 5)) else 252
 
@@ -318,10 +332,18 @@ def drawdown_episodes(timestamps: np.ndarray, equity: np.ndarray) -> DrawdownEpi
     ts = _as_timestamps(timestamps)
     dd = drawdown_series(equity)
     _check_same_length(timestamps=ts, equity=dd)
+    return _episodes(ts, dd)
+
+
+def _episodes(ts: np.ndarray, dd: FloatArray) -> DrawdownEpisodes:
     under = np.concatenate(([False], dd < 0.0, [False]))
     edges = np.flatnonzero(under[1:] != under[:-1])
     starts, ends = edges[0::2], edges[1::2]  # run = bars [start, end)
-    depth = np.array([dd[s:e].min() for s, e in zip(starts, ends, strict=True)])
+    depth = np.zeros(0)
+    if len(starts):
+        # Runs are disjoint and non-empty: reduceat over [start, end) pairs, odd slots unused.
+        bounds = np.column_stack((starts, ends)).ravel()
+        depth = np.minimum.reduceat(np.append(dd, 0.0), bounds)[0::2]
     recovered = ends < len(ts)
     stop = np.where(recovered, np.minimum(ends, len(ts) - 1), len(ts) - 1)
     duration = ts[stop] - ts[np.maximum(starts - 1, 0)]
@@ -397,14 +419,25 @@ def period_returns(
     ts = _as_timestamps(timestamps)
     eq = _as_float(equity, "equity")
     _check_same_length(timestamps=ts, equity=eq)
-    months = ts.astype("datetime64[ns]").astype("datetime64[M]").astype(np.int64)
+    days, last = _day_ends(ts)
+    return _period_returns(eq, days[last], last, period)
+
+
+def _period_returns(
+    eq: FloatArray, day_numbers: np.ndarray, day_last: np.ndarray, period: str
+) -> list[dict[str, int | float | None]]:
+    # A month's last bar is the last bar of its last day, so months are found from the
+    # (few) daily closes instead of converting every bar's timestamp.
+    months = day_numbers.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
     keys = months if period == "M" else months // 12
-    last = _last_index_per_group(keys)
+    in_days = _last_index_per_group(keys)
+    last = day_last[in_days]
+    months = months[in_days]
     closes = eq[last]
     with np.errstate(divide="ignore", invalid="ignore"):
         rets = closes / np.concatenate(([eq[0]], closes[:-1])) - 1.0
     rows: list[dict[str, int | float | None]] = []
-    for month, ret in zip(months[last], rets, strict=True):
+    for month, ret in zip(months.tolist(), rets.tolist(), strict=True):
         row: dict[str, int | float | None] = {"year": int(month // 12 + 1970)}
         if period == "M":
             row["month"] = int(month % 12 + 1)
@@ -433,16 +466,18 @@ def _iso(ns: int) -> str:
     return (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=int(ns) // 1000)).isoformat()
 
 
-def _overview(ts: np.ndarray, equity: FloatArray, exposure: FloatArray) -> dict[str, object]:
-    days = ts // NS_PER_DAY
+def _overview(
+    ts: np.ndarray, equity: FloatArray, exposure: FloatArray, n_days: int
+) -> dict[str, object]:
+    abs_exposure = np.abs(exposure)
     return {
         "start": _iso(ts[0]),
         "end": _iso(ts[-1]),
         "duration_days": (ts[-1] - ts[0]) / NS_PER_DAY,
         "n_bars": len(ts),
-        "n_days": len(np.unique(days)),
-        "exposure_time": float(np.mean(np.abs(exposure) > 0.0)),
-        "average_exposure": float(np.mean(np.abs(exposure))),
+        "n_days": n_days,
+        "exposure_time": float(np.mean(abs_exposure > 0.0)),
+        "average_exposure": float(np.mean(abs_exposure)),
         "equity_start": float(equity[0]),
         "equity_final": float(equity[-1]),
         "equity_peak": float(np.max(equity)),
@@ -451,10 +486,9 @@ def _overview(ts: np.ndarray, equity: FloatArray, exposure: FloatArray) -> dict[
 
 
 def _return_stats(
-    ts: np.ndarray, equity: FloatArray, rets: FloatArray, rf: float, ppy: float
+    ts: np.ndarray, equity: FloatArray, rets: FloatArray, rf: float, ppy: float, mdd: float
 ) -> dict[str, object]:
     ann = annualized_return(rets, ppy)
-    mdd = max_drawdown(equity)
     return {
         "annualized_return": ann,
         "cagr": cagr(float(equity[0]), float(equity[-1]), int(ts[0]), int(ts[-1])),
@@ -468,12 +502,12 @@ def _return_stats(
     }
 
 
-def _drawdown_stats(ts: np.ndarray, equity: FloatArray) -> dict[str, object]:
-    episodes = drawdown_episodes(ts, equity)
+def _drawdown_stats(ts: np.ndarray, dd: FloatArray) -> dict[str, object]:
+    episodes = _episodes(ts, dd)
     durations = episodes.duration_ns / NS_PER_DAY
     has = len(episodes.depth) > 0
     return {
-        "max_drawdown": max_drawdown(equity),
+        "max_drawdown": float(np.min(dd)),
         "avg_drawdown": float(np.mean(episodes.depth)) if has else 0.0,
         "max_drawdown_duration_days": float(np.max(durations)) if has else 0.0,
         "avg_drawdown_duration_days": float(np.mean(durations)) if has else 0.0,
@@ -482,11 +516,11 @@ def _drawdown_stats(ts: np.ndarray, equity: FloatArray) -> dict[str, object]:
 
 
 def _benchmark_stats(
-    ts: np.ndarray, rets: FloatArray, benchmark: FloatArray | None, rf: float, ppy: float
+    day_last: np.ndarray, rets: FloatArray, benchmark: FloatArray | None, rf: float, ppy: float
 ) -> dict[str, object]:
     if benchmark is None:
         return {"buy_and_hold_return": None, "alpha": None, "beta": None}
-    bench_rets = daily_returns(ts, benchmark)
+    bench_rets = _daily_returns(benchmark, day_last)
     alpha, beta = alpha_beta(rets, bench_rets, rf, ppy)
     return {
         "buy_and_hold_return": _ratio(float(benchmark[-1]), float(benchmark[0])) - 1.0,
@@ -577,17 +611,22 @@ def compute_statistics(
         )
     ]
     _check_same_length(**dict(zip(("pnl", "return", "bars", "duration_ns"), trades, strict=True)))
-    ppy = float(periods_per_year or infer_periods_per_year(ts))
-    rets = daily_returns(ts, eq)
+    # Validated once above; the calendar (day ends) and the drawdown series are computed once
+    # and shared, which is what keeps this fast on a million bars.
+    days, day_last = _day_ends(ts)
+    day_numbers = days[day_last]
+    ppy = float(periods_per_year or _periods_per_year(day_numbers))
+    rets = _daily_returns(eq, day_last)
+    dd = drawdown_series(eq)
     stats: dict[str, object] = {
-        **_overview(ts, eq, expo),
+        **_overview(ts, eq, expo, len(day_last)),
         "periods_per_year": ppy,
         "risk_free_rate": risk_free_rate,
-        **_return_stats(ts, eq, rets, risk_free_rate, ppy),
-        **_drawdown_stats(ts, eq),
-        **_benchmark_stats(ts, rets, bench, risk_free_rate, ppy),
+        **_return_stats(ts, eq, rets, risk_free_rate, ppy, float(np.min(dd))),
+        **_drawdown_stats(ts, dd),
+        **_benchmark_stats(day_last, rets, bench, risk_free_rate, ppy),
         **_trade_stats(*trades),
-        "monthly_returns": period_returns(ts, eq, "M"),
-        "yearly_returns": period_returns(ts, eq, "Y"),
+        "monthly_returns": _period_returns(eq, day_numbers, day_last, "M"),
+        "yearly_returns": _period_returns(eq, day_numbers, day_last, "Y"),
     }
     return {key: _clean(value) for key, value in stats.items()}

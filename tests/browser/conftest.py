@@ -109,7 +109,7 @@ def browser_log() -> BrowserLog:
 def page(browser: Any, browser_log: BrowserLog) -> Iterator[Any]:
     """A page in a fresh context (no cookies) that reports its problems to `browser_log`."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(15_000)  # generous: a 2-core CI box runs other suites too
     context.add_init_script(_CSP_REPORTER)
     new_page = context.new_page()
     new_page.on("console", lambda message: _on_console(browser_log, message))

@@ -10,7 +10,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backtesting.engine import BacktestSpec, CostModel, Param, Strategy, run_backtest
+from backtesting.engine import (
+    BacktestSpec,
+    CostModel,
+    Param,
+    Strategy,
+    run_backtest,
+    runner,
+    vectorized,
+)
 from backtesting.engine import indicators as ta
 from backtesting.engine.vectorized import SignalDriver
 from tests.engine.helpers import SmaCross, SmaCrossSignals, random_bars
@@ -37,12 +45,107 @@ def test_event_and_vectorized_sma_crossover_give_identical_results(spec: Backtes
     assert np.array_equal(event.equity, vector.equity)  # bit-identical, not approximately
 
 
+def _shared_loop_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Force vectorized runs through the bar-by-bar shared loop (no array path, no skipping)."""
+    monkeypatch.setattr(SignalDriver, "array_path_ok", lambda *a: False)
+    monkeypatch.setattr(SignalDriver, "fast_path_ok", lambda *a: False)
+
+
+def _uses_array_path(spec: BacktestSpec, bars: dict[str, Any], cls: type[Strategy]) -> bool:
+    taken = []
+
+    def spy(*args: Any) -> Any:
+        out = vectorized.run_signals_arrays(*args)
+        taken.append(out is not None)
+        return out
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(runner, "run_signals_arrays", spy)
+        run_backtest(spec, bars, cls)
+    return taken == [True]
+
+
+# What is exact: the array path replays the broker's arithmetic operation for operation (same
+# sizing function, same fee split, same summation order of equity over held instruments), so
+# everything below is compared with ==, bit for bit - no tolerance anywhere in this file.
 def test_vectorized_fast_path_equals_the_shared_loop(monkeypatch: pytest.MonkeyPatch) -> None:
     bars = {"AAA": random_bars(1500, seed=3)}
+    assert _uses_array_path(COSTLY, bars, SmaCrossSignals)
     fast = run_backtest(COSTLY, bars, SmaCrossSignals)
-    monkeypatch.setattr(SignalDriver, "fast_path_ok", lambda *a: False)
+    _shared_loop_only(monkeypatch)
     loop = run_backtest(COSTLY, bars, SmaCrossSignals)
     assert fast.to_dict() == loop.to_dict()
+    assert np.array_equal(fast.equity, loop.equity)
+
+
+def test_the_array_path_falls_back_to_the_broker_for_resizes() -> None:
+    class Resize(Strategy):
+        def signals(self, data: Any) -> np.ndarray:
+            return np.where(np.arange(len(data.close)) % 20 < 10, 0.5, 0.8)
+
+    assert not _uses_array_path(COSTLY, {"AAA": random_bars(200, seed=2)}, Resize)
+
+
+def _signals_class(targets: dict[str, np.ndarray]) -> type[Strategy]:
+    class Signals(Strategy):
+        def signals(self, data: Any) -> dict[str, np.ndarray]:
+            return targets
+
+    return Signals
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    data=st.data(),
+    n_sym=st.integers(min_value=1, max_value=3),
+    n=st.integers(min_value=3, max_value=60),
+    short=st.booleans(),
+    step=st.sampled_from([None, 0.0, 5.0]),  # whole units, fractional, lots of 5
+    costs=st.sampled_from(
+        [
+            CostModel(),
+            CostModel(commission_pct=0.002, commission_min=1.0, spread_bps=4.0),
+            CostModel(commission_fixed=2.0, commission_pct=0.001, slippage_bps=3.0),
+        ]
+    ),
+    min_value=st.sampled_from([0.0, 5_000.0]),
+)
+def test_array_path_equals_the_shared_loop_on_random_signals(
+    data: st.DataObject,
+    n_sym: int,
+    n: int,
+    short: bool,
+    step: float | None,
+    costs: CostModel,
+    min_value: float,
+) -> None:
+    # One size per instrument and random signs: the array path's domain (a same-direction
+    # resize goes to the broker and is covered by the test above).
+    signs = [-1.0, 0.0, 1.0] if short else [0.0, 1.0]
+    symbols = [f"S{k}" for k in range(n_sym)]
+    bars = {s: random_bars(n, seed=k + 7 * n, symbol=s, vol=0.05) for k, s in enumerate(symbols)}
+    targets = {
+        s: data.draw(st.sampled_from([0.3, 0.5, 1.0]))
+        * np.array(data.draw(st.lists(st.sampled_from(signs), min_size=n, max_size=n)))
+        for s in symbols
+    }
+    spec = BacktestSpec(
+        allow_short=short,
+        costs=costs,
+        fractional_units=step == 0.0,
+        lot_size=step if step else None,
+        min_order_value=min_value,
+        initial_cash=10_000.0,
+    )
+    cls = _signals_class(targets)
+    fast = run_backtest(spec, bars, cls)
+    taken = _uses_array_path(spec, bars, cls)
+    assert taken or short  # long-only never needs the broker; shorts may (margin calls)
+    with pytest.MonkeyPatch.context() as mp:
+        _shared_loop_only(mp)
+        loop = run_backtest(spec, bars, cls)
+    assert fast.to_dict() == loop.to_dict()
+    assert np.array_equal(fast.equity, loop.equity)
 
 
 class PairCross(Strategy):

@@ -54,7 +54,7 @@ def backtest_execute_task(self: Task, backtest_id: int) -> None:
     try:
         backtest_execute(backtest_id=backtest_id)
     except TRANSIENT_ERRORS as exc:
-        if self.request.retries >= self.max_retries:
+        if self.request.retries >= (self.max_retries or 0):
             _dead_letter(self, DeadLetterKind.BACKTEST, [backtest_id], exc, backtest_id=backtest_id)
             return
         raise self.retry(exc=exc, countdown=backoff_seconds(self.request.retries)) from exc
@@ -71,7 +71,7 @@ def backtest_execute_task(self: Task, backtest_id: int) -> None:
 def webhook_deliver_task(self: Task, delivery_id: int) -> None:
     if webhook_deliver(delivery_id=delivery_id, attempt=self.request.retries + 1):
         return
-    if self.request.retries >= self.max_retries:
+    if self.request.retries >= (self.max_retries or 0):
         delivery_mark_dead(delivery_id=delivery_id)
         _dead_letter(self, DeadLetterKind.WEBHOOK, [delivery_id], None, delivery_id=delivery_id)
         return

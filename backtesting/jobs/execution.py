@@ -105,7 +105,7 @@ def backtest_execute(*, backtest_id: int) -> Backtest | None:
         return Backtest.objects.filter(pk=backtest_id).first()
     backtest = Backtest.objects.select_related("strategy_version").get(pk=backtest_id)
     metrics.QUEUE_WAIT.labels(backtest.queue).observe(
-        max((backtest.started_at - backtest.queued_at).total_seconds(), 0.0)
+        max(((backtest.started_at or backtest.queued_at) - backtest.queued_at).total_seconds(), 0.0)
     )
     queue_depth_refresh(backtest.queue)
     try:

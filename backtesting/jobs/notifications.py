@@ -11,6 +11,7 @@ import logging
 import socket
 import ssl
 import time
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -50,7 +51,7 @@ def webhook_url_check(url: str) -> list[str]:
         infos = socket.getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
         raise WebhookUrlError("The host name does not resolve.") from exc
-    addresses = sorted({info[4][0] for info in infos})
+    addresses = sorted({str(info[4][0]) for info in infos})
     if not settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES:
         refused = [a for a in addresses if not ipaddress.ip_address(a.split("%")[0]).is_global]
         if refused:
@@ -106,9 +107,8 @@ def notifications_enqueue(*, backtest_id: int) -> None:
     ]
     headers = {"request_id": backtest.request_id} if backtest.request_id else {}
     for delivery in deliveries:
-        transaction.on_commit(
-            lambda pk=delivery.pk: webhook_deliver_task.apply_async((pk,), headers=headers)
-        )
+        publish = partial(webhook_deliver_task.apply_async, (delivery.pk,), headers=headers)
+        transaction.on_commit(publish)
     if NotificationPreference.objects.filter(
         owner_id=backtest.owner_id, email_on_finish=True
     ).exists():

@@ -31,7 +31,7 @@ def trades_from_result(backtest_id: int, trades: list[dict[str, Any]]) -> list[T
             symbol=t["symbol"],
             direction=t["direction"],
             size=t["size"],
-            entry_time=_time(t["entry_time"]),
+            entry_time=datetime.fromisoformat(t["entry_time"]),
             entry_price=t["entry_price"],
             exit_time=_time(t.get("exit_time")),
             exit_price=t.get("exit_price"),

@@ -108,7 +108,7 @@ def backtest_submit(
 
 def _ensure_strategy_visible(owner: Any, version: StrategyVersion) -> None:
     # Shared strategies may be run by anyone who can read them; archived ones by nobody.
-    visible = Strategy.objects.visible_to(owner).active().filter(pk=version.strategy_id)
+    visible = Strategy.objects.active().visible_to(owner).filter(pk=version.strategy_id)
     if not visible.exists():
         raise NotFoundError("No such strategy.")
 
@@ -163,7 +163,8 @@ def _ensure_quotas(owner: Any) -> None:
     # The concurrent quota doubles as the per-user fairness limit: one user can never hold
     # more than N slots of the shared backtest queue, however fast they submit.
     mine = Backtest.objects.owned_by(owner)
-    ensure_within_quota(owner, QuotaKind.CONCURRENT_BACKTESTS, mine.active().count())
+    active = Backtest.objects.active().owned_by(owner).count()
+    ensure_within_quota(owner, QuotaKind.CONCURRENT_BACKTESTS, active)
     ensure_within_quota(
         owner,
         QuotaKind.DAILY_BACKTESTS,

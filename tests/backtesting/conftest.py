@@ -23,7 +23,7 @@ END = datetime(2016, 12, 31, tzinfo=UTC)
 
 def seed_bars(symbol: str, n: int = 500, *, seed: int = 1, start: datetime = START) -> Any:
     """A random-walk daily series of `n` bars from `start`, written like an import would."""
-    instrument = InstrumentFactory(symbol=symbol, timezone="UTC")
+    instrument: Any = InstrumentFactory(symbol=symbol, timezone="UTC")
     rng = np.random.default_rng(seed)
     close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
     open_ = np.concatenate([[close[0]], close[:-1]])

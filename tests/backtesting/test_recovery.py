@@ -77,6 +77,7 @@ def test_a_running_job_whose_lease_expired_is_queued_again_and_published_once(
     backtest.refresh_from_db()
     assert backtest.status == BacktestStatus.QUEUED and backtest.claim_token == ""
     assert backtest.progress == 0.0 and backtest.attempts == 1
+    assert backtest.lease_expires_at is not None
     assert backtest.lease_expires_at > timezone.now() + timedelta(
         seconds=settings.BACKTEST_REQUEUE_AFTER_SECONDS - 60
     )

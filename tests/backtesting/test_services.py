@@ -24,6 +24,13 @@ from tradeplatform.errors import (
 )
 
 
+def execute(backtest_id: int) -> Backtest:
+    """backtest_execute for a row that exists (the tests never delete it first)."""
+    backtest = backtest_execute(backtest_id=backtest_id)
+    assert backtest is not None
+    return backtest
+
+
 def test_submit_creates_a_queued_row_with_resolved_parameters_and_settings(submit) -> None:
     backtest = submit(parameters={"fast": 7})
     assert backtest.status == BacktestStatus.QUEUED
@@ -73,13 +80,15 @@ def test_submit_rejects_parameters_out_of_range(submit) -> None:
 
 
 def test_submit_rejects_a_strategy_owned_by_someone_else(instrument, other_user, owner) -> None:
-    foreign = StrategyFactory(owner=other_user).versions.get()
+    foreign: Any = StrategyFactory(owner=other_user)
+    foreign = foreign.versions.get()
     with pytest.raises(NotFoundError):
         services.backtest_submit(owner=owner, data=make_input(foreign))
 
 
 def test_submit_allows_a_shared_strategy(instrument, other_user, owner) -> None:
-    shared = StrategyFactory(owner=other_user, is_shared=True).versions.get()
+    shared: Any = StrategyFactory(owner=other_user, is_shared=True)
+    shared = shared.versions.get()
     assert services.backtest_submit(owner=owner, data=make_input(shared)).owner == owner
 
 
@@ -97,9 +106,10 @@ def test_submit_enforces_the_concurrent_quota_with_a_429(submit, settings) -> No
 
 
 def test_execute_runs_the_strategy_and_stores_results_and_provenance(submit) -> None:
-    backtest = backtest_execute(backtest_id=submit().pk)
+    backtest = execute(submit().pk)
     assert backtest.status == BacktestStatus.SUCCEEDED, backtest.error_message
     assert backtest.progress == 1.0 and backtest.attempts == 1
+    assert backtest.metrics is not None and backtest.equity_curve is not None
     assert backtest.metrics["n_trades"] == backtest.trades.filter(is_open=False).count()
     assert len(backtest.equity_curve["equity"]) == len(backtest.equity_curve["timestamps"]) > 100
     assert backtest.engine_version and len(backtest.data_fingerprint) == 64
@@ -109,9 +119,9 @@ def test_execute_runs_the_strategy_and_stores_results_and_provenance(submit) -> 
 
 
 def test_a_second_delivery_of_a_finished_job_does_nothing(submit) -> None:
-    backtest = backtest_execute(backtest_id=submit().pk)
+    backtest = execute(submit().pk)
     trades = Trade.objects.filter(backtest=backtest).count()
-    again = backtest_execute(backtest_id=backtest.pk)
+    again = execute(backtest.pk)
     assert again.attempts == 1 and again.finished_at == backtest.finished_at
     assert Trade.objects.filter(backtest=backtest).count() == trades
 
@@ -122,7 +132,7 @@ def test_a_duplicate_delivery_of_a_job_running_elsewhere_does_nothing(submit) ->
     Backtest.objects.filter(pk=backtest.pk).update(
         status=BacktestStatus.RUNNING, claim_token="live-worker", attempts=1, lease_expires_at=lease
     )
-    again = backtest_execute(backtest_id=backtest.pk)
+    again = execute(backtest.pk)
     assert again is not None and again.status == BacktestStatus.RUNNING
     assert again.claim_token == "live-worker" and again.attempts == 1
     assert again.lease_expires_at == lease
@@ -140,21 +150,22 @@ def test_a_running_job_with_an_expired_lease_is_reclaimed_and_partial_trades_rep
     )
     Trade.objects.create(backtest=backtest, seq=1, symbol="AAA", direction="long", size=1,
                          entry_time=START, entry_price=1.0)  # fmt: skip
-    done = backtest_execute(backtest_id=backtest.pk)
+    done = execute(backtest.pk)
     assert done.status == BacktestStatus.SUCCEEDED and done.attempts == 2
     seqs = list(Trade.objects.filter(backtest=done).values_list("seq", flat=True))
     assert (
         len(seqs)
         == len(set(seqs))
-        == done.metrics["n_trades"] + Trade.objects.filter(backtest=done, is_open=True).count()
+        == (done.metrics or {})["n_trades"]
+        + Trade.objects.filter(backtest=done, is_open=True).count()
     )
 
 
 def test_rerun_on_unchanged_data_gives_identical_results(submit, owner) -> None:
-    first = backtest_execute(backtest_id=submit().pk)
+    first = execute(submit().pk)
     rerun = services.backtest_rerun(backtest=first, owner=owner)
     assert services.data_changed_since(first) is False
-    second = backtest_execute(backtest_id=rerun.pk)
+    second = execute(rerun.pk)
     assert second.rerun_of_id == first.pk
     assert second.metrics == first.metrics
     assert second.equity_curve == first.equity_curve
@@ -171,11 +182,11 @@ def test_rerun_on_unchanged_data_gives_identical_results(submit, owner) -> None:
 
 
 def test_rerun_after_the_data_changed_says_so(submit, owner) -> None:
-    first = backtest_execute(backtest_id=submit().pk)
+    first = execute(submit().pk)
     seed_bars("AAA", 500, seed=2)  # a re-import with different prices bumps the version
     rerun = services.backtest_rerun(backtest=first, owner=owner)
     assert services.data_changed_since(first) is True
-    second = backtest_execute(backtest_id=rerun.pk)
+    second = execute(rerun.pk)
     assert second.data_fingerprint != first.data_fingerprint
 
 
@@ -185,7 +196,7 @@ def test_user_code_errors_fail_without_retry(submit, owner, instrument) -> None:
         strategy=strategy, code=BROKEN_CODE, parameters=[], class_name="Broken"
     )
     backtest = services.backtest_submit(owner=owner, data=make_input(broken, parameters={}))
-    done = backtest_execute(backtest_id=backtest.pk)
+    done = execute(backtest.pk)
     assert done.status == BacktestStatus.FAILED
     assert done.error_code == "runtime_error" and "ZeroDivisionError" in done.error_message
 
@@ -205,11 +216,11 @@ class Broken(Strategy):
 def test_cancel_of_a_queued_job_is_immediate(submit) -> None:
     backtest = services.backtest_cancel(backtest=submit())
     assert backtest.status == BacktestStatus.CANCELLED
-    assert backtest_execute(backtest_id=backtest.pk).status == BacktestStatus.CANCELLED
+    assert execute(backtest.pk).status == BacktestStatus.CANCELLED
 
 
 def test_cancel_of_a_finished_job_is_a_conflict(submit) -> None:
-    backtest = backtest_execute(backtest_id=submit().pk)
+    backtest = execute(submit().pk)
     with pytest.raises(ConflictError):
         services.backtest_cancel(backtest=backtest)
 
@@ -224,7 +235,7 @@ def test_cancel_of_a_running_job_stops_the_sandbox(submit, monkeypatch, settings
         return real(bt, *args)
 
     monkeypatch.setattr(execution, "run_sandboxed", cancel_then_run)
-    done = backtest_execute(backtest_id=backtest.pk)
+    done = execute(backtest.pk)
     assert done.status == BacktestStatus.CANCELLED and not done.trades.exists()
 
 

@@ -27,7 +27,7 @@ def test_a_database_outage_is_retried_then_dead_lettered(submit, calls, monkeypa
 
     monkeypatch.setattr(tasks, "backtest_execute", outage)
     tasks.backtest_execute_task.apply(args=(backtest.pk,), headers={"request_id": "req-0123456789"})
-    assert len(calls) == tasks.backtest_execute_task.max_retries + 1
+    assert len(calls) == (tasks.backtest_execute_task.max_retries or 0) + 1
     letter = DeadLetter.objects.get()
     assert letter.backtest_id == backtest.pk and letter.kind == "backtest"
     assert "OperationalError" in letter.error and letter.attempts == len(calls)

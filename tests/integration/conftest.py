@@ -197,7 +197,7 @@ SLOW_PARAMS = [{"name": "spin", "type": "int", "default": 1000, "min": 0, "max":
 
 @pytest.fixture
 def setup(transactional_db, celery_worker) -> dict[str, Any]:
-    owner = TraderFactory(username=f"it-{uuid.uuid4().hex[:6]}")
+    owner: Any = TraderFactory(username=f"it-{uuid.uuid4().hex[:6]}")
     seed_bars("AAA", 500)
     strategy = StrategyFactory(owner=owner, code="")
     slow = StrategyVersionFactory(strategy=strategy, code=SLOW_CODE, parameters=SLOW_PARAMS,

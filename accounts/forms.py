@@ -8,6 +8,7 @@ from django import forms
 from django.http import HttpRequest
 
 from accounts import services
+from accounts.errors import OtpRequiredError
 from accounts.models import User
 from tradeplatform.errors import DomainError
 
@@ -47,6 +48,10 @@ class LoginForm(forms.Form):
                 password=data["password"],
                 otp=data.get("otp") or None,
             )
+        except OtpRequiredError as exc:
+            # The service speaks API ("send it as `otp`"); the page has a field for it.
+            message = "Two-factor authentication is on: enter the 6-digit code from your app."
+            raise forms.ValidationError(message, code=exc.code) from exc
         except DomainError as exc:
             raise forms.ValidationError(exc.message, code=exc.code) from exc
         return data

@@ -34,6 +34,9 @@ from backtesting.marketdata.writes import ns_to_datetime
 MAX_BARS_PAGE = 10_000
 
 
+TAGS = ["market data"]
+
+
 class InstrumentOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = Instrument
@@ -57,6 +60,7 @@ class InstrumentListApi(APIView):
         search = serializers.CharField(required=False, max_length=100)
 
     @extend_schema(
+        tags=TAGS,
         parameters=[FilterSerializer],
         responses=InstrumentOutputSerializer(many=True),
         summary="List instruments (filter by asset class, search symbol/name; page-numbered)",
@@ -77,7 +81,9 @@ class InstrumentListApi(APIView):
 class InstrumentDetailApi(APIView):
     permission_classes = [IsViewer]
 
-    @extend_schema(responses=InstrumentOutputSerializer, summary="One instrument by symbol")
+    @extend_schema(
+        tags=TAGS, responses=InstrumentOutputSerializer, summary="One instrument by symbol"
+    )
     def get(self, request: Request, symbol: str) -> Response:
         return Response(InstrumentOutputSerializer(instrument_get(symbol)).data)
 
@@ -126,6 +132,7 @@ class InstrumentBarsApi(APIView):
         cursor = serializers.CharField(required=False)
 
     @extend_schema(
+        tags=TAGS,
         parameters=[
             FilterSerializer,
             OpenApiParameter("format", OpenApiTypes.STR, enum=["json", "csv"]),
@@ -214,6 +221,7 @@ class InstrumentBarsImportApi(APIView):
             return value
 
     @extend_schema(
+        tags=TAGS,
         request=InputSerializer,
         responses={
             200: ImportReportSerializer,

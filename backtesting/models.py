@@ -1,9 +1,7 @@
-"""Models of the backtesting app (market data lives in backtesting.marketdata.models)."""
+"""Models of the backtesting app: market data (backtesting.marketdata.models) and backtest
+jobs with their results (backtesting.jobs.models), re-exported for Django's app registry."""
 
-from backtesting.marketdata.models import AssetClass, Bar, Instrument, SeriesVersion
-
-# Backtest jobs and their results (backtesting/jobs/models.py).
-from backtesting.jobs.models import (  # noqa: E402
+from backtesting.jobs.models import (
     Backtest,
     DeadLetter,
     NotificationPreference,
@@ -11,6 +9,7 @@ from backtesting.jobs.models import (  # noqa: E402
     Webhook,
     WebhookDelivery,
 )
+from backtesting.marketdata.models import AssetClass, Bar, Instrument, SeriesVersion
 
 __all__ = [
     "AssetClass",

@@ -35,7 +35,7 @@ after TOTP verification; an unverified operator is scoped like a trader.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -52,12 +52,12 @@ class OwnedQuerySet(models.QuerySet[_M]):
     owner_field: ClassVar[str] = "owner"
     shared_field: ClassVar[str | None] = None
 
-    def owned_by(self, user: Any) -> OwnedQuerySet[_M]:
+    def owned_by(self, user: Any) -> Self:
         if not getattr(user, "is_authenticated", False):
             return self.none()
         return self.filter(**{self.owner_field: user})
 
-    def visible_to(self, user: Any, *, include_shared: bool = True) -> OwnedQuerySet[_M]:
+    def visible_to(self, user: Any, *, include_shared: bool = True) -> Self:
         """Rows the user may read: their own, shared ones, everything for operators."""
         if not getattr(user, "is_authenticated", False) or not user.is_active:
             return self.none()
@@ -68,7 +68,7 @@ class OwnedQuerySet(models.QuerySet[_M]):
             condition |= models.Q(**{self.shared_field: True})
         return self.filter(condition)
 
-    def editable_by(self, user: Any) -> OwnedQuerySet[_M]:
+    def editable_by(self, user: Any) -> Self:
         """Rows the user may change, delete or run: their own; everything for operators."""
         if not getattr(user, "is_authenticated", False) or not user.is_active:
             return self.none()

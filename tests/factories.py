@@ -10,6 +10,7 @@ import factory
 from django.contrib.auth import get_user_model
 
 from accounts.models import Role
+from strategies.models import Strategy
 
 DEFAULT_PASSWORD = "correct-horse-battery-staple-42"
 
@@ -77,7 +78,7 @@ class SmaCross(Strategy):
 '''
 
 
-class StrategyFactory(factory.django.DjangoModelFactory):
+class StrategyFactory(factory.django.DjangoModelFactory[Strategy]):
     """A strategy with version 1 (pass `code=` to choose its code, `code=""` for no version)."""
 
     class Meta:

@@ -105,7 +105,7 @@ class BacktestListCreateApi(APIView):
             instrument=f.get("instrument"),
         )
         paginator = PageNumberPagination()
-        page = paginator.paginate_queryset(qs, request, view=self)
+        page: list[Any] | None = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(BacktestOutputSerializer(page, many=True).data)
 
     @extend_schema(
@@ -227,7 +227,7 @@ class BacktestTradesApi(APIView):
             )
             return response
         paginator = PageNumberPagination()
-        page = paginator.paginate_queryset(trades, request, view=self)
+        page: list[Any] | None = paginator.paginate_queryset(trades, request, view=self)
         return paginator.get_paginated_response(TradeOutputSerializer(page, many=True).data)
 
 

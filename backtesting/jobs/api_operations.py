@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -36,7 +38,9 @@ class DeadLetterListApi(APIView):
     @extend_schema(tags=["operations"], responses=DeadLetterOutputSerializer(many=True))
     def get(self, request: Request) -> Response:
         paginator = PageNumberPagination()
-        page = paginator.paginate_queryset(DeadLetter.objects.all(), request, view=self)
+        page: list[Any] | None = paginator.paginate_queryset(
+            DeadLetter.objects.all(), request, view=self
+        )
         return paginator.get_paginated_response(DeadLetterOutputSerializer(page, many=True).data)
 
 
@@ -110,7 +114,7 @@ class WebhookDeliveryListApi(APIView):
     def get(self, request: Request, pk: int) -> Response:
         webhook = selectors.webhook_get(user=request.user, pk=pk)
         paginator = PageNumberPagination()
-        page = paginator.paginate_queryset(
+        page: list[Any] | None = paginator.paginate_queryset(
             selectors.webhook_deliveries(webhook=webhook), request, view=self
         )
         return paginator.get_paginated_response(DeliveryOutputSerializer(page, many=True).data)

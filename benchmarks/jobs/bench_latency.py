@@ -118,10 +118,12 @@ def latency(client: APIClient, strategy: Any, runs: int) -> None:
     # Read the rows afterwards: write_ms lands in one more UPDATE just after `succeeded`.
     time.sleep(0.5)
     rows = list(Backtest.objects.filter(pk__in=ids))
+    assert all(r.started_at is not None for r in rows), "every run was claimed"
     engine_ms = engine_only_ms()
     parts = {
         "queue wait (queued_at -> claimed)": [
-            (r.started_at - r.queued_at).total_seconds() * 1000 for r in rows
+            (r.started_at - r.queued_at).total_seconds() * 1000  # type: ignore[operator]
+            for r in rows
         ],
         "data load + fingerprint": [r.timings["data_load_ms"] for r in rows],
         "sandbox (start + engine + IPC)": [r.timings["sandbox_ms"] for r in rows],

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from django.db import transaction
 
+from backtesting.jobs.execution import backtest_execute
 from backtesting.jobs.models import Backtest
 from backtesting.jobs.services import BacktestInput, backtest_submit
 from backtesting.marketdata.arrays import BarArrays
@@ -72,3 +73,10 @@ def submit(instrument, strategy_version, owner) -> Callable[..., Backtest]:
         return backtest_submit(owner=owner, data=make_input(strategy_version, **overrides))
 
     return _submit
+
+
+def execute_job(backtest_id: int) -> Backtest:
+    """backtest_execute for a row that exists (the tests never delete it first)."""
+    backtest = backtest_execute(backtest_id=backtest_id)
+    assert backtest is not None
+    return backtest

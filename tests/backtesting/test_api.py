@@ -8,8 +8,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.access import mark_otp_verified
-from backtesting.jobs.execution import backtest_execute
 from backtesting.jobs.models import Backtest, BacktestStatus
+from tests.backtesting.conftest import execute_job
 from tests.factories import StrategyFactory
 
 URL = "/api/v1/backtests/"
@@ -71,7 +71,7 @@ def test_post_rejects_bad_input(
 
 
 def test_post_for_another_users_strategy_is_a_404(owner_client, instrument, other_user) -> None:
-    foreign = StrategyFactory(owner=other_user).versions.get()
+    foreign = StrategyFactory.create(owner=other_user).versions.get()
     response = owner_client.post(URL, body(foreign), format="json")
     assert response.status_code == 404
 
@@ -99,7 +99,7 @@ def test_list_shows_only_mine_and_filters(
     owner_client, submit, client_of, other_user, django_assert_num_queries
 ) -> None:
     mine = submit()
-    done = backtest_execute(backtest_id=submit().pk)
+    done = execute_job(submit().pk)
     with django_assert_num_queries(2):
         data = owner_client.get(URL).json()
     assert [r["id"] for r in data["results"]] == [done.pk, mine.pk]
@@ -112,7 +112,7 @@ def test_list_shows_only_mine_and_filters(
 
 
 def test_detail_shows_metrics_and_provenance(owner_client, submit) -> None:
-    done = backtest_execute(backtest_id=submit().pk)
+    done = execute_job(submit().pk)
     data = owner_client.get(f"{URL}{done.pk}/").json()
     assert data["status"] == "succeeded" and data["progress"] == 1.0
     assert data["metrics"]["n_trades"] >= 1
@@ -130,7 +130,7 @@ def test_another_users_backtest_is_a_404(client_of, other_user, submit, suffix: 
 
 
 def test_equity_and_paginated_trades(owner_client, submit) -> None:
-    done = backtest_execute(backtest_id=submit().pk)
+    done = execute_job(submit().pk)
     equity = owner_client.get(f"{URL}{done.pk}/equity/").json()
     assert len(equity["equity"]) == len(equity["timestamps"]) == len(equity["drawdown"])
     trades = owner_client.get(f"{URL}{done.pk}/trades/").json()
@@ -139,7 +139,7 @@ def test_equity_and_paginated_trades(owner_client, submit) -> None:
 
 
 def test_trades_export_as_csv(owner_client, submit) -> None:
-    done = backtest_execute(backtest_id=submit().pk)
+    done = execute_job(submit().pk)
     response = owner_client.get(f"{URL}{done.pk}/trades/", {"format": "csv"})
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
     lines = b"".join(response.streaming_content).decode().strip().splitlines()
@@ -156,18 +156,18 @@ def test_cancel_queued_then_conflict(owner_client, submit) -> None:
 
 
 def test_rerun_reports_whether_the_data_changed(owner_client, submit) -> None:
-    done = backtest_execute(backtest_id=submit().pk)
+    done = execute_job(submit().pk)
     response = owner_client.post(f"{URL}{done.pk}/rerun/")
     assert response.status_code == 202
     data = response.json()
     assert data["rerun_of"] == done.pk and data["data_changed_since_original"] is False
-    backtest_execute(backtest_id=data["id"])
+    execute_job(data["id"])
     detail = owner_client.get(f"{URL}{data['id']}/").json()
     assert detail["same_data_as_original"] is True
 
 
 def test_delete_removes_the_backtest_and_its_trades(owner_client, submit) -> None:
-    done = backtest_execute(backtest_id=submit().pk)
+    done = execute_job(submit().pk)
     assert owner_client.delete(f"{URL}{done.pk}/").status_code == 204
     assert not Backtest.objects.filter(pk=done.pk).exists()
 

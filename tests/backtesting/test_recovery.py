@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from backtesting import tasks
 from backtesting.jobs import metrics, recovery
-from backtesting.jobs.execution import backtest_execute
 from backtesting.jobs.models import Backtest, BacktestStatus
+from tests.backtesting.conftest import execute_job
 
 Published = list[tuple[int, str, dict[str, Any]]]
 
@@ -140,10 +140,10 @@ def test_the_recovered_message_and_a_late_duplicate_run_the_job_exactly_once(
 ) -> None:
     backtest = _running(submit(), lease_in=-1)
     sweep()
-    first = backtest_execute(backtest_id=backtest.pk)
+    first = execute_job(backtest.pk)
     assert first is not None and first.status == BacktestStatus.SUCCEEDED and first.attempts == 2
     trades = list(first.trades.values_list("seq", flat=True))
-    second = backtest_execute(backtest_id=backtest.pk)  # e.g. Redis redelivering the original
+    second = execute_job(backtest.pk)  # e.g. Redis redelivering the original
     assert second is not None and second.attempts == 2 and second.finished_at == first.finished_at
     assert list(second.trades.values_list("seq", flat=True)) == trades
 

@@ -14,7 +14,7 @@ from backtesting.jobs import execution, services
 from backtesting.jobs.execution import backtest_execute
 from backtesting.jobs.models import Backtest, BacktestStatus, DeadLetter, Trade
 from backtesting.jobs.parameters import ParameterError
-from tests.backtesting.conftest import END, START, make_input, seed_bars
+from tests.backtesting.conftest import END, START, execute_job, make_input, seed_bars
 from tests.factories import StrategyFactory, StrategyVersionFactory
 from tradeplatform.errors import (
     ConflictError,
@@ -22,13 +22,6 @@ from tradeplatform.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
-
-
-def execute(backtest_id: int) -> Backtest:
-    """backtest_execute for a row that exists (the tests never delete it first)."""
-    backtest = backtest_execute(backtest_id=backtest_id)
-    assert backtest is not None
-    return backtest
 
 
 def test_submit_creates_a_queued_row_with_resolved_parameters_and_settings(submit) -> None:
@@ -106,7 +99,7 @@ def test_submit_enforces_the_concurrent_quota_with_a_429(submit, settings) -> No
 
 
 def test_execute_runs_the_strategy_and_stores_results_and_provenance(submit) -> None:
-    backtest = execute(submit().pk)
+    backtest = execute_job(submit().pk)
     assert backtest.status == BacktestStatus.SUCCEEDED, backtest.error_message
     assert backtest.progress == 1.0 and backtest.attempts == 1
     assert backtest.metrics is not None and backtest.equity_curve is not None
@@ -119,9 +112,9 @@ def test_execute_runs_the_strategy_and_stores_results_and_provenance(submit) -> 
 
 
 def test_a_second_delivery_of_a_finished_job_does_nothing(submit) -> None:
-    backtest = execute(submit().pk)
+    backtest = execute_job(submit().pk)
     trades = Trade.objects.filter(backtest=backtest).count()
-    again = execute(backtest.pk)
+    again = execute_job(backtest.pk)
     assert again.attempts == 1 and again.finished_at == backtest.finished_at
     assert Trade.objects.filter(backtest=backtest).count() == trades
 
@@ -132,7 +125,7 @@ def test_a_duplicate_delivery_of_a_job_running_elsewhere_does_nothing(submit) ->
     Backtest.objects.filter(pk=backtest.pk).update(
         status=BacktestStatus.RUNNING, claim_token="live-worker", attempts=1, lease_expires_at=lease
     )
-    again = execute(backtest.pk)
+    again = execute_job(backtest.pk)
     assert again is not None and again.status == BacktestStatus.RUNNING
     assert again.claim_token == "live-worker" and again.attempts == 1
     assert again.lease_expires_at == lease
@@ -150,7 +143,7 @@ def test_a_running_job_with_an_expired_lease_is_reclaimed_and_partial_trades_rep
     )
     Trade.objects.create(backtest=backtest, seq=1, symbol="AAA", direction="long", size=1,
                          entry_time=START, entry_price=1.0)  # fmt: skip
-    done = execute(backtest.pk)
+    done = execute_job(backtest.pk)
     assert done.status == BacktestStatus.SUCCEEDED and done.attempts == 2
     seqs = list(Trade.objects.filter(backtest=done).values_list("seq", flat=True))
     assert (
@@ -162,10 +155,10 @@ def test_a_running_job_with_an_expired_lease_is_reclaimed_and_partial_trades_rep
 
 
 def test_rerun_on_unchanged_data_gives_identical_results(submit, owner) -> None:
-    first = execute(submit().pk)
+    first = execute_job(submit().pk)
     rerun = services.backtest_rerun(backtest=first, owner=owner)
     assert services.data_changed_since(first) is False
-    second = execute(rerun.pk)
+    second = execute_job(rerun.pk)
     assert second.rerun_of_id == first.pk
     assert second.metrics == first.metrics
     assert second.equity_curve == first.equity_curve
@@ -182,11 +175,11 @@ def test_rerun_on_unchanged_data_gives_identical_results(submit, owner) -> None:
 
 
 def test_rerun_after_the_data_changed_says_so(submit, owner) -> None:
-    first = execute(submit().pk)
+    first = execute_job(submit().pk)
     seed_bars("AAA", 500, seed=2)  # a re-import with different prices bumps the version
     rerun = services.backtest_rerun(backtest=first, owner=owner)
     assert services.data_changed_since(first) is True
-    second = execute(rerun.pk)
+    second = execute_job(rerun.pk)
     assert second.data_fingerprint != first.data_fingerprint
 
 
@@ -196,7 +189,7 @@ def test_user_code_errors_fail_without_retry(submit, owner, instrument) -> None:
         strategy=strategy, code=BROKEN_CODE, parameters=[], class_name="Broken"
     )
     backtest = services.backtest_submit(owner=owner, data=make_input(broken, parameters={}))
-    done = execute(backtest.pk)
+    done = execute_job(backtest.pk)
     assert done.status == BacktestStatus.FAILED
     assert done.error_code == "runtime_error" and "ZeroDivisionError" in done.error_message
 
@@ -216,11 +209,11 @@ class Broken(Strategy):
 def test_cancel_of_a_queued_job_is_immediate(submit) -> None:
     backtest = services.backtest_cancel(backtest=submit())
     assert backtest.status == BacktestStatus.CANCELLED
-    assert execute(backtest.pk).status == BacktestStatus.CANCELLED
+    assert execute_job(backtest.pk).status == BacktestStatus.CANCELLED
 
 
 def test_cancel_of_a_finished_job_is_a_conflict(submit) -> None:
-    backtest = execute(submit().pk)
+    backtest = execute_job(submit().pk)
     with pytest.raises(ConflictError):
         services.backtest_cancel(backtest=backtest)
 
@@ -235,7 +228,7 @@ def test_cancel_of_a_running_job_stops_the_sandbox(submit, monkeypatch, settings
         return real(bt, *args)
 
     monkeypatch.setattr(execution, "run_sandboxed", cancel_then_run)
-    done = execute(backtest.pk)
+    done = execute_job(backtest.pk)
     assert done.status == BacktestStatus.CANCELLED and not done.trades.exists()
 
 

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from django.test import Client
 
-from backtesting.jobs.execution import backtest_execute
+from tests.backtesting.conftest import execute_job
 
 
 def test_list_and_detail_pages_show_status_progress_and_metrics(owner, submit, other_user) -> None:
-    done = backtest_execute(backtest_id=submit().pk)
+    done = execute_job(submit().pk)
     client = Client()
     client.force_login(owner)
     page = client.get("/backtests/").content.decode()

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from django.template.defaultfilters import floatformat
 
-from backtesting.jobs.execution import backtest_execute
 from backtesting.jobs.services import backtest_submit
-from tests.backtesting.conftest import make_input, seed_bars
+from tests.backtesting.conftest import execute_job, make_input, seed_bars
 from tests.browser.conftest import BROWSER_MARKS, screenshot, sign_in
 from tests.factories import DEFAULT_PASSWORD, StrategyFactory, TraderFactory
 
@@ -16,8 +15,8 @@ pytestmark = BROWSER_MARKS
 def test_a_trader_reads_a_finished_backtest_from_the_list(live_server, page) -> None:
     trader = TraderFactory(username="tom")
     seed_bars("AAA", n=300)
-    version = StrategyFactory(owner=trader, name="Trend").versions.get()
-    done = backtest_execute(backtest_id=backtest_submit(owner=trader, data=make_input(version)).pk)
+    version = StrategyFactory.create(owner=trader, name="Trend").versions.get()
+    done = execute_job(backtest_submit(owner=trader, data=make_input(version)).pk)
     assert done is not None and done.status == "succeeded"
     waiting = backtest_submit(owner=trader, data=make_input(version, parameters={"fast": 7}))
     sign_in(page, live_server.url, "tom", DEFAULT_PASSWORD)
@@ -41,6 +40,7 @@ def test_a_trader_reads_a_finished_backtest_from_the_list(live_server, page) -> 
     for name in ("total_return", "sharpe_ratio", "max_drawdown", "n_trades"):
         assert metrics.locator("th", has_text=name).count() == 1, name
     sharpe = metrics.locator("tr", has_text="sharpe_ratio").locator("td").inner_text()
+    assert done.metrics is not None
     assert sharpe == floatformat(done.metrics["sharpe_ratio"], "-4")  # rounded to be read
     screenshot(page, "21-backtest-detail")
 
@@ -55,7 +55,7 @@ def test_another_trader_gets_the_not_found_page_for_my_backtest(
 ) -> None:
     owner = TraderFactory(username="tom")
     seed_bars("AAA", n=60)
-    version = StrategyFactory(owner=owner).versions.get()
+    version = StrategyFactory.create(owner=owner).versions.get()
     mine = backtest_submit(owner=owner, data=make_input(version))
     TraderFactory(username="eve")
     sign_in(page, live_server.url, "eve", DEFAULT_PASSWORD)

@@ -93,7 +93,8 @@ def align_bars(bars: dict[str, BarSeries]) -> AlignedBars:
     same = all(len(t) == len(stamps[0]) and np.array_equal(t, stamps[0]) for t in stamps[1:])
     clock = stamps[0].copy() if same else np.unique(np.concatenate(stamps))
     shape = (len(symbols), len(clock))
-    out = {name: np.full(shape, np.nan) for name in FIELDS}
+    # On one shared clock every row is overwritten whole, so skip the NaN pre-fill.
+    out = {name: np.empty(shape) if same else np.full(shape, np.nan) for name in FIELDS}
     has_bar = np.zeros(shape, dtype=bool)
     for row, sym in enumerate(symbols):
         _fill_row(bars[sym], clock, row, out, has_bar)

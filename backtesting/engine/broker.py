@@ -10,6 +10,7 @@ then, at the close: trailing levels move, borrow cost is charged, maintenance ma
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -41,7 +42,6 @@ class Broker:
         self.symbols = bars.symbols
         self.O, self.H, self.L, self.C = bars.open, bars.high, bars.low, bars.close
         self.has_bar = bars.has_bar
-        self.day = bars.timestamps // DAY_NS
         self.cash = float(spec.initial_cash)
         self.units = [0.0] * len(bars.symbols)
         self.open_trades: list[list[Trade]] = [[] for _ in bars.symbols]
@@ -52,11 +52,8 @@ class Broker:
         self.pos_events: list[list[tuple[int, float]]] = [[] for _ in bars.symbols]
         self.cash_events: list[tuple[int, float]] = []
         self._last_cash = self.cash
-        # Borrow accrues on calendar time since the previous bar, so it does not depend on the
-        # bar frequency or on weekends being absent from the data.
-        elapsed = np.diff(bars.timestamps, prepend=bars.timestamps[0]) / YEAR_NS
+        self.timestamps = bars.timestamps
         self.borrow_rate = spec.borrow_rate_annual
-        self.borrow_per_bar = spec.borrow_rate_annual * elapsed
         self.i = -1
         self.mark = self.C
         self.halted = False
@@ -64,6 +61,18 @@ class Broker:
         # Long-only without leverage can neither owe borrow nor breach maintenance margin.
         self.risk_checks = spec.allow_short or spec.margin_initial < 1.0
         self.n_trades = 0
+
+    # Per-bar calendar arrays, built on first use: most runs have no day orders and no borrow.
+    @functools.cached_property
+    def day(self) -> np.ndarray:
+        return self.timestamps // DAY_NS
+
+    @functools.cached_property
+    def borrow_per_bar(self) -> np.ndarray:
+        # Borrow accrues on calendar time since the previous bar, so it does not depend on the
+        # bar frequency or on weekends being absent from the data.
+        elapsed = np.diff(self.timestamps, prepend=self.timestamps[0]) / YEAR_NS
+        return self.borrow_rate * elapsed
 
     # ------------------------------------------------------------------ account values
 

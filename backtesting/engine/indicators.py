@@ -108,13 +108,19 @@ def _rolling_sum(x: FloatArray, period: int) -> FloatArray:
     if period > len(x):
         return out
     nan = ~np.isfinite(x)
-    start = _first_finite(x)
+    gaps = bool(nan.any())
+    start = _first_finite(x) if gaps else 0
     # Centre on the first finite value so the running sum stays small: a cumsum of raw prices
     # loses digits as it grows. np.cumsum is sequential, so a prefix never sees later data.
     shift = x[start] if start < len(x) else 0.0
-    c = np.concatenate(([0.0], np.cumsum(np.where(nan, 0.0, x - shift))))
-    bad = np.concatenate(([0], np.cumsum(nan)))
+    c = np.empty(len(x) + 1)
+    c[0] = 0.0
+    np.cumsum(np.where(nan, 0.0, x - shift) if gaps else x - shift, out=c[1:])
     window = c[period:] - c[:-period] + period * shift
+    if not gaps:  # the common case: no window holds a NaN, the same sums without the masks
+        out[period - 1 :] = window
+        return out
+    bad = np.concatenate(([0], np.cumsum(nan)))
     out[period - 1 :] = np.where(bad[period:] - bad[:-period] > 0, np.nan, window)
     return out
 

@@ -208,15 +208,27 @@ def build_curve(ledger: Ledger, bars: AlignedBars, initial_cash: float) -> Curve
     cash = step_history(ledger.cash_bars, ledger.cash_values, n, initial_cash)
     value = np.zeros(n)
     gross = np.zeros(n)
+    # Bars are validated finite and > 0, so on a complete row units * close is already +0.0
+    # where nothing is held; only NaN before an instrument's first bar needs the mask. (A -0.0
+    # in mv would not survive the += below either: 0.0 + -0.0 is 0.0.)
+    complete = np.asarray(bars.has_bar.all(axis=1))
     for s in range(len(bars.symbols)):
         units = step_history(ledger.pos_bars[s], ledger.pos_values[s], n, 0.0)
-        held = units != 0.0
-        mv = np.where(held, units * np.nan_to_num(bars.close[s]), 0.0)
+        close = bars.close[s]
+        mv = (
+            units * close
+            if complete[s]
+            else np.where(units != 0.0, units * np.nan_to_num(close), 0.0)
+        )
         value += mv
-        gross += np.abs(mv)
+        gross += np.abs(mv, out=mv)
     equity = cash + value
     with np.errstate(divide="ignore", invalid="ignore"):
-        exposure = np.where(equity > 0, gross / equity, np.where(gross > 0, np.inf, 0.0))
+        exposure = gross / equity
+    # Flat or underwater accounts: no meaningful ratio (inf if anything is still held).
+    broke = ~(equity > 0)
+    if broke.any():
+        exposure[broke] = np.where(gross[broke] > 0, np.inf, 0.0)
     return Curve(equity, cash, exposure)
 
 

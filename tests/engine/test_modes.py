@@ -303,3 +303,22 @@ def test_random_target_paths_agree_between_event_and_vectorized(
     assert _without_mode(run_backtest(spec, bars, follow)) == _without_mode(
         run_backtest(spec, bars, signals)
     )
+
+
+def test_array_path_equals_the_shared_loop_on_a_fully_invested_portfolio() -> None:
+    # Twelve instruments at 1/12 each: equity sums over many held positions, and the last
+    # entries land where the initial-margin check is close (the array path only skips that
+    # check where it provably passes).
+    symbols = [f"P{k:02d}" for k in range(12)]
+    bars = {s: random_bars(400, seed=40 + k, symbol=s, vol=0.03) for k, s in enumerate(symbols)}
+    rng = np.random.default_rng(5)
+    targets = {s: np.where(rng.random(400) < 0.7, 1.0 / 12, 0.0) for s in symbols}
+    spec = BacktestSpec(costs=CostModel(commission_pct=0.001, spread_bps=2.0))
+    cls = _signals_class(targets)
+    assert _uses_array_path(spec, bars, cls)
+    fast = run_backtest(spec, bars, cls)
+    with pytest.MonkeyPatch.context() as mp:
+        _shared_loop_only(mp)
+        loop = run_backtest(spec, bars, cls)
+    assert fast.to_dict() == loop.to_dict()
+    assert np.array_equal(fast.equity, loop.equity)

@@ -10,7 +10,6 @@ then, at the close: trailing levels move, borrow cost is charged, maintenance ma
 
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
@@ -54,6 +53,10 @@ class Broker:
         self._last_cash = self.cash
         self.timestamps = bars.timestamps
         self.borrow_rate = spec.borrow_rate_annual
+        # Built on first use (most runs have no day orders and no borrow); declared here so
+        # the instance keeps one attribute layout (setting new ones later slows every lookup).
+        self._day: np.ndarray | None = None
+        self._borrow_per_bar: np.ndarray | None = None
         self.i = -1
         self.mark = self.C
         self.halted = False
@@ -62,17 +65,22 @@ class Broker:
         self.risk_checks = spec.allow_short or spec.margin_initial < 1.0
         self.n_trades = 0
 
-    # Per-bar calendar arrays, built on first use: most runs have no day orders and no borrow.
-    @functools.cached_property
+    @property
     def day(self) -> np.ndarray:
-        return self.timestamps // DAY_NS
+        """UTC day number of every bar."""
+        if self._day is None:
+            self._day = self.timestamps // DAY_NS
+        return self._day
 
-    @functools.cached_property
+    @property
     def borrow_per_bar(self) -> np.ndarray:
-        # Borrow accrues on calendar time since the previous bar, so it does not depend on the
-        # bar frequency or on weekends being absent from the data.
-        elapsed = np.diff(self.timestamps, prepend=self.timestamps[0]) / YEAR_NS
-        return self.borrow_rate * elapsed
+        """Borrow rate per bar as a fraction of the short value."""
+        if self._borrow_per_bar is None:
+            # Borrow accrues on calendar time since the previous bar, so it does not depend on
+            # the bar frequency or on weekends being absent from the data.
+            elapsed = np.diff(self.timestamps, prepend=self.timestamps[0]) / YEAR_NS
+            self._borrow_per_bar = self.borrow_rate * elapsed
+        return self._borrow_per_bar
 
     # ------------------------------------------------------------------ account values
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import math
 import re
-from typing import NamedTuple
+from collections.abc import Sequence
+from typing import NamedTuple, overload
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -24,7 +25,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from backtesting.engine.views import SeriesView
 
 FloatArray = np.ndarray
-ArrayLike = np.ndarray | list[float] | tuple[float, ...]
+ArrayLike = np.ndarray | Sequence[float]
 
 # Rows processed at once by window reductions: bounds memory to ~_CHUNK * period floats.
 _CHUNK = 65_536
@@ -426,7 +427,9 @@ def vwap(
 # --------------------------------------------------------------------------- crosses
 
 
-def _cross(a: ArrayLike | float, b: ArrayLike | float) -> tuple[FloatArray, FloatArray, bool]:
+def _cross(
+    a: SeriesView | ArrayLike | float, b: SeriesView | ArrayLike | float
+) -> tuple[FloatArray, FloatArray, bool]:
     """Both sides as equal-length arrays, plus whether to answer for the current bar only."""
     # On progressive views (inside next()) only the last two bars matter: slicing them keeps
     # a per-bar call O(1) instead of re-scanning the whole history on every bar.
@@ -463,7 +466,15 @@ def _last_two(x: object) -> tuple[float, float] | None:
     return None
 
 
-def crossover(a: ArrayLike | float, b: ArrayLike | float) -> np.ndarray | bool:
+@overload
+def crossover(a: SeriesView, b: SeriesView | ArrayLike | float) -> bool: ...
+@overload
+def crossover(a: ArrayLike | float, b: SeriesView) -> bool: ...
+@overload
+def crossover(a: ArrayLike | float, b: ArrayLike | float) -> np.ndarray: ...
+def crossover(
+    a: SeriesView | ArrayLike | float, b: SeriesView | ArrayLike | float
+) -> np.ndarray | bool:
     """True at bar i when a[i-1] <= b[i-1] and a[i] > b[i].
 
     On arrays: a bool array (index 0 is never a cross). On progressive views (inside
@@ -474,8 +485,8 @@ def crossover(a: ArrayLike | float, b: ArrayLike | float) -> np.ndarray | bool:
     # the ~8 us the array path costs on views. Comparisons with NaN are False, as below.
     if type(a) is SeriesView and type(b) is SeriesView and a._clock is b._clock:
         i = a._clock.i
-        x, y = a._mv, b._mv
-        return i >= 1 and x[i - 1] <= y[i - 1] and x[i] > y[i]
+        av, bv = a._mv, b._mv
+        return i >= 1 and av[i - 1] <= bv[i - 1] and av[i] > bv[i]
     if type(a) is SeriesView or type(b) is SeriesView:
         pa, pb = _last_two(a), _last_two(b)
         if pa is not None and pb is not None:
@@ -484,12 +495,20 @@ def crossover(a: ArrayLike | float, b: ArrayLike | float) -> np.ndarray | bool:
     return _cross_result((x[:-1] <= y[:-1]) & (x[1:] > y[1:]), current_only)
 
 
-def crossunder(a: ArrayLike | float, b: ArrayLike | float) -> np.ndarray | bool:
+@overload
+def crossunder(a: SeriesView, b: SeriesView | ArrayLike | float) -> bool: ...
+@overload
+def crossunder(a: ArrayLike | float, b: SeriesView) -> bool: ...
+@overload
+def crossunder(a: ArrayLike | float, b: ArrayLike | float) -> np.ndarray: ...
+def crossunder(
+    a: SeriesView | ArrayLike | float, b: SeriesView | ArrayLike | float
+) -> np.ndarray | bool:
     """True at bar i when a[i-1] >= b[i-1] and a[i] < b[i] (mirror of ``crossover``)."""
     if type(a) is SeriesView and type(b) is SeriesView and a._clock is b._clock:
         i = a._clock.i
-        x, y = a._mv, b._mv
-        return i >= 1 and x[i - 1] >= y[i - 1] and x[i] < y[i]
+        av, bv = a._mv, b._mv
+        return i >= 1 and av[i - 1] >= bv[i - 1] and av[i] < bv[i]
     if type(a) is SeriesView or type(b) is SeriesView:
         pa, pb = _last_two(a), _last_two(b)
         if pa is not None and pb is not None:

@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 from backtesting.lib import crossover
 
-from backtesting import Backtest, Strategy
+# Run with -P in a subprocess so this is backtesting.py, not our package of the same name.
+from backtesting import Backtest, Strategy  # type: ignore[attr-defined]
 
 warnings.simplefilter("ignore")
 

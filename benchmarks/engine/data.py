@@ -30,7 +30,9 @@ def synthetic(n: int, seed: int = 42, symbol: str = "SYN", step_ns: int = DAY_NS
     high = np.maximum(open_, close) * (1 + np.abs(rng.normal(0.0, vol / 3, n)))
     low = np.minimum(open_, close) * (1 - np.abs(rng.normal(0.0, vol / 3, n)))
     ts = START_NS + np.arange(n, dtype=np.int64) * step_ns
-    return BarSeries(symbol, ts, open_, high, low, close, rng.integers(1e5, 1e6, n).astype(float))
+    return BarSeries(
+        symbol, ts, open_, high, low, close, rng.integers(100_000, 1_000_000, n).astype(float)
+    )
 
 
 def load_csv(path: Path, symbol: str = "REAL") -> BarSeries:

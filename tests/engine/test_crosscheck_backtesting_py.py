@@ -70,7 +70,7 @@ pytestmark = pytest.mark.skipif(not _has_backtesting_py(), reason="backtesting.p
 def _run_backtesting_py(arrays: dict[str, np.ndarray]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bars.npz"
-        np.savez(path, **arrays)
+        np.savez(path, **arrays)  # type: ignore[arg-type]  # the stub reads **kwds as a flag
         out = subprocess.run(
             [sys.executable, "-P", "-c", BT_SCRIPT, str(path)],
             cwd=tmp,

@@ -52,8 +52,9 @@ def find_bwrap() -> str | None:
 
 
 def _bwrap_works(path: str) -> bool:
-    argv = [path, *_namespace_args(), *_system_binds(), "--", sys.executable, "-I", "-c", "0"]
-    argv[1:1] = _python_binds()
+    # The probe mounts exactly what a real run mounts: with the binds in another order a
+    # venv under /tmp would be hidden by the jail's private /tmp.
+    argv = [path, *_namespace_args(), *_jail_mounts(), "--", sys.executable, "-I", "-c", "0"]
     try:
         done = subprocess.run(  # noqa: S603 - fixed argv, no shell
             argv, env={}, capture_output=True, timeout=PROBE_TIMEOUT_SECONDS, check=False

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
-from accounts.access import has_operator_access
-from backtesting.marketdata.forms import BarImportForm
 from backtesting.marketdata.models import Bar, Instrument, SeriesVersion
-from backtesting.marketdata.views import import_form_handle
+from backtesting.marketdata.views import import_page_process
 
 
 @admin.register(Instrument)
@@ -46,15 +43,8 @@ class InstrumentAdmin(admin.ModelAdmin):
         return extra + super().get_urls()
 
     def import_bars_view(self, request: HttpRequest) -> HttpResponse:
-        if not has_operator_access(request.user):
-            raise PermissionDenied
-        report = None
-        if request.method == "POST":
-            form = BarImportForm(request.POST, request.FILES)
-            if form.is_valid():
-                report = import_form_handle(request, form)
-        else:
-            form = BarImportForm(initial={"instrument": request.GET.get("instrument")})
+        initial = request.GET.get("instrument")
+        form, report = import_page_process(request, initial_symbol=initial)
         context = {
             **self.admin_site.each_context(request),
             "form": form,

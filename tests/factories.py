@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 
 from accounts.models import Role
 from strategies.models import Strategy
+from tests.strategies.samples import SMA_CROSS
 
 DEFAULT_PASSWORD = "correct-horse-battery-staple-42"
 
@@ -56,26 +57,7 @@ class OperatorFactory(UserFactory):
 
 # --- strategies ---------------------------------------------------------------------
 
-SMA_CROSS_CODE = '''from strategy import Strategy, Param
-import indicators as ta
-
-
-class SmaCross(Strategy):
-    """Long when the fast SMA is above the slow SMA."""
-
-    fast = Param(10, min=2, max=200, step=1, description="Fast SMA period (bars)")
-    slow = Param(20, min=5, max=400, step=1, description="Slow SMA period (bars)")
-
-    def init(self):
-        self.sma_fast = self.I(ta.sma, self.data.close, self.fast)
-        self.sma_slow = self.I(ta.sma, self.data.close, self.slow)
-
-    def next(self):
-        if ta.crossover(self.sma_fast, self.sma_slow):
-            self.buy()
-        elif ta.crossunder(self.sma_fast, self.sma_slow):
-            self.close()
-'''
+SMA_CROSS_CODE = SMA_CROSS  # one sample strategy for every app's tests
 
 
 class StrategyFactory(factory.django.DjangoModelFactory[Strategy]):

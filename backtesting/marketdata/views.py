@@ -30,17 +30,22 @@ def import_form_handle(request: HttpRequest, form: BarImportForm) -> dict[str, o
     return {"ok": True, "message": "Imported.", **report.as_dict()}
 
 
-@login_required
-def bars_import_view(request: HttpRequest) -> HttpResponse:
+def import_page_process(
+    request: HttpRequest, *, initial_symbol: str | None
+) -> tuple[BarImportForm, dict[str, object] | None]:
+    """The import form of the operator page and the admin: checks the operator, runs a
+    posted import, or offers an empty form pre-filled with `initial_symbol`."""
     if not has_operator_access(request.user):
         raise PermissionDenied
-    report = None
-    if request.method == "POST":
-        form = BarImportForm(request.POST, request.FILES)
-        if form.is_valid():
-            report = import_form_handle(request, form)
-    else:
-        form = BarImportForm(initial={"instrument": request.GET.get("symbol")})
+    if request.method != "POST":
+        return BarImportForm(initial={"instrument": initial_symbol}), None
+    form = BarImportForm(request.POST, request.FILES)
+    return form, import_form_handle(request, form) if form.is_valid() else None
+
+
+@login_required
+def bars_import_view(request: HttpRequest) -> HttpResponse:
+    form, report = import_page_process(request, initial_symbol=request.GET.get("symbol"))
     status = 400 if report is not None and not report["ok"] else 200
     return render(
         request, "marketdata/import.html", {"form": form, "report": report}, status=status

@@ -60,7 +60,7 @@ def test_an_operator_without_two_factor_verification_is_refused(client, operator
 
 def test_the_admin_import_page_imports_for_an_operator(operator, monkeypatch, instrument):
     monkeypatch.setattr(admin.site, "has_permission", lambda request: True)
-    monkeypatch.setattr("backtesting.admin.has_operator_access", lambda user: True)
+    monkeypatch.setattr("backtesting.marketdata.views.has_operator_access", lambda user: True)
     client = Client()
     client.force_login(operator)
     response = client.get(ADMIN_PAGE + "?instrument=AAPL")

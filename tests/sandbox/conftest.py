@@ -12,6 +12,7 @@ import pytest
 
 from backtesting.engine import BacktestSpec, BarSeries
 from backtesting.sandbox import SandboxError, SandboxLimits, run_strategy_in_sandbox
+from tests.strategies import samples
 
 SECRET = "tp-planted-secret-5f1c9a"
 SECRET_VARS = ("DATABASE_URL", "SECRET_KEY", "DJANGO_SECRET_KEY", "REDIS_URL", "AWS_SECRET_KEY")
@@ -20,25 +21,7 @@ MARKER = "tp_pwned"
 DAY_NS = 86_400_000_000_000
 
 HEADER = "from strategy import Strategy, Param\nimport indicators as ta\nimport numpy as np\n"
-SMA_CROSS = (
-    HEADER
-    + '''
-class SmaCross(Strategy):
-    """Long when the fast SMA is above the slow SMA."""
-    fast = Param(10, min=2, max=200, step=1, description="Fast SMA period (bars)")
-    slow = Param(20, min=5, max=400, step=1, description="Slow SMA period (bars)")
-
-    def init(self):
-        self.sma_fast = self.I(ta.sma, self.data.close, self.fast)
-        self.sma_slow = self.I(ta.sma, self.data.close, self.slow)
-
-    def next(self):
-        if ta.crossover(self.sma_fast, self.sma_slow):
-            self.buy()
-        elif ta.crossunder(self.sma_fast, self.sma_slow):
-            self.close()
-'''
-)
+SMA_CROSS = samples.SMA_CROSS  # the same sample strategy the other suites use
 
 
 def make_bars(n: int = 400, symbol: str = "AAA") -> dict[str, BarSeries]:

@@ -27,12 +27,30 @@ BENCHMARKS = {
 }
 
 
+def prepare_database(env: dict[str, str]) -> None:
+    """Create the benchmark database if it is missing, and migrate it."""
+    import psycopg
+    from psycopg import sql
+
+    base, _, name = env["DATABASE_URL"].rpartition("/")
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    migrate = [sys.executable, "manage.py", "migrate", "--noinput", "--verbosity", "0"]
+    subprocess.run(migrate, cwd=ROOT, env={**env, "DJANGO_ENV": "dev"}, check=True)
+
+
 def main(selected: list[str]) -> int:
     failures = 0
+    prepared = False
     for name in selected or list(BENCHMARKS):
         env = dict(os.environ)
         if name != "engine":
             env = {**SERVICES, **env}
+            if not prepared:
+                prepare_database(env)
+                prepared = True
         print(f"\n=== benchmark: {name} ===", flush=True)
         done = subprocess.run([sys.executable, *BENCHMARKS[name]], cwd=ROOT, env=env, check=False)
         failures += done.returncode != 0

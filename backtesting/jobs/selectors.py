@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
+
+from django.db.models import Exists, Max, Min, OuterRef
 
 from accounts.ownership import get_visible_or_404
 from backtesting.jobs.models import Backtest, BacktestQuerySet, Trade, Webhook, WebhookDelivery
+from backtesting.marketdata.models import Bar, Instrument
 
 
 def backtest_list(
@@ -43,3 +47,19 @@ def webhook_get(*, user: Any, pk: Any) -> Webhook:
 
 def webhook_deliveries(*, webhook: Webhook) -> Any:
     return WebhookDelivery.objects.filter(webhook=webhook).order_by("-created_at", "-id")
+
+
+def runnable_instruments() -> tuple[list[str], date | None, date | None]:
+    """Symbols of active instruments that have bars, and the first and last day of those bars."""
+    has_bars = Exists(Bar.objects.filter(instrument=OuterRef("pk")))
+    symbols = list(
+        Instrument.objects.active()
+        .filter(has_bars)
+        .order_by("symbol")
+        .values_list("symbol", flat=True)
+    )
+    span = Bar.objects.filter(instrument__symbol__in=symbols).aggregate(
+        first=Min("timestamp"), last=Max("timestamp")
+    )
+    first, last = span["first"], span["last"]
+    return symbols, first.date() if first else None, last.date() if last else None

@@ -6,5 +6,6 @@ from backtesting.jobs import views
 
 urlpatterns = [
     path("", views.backtest_list_view, name="backtest-list"),
+    path("new/", views.backtest_create_view, name="backtest-create"),
     path("<int:pk>/", views.backtest_detail_view, name="backtest-detail"),
 ]

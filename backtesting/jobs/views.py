@@ -1,14 +1,34 @@
-"""Minimal backtest pages: my backtests, and one backtest with its progress and metrics."""
+"""Backtest pages: my backtests, one backtest with its progress and metrics, the run form."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
 
-from backtesting.jobs import selectors
-from tradeplatform.errors import NotFoundError
+from accounts.access import has_role
+from accounts.models import Role
+from backtesting.jobs import selectors, services
+from backtesting.jobs.forms import BacktestForm, FormChoices
+from strategies.models import Strategy, StrategyVersion
+from strategies.selectors import (
+    strategy_get,
+    strategy_list,
+    strategy_version_get,
+    strategy_version_latest,
+)
+from tradeplatform.errors import (
+    DomainValidationError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
+)
 
 # The headline statistics shown on the page, in this order.
 HEADLINE_METRICS = (
@@ -37,3 +57,52 @@ def backtest_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
         "backtests/detail.html",
         {"backtest": backtest, "metrics": metrics, "trades": trades},
     )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def backtest_create_view(request: HttpRequest) -> HttpResponse:
+    if not has_role(request.user, Role.TRADER):
+        raise PermissionDenied("Only traders can run backtests; your role is read-only.")
+    if not request.GET.get("strategy"):
+        strategies = strategy_list(user=request.user)
+        return render(request, "backtests/choose_strategy.html", {"strategies": strategies})
+    strategy, version = _strategy_and_version(request)
+    symbols, first_day, last_day = selectors.runnable_instruments()
+    versions = list(strategy.versions.defer("code").order_by("number"))
+    choices = FormChoices(versions, symbols, first_day, last_day)
+    form = BacktestForm(request.POST or None, choices=choices, version=version)
+    if request.method == "POST" and form.is_valid():
+        try:
+            backtest = services.backtest_submit(owner=request.user, data=form.to_input())
+        except NotFoundError as exc:
+            raise Http404(exc.message) from exc
+        except PermissionDeniedError as exc:
+            raise PermissionDenied(exc.message) from exc
+        except (DomainValidationError, RateLimitedError) as exc:
+            form.add_domain_error(exc)  # quota and validation problems alike, shown on the form
+        else:
+            messages.success(request, f"Backtest {backtest.pk} is queued.")
+            return redirect("backtesting:backtest-detail", pk=backtest.pk)
+    context = {"strategy": strategy, "version": version, "form": form, "has_data": bool(symbols)}
+    return render(request, "backtests/new.html", context)
+
+
+def _strategy_and_version(request: HttpRequest) -> tuple[Strategy, StrategyVersion]:
+    """The strategy named in the URL, and the version whose parameters the form shows."""
+    try:
+        strategy = strategy_get(user=request.user, pk=_positive_int(request.GET["strategy"]))
+        # On POST the chosen version decides which parameter fields are read.
+        number = _positive_int(request.POST.get("version") or request.GET.get("version") or "0")
+        if number:
+            return strategy, strategy_version_get(strategy=strategy, number=number)
+        return strategy, strategy_version_latest(strategy=strategy)
+    except (NotFoundError, ValueError) as exc:
+        raise Http404("No such strategy or version.") from exc
+
+
+def _positive_int(raw: Any) -> int:
+    value = int(raw)
+    if value < 0:
+        raise ValueError(raw)
+    return value

@@ -64,6 +64,8 @@ class Broker:
         # Long-only without leverage can neither owe borrow nor breach maintenance margin.
         self.risk_checks = spec.allow_short or spec.margin_initial < 1.0
         self.n_trades = 0
+        # Set by the first day order: until then there is nothing to expire at a bar's open.
+        self.day_orders = False
 
     @property
     def day(self) -> np.ndarray:
@@ -107,6 +109,8 @@ class Broker:
         order.id = len(self.orders) + 1
         order._engine = self
         self.orders.append(order)
+        if order.tif == "day":
+            self.day_orders = True
         if self.halted:
             self._finish(order, ok.REJECTED, "account depleted")
         else:
@@ -133,7 +137,8 @@ class Broker:
         self.i = i
         self.mark = self.O
         if self.pending:
-            self._expire_day_orders(i)
+            if self.day_orders:
+                self._expire_day_orders(i)
             # Plain iteration on purpose: exit orders attached by a fill are appended and must be
             # seen by the exit pass of this same bar when the entry filled at the open.
             for o in self.pending:

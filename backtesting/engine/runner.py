@@ -125,21 +125,39 @@ def _run_bars(
 ) -> None:
     # The hottest loop of the engine: locals only, no allocation per bar, and the broker is
     # entered only when it has work (pending orders, trailing stops, short/leverage risk).
+    # Cash moves only inside the broker calls below (next() can place or cancel orders but
+    # never fill them), so the cash ledger is consulted only on bars where one of them ran.
     process, close_bar, record = broker.process_bar, broker.close_bar, broker.record_cash
     fill_at_close = broker.fill_market_at_close
     risk = broker.risk_checks
-    for i in range(lo, hi):
+    for i in range(lo, min(hi, start)):  # warm-up: the strategy is not called yet
         clock.i = broker.i = i
+        if broker.pending or risk or broker.trailing:
+            _broker_bar(broker, i)
+    for i in range(max(lo, start), hi):
+        clock.i = broker.i = i
+        busy = False
         if broker.pending:
             process(i)
+            busy = True
         if risk or broker.trailing:
             close_bar(i)
-        if i >= start:
-            on_bar()
-            if same_close:
-                fill_at_close(i)
-        if broker.cash != broker._last_cash:
+            busy = True
+        on_bar()
+        if same_close:
+            fill_at_close(i)
+            busy = True
+        if busy:
             record(i)
+
+
+def _broker_bar(broker: Broker, i: int) -> None:
+    """One warm-up bar: fills and close-of-bar risk only, then the cash ledger."""
+    if broker.pending:
+        broker.process_bar(i)
+    if broker.risk_checks or broker.trailing:
+        broker.close_bar(i)
+    broker.record_cash(i)
 
 
 def _start_bars(spec: BacktestSpec, arrays: list[np.ndarray], n: int) -> tuple[int, int]:

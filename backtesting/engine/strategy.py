@@ -348,6 +348,8 @@ def _finite_positive(name: str, value: Any) -> float:
 
 
 def _set_size(order: Order, units: Any, fraction: Any, value: Any) -> None:
+    if units is None and fraction is None and value is None:
+        return  # the default "all available" (every size field stays NaN)
     given = [
         (k, v)
         for k, v in (("units", units), ("fraction", fraction), ("value", value))
@@ -363,6 +365,8 @@ def _set_size(order: Order, units: Any, fraction: Any, value: Any) -> None:
 
 
 def _set_prices(order: Order, limit: Any, stop: Any, sl: Any, tp: Any, trail: Any) -> None:
+    if limit is None and stop is None and sl is None and tp is None and trail is None:
+        return  # a plain market order, as the caller created it
     for name, raw in (("limit", limit), ("stop", stop), ("sl", sl), ("tp", tp)):
         if raw is not None:
             setattr(order, name, _finite_positive(name, raw))
@@ -371,14 +375,17 @@ def _set_prices(order: Order, limit: Any, stop: Any, sl: Any, tp: Any, trail: An
         if order.trail >= 1:
             raise ValueError("trail is a fraction of the price and must be < 1")
     has_limit, has_stop = limit is not None, stop is not None
-    order.kind = {
-        (False, False): ok.MARKET,
-        (True, False): ok.LIMIT,
-        (False, True): ok.STOP,
-        (True, True): ok.STOP_LIMIT,
-    }[(has_limit, has_stop)]
+    order.kind = _ENTRY_KIND[(has_limit, has_stop)]
     if sl is not None and tp is not None and (order.sl - order.tp) * order.side >= 0:
         raise ValueError("stop-loss must be on the losing side of take-profit (sl < tp for a buy)")
+
+
+_ENTRY_KIND = {
+    (False, False): ok.MARKET,
+    (True, False): ok.LIMIT,
+    (False, True): ok.STOP,
+    (True, True): ok.STOP_LIMIT,
+}
 
 
 def _check_tag(tag: Any) -> str | None:

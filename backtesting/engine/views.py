@@ -28,7 +28,7 @@ class SeriesView:
     IndexError, as does reaching before the first bar.
     """
 
-    __slots__ = ("_array", "_clock", "_mv", "name")
+    __slots__ = ("_array", "_clock", "_down", "_mv", "_up", "name")
 
     def __init__(self, array: np.ndarray, clock: Clock, name: str = "") -> None:
         self._array = array
@@ -37,6 +37,10 @@ class SeriesView:
         # Indexing a memoryview yields a Python scalar about twice as fast as ndarray.item()
         # and shares the array's memory; next() reads a few values per bar through it.
         self._mv = memoryview(np.ascontiguousarray(array))  # type: ignore[arg-type]
+        # (other view, memoryview of per-bar answers) for crossover / crossunder with one
+        # partner, filled by indicators on first use (see ``cross_memo`` there).
+        self._up: tuple[SeriesView, memoryview] | None = None
+        self._down: tuple[SeriesView, memoryview] | None = None
 
     def __len__(self) -> int:
         return self._clock.i + 1

@@ -229,6 +229,24 @@ def test_crossover_on_progressive_views_answers_for_the_current_bar() -> None:
     assert answers == [(False, False), (True, False), (False, True)]
 
 
+def test_crossover_on_read_only_views_matches_the_bar_by_bar_answer() -> None:
+    # Read-only views get every bar's answer computed once; writeable ones are read per bar.
+    rng = np.random.default_rng(7)
+    a, b = rng.normal(size=200).round(1), rng.normal(size=200).round(1)
+    a[[3, 50]] = NAN
+    b[[4, 51]] = NAN
+    ro_a, ro_b = a.copy(), b.copy()
+    ro_a.flags.writeable = ro_b.flags.writeable = False
+    clock = Clock()
+    memo_a, memo_b = SeriesView(ro_a, clock), SeriesView(ro_b, clock)
+    live_a, live_b = SeriesView(a, clock), SeriesView(b, clock)
+    for i in range(-1, 200):
+        clock.i = i
+        assert ta.crossover(memo_a, memo_b) is ta.crossover(live_a, live_b)
+        assert ta.crossunder(memo_a, memo_b) is ta.crossunder(live_a, live_b)
+    assert memo_a._up is not None and live_a._up is None
+
+
 # --------------------------------------------------------------------------- resampling
 
 

@@ -68,10 +68,15 @@ def _check_attribute(obj: Any, name: str) -> None:
         name.startswith("_")
         or name in FORBIDDEN_ATTRIBUTES
         or (isinstance(obj, np.ndarray | np.generic) and name in FORBIDDEN_ARRAY_ATTRIBUTES)
-        or (isinstance(obj, str) and name in FORBIDDEN_STR_ATTRIBUTES)
+        or (name in FORBIDDEN_STR_ATTRIBUTES and _is_str_or_str_type(obj))
     )
     if refused:
         raise AttributeError(f"access to attribute '{name}' is not allowed")
+
+
+def _is_str_or_str_type(obj: Any) -> bool:
+    # `str.format(template, x)` reaches the same unbound method as "...".format(x).
+    return isinstance(obj, str) or (isinstance(obj, type) and issubclass(obj, str))
 
 
 def guarded_getitem(obj: Any, key: Any) -> Any:

@@ -48,18 +48,41 @@ def webhook_url_check(url: str) -> list[str]:
     if parts.scheme not in allowed_schemes or not parts.hostname:
         raise WebhookUrlError(f"The URL must use {' or '.join(allowed_schemes)} and name a host.")
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM)
+        port = parts.port  # ValueError when out of range, which URLField lets through
+    except ValueError as exc:
+        raise WebhookUrlError("The port must be between 1 and 65535.") from exc
+    try:
+        infos = socket.getaddrinfo(parts.hostname, port or 443, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
         raise WebhookUrlError("The host name does not resolve.") from exc
     addresses = sorted({str(info[4][0]) for info in infos})
     if not settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES:
-        refused = [a for a in addresses if not ipaddress.ip_address(a.split("%")[0]).is_global]
+        refused = [a for a in addresses if not _is_public(a)]
         if refused:
             raise WebhookUrlError(
                 "Webhooks cannot target private, loopback or reserved addresses.",
                 details={"addresses": refused},
             )
     return addresses
+
+
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def _is_public(address: str) -> bool:
+    """Global, and so is any IPv4 address embedded in it (NAT64, 6to4, IPv4-compatible):
+    a gateway on the way would translate those to the private IPv4 address they carry."""
+    ip = ipaddress.ip_address(address.split("%")[0])
+    if not ip.is_global:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address):
+        packed = ip.packed
+        embedded = ip.ipv4_mapped or ip.sixtofour
+        if ip in _NAT64 or packed[:12] == bytes(12):
+            embedded = ipaddress.IPv4Address(packed[12:])
+        if embedded is not None and not embedded.is_global:
+            return False
+    return True
 
 
 def webhook_create(*, owner: Any, url: str) -> Webhook:

@@ -21,7 +21,10 @@ from tests.backtesting.conftest import execute_job
 @pytest.mark.parametrize(
     "url",
     ["http://127.0.0.1/hook", "https://10.0.0.5/x", "https://[::1]/x", "https://169.254.169.254/",
-     "https://localhost/x", "ftp://example.com/x"],
+     "https://localhost/x", "ftp://example.com/x",
+     # IPv6 forms that carry a private IPv4 address: NAT64, 6to4, IPv4-compatible.
+     "https://[64:ff9b::a9fe:a9fe]/", "https://[2002:a00:5::1]/x", "https://[::127.0.0.1]/x",
+     "https://example.com:99999/x"],
 )  # fmt: skip
 def test_private_loopback_and_non_http_targets_are_refused(url: str) -> None:
     with pytest.raises(notifications.WebhookUrlError):
@@ -107,6 +110,14 @@ def test_webhook_api_refuses_loopback_targets_by_default(owner_client) -> None:
     response = owner_client.post("/api/v1/webhooks/", {"url": "https://127.0.0.1/x"}, format="json")
     assert response.status_code == 400  # loopback refused by default
     assert owner_client.get("/api/v1/webhooks/").json() == []
+
+
+def test_webhook_api_answers_400_for_a_port_out_of_range(owner_client) -> None:
+    response = owner_client.post(
+        "/api/v1/webhooks/", {"url": "https://example.com:99999/x"}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_webhook_url"
 
 
 def test_email_opt_in_sends_a_mail_when_a_job_finishes(

@@ -147,7 +147,7 @@ def _accepted(backtest: Backtest, extra: dict[str, Any] | None = None) -> Respon
 
 
 class BacktestDetailApi(APIView):
-    permission_classes = [IsViewer]
+    permission_classes = [IsTraderOrReadOnly]  # DELETE is a write: traders only
 
     @extend_schema(tags=TAGS, responses=BacktestDetailOutputSerializer)
     def get(self, request: Request, pk: int) -> Response:

@@ -181,3 +181,11 @@ def test_dead_letters_are_operator_only(owner_client, client_of, operator) -> No
 def test_status_is_a_choice(owner_client) -> None:
     assert owner_client.get(URL, {"status": "bogus"}).status_code == 400
     assert BacktestStatus.QUEUED == "queued"
+
+
+def test_a_viewer_cannot_delete_even_their_own_backtest(client_of, owner, submit) -> None:
+    backtest = submit()
+    owner.role = "viewer"
+    owner.save(update_fields=["role"])
+    assert client_of(owner).delete(f"{URL}{backtest.pk}/").status_code == 403
+    assert Backtest.objects.filter(pk=backtest.pk).exists()

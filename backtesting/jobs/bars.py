@@ -9,7 +9,8 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
-from backtesting.marketdata.arrays import BarArrays
+from backtesting.engine import BarSeries
+from backtesting.marketdata.arrays import series_to_bytes
 from backtesting.marketdata.models import Instrument
 from backtesting.marketdata.selectors import bars_load_arrays, series_source
 from backtesting.marketdata.timeframes import Timeframe
@@ -17,17 +18,17 @@ from backtesting.marketdata.timeframes import Timeframe
 
 def bars_for_backtest(
     *, symbols: list[str], timeframe: str, start: datetime, end: datetime
-) -> dict[str, BarArrays]:
-    """{symbol: BarArrays} with start <= timestamp <= end, in the order given."""
+) -> dict[str, BarSeries]:
+    """{symbol: BarSeries} with start <= timestamp <= end, in the order given."""
     return {symbol: bars_load_arrays(symbol, timeframe, start, end) for symbol in symbols}
 
 
-def bars_fingerprint(timeframe: str, bars: dict[str, BarArrays]) -> str:
+def bars_fingerprint(timeframe: str, bars: dict[str, BarSeries]) -> str:
     """SHA-256 over the raw bytes of every column: equal fingerprints mean identical inputs."""
     digest = hashlib.sha256(timeframe.encode())
     for symbol, arrays in bars.items():
         digest.update(symbol.encode() + b"\0")
-        digest.update(arrays.to_bytes())
+        digest.update(series_to_bytes(arrays))
     return digest.hexdigest()
 
 

@@ -186,11 +186,10 @@ def run_sandboxed(
         wall_seconds=settings.BACKTEST_SANDBOX_WALL_SECONDS,
         memory_bytes=settings.BACKTEST_SANDBOX_MEMORY_MB * 1024 * 1024,
     )
-    series = {symbol: arrays.to_bar_series() for symbol, arrays in bars.items()}
     return sandbox.run_strategy_in_sandbox(
         code=backtest.strategy_version.code,
         spec=backtest.spec_dict(),
-        bars=series,
+        bars=bars,
         limits=limits,
         on_progress=on_progress,
         should_cancel=should_cancel,

@@ -22,7 +22,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsOperator, IsViewer
-from backtesting.marketdata.arrays import BarArrays
+from backtesting.engine import BarSeries
 from backtesting.marketdata.models import AssetClass, Instrument
 from backtesting.marketdata.pagination import decode_cursor, next_link
 from backtesting.marketdata.renderers import BarsCSVRenderer
@@ -97,7 +97,7 @@ class BarOutputSerializer(serializers.Serializer):
     volume = serializers.FloatField()
 
 
-def bars_as_rows(bars: BarArrays) -> list[dict[str, Any]]:
+def bars_as_rows(bars: BarSeries) -> list[dict[str, Any]]:
     columns = [
         bars.open.tolist(),
         bars.high.tolist(),

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from backtesting.marketdata.arrays import BarArrays
+from backtesting.engine import BarSeries
+from backtesting.marketdata.arrays import empty_series
 from backtesting.marketdata.sessions import local_days
 from backtesting.marketdata.timeframes import DAY_NS, Timeframe
 
@@ -33,16 +34,16 @@ def bucket_starts(
     return days * DAY_NS
 
 
-def resample(bars: BarArrays, source: Timeframe, target: Timeframe, tz_name: str) -> BarArrays:
+def resample(bars: BarSeries, source: Timeframe, target: Timeframe, tz_name: str) -> BarSeries:
     """Aggregate `bars` (of timeframe `source`, sorted) into `target` bars."""
     if target not in {*source_targets(source)}:
         raise ValueError(f"cannot resample {source.value} bars into {target.value}")
     if len(bars) == 0:
-        return BarArrays.empty(bars.symbol)
+        return empty_series(bars.symbol)
     keys = bucket_starts(bars.timestamps, source, target, tz_name)
     starts = np.concatenate(([0], np.flatnonzero(np.diff(keys)) + 1))
     ends = np.concatenate((starts[1:], [keys.size])) - 1
-    return BarArrays(
+    return BarSeries(
         bars.symbol,
         keys[starts],
         bars.open[starts],

@@ -15,7 +15,13 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 
-from backtesting.marketdata.arrays import BarArrays
+from backtesting.engine import BarSeries
+from backtesting.marketdata.arrays import (
+    empty_series,
+    series_from_bytes,
+    series_slice,
+    series_to_bytes,
+)
 from backtesting.marketdata.models import Bar, Instrument, SeriesVersion
 from backtesting.marketdata.resampling import resample
 from backtesting.marketdata.timeframes import Timeframe
@@ -59,7 +65,7 @@ def bars_load_arrays(
     timeframe: Timeframe | str,
     start: datetime | None = None,
     end: datetime | None = None,
-) -> BarArrays:
+) -> BarSeries:
     """Bars of `symbol` with start <= timestamp <= end (either bound optional) as arrays.
 
     A timeframe that is not stored is resampled from the coarsest finer one that is. Raises
@@ -69,12 +75,12 @@ def bars_load_arrays(
     tf = Timeframe(timeframe)
     source = series_source(instrument, tf)
     if source is None:
-        return BarArrays.empty(instrument.symbol)
+        return empty_series(instrument.symbol)
     source_tf, version = source
     key = _cache_key(instrument.pk, source_tf, version, tf, start, end)
     blob = cache.get(key)
     if blob is not None:
-        return BarArrays.from_bytes(instrument.symbol, blob)
+        return series_from_bytes(instrument.symbol, blob)
     bars = _load_from_database(instrument, source_tf, start, end)
     if source_tf is not tf:
         bars = resample(bars, source_tf, tf, instrument.timezone)
@@ -95,15 +101,15 @@ def _cache_key(
     return f"md:bars:1:{instrument_id}:{source.value}:v{version}:{tf.value}:{lo}:{hi}"
 
 
-def _cache_store(key: str, bars: BarArrays) -> None:
-    blob = bars.to_bytes()
+def _cache_store(key: str, bars: BarSeries) -> None:
+    blob = series_to_bytes(bars)
     if len(blob) <= settings.MARKETDATA_CACHE_MAX_BYTES:
         cache.set(key, blob, timeout=settings.MARKETDATA_CACHE_TIMEOUT)
 
 
 def _load_from_database(
     instrument: Instrument, tf: Timeframe, start: datetime | None, end: datetime | None
-) -> BarArrays:
+) -> BarSeries:
     if connection.vendor == "postgresql":
         return _load_postgresql(instrument, tf, start, end)
     return _load_generic(instrument, tf, start, end)
@@ -111,7 +117,7 @@ def _load_from_database(
 
 def _load_postgresql(
     instrument: Instrument, tf: Timeframe, start: datetime | None, end: datetime | None
-) -> BarArrays:
+) -> BarSeries:
     from psycopg import sql
 
     query = sql.SQL(
@@ -129,7 +135,7 @@ def _load_postgresql(
     body = payload[_PG_HEADER_SIZE:-2]  # drop the header and the -1 trailer
     rows = np.frombuffer(body, dtype=_PG_ROW)
     timestamps = (rows["v0"].astype(np.int64) + _PG_EPOCH_US) * 1000
-    return BarArrays(
+    return BarSeries(
         instrument.symbol, timestamps, *(rows[f"v{i}"].astype(np.float64) for i in range(1, 6))
     )
 
@@ -141,7 +147,7 @@ def _load_generic(
     end: datetime | None,
     *,
     limit: int | None = None,
-) -> BarArrays:
+) -> BarSeries:
     qs = Bar.objects.filter(instrument=instrument, timeframe=tf.value)
     if start:
         qs = qs.filter(timestamp__gte=start)
@@ -156,7 +162,7 @@ def _load_generic(
     table = np.fromiter(
         ((datetime_to_ns(r[0]), *r[1:]) for r in rows.iterator(chunk_size=10_000)), dtype=dtype
     )
-    return BarArrays(
+    return BarSeries(
         instrument.symbol, table["t"], table["o"], table["h"], table["l"], table["c"], table["v"]
     )
 
@@ -169,7 +175,7 @@ def bars_page(
     end: datetime | None,
     after_ns: int | None,
     limit: int,
-) -> tuple[BarArrays, int | None]:
+) -> tuple[BarSeries, int | None]:
     """Up to `limit` bars from `after_ns` (inclusive) on, and the timestamp starting the next page.
 
     Stored timeframes are read by an index seek + LIMIT; other timeframes are resampled (and
@@ -177,7 +183,7 @@ def bars_page(
     """
     source = series_source(instrument, timeframe)
     if source is None:
-        return BarArrays.empty(instrument.symbol), None
+        return empty_series(instrument.symbol), None
     if source[0] is timeframe:
         lower = max(
             filter(None, [start, ns_to_datetime(after_ns) if after_ns is not None else None]),
@@ -187,7 +193,7 @@ def bars_page(
     else:
         bars = bars_load_arrays(instrument.symbol, timeframe, start, end)
         first = 0 if after_ns is None else int(np.searchsorted(bars.timestamps, after_ns))
-        bars = bars.slice(first, first + limit + 1)
+        bars = series_slice(bars, first, first + limit + 1)
     if len(bars) > limit:
-        return bars.slice(0, limit), int(bars.timestamps[limit])
+        return series_slice(bars, 0, limit), int(bars.timestamps[limit])
     return bars, None

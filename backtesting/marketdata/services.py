@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from backtesting.marketdata.arrays import BarArrays
+from backtesting.engine import BarSeries
 from backtesting.marketdata.csvformat import FileFormatError, ParsedBars, Problem, parse_bars
 from backtesting.marketdata.errors import BarImportError
 from backtesting.marketdata.models import AssetClass, Instrument, SeriesVersion
@@ -126,8 +126,8 @@ def _parse_or_fail(
         raise BarImportError(exc.problem.message, details=report.as_dict()) from exc
 
 
-def _valid_arrays(symbol: str, parsed: ParsedBars, valid: np.ndarray) -> BarArrays:
-    return BarArrays(
+def _valid_arrays(symbol: str, parsed: ParsedBars, valid: np.ndarray) -> BarSeries:
+    return BarSeries(
         symbol,
         parsed.timestamps[valid],
         parsed.open[valid],
@@ -142,7 +142,7 @@ def _write(
     report: ImportReport,
     instrument: Instrument,
     tf: Timeframe,
-    bars: BarArrays,
+    bars: BarSeries,
     progress: Progress | None,
 ) -> None:
     with transaction.atomic():

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.db import connection
 
-from backtesting.marketdata.arrays import BarArrays
+from backtesting.engine import BarSeries
 from backtesting.marketdata.models import Bar
 
 Progress = Callable[[int, int], None]
@@ -44,7 +44,7 @@ def bars_upsert(
     *,
     instrument_id: int,
     timeframe: str,
-    bars: BarArrays,
+    bars: BarSeries,
     batch_size: int,
     progress: Progress | None,
 ) -> WriteCounts:
@@ -56,7 +56,7 @@ def bars_upsert(
     return _upsert_generic(instrument_id, timeframe, bars, batch_size, progress)
 
 
-def _copy_chunks(bars: BarArrays, batch_size: int) -> list[str]:
+def _copy_chunks(bars: BarSeries, batch_size: int) -> list[str]:
     micros = bars.timestamps // 1000
     columns = [bars.open, bars.high, bars.low, bars.close, bars.volume]
     chunks = []
@@ -73,7 +73,7 @@ def _copy_chunks(bars: BarArrays, batch_size: int) -> list[str]:
 
 
 def _upsert_postgresql(
-    instrument_id: int, timeframe: str, bars: BarArrays, batch_size: int, progress: Progress | None
+    instrument_id: int, timeframe: str, bars: BarSeries, batch_size: int, progress: Progress | None
 ) -> WriteCounts:
     total = len(bars)
     with connection.cursor() as cursor:
@@ -119,7 +119,7 @@ SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FR
 
 
 def _upsert_generic(
-    instrument_id: int, timeframe: str, bars: BarArrays, batch_size: int, progress: Progress | None
+    instrument_id: int, timeframe: str, bars: BarSeries, batch_size: int, progress: Progress | None
 ) -> WriteCounts:
     total, inserted, updated = len(bars), 0, 0
     for start in range(0, total, batch_size):
@@ -134,7 +134,7 @@ def _upsert_generic(
 
 
 def _diff_batch(
-    instrument_id: int, timeframe: str, bars: BarArrays, start: int, stop: int
+    instrument_id: int, timeframe: str, bars: BarSeries, start: int, stop: int
 ) -> tuple[list[Bar], list[Bar]]:
     ts = bars.timestamps[start:stop]
     existing = {

@@ -46,7 +46,7 @@ START, END = datetime(2010, 1, 1, tzinfo=UTC), datetime(2019, 12, 31, tzinfo=UTC
 
 def prepare() -> tuple[Any, Any]:
     from accounts.models import User
-    from backtesting.marketdata.arrays import BarArrays
+    from backtesting.engine import BarSeries
     from backtesting.marketdata.models import Instrument
     from backtesting.marketdata.services import series_version_bump
     from backtesting.marketdata.writes import bars_upsert
@@ -62,7 +62,7 @@ def prepare() -> tuple[Any, Any]:
         rng = np.random.default_rng(7)
         close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
         ts = np.datetime64("2010-01-01", "ns").astype(np.int64) + np.arange(n) * 86_400 * 10**9
-        bars = BarArrays("BENCH", ts, close, close * 1.01, close * 0.99, close, np.full(n, 1e6))
+        bars = BarSeries("BENCH", ts, close, close * 1.01, close * 0.99, close, np.full(n, 1e6))
         with transaction.atomic():
             counts = bars_upsert(instrument_id=instrument.pk, timeframe="1d", bars=bars,
                                  batch_size=5000, progress=None)  # fmt: skip
@@ -149,7 +149,6 @@ def engine_only_ms() -> float:
     bars = bars_for_backtest(
         symbols=row.symbols, timeframe=row.timeframe, start=row.start, end=row.end
     )
-    series = {k: v.to_bar_series() for k, v in bars.items()}
     from backtesting.engine import Param, Strategy
     from backtesting.engine import indicators as ta
 
@@ -171,7 +170,7 @@ def engine_only_ms() -> float:
     samples = []
     for _ in range(5):
         t = time.perf_counter()
-        run_backtest(spec, series, SmaCross).to_dict()
+        run_backtest(spec, bars, SmaCross).to_dict()
         samples.append((time.perf_counter() - t) * 1000)
     return statistics.median(samples)
 

@@ -31,8 +31,8 @@ import numpy as np  # noqa: E402
 from django.core.cache import cache  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 
+from backtesting.engine import BarSeries  # noqa: E402
 from backtesting.marketdata import selectors  # noqa: E402
-from backtesting.marketdata.arrays import BarArrays  # noqa: E402
 from backtesting.marketdata.models import Bar, Instrument  # noqa: E402
 from backtesting.marketdata.services import series_version_bump  # noqa: E402
 from backtesting.marketdata.timeframes import MINUTE_NS, Timeframe  # noqa: E402
@@ -42,7 +42,7 @@ SYMBOL = "SYNTH1M"
 T = TypeVar("T")
 
 
-def synthetic_bars(n: int) -> BarArrays:
+def synthetic_bars(n: int) -> BarSeries:
     """A seeded random walk of n consistent 1m bars from 2020-01-01 (synthetic, not market data)."""
     rng = np.random.default_rng(42)
     start = np.datetime64("2020-01-01T00:00", "ns").astype(np.int64)
@@ -53,7 +53,7 @@ def synthetic_bars(n: int) -> BarArrays:
     high = np.maximum(open_, close) + spread
     low = np.minimum(open_, close) - spread
     volume = rng.integers(1, 1000, n).astype(np.float64)
-    return BarArrays(SYMBOL, timestamps, open_, high, low, close, volume)
+    return BarSeries(SYMBOL, timestamps, open_, high, low, close, volume)
 
 
 def timed(label: str, func: Callable[[], T], repeat: int = 1) -> tuple[float, T]:
@@ -66,13 +66,13 @@ def timed(label: str, func: Callable[[], T], repeat: int = 1) -> tuple[float, T]
     return best, result
 
 
-def naive_loop(instrument: Instrument) -> BarArrays:
+def naive_loop(instrument: Instrument) -> BarSeries:
     rows = [
         (int(b.timestamp.timestamp() * 1e9), b.open, b.high, b.low, b.close, b.volume)
         for b in Bar.objects.filter(instrument=instrument, timeframe="1m").order_by("timestamp")
     ]
     columns = list(zip(*rows, strict=True))
-    return BarArrays(
+    return BarSeries(
         SYMBOL,
         np.array(columns[0], dtype=np.int64),
         *(np.array(c, dtype=np.float64) for c in columns[1:]),
@@ -141,14 +141,14 @@ def explain_range(instrument: Instrument) -> None:
         print(f"    {line}")
 
 
-def run(instrument: Instrument, expected: BarArrays) -> None:
+def run(instrument: Instrument, expected: BarSeries) -> None:
     load = lambda: selectors._load_from_database(instrument, Timeframe.M1, None, None)  # noqa: E731
     naive, naive_result = timed("naive ORM loop (baseline)", lambda: naive_loop(instrument))
     cold, cold_result = timed("cold: binary COPY -> NumPy (best of 3)", load, repeat=3)
 
     key = selectors._cache_key(instrument.pk, Timeframe.M1, 1, Timeframe.M1, None, None)
 
-    def cold_with_cache_fill() -> BarArrays:
+    def cold_with_cache_fill() -> BarSeries:
         cache.delete(key)
         return selectors.bars_load_arrays(SYMBOL, "1m")
 

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from django.db import transaction
 
+from backtesting.engine import BarSeries
 from backtesting.jobs.execution import backtest_execute
 from backtesting.jobs.models import Backtest
 from backtesting.jobs.services import BacktestInput, backtest_submit
-from backtesting.marketdata.arrays import BarArrays
 from backtesting.marketdata.services import series_version_bump
 from backtesting.marketdata.writes import bars_upsert
 from tests.factories import InstrumentFactory, StrategyFactory
@@ -32,7 +32,7 @@ def seed_bars(symbol: str, n: int = 500, *, seed: int = 1, start: datetime = STA
         np.datetime64(start.replace(tzinfo=None), "ns").astype(np.int64)
         + np.arange(n) * 86_400 * 10**9
     )
-    arrays = BarArrays(symbol, ts.astype(np.int64), open_, np.maximum(open_, close) * 1.005,
+    arrays = BarSeries(symbol, ts.astype(np.int64), open_, np.maximum(open_, close) * 1.005,
                        np.minimum(open_, close) * 0.995, close, np.full(n, 1000.0))  # fmt: skip
     with transaction.atomic():
         counts = bars_upsert(instrument_id=instrument.pk, timeframe="1d", bars=arrays,

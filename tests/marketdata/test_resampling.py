@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from backtesting.marketdata.arrays import BarArrays
+from backtesting.engine import BarSeries
 from backtesting.marketdata.resampling import resample
 from backtesting.marketdata.timeframes import Timeframe
 
@@ -16,9 +16,9 @@ def ns(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> int:
     return int(datetime(year, month, day, hour, minute, tzinfo=UTC).timestamp()) * 1_000_000_000
 
 
-def bars(stamps: list[int], rows: list[tuple[float, float, float, float, float]]) -> BarArrays:
+def bars(stamps: list[int], rows: list[tuple[float, float, float, float, float]]) -> BarSeries:
     o, h, lo, c, v = (np.array(col, dtype=np.float64) for col in zip(*rows, strict=True))
-    return BarArrays("X", np.array(stamps, dtype=np.int64), o, h, lo, c, v)
+    return BarSeries("X", np.array(stamps, dtype=np.int64), o, h, lo, c, v)
 
 
 MINUTES = bars(

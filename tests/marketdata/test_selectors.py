@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from backtesting.marketdata.arrays import BarArrays
+from backtesting.engine import BarSeries
+from backtesting.marketdata.arrays import series_from_bytes, series_to_bytes
 from backtesting.marketdata.selectors import bars_load_arrays
 from backtesting.marketdata.services import bars_import
 from tests.marketdata.conftest import GOOD_ROWS, make_csv
@@ -22,7 +23,7 @@ def test_bars_load_as_arrays_shaped_for_the_engine(imported):
     assert bars.close.dtype == np.float64
     assert bars.close.tolist() == [104, 102, 101, 107, 108]
     assert bars.timestamps[0] == int(datetime(2024, 1, 2, tzinfo=UTC).timestamp()) * 10**9
-    series = bars.to_bar_series()
+    series = bars
     assert len(series) == 5
 
 
@@ -67,9 +68,9 @@ def test_unknown_symbols_raise_not_found_and_empty_series_are_empty(instrument):
 
 
 def test_cache_bytes_round_trip_exactly():
-    bars = BarArrays(
+    bars = BarSeries(
         "X", np.array([1, 2], dtype=np.int64), *(np.array([1.5, 2.25]) for _ in range(5))
     )
-    back = BarArrays.from_bytes("X", bars.to_bytes())
+    back = series_from_bytes("X", series_to_bytes(bars))
     assert back.timestamps.tolist() == [1, 2]
     assert back.volume.tolist() == [1.5, 2.25]

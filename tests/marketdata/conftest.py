@@ -8,7 +8,6 @@ from collections.abc import Callable
 import pytest
 from rest_framework.test import APIClient
 
-from accounts.access import mark_otp_verified
 from backtesting.marketdata.services import bars_import
 from tests.factories import InstrumentFactory
 
@@ -41,14 +40,6 @@ def instrument(db):
 @pytest.fixture
 def imported(instrument):
     return bars_import(instrument=instrument, source=make_csv(GOOD_ROWS), timeframe="1d")
-
-
-@pytest.fixture
-def operator_client(operator) -> APIClient:
-    mark_otp_verified(operator)
-    client = APIClient()
-    client.force_authenticate(operator)
-    return client
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import json
 import os
 import socket
 import subprocess
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -59,16 +58,6 @@ out["rlimits"] = {n: resource.getrlimit(getattr(resource, n))
 out["seccomp_mode"] = ctypes.CDLL(None).prctl(21, 0, 0, 0, 0)
 print(json.dumps(out), flush=True)
 """
-
-
-@pytest.fixture
-def listener() -> Iterator[socket.socket]:
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(8)
-    server.setblocking(False)
-    yield server
-    server.close()
 
 
 def probe_jail(listener: socket.socket, limits: SandboxLimits) -> dict[str, Any]:

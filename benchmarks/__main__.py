@@ -1,10 +1,10 @@
 """`make bench`: every benchmark, one after the other, each printing ratios against its baseline.
 
-    .venv/bin/python -m benchmarks [engine] [marketdata] [jobs]
+    .venv/bin/python -m benchmarks [engine] [marketdata] [jobs] [validation]
 
-The engine benchmark needs nothing else; the market-data and job benchmarks need PostgreSQL
-and Redis (DATABASE_URL / REDIS_URL / CELERY_BROKER_URL, defaulting to the local servers on
-their own databases so they never touch a dev database).
+The engine and validation benchmarks need nothing else; the market-data and job benchmarks
+need PostgreSQL and Redis (DATABASE_URL / REDIS_URL / CELERY_BROKER_URL, defaulting to the
+local servers on their own databases so they never touch a dev database).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ BENCHMARKS = {
     "engine": ["-m", "benchmarks.engine.run"],
     "marketdata": ["benchmarks/marketdata/bench_load.py"],
     "jobs": ["-m", "benchmarks.jobs.bench_latency"],
+    "validation": ["-m", "benchmarks.validation.bench_worst_case"],
 }
 
 
@@ -46,7 +47,7 @@ def main(selected: list[str]) -> int:
     prepared = False
     for name in selected or list(BENCHMARKS):
         env = dict(os.environ)
-        if name != "engine":
+        if name not in ("engine", "validation"):  # these two need no services
             env = {**SERVICES, **env}
             if not prepared:
                 prepare_database(env)

@@ -22,7 +22,11 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 # A git-ignored .env is read for local convenience; real environment variables win.
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# DOTENV_FILE names another file, or is empty to read none: the test suite sets it empty so
+# the .env that `make run` writes never leaks into the processes the tests start.
+_dotenv = env.str("DOTENV_FILE", default=str(BASE_DIR / ".env"))
+if _dotenv:
+    environ.Env.read_env(_dotenv, overwrite=False)
 
 ENVIRONMENT = env.str("DJANGO_ENV", default="prod")
 IS_DEV = ENVIRONMENT == "dev"

@@ -90,6 +90,43 @@ def test_dev_and_test_relax_every_rule():
         )
 
 
+@pytest.fixture
+def dotenv_from_make_run():
+    """The checkout as a newcomer leaves it after `make run`: a .env with a real key, dev mode.
+
+    Written only when absent (and removed afterwards), so a developer's own .env is untouched
+    and the tests below run against it instead.
+    """
+    dotenv = PROJECT_ROOT / ".env"
+    created = not dotenv.exists()
+    if created:
+        subprocess.run(["deploy/dev/make-dotenv.sh"], cwd=PROJECT_ROOT, check=True)
+    assert "DJANGO_ENV=dev" in dotenv.read_text()
+    yield dotenv
+    if created:
+        dotenv.unlink(missing_ok=True)
+
+
+def test_the_suites_processes_ignore_the_dotenv_that_make_run_writes(dotenv_from_make_run):
+    result = run_manage("check", env={"DJANGO_ENV": "prod", "DEBUG": "1"})
+
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr  # the .env's real key was not picked up
+
+
+def test_dotenv_file_points_settings_at_another_file(tmp_path):
+    dotenv = tmp_path / "custom.env"
+    dotenv.write_text("ALLOWED_HOSTS=from-dotenv.example\n")
+    script = "from django.conf import settings; print(settings.ALLOWED_HOSTS)"
+
+    result = run_manage(
+        "shell", "-c", script, env={"DJANGO_ENV": "dev", "DOTENV_FILE": str(dotenv)}
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "from-dotenv.example" in result.stdout
+
+
 def test_prod_without_configuration_refuses_to_start_naming_every_problem():
     result = run_manage("check", env={"DJANGO_ENV": "prod", "DEBUG": "1"})
     assert result.returncode != 0

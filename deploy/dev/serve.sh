@@ -12,22 +12,6 @@ rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
 "$venv/bin/python" manage.py collectstatic --noinput --verbosity 0
 "$venv/bin/python" manage.py load_demo
 
-pids=()
-stop() {
-  trap - INT TERM EXIT
-  echo "Stopping web and worker..."
-  kill -TERM "${pids[@]}" 2>/dev/null || true
-  wait "${pids[@]}" 2>/dev/null || true
-}
-trap stop INT TERM EXIT
-
-"$venv/bin/celery" -A tradeplatform worker --loglevel INFO \
-  --queues "${CELERY_QUEUES:-celery,backtests,optimizations,notifications}" \
-  --concurrency "${CELERY_CONCURRENCY:-2}" &
-pids+=($!)
-"$venv/bin/gunicorn" --config deploy/gunicorn.conf.py tradeplatform.wsgi &
-pids+=($!)
-
-echo "tradeplatform is serving on http://127.0.0.1:8000 (API docs: /api/docs/, health: /health). Ctrl-C stops it."
-# If either process dies, stop the other rather than serve half an app.
-wait -n "${pids[@]}"
+# Gunicorn and a Celery worker under one supervisor: it prints the address really served,
+# restarts a worker that dies, and stops both within a grace period on Ctrl-C or SIGTERM.
+exec "$venv/bin/python" deploy/dev/supervise.py

@@ -20,12 +20,18 @@ _ROLE_RANK = {Role.VIEWER: 0, Role.TRADER: 1, Role.OPERATOR: 2}
 
 
 class TradePlatformUserManager(UserManager["User"]):
+    def for_login(self, login: str | None) -> models.QuerySet[User]:
+        """The account a sign-in name means (at most one row: both lookups are unique).
+
+        The username or the email, both case-insensitively. Usernames cannot contain "@"
+        (accounts.services), so the two namespaces never overlap.
+        """
+        if login and "@" in login:
+            return self.filter(email__iexact=login)
+        return self.filter(username__iexact=login)
+
     def get_by_natural_key(self, username: str | None) -> User:
-        # Log in with the username or the email, both case-insensitively. Usernames cannot
-        # contain "@" (accounts.validators), so the two namespaces never overlap.
-        if username and "@" in username:
-            return self.get(email__iexact=username)
-        return self.get(username__iexact=username)
+        return self.for_login(username).get()
 
 
 class User(AbstractUser):

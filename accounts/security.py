@@ -1,11 +1,13 @@
 """Failed sign-ins: security log, Prometheus counter and temporary lockout.
 
-After LOGIN_LOCKOUT_FAILURES failures within LOGIN_LOCKOUT_SECONDS, for one login name or
+After LOGIN_LOCKOUT_FAILURES failures within LOGIN_LOCKOUT_SECONDS, for one account or
 from one IP, sign-in is refused for LOGIN_LOCKOUT_SECONDS (even with the right password),
-which turns an online guessing attack into years. Locking per name lets an attacker lock
-a victim out for a while; that is the accepted price (operators can clear it with
-`login_lockout_clear`). Counters live in the shared cache; if it is down, sign-in fails
-closed (DependencyUnavailableError, 503).
+which turns an online guessing attack into years. The account is the one the typed name
+resolves to, so its username and email in any case share one counter and one lock; a
+name that matches no account counts under a hash of itself. Locking per account lets an
+attacker lock a victim out for a while; that is the accepted price (operators can clear
+it with `login_lockout_clear`). Counters live in the shared cache; if it is down, sign-in
+fails closed (DependencyUnavailableError, 503).
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ import hashlib
 import logging
 import math
 import time
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
 from prometheus_client import Counter
 
 from accounts.errors import AccountLockedError
+from accounts.models import User
 from tradeplatform.errors import DependencyUnavailableError
 
 security_logger = logging.getLogger("tradeplatform.security")
@@ -31,10 +35,32 @@ LOGIN_FAILURES = Counter(
 LOGIN_LOCKOUTS = Counter("tradeplatform_login_lockouts_total", "Sign-in lockouts started.")
 
 
-def _subjects(login: str, ip: str) -> list[str]:
-    # Hash the login so arbitrary user input never becomes part of a cache key verbatim.
+@dataclass(frozen=True)
+class LoginAttempt:
+    """Who is trying to sign in: the name as typed, the client IP and the account's key."""
+
+    login: str
+    ip: str
+    account_key: str
+
+    @classmethod
+    def of(cls, login: str, ip: str) -> LoginAttempt:
+        return cls(login=login, ip=ip, account_key=_account_key(login))
+
+    @property
+    def subjects(self) -> list[str]:
+        return [self.account_key, f"login:ip:{self.ip}"]
+
+
+def _account_key(login: str) -> str:
+    # Keyed on the account, not the spelling: otherwise a lock on "victim" would leave
+    # "victim@example.com" and "VICTIM" with fresh budgets (and the right password works).
+    user_id = User.objects.for_login(login).values_list("pk", flat=True).first()
+    if user_id is not None:
+        return f"login:user:{user_id}"
+    # Hash unknown names so arbitrary user input never becomes part of a cache key verbatim.
     digest = hashlib.sha256(login.strip().lower().encode()).hexdigest()[:32]
-    return [f"login:name:{digest}", f"login:ip:{ip}"]
+    return f"login:name:{digest}"
 
 
 def _unavailable(exc: Exception) -> DependencyUnavailableError:
@@ -54,10 +80,10 @@ def _count(key: str, window: int) -> int:
         return 1
 
 
-def login_lockout_check(login: str, ip: str) -> None:
-    """Raise AccountLockedError (429 + Retry-After) while the name or the IP is locked."""
+def login_lockout_check(attempt: LoginAttempt) -> None:
+    """Raise AccountLockedError (429 + Retry-After) while the account or the IP is locked."""
     try:
-        locks = cache.get_many([f"lock:{s}" for s in _subjects(login, ip)])
+        locks = cache.get_many([f"lock:{s}" for s in attempt.subjects])
     except Exception as exc:
         raise _unavailable(exc) from exc
     now = time.time()
@@ -66,16 +92,21 @@ def login_lockout_check(login: str, ip: str) -> None:
         raise AccountLockedError(retry_after=max(1, math.ceil(until - now)))
 
 
-def login_failure_record(login: str, ip: str, reason: str) -> None:
+def login_failure_record(attempt: LoginAttempt, reason: str) -> None:
     """Log the failure (never the password), count it, and lock when over the threshold."""
     LOGIN_FAILURES.labels(reason).inc()
     security_logger.warning(
         "sign-in failed",
-        extra={"event": "login_failed", "login": login[:150], "client_ip": ip, "reason": reason},
+        extra={
+            "event": "login_failed",
+            "login": attempt.login[:150],
+            "client_ip": attempt.ip,
+            "reason": reason,
+        },
     )
     window = settings.LOGIN_LOCKOUT_SECONDS
     try:
-        for subject in _subjects(login, ip):
+        for subject in attempt.subjects:
             key = f"fail:{subject}"
             if _count(key, window) >= settings.LOGIN_LOCKOUT_FAILURES:
                 cache.set(f"lock:{subject}", time.time() + window, timeout=window)
@@ -88,12 +119,14 @@ def login_failure_record(login: str, ip: str, reason: str) -> None:
         raise _unavailable(exc) from exc
 
 
-def login_success_record(login: str, ip: str) -> None:
-    # Only the name's counter: a shared office IP keeps its history of others' failures.
+def login_success_record(attempt: LoginAttempt) -> None:
+    # Only the account's counter: a shared office IP keeps its history of others' failures.
     # A stale counter if the cache is down only makes a lockout come sooner.
     with contextlib.suppress(Exception):
-        cache.delete(f"fail:{_subjects(login, ip)[0]}")
+        cache.delete(f"fail:{attempt.account_key}")
 
 
 def login_lockout_clear(login: str, ip: str = "") -> None:
-    cache.delete_many([f"{p}:{s}" for s in _subjects(login, ip) for p in ("fail", "lock")])
+    """Lift the lock of the account `login` names (any alias) and, if given, of `ip`."""
+    subjects = LoginAttempt.of(login, ip).subjects
+    cache.delete_many([f"{p}:{s}" for s in subjects for p in ("fail", "lock")])

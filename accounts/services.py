@@ -28,7 +28,12 @@ from accounts.errors import AuthenticationFailedError, OtpRequiredError, Registr
 from accounts.models import Role, User
 from accounts.otp import totp_device_for, totp_verify
 from accounts.roles import sync_user_groups
-from accounts.security import login_failure_record, login_lockout_check, login_success_record
+from accounts.security import (
+    LoginAttempt,
+    login_failure_record,
+    login_lockout_check,
+    login_success_record,
+)
 from accounts.tokens import tokens_revoke_all
 from tradeplatform.errors import DomainValidationError
 from tradeplatform.ratelimit import check_rate, client_ip
@@ -120,28 +125,28 @@ def user_authenticate(
     Raises AccountLockedError / RateLimitedError (429), DependencyUnavailableError (503,
     the lockout store is down), AuthenticationFailedError or OtpRequiredError (401).
     """
-    ip = client_ip(request)
-    login_lockout_check(login, ip)
+    attempt = LoginAttempt.of(login, client_ip(request))
+    login_lockout_check(attempt)
     check_rate(
         request,
         group="login:name",
-        key=login.strip().lower()[:150],
+        key=attempt.account_key,  # every alias of one account shares its budget
         rate=settings.RATELIMIT_AUTH_RATE,
         endpoint="login",
         fail_open=False,
     )
     user = authenticate(request, username=login, password=password)
     if user is None:
-        login_failure_record(login, ip, "bad_credentials")
+        login_failure_record(attempt, "bad_credentials")
         raise AuthenticationFailedError()
     device = totp_device_for(user)
     if device is not None:
         if not otp:
             raise OtpRequiredError()
         if not totp_verify(device, otp):
-            login_failure_record(login, ip, "bad_otp")
+            login_failure_record(attempt, "bad_otp")
             raise AuthenticationFailedError("The two-factor code is not valid.")
-    login_success_record(login, ip)
+    login_success_record(attempt)
     update_last_login(type(user), user)  # the receiver ignores the sender
     return LoginResult(user=user, otp_verified=device is not None, device=device)
 

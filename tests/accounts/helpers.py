@@ -24,8 +24,17 @@ TWO_FACTOR_CONFIRM = "/api/v1/auth/2fa/totp/confirm/"
 TWO_FACTOR_DISABLE = "/api/v1/auth/2fa/totp/disable/"
 
 
-def obtain(client: APIClient, username: str, password: str = DEFAULT_PASSWORD, **extra: Any):
-    return client.post(TOKEN, {"username": username, "password": password, **extra}, format="json")
+def obtain(
+    client: APIClient,
+    username: str,
+    password: str = DEFAULT_PASSWORD,
+    *,
+    remote_addr: str = "127.0.0.1",
+    **extra: Any,
+):
+    """POST the sign-in form; `extra` are body fields (otp), `remote_addr` the client's IP."""
+    data = {"username": username, "password": password, **extra}
+    return client.post(TOKEN, data, format="json", REMOTE_ADDR=remote_addr)
 
 
 def tokens_for(username: str, password: str = DEFAULT_PASSWORD, **extra: Any) -> dict[str, str]:

@@ -67,8 +67,8 @@ def test_sign_in_is_limited_per_ip(tight, owner):
 def test_sign_in_is_limited_per_username_across_ips(settings, owner):
     settings.RATELIMIT_AUTH_RATE = "2/m"
     for n in range(2):
-        assert obtain(APIClient(), "owner", REMOTE_ADDR=f"10.2.0.{n}").status_code == 200
-    response = obtain(APIClient(), "owner", REMOTE_ADDR="10.2.0.50")
+        assert obtain(APIClient(), "owner", remote_addr=f"10.2.0.{n}").status_code == 200
+    response = obtain(APIClient(), "owner", remote_addr="10.2.0.50")
     assert_envelope(response, 429, "rate_limited")
 
 
@@ -76,8 +76,8 @@ def test_repeated_failures_lock_the_account_even_for_the_right_password(settings
     settings.LOGIN_LOCKOUT_FAILURES = 3
     settings.RATELIMIT_AUTH_RATE = "100/m"
     for n in range(3):
-        obtain(APIClient(), "owner", "wrong-password-1", REMOTE_ADDR=f"10.3.0.{n}")
-    response = obtain(APIClient(), "owner", REMOTE_ADDR="10.3.0.99")
+        obtain(APIClient(), "owner", "wrong-password-1", remote_addr=f"10.3.0.{n}")
+    response = obtain(APIClient(), "owner", remote_addr="10.3.0.99")
     assert_envelope(response, 429, "account_locked")
     assert int(response["Retry-After"]) > 0
 
@@ -118,3 +118,47 @@ def test_when_the_cache_is_down_sign_in_fails_closed(owner):
     with _broken_cache():
         response = APIClient().post(TOKEN, {"username": "owner", "password": "x"}, format="json")
     assert_envelope(response, 503, "dependency_unavailable")
+
+
+@pytest.fixture
+def lockout_after_three(settings):
+    settings.LOGIN_LOCKOUT_FAILURES = 3
+    settings.RATELIMIT_AUTH_RATE = "100/m"
+    return settings
+
+
+@pytest.mark.parametrize(
+    "failed_as,then_as",
+    [
+        ("owner", "owner@example.com"),
+        ("owner@example.com", "owner"),
+        ("OWNER", "Owner@Example.COM"),
+        ("Owner@Example.com", "oWnEr"),
+    ],
+)
+def test_a_locked_account_stays_locked_under_every_alias(
+    lockout_after_three, owner, failed_as, then_as
+):
+    for n in range(3):
+        obtain(APIClient(), failed_as, "wrong-password-1", remote_addr=f"10.4.0.{n}")
+    response = obtain(APIClient(), then_as, remote_addr="10.4.0.99")
+    assert_envelope(response, 429, "account_locked")
+
+
+def test_failures_under_different_aliases_add_up_to_one_lockout(lockout_after_three, owner):
+    for n, alias in enumerate(["owner", "owner@example.com", "OWNER@example.com"]):
+        obtain(APIClient(), alias, "wrong-password-1", remote_addr=f"10.5.0.{n}")
+    assert_envelope(obtain(APIClient(), "owner", remote_addr="10.5.0.99"), 429, "account_locked")
+
+
+def test_one_ip_is_still_locked_whatever_names_it_tries(lockout_after_three, owner, other_user):
+    for name in ["nobody-1", "nobody-2", "other"]:
+        obtain(APIClient(), name, "wrong-password-1", remote_addr="10.6.0.1")
+    assert_envelope(obtain(APIClient(), "owner", remote_addr="10.6.0.1"), 429, "account_locked")
+    assert obtain(APIClient(), "owner", remote_addr="10.6.0.2").status_code == 200
+
+
+def test_a_lockout_of_one_account_does_not_lock_another(lockout_after_three, owner, other_user):
+    for n in range(3):
+        obtain(APIClient(), "other", "wrong-password-1", remote_addr=f"10.8.0.{n}")
+    assert obtain(APIClient(), "owner@example.com", remote_addr="10.8.0.99").status_code == 200

@@ -2,8 +2,9 @@
 
 Recognised headers, in any case and with spaces/underscores ignored: a time column (Date,
 Datetime, Timestamp, Time, or Date + Time), Open/High/Low/Close (or O/H/L/C), optional Volume
-(Vol, V) and optional Adj Close. Times may be ISO-8601 dates or datetimes, YYYYMMDD, or unix
-seconds or milliseconds.
+(Vol, V) and optional Adj Close. A first column with an empty header holding times is the
+time column (pandas' `df.to_csv()` of a date-indexed frame). Times may be ISO-8601 dates or
+datetimes, YYYYMMDD, or unix seconds or milliseconds.
 """
 
 from __future__ import annotations
@@ -99,12 +100,20 @@ def open_text(source: IO[bytes] | bytes) -> io.TextIOBase:
     return io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
 
 
-def detect_layout(header: list[str]) -> _Layout:
+def detect_layout(header: list[str], first_row: list[str] | None = None) -> _Layout:
+    """Map our column names to positions in `header`; FileFormatError when one is missing.
+
+    A first column with an empty header is the time column when it holds a time in
+    `first_row`: that is how pandas writes a frame indexed by date (`df.to_csv()`).
+    """
     columns: dict[str, int] = {}
     for index, name in enumerate(header):
         key = _ALIASES.get(name.strip().lower().replace(" ", "").replace("_", "").replace("-", ""))
         if key and key not in columns:
             columns[key] = index
+    has_time = bool({"date", "datetime", "time"} & columns.keys())
+    if not has_time and header and not header[0].strip() and _is_time(first_row):
+        columns["datetime"] = 0
     missing = [name for name in ("open", "high", "low", "close") if name not in columns]
     if not ({"date", "datetime"} & columns.keys() or "time" in columns):
         missing.insert(0, "date/datetime/timestamp")
@@ -132,7 +141,8 @@ def parse_bars(
         raise FileFormatError(
             Problem(1, "unreadable", f"Not a readable CSV file ({exc}).")
         ) from exc
-    layout = detect_layout(header)
+    records = _PeekableRows(reader)
+    layout = detect_layout(header, first_row=records.peek())
     if use_adj_close and not layout.has_adj_close:
         raise FileFormatError(
             Problem(
@@ -141,7 +151,7 @@ def parse_bars(
                 "Adjusted prices were requested but there is no Adj Close column.",
             )
         )
-    rows, problems, read = _parse_rows(reader, layout, timeframe, zone(tz_name))
+    rows, problems, read = _parse_rows(records, layout, timeframe, zone(tz_name))
     arr = np.array(rows, dtype=np.float64).reshape(-1, 8) if rows else np.empty((0, 8))
     parsed = ParsedBars(
         lines=arr[:, 0].astype(np.int64),
@@ -250,6 +260,46 @@ def _parse_moment(text: str, tz: object) -> datetime | date:
     except ValueError:
         raise ValueError(f"unrecognised date/time: {text!r}") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=tz)  # type: ignore[arg-type]
+
+
+def _is_time(row: list[str] | None) -> bool:
+    if not row:
+        return False
+    try:
+        _parse_moment(row[0].strip(), UTC)
+    except (ValueError, OverflowError, OSError):
+        return False
+    return True
+
+
+class _PeekableRows(Iterator[list[str]]):
+    """The CSV rows with the first non-blank one visible before iteration starts."""
+
+    def __init__(self, rows: Iterator[list[str]]) -> None:
+        self._rows = rows
+        self._buffer: list[list[str]] = []
+        self._error: Exception | None = None
+
+    def peek(self) -> list[str] | None:
+        try:
+            while True:
+                row = next(self._rows)
+                self._buffer.append(row)
+                if row and any(cell.strip() for cell in row):
+                    return row
+        except StopIteration:
+            return None
+        except (csv.Error, UnicodeDecodeError) as exc:
+            self._error = exc  # raised where the rows are read, as without the peek
+            return None
+
+    def __next__(self) -> list[str]:
+        if self._buffer:
+            return self._buffer.pop(0)
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+        return next(self._rows)
 
 
 def _looks_numeric(text: str) -> bool:

@@ -147,6 +147,31 @@ def test_common_layouts_are_recognised(instrument, csv_bytes, header, stamp):
     assert Bar.objects.get().timestamp == datetime(2024, 1, 2, tzinfo=UTC)
 
 
+def test_a_pandas_file_with_an_unnamed_date_index_is_imported(instrument, csv_bytes):
+    # `df.to_csv()` of a frame indexed by date writes an empty first header cell.
+    source = csv_bytes(
+        ["2024-01-02,1,2,0.5,1.5,10", "2024-01-03,1.5,2,1,1.8,12"], ",Open,High,Low,Close,Volume"
+    )
+
+    report = bars_import(instrument=instrument, source=source, timeframe="1d")
+
+    assert report.counts.inserted == 2
+    assert list(Bar.objects.values_list("timestamp", "close").order_by("timestamp")) == [
+        (datetime(2024, 1, 2, tzinfo=UTC), 1.5),
+        (datetime(2024, 1, 3, tzinfo=UTC), 1.8),
+    ]
+
+
+def test_an_unnamed_first_column_that_is_not_a_time_is_still_refused(instrument, csv_bytes):
+    source = csv_bytes(["row-1,1,2,0.5,1.5,10"], ",Open,High,Low,Close,Volume")
+
+    with pytest.raises(BarImportError) as exc_info:
+        bars_import(instrument=instrument, source=source, timeframe="1d")
+
+    assert "date/datetime/timestamp" in str(exc_info.value)
+    assert not Bar.objects.exists()
+
+
 def test_gzip_files_and_adjusted_close_are_supported(instrument, csv_bytes):
     rows = ["2024-01-02,100,110,90,100,2.5,1000"]
     source = csv_bytes(rows, "Date,Open,High,Low,Close,Adj Close,Volume", gz=True)

@@ -17,6 +17,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions as drf_exceptions
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
@@ -24,6 +25,10 @@ from tradeplatform.errors import DomainError, RateLimitedError
 from tradeplatform.request_context import current_request_id
 
 logger = logging.getLogger("tradeplatform.errors")
+
+# RFC 9110: a 401 MUST say how to authenticate. The same challenge as the JWT authentication
+# class and AuthApiView offer, for 401s that do not come from an authentication class.
+WWW_AUTHENTICATE = 'Bearer realm="api"'
 
 _DRF_MESSAGES = {
     "not_authenticated": "Authentication credentials were not provided.",
@@ -58,6 +63,23 @@ def error_json_response(
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """DRF EXCEPTION_HANDLER: every exception from an API view becomes the envelope."""
     set_rollback()  # any error in a view leaves no half-written rows behind
+    _render_as_json(context.get("request"))
+    response = _error_response(exc, context)
+    if response.status_code == 401 and "WWW-Authenticate" not in response:
+        response["WWW-Authenticate"] = WWW_AUTHENTICATE
+    return response
+
+
+def _render_as_json(request: Any) -> None:
+    # The envelope is JSON even when the client negotiated CSV. Left to a CSV renderer the
+    # error rendered as an empty text/csv body, which ApiErrorMiddleware then replaced with
+    # a fresh envelope, dropping Allow, WWW-Authenticate and Retry-After on the way.
+    if request is not None:
+        request.accepted_renderer = JSONRenderer()
+        request.accepted_media_type = JSONRenderer.media_type
+
+
+def _error_response(exc: Exception, context: dict[str, Any]) -> Response:
     if isinstance(exc, DomainError):
         return _domain_error_response(exc)
     if isinstance(exc, RequestDataTooBig):

@@ -130,6 +130,11 @@ _STATUS_CODES = {
 }
 
 
+# What the client must be told whoever produced the error (RFC 9110: Allow on a 405,
+# WWW-Authenticate on a 401): kept when the body is replaced by the envelope.
+_KEPT_HEADERS = ("Allow", "WWW-Authenticate", "Retry-After")
+
+
 class ApiErrorMiddleware:
     """The API always answers errors in the envelope, whoever produced them.
 
@@ -153,7 +158,8 @@ class ApiErrorMiddleware:
             message = (
                 response.reason_phrase if status < 500 else "Something went wrong on our side."
             )
-            return error_json_response(status, code, message)
+            kept = {name: response[name] for name in _KEPT_HEADERS if name in response}
+            return error_json_response(status, code, message, headers=kept)
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:

@@ -4,6 +4,7 @@ Within one bar the broker works in a fixed order (documented in docs/strategy-gu
 1. day orders from an earlier session expire;
 2. market and close orders fill at the open;
 3. limit / stop / stop-limit orders fill where the bar's range reaches them (a gap: at the open);
+   a stop entry filled inside the bar takes the exits that bar provably reaches after the fill;
 4. stop-loss / take-profit / trailing-stop exits of open trades, as one-cancels-other groups;
 then, at the close: trailing levels move, borrow cost is charged, maintenance margin is checked.
 """
@@ -192,6 +193,9 @@ class Broker:
     def _try_entry(self, o: Order, i: int) -> None:
         s = o.sym_index
         bar = (float(self.O[s, i]), float(self.H[s, i]), float(self.L[s, i]))
+        # A stop (or a stop-limit filling at its trigger) fills while the price moves through
+        # its level, which decides what of the bar provably comes after the fill.
+        through_stop = o.kind == ok.STOP or (o.kind == ok.STOP_LIMIT and not o.triggered)
         if o.kind == ok.LIMIT:
             price = limit_price(o.side, o.limit, *bar)
         elif o.kind == ok.STOP:
@@ -199,7 +203,7 @@ class Broker:
         else:
             price = self._stop_limit_price(o, bar)
         if not math.isnan(price):
-            self._execute(o, price, i, at_open=price == bar[0])
+            self._execute(o, price, i, at_open=price == bar[0], through_stop=through_stop)
 
     def _stop_limit_price(self, o: Order, bar: tuple[float, float, float]) -> float:
         if o.triggered:
@@ -237,7 +241,34 @@ class Broker:
         elif tp is not None and not math.isnan(tp_px):
             self._execute(tp, tp_px, i, at_open=tp_px == o)
 
+    def _exit_in_entry_bar(self, trade: Trade, i: int) -> None:
+        """Exits of a trade a stop entry opened inside bar ``i``: only what the bar proves.
+
+        The price reached the entry level moving toward the take-profit, so every price beyond
+        the entry on that side came after the fill: a take-profit the bar reached was touched
+        after the entry. A stop-loss the bar reached may have been touched before the entry or
+        after it; with both reached the order is unknown and the worse (the stop) is assumed,
+        as for any bar. With the take-profit not reached, nothing is proven: exits wait.
+        """
+        tp = trade.tp_order
+        if tp is None or tp.status != ok.PENDING:
+            return
+        s, entry, long = trade.sym_index, trade.entry_market, trade.size > 0
+        h, low = float(self.H[s, i]), float(self.L[s, i])
+        if not (h >= tp.limit if long else low <= tp.limit):
+            return
+        stop = self._tightest_stop(trade, i + 1)  # the exits just attached, live from i + 1
+        if stop is not None and (low <= stop.stop if long else h >= stop.stop):
+            # A stop level at or beyond the entry is crossed at the fill itself (no ambiguity).
+            trade.ambiguous = stop.stop < entry if long else stop.stop > entry
+            px = min(stop.stop, entry) if long else max(stop.stop, entry)
+            self._execute(stop, px, i, at_open=False)
+        else:
+            px = max(tp.limit, entry) if long else min(tp.limit, entry)
+            self._execute(tp, px, i, at_open=False)
+
     def _tightest_stop(self, trade: Trade, i: int) -> Order | None:
+        """The stop-loss or trailing stop of ``trade`` live on bar ``i`` that is met first."""
         best: Order | None = None
         for o in (trade.sl_order, trade.trail_order):
             if o is None or o.status != ok.PENDING or o.eligible_bar > i:
@@ -249,14 +280,16 @@ class Broker:
 
     # ------------------------------------------------------------------ execution
 
-    def _execute(self, o: Order, price: float, i: int, *, at_open: bool) -> None:
+    def _execute(
+        self, o: Order, price: float, i: int, *, at_open: bool, through_stop: bool = False
+    ) -> None:
         try:
             if o.trade is not None:
                 self._exit_trade(o, price, i)
             elif o.kind == ok.CLOSE:
                 self._close_position(o, price, i)
             else:
-                self._open_or_resize(o, price, i, at_open)
+                self._open_or_resize(o, price, i, at_open, through_stop)
         except Rejected as exc:
             if o.filled_units:
                 o.reason = f"partially filled: {exc}"
@@ -282,7 +315,9 @@ class Broker:
             raise Rejected("size rounds to zero")
         self._fill(o, -math.copysign(units, cur), price, i)
 
-    def _open_or_resize(self, o: Order, price: float, i: int, at_open: bool) -> None:
+    def _open_or_resize(
+        self, o: Order, price: float, i: int, at_open: bool, through_stop: bool = False
+    ) -> None:
         s = o.sym_index
         exec_px = price * (1.0 + o.side * self.impact)
         if o.kind == ok.TARGET:
@@ -304,6 +339,8 @@ class Broker:
         trade = self._fill(o, q, price, i)
         if trade is not None:
             self._attach_exits(o, trade, i if at_open else i + 1)
+            if through_stop and not at_open:
+                self._exit_in_entry_bar(trade, i)
 
     def _units_delta(self, o: Order) -> float:
         q = o.side * floor_to_step(o.units, self.step)

@@ -16,7 +16,18 @@ from hypothesis import strategies as st
 from backtesting.engine import BacktestSpec, BarSeries, CostModel, Strategy, run_backtest
 from tests.engine.helpers import DAY_NS, EPOCH_2024, random_bars, scripted
 
-ACTIONS = ("market", "limit", "stop", "stop_limit", "bracket", "trail", "close", "cancel", "sell")
+ACTIONS = (
+    "market",
+    "limit",
+    "stop",
+    "stop_limit",
+    "bracket",
+    "stop_bracket",
+    "trail",
+    "close",
+    "cancel",
+    "sell",
+)
 
 
 @st.composite
@@ -63,6 +74,8 @@ def _action(kind: str, off: float, size: dict[str, Any], placed: int) -> Any:
         "stop": {"stop": 100 * off},
         "stop_limit": {"stop": 100 * off, "limit": 100 * off * 1.01},
         "bracket": {"sl": 100 * off * 0.9, "tp": 100 * off * 1.1},
+        # Exits that may fill in the stop entry's own bar (see test_entry_bar_exits).
+        "stop_bracket": {"stop": 100 * off, "sl": 100 * off * 0.98, "tp": 100 * off * 1.001},
         "trail": {"trail": 0.05},
     }[kind]
     return ("buy", {**size, **extra, "tif": "day" if off > 1.08 else "gtc"})

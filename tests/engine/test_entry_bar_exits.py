@@ -1,0 +1,83 @@
+"""Exits in the bar a stop entry fills: taken where the bar proves their order, else pessimistic.
+
+Every case: the order is placed on bar 0, bar 1 is the entry bar, bar 2 is quiet (it reaches
+neither exit), so an exit that is not taken in bar 1 leaves the trade open at the end.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from backtesting.engine import BacktestSpec, run_backtest
+from tests.engine.helpers import bars_from_rows, scripted
+
+QUIET = [104.0, 104.5, 103.5, 104.0]
+
+
+def _run(order: dict[str, Any], entry_bar: list[float], side: str = "buy") -> Any:
+    bars = bars_from_rows([[100.0, 101.0, 99.0, 100.0], entry_bar, QUIET])
+    spec = BacktestSpec(allow_short=side == "sell")
+    return run_backtest(spec, {"AAA": bars}, scripted({0: [(side, {"units": 10, **order})]}))
+
+
+def test_a_stop_entry_takes_its_take_profit_in_the_entry_bar_when_the_high_reaches_it() -> None:
+    # Opens at 100 below the stop: the price rose through 105 (the entry) before it reached
+    # 110, so the take-profit was touched after the fill; the low (99) never reached the stop.
+    result = _run({"stop": 105.0, "sl": 95.0, "tp": 110.0}, [100.0, 112.0, 99.0, 108.0])
+    (trade,) = result.trades
+    assert (trade["entry_bar"], trade["entry_price"]) == (1, 105.0)
+    assert trade["exit_bar"] == 1
+    assert (trade["exit_price"], trade["exit_reason"]) == (110.0, "take_profit")
+    assert not trade["open"] and not trade["ambiguous"]
+    assert result.equity[-1] == 100_000.0 + 10 * (110.0 - 105.0)
+
+
+def test_a_sell_stop_entry_takes_its_take_profit_below_in_the_entry_bar() -> None:
+    result = _run({"stop": 95.0, "sl": 105.0, "tp": 90.0}, [100.0, 101.0, 88.0, 92.0], "sell")
+    (trade,) = result.trades
+    assert (trade["entry_price"], trade["exit_bar"], trade["exit_price"]) == (95.0, 1, 90.0)
+    assert result.equity[-1] == 100_000.0 + 10 * (95.0 - 90.0)
+
+
+def test_a_stop_limit_filled_at_its_trigger_takes_its_take_profit_in_that_bar() -> None:
+    order = {"stop": 105.0, "limit": 106.0, "tp": 110.0}
+    result = _run(order, [100.0, 112.0, 99.0, 108.0])
+    (trade,) = result.trades
+    assert (trade["entry_price"], trade["exit_bar"], trade["exit_price"]) == (105.0, 1, 110.0)
+
+
+def test_a_stop_entry_gapping_through_the_stop_takes_its_take_profit_in_that_bar() -> None:
+    # Filled at the open (106): every later price of the bar comes after the entry.
+    result = _run({"stop": 105.0, "sl": 95.0, "tp": 110.0}, [106.0, 112.0, 105.5, 108.0])
+    (trade,) = result.trades
+    assert (trade["entry_price"], trade["exit_bar"], trade["exit_price"]) == (106.0, 1, 110.0)
+    assert not trade["ambiguous"]
+
+
+def test_a_stop_entry_whose_bar_also_reaches_the_stop_loss_assumes_the_stop() -> None:
+    # The low (99) is under the stop-loss (100): it may have come after the entry (105 -> 99 ->
+    # 112) or before it (99 -> 105 -> 112). The order is unknown, so the worse one is assumed.
+    result = _run({"stop": 105.0, "sl": 100.0, "tp": 110.0}, [102.0, 112.0, 99.0, 108.0])
+    (trade,) = result.trades
+    assert (trade["exit_bar"], trade["exit_price"], trade["exit_reason"]) == (1, 100.0, "stop_loss")
+    assert trade["ambiguous"]
+    assert result.equity[-1] == 100_000.0 + 10 * (100.0 - 105.0)
+
+
+def test_a_stop_entry_whose_bar_misses_the_take_profit_keeps_its_exits_for_the_next_bar() -> None:
+    # Only the stop-loss may have been touched, and perhaps before the entry: nothing is proven.
+    result = _run({"stop": 105.0, "sl": 100.0, "tp": 110.0}, [102.0, 108.0, 99.0, 106.0])
+    (trade,) = result.trades
+    assert trade["open"] and trade["entry_bar"] == 1
+
+
+@pytest.mark.parametrize("tp", [103.0, 110.0])
+def test_a_limit_entry_inside_the_bar_leaves_its_take_profit_for_the_next_bar(tp: float) -> None:
+    # A buy limit fills on the way down: the high may have come before the fill (100 -> 112 ->
+    # 98), so reaching the take-profit proves nothing.
+    result = _run({"limit": 98.0, "tp": tp}, [100.0, 112.0, 95.0, 99.0])
+    (trade,) = result.trades
+    assert trade["entry_price"] == 98.0
+    assert trade["exit_bar"] != 1

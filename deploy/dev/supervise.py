@@ -56,6 +56,12 @@ class Program:
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    def signal_leader(self, signum: int) -> None:
+        if self.alive():
+            assert self.process is not None
+            with contextlib.suppress(ProcessLookupError):
+                self.process.send_signal(signum)
+
     def signal_group(self, signum: int) -> None:
         if self.process is None:
             return
@@ -107,9 +113,14 @@ class Supervisor:
         return 0
 
     def stop(self) -> None:
-        """SIGTERM to every process tree, then SIGKILL to what outlives the grace period."""
+        """SIGTERM to each program, then SIGKILL to every process tree left after the grace.
+
+        Only the leader gets SIGTERM: gunicorn's master and Celery's main process stop their
+        own children in order, and a Celery pool process killed under its parent's feet can
+        leave the parent waiting on it until the grace period ends.
+        """
         for program in self.programs:
-            program.signal_group(signal.SIGTERM)
+            program.signal_leader(signal.SIGTERM)
         deadline = time.monotonic() + self.grace_seconds
         while time.monotonic() < deadline and any(p.alive() for p in self.programs):
             time.sleep(0.1)

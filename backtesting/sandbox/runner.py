@@ -14,6 +14,12 @@ from typing import Any
 
 import numpy as np
 
+# NumPy loads some submodules on first use (np.unique, np.median and np.percentile reach
+# numpy.ma). This module is imported before the lockdown, so they are loaded here: after it the
+# child runs as uid 65534, which at the rlimits level cannot enter a checkout or virtualenv
+# under a 0700 directory (mktemp -d, pytest's tmp dir), and an import there would fail.
+import numpy.ma
+
 from backtesting.engine import (
     BacktestSpec,
     BarSeries,

@@ -1,0 +1,126 @@
+"""The child must run wherever the checkout and the virtualenv live.
+
+A root worker drops the child to uid 65534 before user code runs. At the rlimits level there
+is no mount namespace, so everything the child still loads after that drop must be reachable
+by uid 65534 on the host — which a checkout under `mktemp -d` or pytest's tmp dir (both 0700)
+is not. The child therefore loads every trusted module before the drop.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+from backtesting.sandbox.isolation import JAIL_PATHS
+from tests.sandbox.conftest import HEADER, PROJECT_ROOT, SMA_CROSS
+
+# Runs in the copied checkout with the copied venv; forces the rlimits level like a host
+# without bubblewrap, and prints what a caller of the sandbox would see.
+DRIVER = r"""
+import json, sys
+import numpy as np
+from backtesting.engine import BacktestSpec, BarSeries
+from backtesting.sandbox import SandboxError, SandboxLimits, isolation, launcher
+isolation.find_bwrap = launcher.find_bwrap = lambda: None
+launcher.isolation_level = lambda: "rlimits"
+n = 300
+close = 100 + 10 * np.sin(np.arange(n) / 12) + np.arange(n) * 0.01
+ts = (np.arange(n, dtype=np.int64) + 19_000) * 86_400_000_000_000
+bars = {"AAA": BarSeries("AAA", ts, close, close + 0.5, close - 0.5, close, np.full(n, 1e6))}
+limits = SandboxLimits(cpu_seconds=20, wall_seconds=60.0, memory_bytes=512 * 1024 * 1024)
+try:
+    spec = BacktestSpec().to_dict()
+    result = launcher.run_strategy_in_sandbox(sys.stdin.read(), spec, bars, limits)
+    print(json.dumps({"level": result["sandbox"]["isolation_level"], "error": None}))
+except SandboxError as exc:
+    print(json.dumps({"level": None, "error": exc.to_dict()}))
+"""
+# np.unique, np.median and np.percentile reach NumPy submodules that load on first use.
+USES_LAZY_NUMPY = HEADER + (
+    "class Lazy(Strategy):\n"
+    "    def init(self):\n"
+    "        close = self.data.close\n"
+    "        self.levels = np.unique(np.round(close))\n"
+    "        self.mid = np.median(close) + np.percentile(close, 90) * 0\n"
+    "    def next(self):\n"
+    "        if self.data.close[-1] > self.mid and not self.position:\n"
+    "            self.buy()\n"
+)
+
+
+def _private_checkout(root: Path) -> Path:
+    """The Django-free part of the checkout, copied under a directory only root may enter."""
+    private = root / "private"
+    private.mkdir(mode=0o700)  # what `mktemp -d` creates
+    checkout = private / "tradeplatform"
+    for relative in JAIL_PATHS:
+        source, target = PROJECT_ROOT / relative, checkout / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, target)
+    return checkout
+
+
+def _private_venv(checkout: Path) -> Path:
+    """A venv inside the checkout whose packages resolve through the private directory."""
+    venv = checkout / ".venv"
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120
+    )
+    packages = next((venv / "lib").glob("python*/site-packages"))
+    # Links, not copies: the import system keeps the linked path, so NumPy's submodules are
+    # looked up under the private directory, as in a venv created there by `make install`.
+    for entry in Path(sysconfig.get_paths()["purelib"]).iterdir():
+        if not (packages / entry.name).exists():
+            (packages / entry.name).symlink_to(entry)
+    return venv / "bin" / "python"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only a root worker drops the child's uid")
+@pytest.mark.parametrize("code", [SMA_CROSS, USES_LAZY_NUMPY], ids=["sma_cross", "lazy_numpy"])
+def test_the_rlimits_level_runs_from_a_checkout_only_root_can_enter(
+    tmp_path: Path, code: str
+) -> None:
+    checkout = _private_checkout(tmp_path)
+    python = _private_venv(checkout)
+    done = subprocess.run(
+        [str(python), "-c", DRIVER],
+        input=code, capture_output=True, text=True, cwd=checkout, timeout=180, check=False,
+        env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"level": "rlimits", "error": None}
+
+
+def test_a_run_loads_no_module_after_the_lockdown() -> None:
+    """Everything the child needs is imported before it drops privileges, at every level."""
+    probe = (
+        "import sys; sys.path.insert(0, sys.argv[1])\n"
+        "from backtesting.sandbox import runner  # what child.py imports before the lockdown\n"
+        "from tests.sandbox.conftest import make_bars\n"
+        "from backtesting.engine import BacktestSpec\n"
+        "from backtesting.sandbox.limits import SandboxLimits\n"
+        "cols = {s: {n: getattr(b, n) for n in ('timestamps', 'open', 'high', 'low', 'close',"
+        " 'volume')} for s, b in make_bars().items()}\n"
+        "header = {'code': sys.stdin.read(), 'spec': BacktestSpec().to_dict(),"
+        " 'limits': SandboxLimits().to_dict()}\n"
+        "before = set(sys.modules)\n"
+        "message = runner.run_job(header, cols, lambda fraction: None)\n"
+        "assert message['type'] == 'result', message\n"
+        "print(sorted(set(sys.modules) - before))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", probe, str(PROJECT_ROOT)],
+        input=USES_LAZY_NUMPY, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

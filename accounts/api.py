@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
-from rest_framework_simplejwt.tokens import RefreshToken, UntypedToken
+from rest_framework_simplejwt.tokens import UntypedToken
 
 from accounts import otp, services
 from accounts.access import is_otp_verified, signed_in_user
@@ -28,6 +28,7 @@ from accounts.tokens import (
     ensure_token_current,
     token_error_message,
     tokens_issue,
+    tokens_logout,
     tokens_refresh,
 )
 
@@ -126,7 +127,7 @@ class AuthTokenApi(AuthApiView):
 
 
 class AuthTokenRefreshApi(AuthApiView):
-    """Trade a refresh token for a new pair; the old refresh token is blacklisted."""
+    """Trade a refresh token for a new pair, once: reusing a rotated one revokes the sign-in."""
 
     permission_classes = [AllowAny]
     authentication_classes: list = []
@@ -172,7 +173,7 @@ class AuthTokenVerifyApi(AuthApiView):
 
 
 class AuthLogoutApi(AuthApiView):
-    """Blacklist the given refresh token (the access token dies within minutes)."""
+    """End the refresh token's sign-in (its access tokens die within minutes)."""
 
     permission_classes = [AllowAny]
     authentication_classes: list = []
@@ -184,10 +185,7 @@ class AuthLogoutApi(AuthApiView):
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            RefreshToken(data.validated_data["refresh"]).blacklist()
-        except TokenError as exc:
-            raise TokenInvalid(token_error_message(exc)) from exc
+        tokens_logout(raw_refresh=data.validated_data["refresh"])
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import ClassVar
 
 from django.contrib.auth.models import AbstractUser, UserManager
@@ -72,3 +73,21 @@ class User(AbstractUser):
     def is_operator(self) -> bool:
         """The operator *role*; operator powers also need 2FA (accounts.access)."""
         return self.has_role(Role.OPERATOR)
+
+
+class RefreshTokenFamily(models.Model):
+    """The refresh tokens descended from one sign-in, by rotation (the token's `fam` claim).
+
+    Rotation keeps exactly one of them usable, `current_jti`. A rotated token presented
+    again means two parties hold the family (OWASP: refresh token rotation with reuse
+    detection), so the whole family is revoked: `revoked_at` set, the live token blacklisted.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="token_families")
+    current_jti = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"token family {self.pk} of user {self.user_id}"

@@ -6,11 +6,19 @@ from typing import Any
 
 from django import forms
 from django.http import HttpRequest
+from django_otp.admin import OTPAdminAuthenticationForm
 
 from accounts import services
 from accounts.errors import OtpRequiredError
 from accounts.models import User
+from accounts.security import (
+    LoginAttempt,
+    login_failure_record,
+    login_lockout_check,
+    login_success_record,
+)
 from tradeplatform.errors import DomainError
+from tradeplatform.ratelimit import client_ip
 
 
 def _domain_error_messages(exc: DomainError) -> dict[str | None, list[str]]:
@@ -59,6 +67,29 @@ class LoginForm(forms.Form):
     def get_user(self) -> User:
         assert self.result is not None
         return self.result.user
+
+
+class AdminLoginForm(OTPAdminAuthenticationForm):
+    """The admin's sign-in (password + TOTP) under the same per-account lockout as ours.
+
+    Without it /admin/login/ would let anyone go on testing an operator's password (its
+    errors tell a right password from a wrong code) after the account is locked.
+    """
+
+    def clean(self) -> dict[str, Any]:
+        login = str(self.data.get("username", ""))
+        attempt = LoginAttempt.of(login, client_ip(self.request) if self.request else "")
+        try:
+            login_lockout_check(attempt)
+        except DomainError as exc:
+            raise forms.ValidationError(exc.message, code=exc.code) from exc
+        try:
+            cleaned = super().clean()
+        except forms.ValidationError:
+            login_failure_record(attempt, "admin_sign_in")
+            raise
+        login_success_record(attempt)
+        return cleaned
 
 
 class SignupForm(forms.Form):

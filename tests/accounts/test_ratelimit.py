@@ -5,10 +5,11 @@ from __future__ import annotations
 from unittest import mock
 
 import pytest
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 from rest_framework.test import APIClient
 
 from tests.accounts.helpers import ME, TOKEN, assert_envelope, bearer, obtain, tokens_for
+from tests.factories import DEFAULT_PASSWORD, totp_code, totp_device_for
 from tradeplatform.ratelimit import RATELIMIT_REJECTIONS, client_ip
 
 pytestmark = pytest.mark.django_db
@@ -162,3 +163,43 @@ def test_a_lockout_of_one_account_does_not_lock_another(lockout_after_three, own
     for n in range(3):
         obtain(APIClient(), "other", "wrong-password-1", remote_addr=f"10.8.0.{n}")
     assert obtain(APIClient(), "owner@example.com", remote_addr="10.8.0.99").status_code == 200
+
+
+# --- the admin's own sign-in form ------------------------------------------------------
+
+
+@pytest.fixture
+def operator_device(operator):
+    return totp_device_for(operator)
+
+
+def _admin_sign_in(device, password: str, ip: str) -> Client:
+    client = Client(REMOTE_ADDR=ip)
+    form = {
+        "username": device.user.username,
+        "password": password,
+        "otp_device": device.persistent_id,
+        "otp_token": totp_code(device),
+    }
+    client.post("/admin/login/?next=/admin/", form)
+    return client
+
+
+def test_the_admin_sign_in_admits_a_verified_operator(lockout_after_three, operator_device):
+    client = _admin_sign_in(operator_device, DEFAULT_PASSWORD, "10.9.0.1")
+    assert client.get("/admin/").status_code == 200
+
+
+def test_the_admin_sign_in_honours_the_account_lockout(lockout_after_three, operator_device):
+    for n in range(3):
+        obtain(APIClient(), "operator@example.com", "wrong-password-1", remote_addr=f"10.9.1.{n}")
+    client = _admin_sign_in(operator_device, DEFAULT_PASSWORD, "10.9.1.99")
+    assert client.get("/admin/").status_code == 302  # no session: back to the sign-in
+
+
+def test_failed_admin_sign_ins_count_towards_the_account_lockout(
+    lockout_after_three, operator_device
+):
+    for n in range(3):
+        _admin_sign_in(operator_device, "wrong-password-1", f"10.9.2.{n}")
+    assert_envelope(obtain(APIClient(), "operator", remote_addr="10.9.2.99"), 429, "account_locked")

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from backtesting.sandbox.bounds import (
+    MAX_MESSAGE_CHARS,
+    problems_bound,
+    text_bound,
+    traceback_bound,
+)
+
 
 class SandboxError(Exception):
     """Base class: a sandboxed run did not produce a valid result.
@@ -24,9 +31,10 @@ class SandboxError(Exception):
         traceback: list[str] | None = None,
         problems: list[dict[str, Any]] | None = None,
     ) -> None:
-        self.message = message or self.default_message
-        self.traceback = list(traceback or [])
-        self.problems = list(problems or [])
+        # Bounded here, so no error, however it was built, carries unbounded user text.
+        self.message = text_bound(message or self.default_message, MAX_MESSAGE_CHARS)
+        self.traceback = traceback_bound(list(traceback or []))
+        self.problems = problems_bound(list(problems or []))
         super().__init__(self.message)
 
     def to_dict(self) -> dict[str, Any]:
@@ -36,6 +44,7 @@ class SandboxError(Exception):
             "message": self.message,
             "traceback": self.traceback,
             "problems": self.problems,
+            "user_fault": self.user_fault,
         }
 
 

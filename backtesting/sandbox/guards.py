@@ -23,6 +23,7 @@ from RestrictedPython.Guards import (
 )
 from RestrictedPython.Limits import limited_builtins
 
+from backtesting.sandbox.bounds import MAX_LOG_LINES
 from strategies.validation import FORBIDDEN_ATTRIBUTES as POLICY_FORBIDDEN_ATTRIBUTES
 
 USER_MODULE = "user_strategy"
@@ -114,17 +115,24 @@ def guarded_apply(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 
 
 class BoundedLog:
-    """Collects the user's print() output up to a byte budget, then drops the rest."""
+    """Collects the user's print() output up to a byte and a line budget, then drops the rest."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, max_lines: int = MAX_LOG_LINES) -> None:
         self.limit = limit
+        self.max_lines = max_lines
         self.parts: list[str] = []
         self.size = 0
+        self.lines = 0
         self.truncated = False
 
     def write(self, text: str) -> None:
         if self.truncated:
             return
+        room = self.max_lines - self.lines
+        if text.count("\n") > room:
+            text = "\n".join(text.split("\n", room)[:room]) + "\n" if room else ""
+            self.truncated = True
+        self.lines += text.count("\n")
         encoded = text.encode("utf-8", "replace")
         if self.size + len(encoded) > self.limit:
             text = encoded[: self.limit - self.size].decode("utf-8", "ignore")

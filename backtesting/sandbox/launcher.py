@@ -9,6 +9,7 @@ import tempfile
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from backtesting.sandbox.bounds import log_bound, problems_bound, traceback_bound
 from backtesting.sandbox.child import BOOTSTRAP, EXIT_MEMORY
 from backtesting.sandbox.errors import (
     CHILD_REPORTABLE_CODES,
@@ -67,7 +68,7 @@ def run_strategy_in_sandbox(
             should_cancel=should_cancel,
         )
         outcome = run.run()
-    return interpret(outcome, limits, level)
+    return interpret(outcome, limits, level, spec=spec, symbols=list(bars))
 
 
 def _header(code: str, spec: Mapping[str, Any], limits: SandboxLimits, level: str) -> dict:
@@ -91,16 +92,27 @@ def _argv() -> list[str]:
     return argv
 
 
-def interpret(outcome: Outcome, limits: SandboxLimits, level: str) -> dict[str, Any]:
-    """Turn a finished child into the result dict or the matching SandboxError."""
+def interpret(
+    outcome: Outcome,
+    limits: SandboxLimits,
+    level: str,
+    *,
+    spec: Mapping[str, Any] | None = None,
+    symbols: list[str] | None = None,
+) -> dict[str, Any]:
+    """Turn a finished child into the result dict or the matching SandboxError.
+
+    This is where the child's output enters the worker: every user-controlled text is cut to
+    the limits in bounds.py here, and the result checked against what can be stored.
+    """
     if outcome.killed_for is not None:
         raise ERRORS_BY_CODE[outcome.killed_for]()
     final = outcome.final
     if final is not None and final["type"] == "error":
         raise _child_error(final)
     if final is not None and outcome.returncode == 0:
-        result = validate_result(final.get("result"))
-        return {**result, "sandbox": _sandbox_info(final, outcome, level)}
+        result = validate_result(final.get("result"), spec=spec, symbols=symbols)
+        return {**result, "sandbox": _sandbox_info(final, outcome, limits, level)}
     raise _exit_error(outcome, limits)
 
 
@@ -109,14 +121,11 @@ def _child_error(final: dict[str, Any]) -> SandboxError:
     if code not in CHILD_REPORTABLE_CODES:
         return InvalidOutputError()
     message = final.get("message")
-    tb = final.get("traceback")
-    problems = final.get("problems")
+    # SandboxError bounds the message, the traceback and the problems itself.
     return ERRORS_BY_CODE[code](
         message if isinstance(message, str) else None,
-        traceback=[str(line) for line in tb] if isinstance(tb, list) else None,
-        problems=[p for p in problems if isinstance(p, dict)]
-        if isinstance(problems, list)
-        else None,
+        traceback=traceback_bound(final.get("traceback")),
+        problems=problems_bound(final.get("problems")),
     )
 
 
@@ -150,11 +159,13 @@ def _signal_of(returncode: int | None) -> int | None:
     return returncode - 128 if returncode > 128 else None
 
 
-def _sandbox_info(final: dict[str, Any], outcome: Outcome, level: str) -> dict[str, Any]:
-    logs = final.get("logs")
+def _sandbox_info(
+    final: dict[str, Any], outcome: Outcome, limits: SandboxLimits, level: str
+) -> dict[str, Any]:
+    logs, cut = log_bound(final.get("logs"), limits.log_bytes)
     return {
-        "logs": logs if isinstance(logs, str) else "",
-        "logs_truncated": bool(final.get("logs_truncated")),
+        "logs": logs,
+        "logs_truncated": cut or final.get("logs_truncated") is True,
         "isolation_level": level,
         "cpu_seconds": round(outcome.cpu_seconds, 3),
         "wall_seconds": round(outcome.wall_seconds, 3),

@@ -28,6 +28,13 @@ from backtesting.engine import (
     StrategyError,
     run_backtest,
 )
+from backtesting.sandbox.bounds import (
+    MAX_MESSAGE_CHARS,
+    MAX_TRACEBACK_LINES,
+    problems_bound,
+    text_bound,
+    traceback_bound,
+)
 from backtesting.sandbox.facades import build_facades
 from backtesting.sandbox.guards import BoundedLog, restricted_globals
 from strategies.validation import StrategyValidationError, compile_strategy
@@ -35,7 +42,6 @@ from strategies.validation.policy import FILENAME
 
 Message = dict[str, Any]
 SYNTAX_CODES = frozenset({"syntax_error", "invalid_encoding", "null_byte", "invalid_input"})
-MAX_TRACEBACK_LINES = 20
 _ENGINE_FRAME = re.compile(r'File "<strategy>", (line \d+, in \w+)')
 
 
@@ -129,7 +135,7 @@ def _describe(exc: BaseException) -> str:
     except Exception:  # a user-defined __str__ may itself raise
         text = ""
     name = type(exc).__name__
-    return f"{name}: {text}"[:2000] if text else name
+    return text_bound(f"{name}: {text}", MAX_MESSAGE_CHARS) if text else name
 
 
 def _validation_error(exc: StrategyValidationError) -> Message:
@@ -139,9 +145,9 @@ def _validation_error(exc: StrategyValidationError) -> Message:
     return {
         "type": "error",
         "code": code,
-        "message": str(exc),
+        "message": text_bound(str(exc), MAX_MESSAGE_CHARS),
         "traceback": [],
-        "problems": problems,
+        "problems": problems_bound(problems),
     }
 
 
@@ -149,8 +155,9 @@ def _error(code: str, message: str, tb: list[str], log: BoundedLog) -> Message:
     return {
         "type": "error",
         "code": code,
-        "message": message,
-        "traceback": list(tb),
+        # Cut here, so a 25 MB exception message never crosses the pipe.
+        "message": text_bound(message, MAX_MESSAGE_CHARS),
+        "traceback": traceback_bound(list(tb)),
         "logs": log.text(),
         "logs_truncated": log.truncated,
     }

@@ -50,7 +50,7 @@ USES_LAZY_NUMPY = HEADER + (
     "        self.levels = np.unique(np.round(close))\n"
     "        self.mid = np.median(close) + np.percentile(close, 90) * 0\n"
     "    def next(self):\n"
-    "        if self.data.close[-1] > self.mid and not self.position:\n"
+    "        if self.data.close[-1] > self.mid and not self.position():\n"
     "            self.buy()\n"
 )
 

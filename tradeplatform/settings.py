@@ -255,6 +255,13 @@ BACKTEST_CANCEL_POLL_SECONDS = env.float("BACKTEST_CANCEL_POLL_SECONDS", default
 BACKTEST_MAX_RETRIES = env.int("BACKTEST_MAX_RETRIES", default=5)
 BACKTEST_RETRY_BACKOFF_SECONDS = env.float("BACKTEST_RETRY_BACKOFF_SECONDS", default=2.0)
 BACKTEST_RETRY_BACKOFF_MAX_SECONDS = env.float("BACKTEST_RETRY_BACKOFF_MAX_SECONDS", default=300.0)
+# A job claimed this many times without finishing (retries, lost workers, re-publishes) ends
+# `failed` and dead-lettered: no job loops forever. Above the retries, so those run first.
+BACKTEST_MAX_ATTEMPTS = env.int("BACKTEST_MAX_ATTEMPTS", default=BACKTEST_MAX_RETRIES + 3)
+# Fairness across workers: one user runs at most this many jobs at once (0: no limit); a job
+# over it waits in the queue, coming back every ~DEFER seconds, while others' jobs run.
+BACKTEST_USER_MAX_RUNNING = env.int("BACKTEST_USER_MAX_RUNNING", default=1)
+BACKTEST_FAIRNESS_DEFER_SECONDS = env.float("BACKTEST_FAIRNESS_DEFER_SECONDS", default=3.0)
 # Recovery of jobs whose message was lost (whole worker killed, web died before publishing):
 # every worker sweeps the rows every interval (a cache lock lets one of them do it) and
 # re-publishes `running` rows with an expired lease and `queued` rows older than

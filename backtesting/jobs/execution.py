@@ -24,15 +24,21 @@ from typing import Any
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
-from django.db.models import F, Q
+from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from backtesting import sandbox
 from backtesting.jobs import metrics
 from backtesting.jobs.bars import bars_fingerprint, bars_for_backtest, series_versions
+from backtesting.jobs.bounds import (
+    MAX_LOG_CHARS,
+    MAX_MESSAGE_CHARS,
+    error_details_bound,
+    text_bound,
+)
+from backtesting.jobs.claims import ClaimOutcome, backtest_claim
 from backtesting.jobs.models import Backtest, BacktestStatus, Trade
-from backtesting.jobs.results import trades_from_result
+from backtesting.jobs.results import ResultNotStorableError, trades_from_result
 from backtesting.jobs.services import cancel_flag_key, queue_depth_refresh
 
 logger = logging.getLogger(__name__)
@@ -98,7 +104,10 @@ def backtest_execute(*, backtest_id: int) -> Backtest | None:
     """Claim, run and store one backtest; returns the row in its final state.
 
     Returns None if the row is gone. A row that is finished, cancelled or owned by a live
-    worker is returned untouched. Database/broker errors propagate so the task can retry them.
+    worker is returned untouched; one whose owner already runs their share stays `queued` and
+    comes back later (see backtesting.jobs.claims). A result that cannot be stored ends the
+    job `failed` (`result_not_storable`), never retried. Database/broker errors propagate so
+    the task can retry them.
     """
     claim = _claim(backtest_id)
     if claim is None:
@@ -119,6 +128,9 @@ def backtest_execute(*, backtest_id: int) -> Backtest | None:
     except sandbox.SandboxError as exc:
         metrics.SANDBOX_FAILURES.labels(exc.code).inc()
         _finish(claim, BacktestStatus.FAILED, exc.code, exc.message, exc.to_dict())
+    except ResultNotStorableError as exc:
+        details = {"code": exc.code, "message": exc.message}
+        _finish(claim, BacktestStatus.FAILED, exc.code, exc.message, details)
     except BaseException:
         _release(claim)  # give the row back so the retry can claim it without waiting
         raise
@@ -126,27 +138,18 @@ def backtest_execute(*, backtest_id: int) -> Backtest | None:
 
 
 def _claim(backtest_id: int) -> _Claim | None:
-    now = timezone.now()
     token = uuid.uuid4().hex
-    claimable = Q(status=BacktestStatus.QUEUED) | Q(
-        status=BacktestStatus.RUNNING, lease_expires_at__lt=now
-    )
-    updated = Backtest.objects.filter(claimable, pk=backtest_id, cancel_requested=False).update(
-        status=BacktestStatus.RUNNING,
-        claim_token=token,
-        started_at=now,
-        lease_expires_at=now + timedelta(seconds=settings.BACKTEST_LEASE_SECONDS),
-        attempts=F("attempts") + 1,
-        progress=0.0,
-    )
-    if updated:
+    outcome = backtest_claim(backtest_id=backtest_id, token=token)
+    if outcome is ClaimOutcome.CLAIMED:
         return _Claim(backtest_id, token)
-    # A duplicate message (Redis redelivery, a recovery re-publish racing the original) must
-    # be a no-op, not a retry loop: if the owner dies, the recovery sweep publishes again.
-    row = Backtest.objects.filter(pk=backtest_id).values("status", "lease_expires_at").first()
-    logger.info(
-        "backtest not claimable; nothing to do", extra={"backtest_id": backtest_id, **(row or {})}
-    )
+    if outcome is ClaimOutcome.NOT_CLAIMABLE:
+        # A duplicate message (Redis redelivery, a recovery re-publish racing the original)
+        # must be a no-op, not a retry loop: if the owner dies, the sweep publishes again.
+        row = Backtest.objects.filter(pk=backtest_id).values("status", "lease_expires_at").first()
+        logger.info(
+            "backtest not claimable; nothing to do",
+            extra={"backtest_id": backtest_id, **(row or {})},
+        )
     return None
 
 
@@ -167,11 +170,12 @@ def _run_and_store(backtest: Backtest, claim: _Claim) -> None:
         raise sandbox.SandboxCancelledError()
     n_bars = sum(len(b) for b in bars.values())
     with _timed(timings, "write_ms"):
-        stored = _store_success(backtest, claim, result, (fingerprint, versions, n_bars), timings)
+        stored = _store_result(backtest, claim, result, (fingerprint, versions, n_bars), timings)
     if stored:
         # The write's own duration is only known now; one more tiny UPDATE records it.
         claim.rows().update(timings=timings)
         metrics.BARS_PROCESSED.inc(n_bars)
+        backtest_finish_effects(backtest.pk, BacktestStatus.SUCCEEDED)
 
 
 def run_sandboxed(
@@ -194,6 +198,32 @@ def run_sandboxed(
         on_progress=on_progress,
         should_cancel=should_cancel,
     )
+
+
+def _store_result(
+    backtest: Backtest,
+    claim: _Claim,
+    result: dict[str, Any],
+    provenance: tuple[str, dict[str, int], int],
+    timings: dict[str, float],
+) -> bool:
+    """_store_success, where any failure but an outage means the result cannot be stored.
+
+    Such a failure (a value too long or out of range for its column, a constraint, a result of
+    the wrong shape) is the same on every attempt: retrying it would loop and hold the user's
+    job slot. Connection-level errors stay retryable: the same write may succeed later.
+    """
+    try:
+        return _store_success(backtest, claim, result, provenance, timings)
+    except (OperationalError, InterfaceError, SoftTimeLimitExceeded, ResultNotStorableError):
+        raise
+    except Exception as exc:
+        logger.warning(
+            "backtest result not storable",
+            extra={"backtest_id": backtest.pk, "error": text_bound(repr(exc), 2000)},
+        )
+        reason = f"one of its values does not fit how results are stored ({type(exc).__name__})"
+        raise ResultNotStorableError(reason) from exc
 
 
 def _store_success(
@@ -226,7 +256,9 @@ def _store_success(
                 data_versions=versions,
                 bars_processed=n_bars,
                 timings=timings,
-                sandbox_log=str((result.get("sandbox") or {}).get("logs", ""))[:65_536],
+                sandbox_log=text_bound(
+                    (result.get("sandbox") or {}).get("logs", ""), MAX_LOG_CHARS
+                ),
                 lease_expires_at=None,
             )
         )
@@ -234,7 +266,6 @@ def _store_success(
             # Cancelled, deleted or re-claimed meanwhile: this attempt's results must not land.
             transaction.set_rollback(True)
             return False
-    backtest_finish_effects(backtest.pk, BacktestStatus.SUCCEEDED)
     return True
 
 
@@ -248,8 +279,8 @@ def _finish(
             status=status,
             finished_at=timezone.now(),
             error_code=code,
-            error_message=message[:5000],
-            error_details=details or {},
+            error_message=text_bound(message, MAX_MESSAGE_CHARS),
+            error_details=error_details_bound(details or {}),
             lease_expires_at=None,
         )
     )

@@ -49,3 +49,7 @@ RECOVERED = Counter(
     "Jobs the recovery sweep re-published or finished because their message was lost.",
     ["reason"],
 )
+DEFERRED = Counter(
+    "tradeplatform_backtests_deferred_total",
+    "Deliveries put back because the job's owner already ran their share of the workers.",
+)

@@ -98,6 +98,13 @@ class Backtest(models.Model):
         indexes = [
             models.Index(fields=["owner", "-queued_at"], name="backtest_owner_recent"),
             models.Index(fields=["status", "queue"], name="backtest_status_queue"),
+            # The fairness rule counts an owner's running jobs on every claim; a user's
+            # history may be long, the running ones are few.
+            models.Index(
+                fields=["owner"],
+                condition=Q(status="running"),
+                name="backtest_owner_running",
+            ),
         ]
         constraints = [
             models.CheckConstraint(

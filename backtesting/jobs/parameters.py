@@ -9,7 +9,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from backtesting.jobs.bounds import MAX_ITEMS, text_bound
 from tradeplatform.errors import DomainValidationError
+
+# A text parameter is stored on the job row and shown with every listing of it.
+MAX_TEXT_PARAMETER_CHARS = 1_000
 
 
 class ParameterError(DomainValidationError):
@@ -20,8 +24,10 @@ class ParameterError(DomainValidationError):
 def parameters_resolve(declared: list[dict[str, Any]], given: dict[str, Any]) -> dict[str, Any]:
     """Declared defaults overlaid with `given`; raises ParameterError listing every problem."""
     by_name = {spec["name"]: spec for spec in declared}
+    # The 400 echoes unknown names: a few, each short, however many a client sent.
+    unknown = [name for name in given if name not in by_name][:MAX_ITEMS]
     problems: dict[str, str] = {
-        name: "The strategy declares no such parameter." for name in given if name not in by_name
+        text_bound(name, 100): "The strategy declares no such parameter." for name in unknown
     }
     resolved: dict[str, Any] = {}
     for name, spec in by_name.items():
@@ -42,7 +48,9 @@ def _problem(spec: dict[str, Any], value: Any) -> str | None:
     if not _has_type(kind, value):
         return f"Expected a value of type {kind}."
     if spec.get("choices") is not None and value not in spec["choices"]:
-        return f"Must be one of {spec['choices']}."
+        return text_bound(f"Must be one of {spec['choices']}.", 1000)
+    if kind == "str" and len(value) > MAX_TEXT_PARAMETER_CHARS:
+        return f"At most {MAX_TEXT_PARAMETER_CHARS:,} characters."
     if kind in ("int", "float"):
         if spec.get("min") is not None and value < spec["min"]:
             return f"Must be at least {spec['min']}."

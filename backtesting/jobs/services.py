@@ -172,16 +172,22 @@ def _ensure_quotas(owner: Any) -> None:
     )
 
 
-def backtest_enqueue_on_commit(*, backtest_id: int, request_id: str, queue: str) -> None:
-    """Publish the job to the queue its row names, once the current transaction commits."""
+def backtest_enqueue_on_commit(
+    *, backtest_id: int, request_id: str, queue: str, countdown: float | None = None
+) -> None:
+    """Publish the job to the queue its row names, once the current transaction commits.
+
+    `countdown` delays delivery (a job deferred by the fairness rule comes back later).
+    """
     from backtesting.tasks import backtest_execute_task
 
     # The request id header makes the worker's logs carry the id of the request that
     # created the job, even when an operator or the recovery sweep requeues it days later.
     headers = {"request_id": request_id} if request_id else {}
-    transaction.on_commit(
-        lambda: backtest_execute_task.apply_async((backtest_id,), headers=headers, queue=queue)
-    )
+    options: dict[str, Any] = {"headers": headers, "queue": queue}
+    if countdown is not None:
+        options["countdown"] = countdown
+    transaction.on_commit(lambda: backtest_execute_task.apply_async((backtest_id,), **options))
     transaction.on_commit(lambda: queue_depth_refresh(queue))
 
 
@@ -319,6 +325,8 @@ def _backtest_requeue(backtest_id: int) -> None:
     requeueable = (BacktestStatus.QUEUED, BacktestStatus.FAILED)
     updated = Backtest.objects.filter(pk=backtest_id, status__in=requeueable).update(
         status=BacktestStatus.QUEUED,
+        # A fresh budget: an operator's requeue after the attempt cap must be able to run.
+        attempts=0,
         progress=0.0,
         claim_token="",
         lease_expires_at=None,

@@ -45,3 +45,19 @@ def test_values_of_the_wrong_type_or_out_of_range_are_refused(given: dict, name:
     with pytest.raises(ParameterError) as caught:
         parameters_resolve(DECLARED, given)
     assert name in caught.value.details["parameters"]
+
+
+def test_a_text_parameter_too_long_to_store_is_refused() -> None:
+    declared = [_param("label", "str", "")]
+    assert parameters_resolve(declared, {"label": "x" * 1000}) == {"label": "x" * 1000}
+    with pytest.raises(ParameterError) as caught:
+        parameters_resolve(declared, {"label": "x" * 25_000})
+    assert "1,000 characters" in caught.value.details["parameters"]["label"]
+
+
+def test_unknown_parameter_names_are_echoed_bounded() -> None:
+    given = {f"{i}-" + "n" * 10_000: 1 for i in range(1_000)}
+    with pytest.raises(ParameterError) as caught:
+        parameters_resolve(DECLARED, given)
+    echoed = caught.value.details["parameters"]
+    assert 0 < len(echoed) <= 50 and all(len(name) <= 100 for name in echoed)

@@ -50,8 +50,10 @@ def main() -> None:
 
 def _finish(channel: BinaryIO, job: Callable[[], dict[str, Any]]) -> None:
     try:
+        # From here on the user's code is what runs: the worker counts a crash as the user's.
+        channel.write(encode_message({"type": "started"}))
         message = job()
-        channel.write(encode_message(message))
+        channel.write(final_bytes(message))
         channel.flush()
     except MemoryError:
         os._exit(EXIT_MEMORY)
@@ -59,6 +61,15 @@ def _finish(channel: BinaryIO, job: Callable[[], dict[str, Any]]) -> None:
         os._exit(EXIT_PROTOCOL)
     # os._exit skips finalizers and atexit hooks, so no user object gets a last word.
     os._exit(0)
+
+
+def final_bytes(message: dict[str, Any]) -> bytes:
+    """The last protocol line; a message that cannot be encoded is our bug, said generically."""
+    try:
+        return encode_message(message)
+    except (TypeError, ValueError, OverflowError, RecursionError) as exc:
+        os.write(2, f"sandbox result not encodable: {type(exc).__name__}: {exc}"[:4000].encode())
+        return encode_message({"type": "error", "code": "internal_error", "message": ""})
 
 
 def _take_protocol_channel() -> BinaryIO:

@@ -84,10 +84,10 @@ class OutputTooLargeError(SandboxError):
 
 
 class ChildCrashedError(SandboxError):
+    """The process died of a signal while the user's code ran (before that it is ours)."""
+
     code = "child_crashed"
-    default_message = "The sandboxed process crashed without producing a result."
-    # A crash may be our interpreter or the host, so the service may retry it once.
-    user_fault = False
+    default_message = "The strategy's process crashed while running your code."
 
 
 class SandboxCancelledError(SandboxError):
@@ -102,7 +102,11 @@ class InvalidOutputError(SandboxError):
 
 
 class SandboxInternalError(SandboxError):
-    """The engine reported an EngineError (our bug or inconsistent input), not the user's fault."""
+    """Our bug (an EngineError, an unexpected exception, a broken child), never the user's.
+
+    The message is always the generic default: the details may hold text the user's code
+    produced, so they go to the server's log only.
+    """
 
     code = "internal_error"
     default_message = "The backtest engine failed; this is not caused by your strategy."

@@ -19,6 +19,7 @@ from backtesting.sandbox.errors import (
     InvalidOutputError,
     MemoryLimitError,
     SandboxError,
+    SandboxInternalError,
 )
 from backtesting.sandbox.isolation import (
     CHILD_ENV,
@@ -38,6 +39,7 @@ logger = logging.getLogger(__name__)
 # A RLIMIT_AS failure is usually a MemoryError, but an allocation deep inside C code can abort
 # the interpreter instead; these stderr markers let us still call it a memory problem.
 MEMORY_MARKERS = (b"MemoryError", b"Cannot allocate memory", b"std::bad_alloc")
+STDERR_LOG_BYTES = 4_000  # of the child's stderr, into the worker's log
 
 
 def run_strategy_in_sandbox(
@@ -109,17 +111,22 @@ def interpret(
         raise ERRORS_BY_CODE[outcome.killed_for]()
     final = outcome.final
     if final is not None and final["type"] == "error":
-        raise _child_error(final)
+        raise _child_error(final, outcome)
     if final is not None and outcome.returncode == 0:
         result = validate_result(final.get("result"), spec=spec, symbols=symbols)
         return {**result, "sandbox": _sandbox_info(final, outcome, limits, level)}
     raise _exit_error(outcome, limits)
 
 
-def _child_error(final: dict[str, Any]) -> SandboxError:
+def _child_error(final: dict[str, Any], outcome: Outcome) -> SandboxError:
     code = final.get("code")
     if code not in CHILD_REPORTABLE_CODES:
         return InvalidOutputError()
+    if code == "internal_error":
+        # Our bug, whatever the child says: its text may quote the user's values, so the user
+        # gets the generic message and the operator the details (the child wrote them to stderr).
+        logger.error("sandbox child reported an internal error: %s", _stderr_text(outcome))
+        return SandboxInternalError()
     message = final.get("message")
     # SandboxError bounds the message, the traceback and the problems itself.
     return ERRORS_BY_CODE[code](
@@ -130,6 +137,7 @@ def _child_error(final: dict[str, Any]) -> SandboxError:
 
 
 def _exit_error(outcome: Outcome, limits: SandboxLimits) -> SandboxError:
+    """A child that ended without a final message: a limit, the user's crash, or our bug."""
     signum = _signal_of(outcome.returncode)
     out_of_cpu = outcome.cpu_seconds >= limits.cpu_seconds - 0.05
     if signum == signal.SIGXCPU or (signum == signal.SIGKILL and out_of_cpu):
@@ -141,13 +149,30 @@ def _exit_error(outcome: Outcome, limits: SandboxLimits) -> SandboxError:
             f"The strategy needed more than {limits.memory_bytes // (1024 * 1024)} MiB of memory."
         )
     logger.warning(
-        "sandbox child crashed: returncode=%s stderr=%r",
+        "sandbox child ended without a result: returncode=%s user_code_started=%s stderr=%s",
         outcome.returncode,
-        outcome.stderr_tail[-2000:],
+        outcome.user_code_started,
+        _stderr_text(outcome),
     )
-    return ChildCrashedError(
-        f"The sandboxed process ended unexpectedly (status {outcome.returncode})."
+    if signum is not None and outcome.user_code_started:
+        return ChildCrashedError(_crash_message(signum))
+    # Before the user's code started (imports, lockdown), or an exit status no user code can
+    # cause (exceptions end in an error message): ours.
+    return SandboxInternalError()
+
+
+def _crash_message(signum: int) -> str:
+    what = (signal.strsignal(signum) or "killed").lower()
+    return (
+        f"The strategy's process crashed ({what}, signal {signum}) while running your code, "
+        "so it produced no result. Native code (NumPy or the Python interpreter) failed on "
+        "something the strategy did: check the values it passes to NumPy and indicator "
+        "functions."
     )
+
+
+def _stderr_text(outcome: Outcome) -> str:
+    return outcome.stderr_tail[-STDERR_LOG_BYTES:].decode("utf-8", "replace")
 
 
 def _signal_of(returncode: int | None) -> int | None:

@@ -7,6 +7,7 @@ RestrictedPython, NumPy) is loaded while files can still be opened.
 from __future__ import annotations
 
 import re
+import sys
 import traceback
 from collections.abc import Callable
 from types import CodeType, TracebackType
@@ -42,6 +43,7 @@ from strategies.validation.policy import FILENAME
 
 Message = dict[str, Any]
 SYNTAX_CODES = frozenset({"syntax_error", "invalid_encoding", "null_byte", "invalid_input"})
+STDERR_DETAILS_CHARS = 4_000  # the worker keeps the last 8 KiB of stderr
 _ENGINE_FRAME = re.compile(r'File "<strategy>", (line \d+, in \w+)')
 
 
@@ -52,21 +54,34 @@ def run_job(
     log = BoundedLog(int(header["limits"]["log_bytes"]))
     try:
         code = compile_strategy(header["code"])
+        result = _execute(code, header, columns, log, progress)
     except StrategyValidationError as exc:
         return _validation_error(exc)
-    try:
-        result = _execute(code, header, columns, log, progress)
-    except StrategyError as exc:
+    except StrategyError as exc:  # the engine says the user's code or its values are at fault
         if _caused_by_memory(exc):
             return _error("memory_limit", "The strategy ran out of memory.", [], log)
         return _error("runtime_error", exc.message, _strategy_error_lines(exc), log)
-    except EngineError as exc:
-        return _error("internal_error", f"Backtest engine error: {exc}", [], log)
     except MemoryError:
         raise  # child.py turns this into its memory exit code without allocating more
-    except BaseException as exc:  # anything the user raised, even SystemExit
-        return _error("runtime_error", _describe(exc), user_traceback(exc.__traceback__), log)
+    except BaseException as exc:
+        return _by_origin(exc, log)
     return {"type": "result", "result": result, "logs": log.text(), "logs_truncated": log.truncated}
+
+
+def _by_origin(exc: BaseException, log: BoundedLog) -> Message:
+    """Raised through the user's own code (even SystemExit) is theirs; anything else is ours."""
+    lines = user_traceback(exc.__traceback__)
+    if lines and not isinstance(exc, EngineError):
+        return _error("runtime_error", _describe(exc), lines, log)
+    # Our bug. Its text may quote what the user's code produced, so the user gets no text at
+    # all; the details go to stderr, which the worker logs.
+    details = "".join(traceback.format_exception(exc))
+    try:
+        sys.stderr.write(f"sandbox internal error:\n{details[-STDERR_DETAILS_CHARS:]}\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+    return _error("internal_error", "", [], log)
 
 
 def _execute(

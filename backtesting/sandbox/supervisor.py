@@ -34,6 +34,7 @@ class Outcome:
     final: dict[str, Any] | None = None
     killed_for: str | None = None
     returncode: int | None = None
+    user_code_started: bool = False  # the child said so: a crash from here on is the user's
     cpu_seconds: float = 0.0
     max_rss_bytes: int = 0
     wall_seconds: float = 0.0
@@ -164,6 +165,9 @@ class ChildRun:
         # Exceptions from on_progress propagate to the caller (after the kill in run()).
         if self.outcome.final is not None:
             raise _ProtocolError("message after the final one")
+        if message["type"] == "started":
+            self.outcome.user_code_started = True
+            return
         if message["type"] != "progress":
             self.outcome.final = message
             return

@@ -2,7 +2,8 @@
 
 Parent -> child (stdin): MAGIC, an 8-byte big-endian header length, a JSON header, then for each
 instrument listed in the header the raw little-endian columns in COLUMNS order.
-Child -> parent (stdout): one JSON object per line: progress, result or error.
+Child -> parent (stdout): one JSON object per line: started (the user's code runs from now on),
+progress, then one result or error.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("close", "<f8"),
     ("volume", "<f8"),
 )
-MESSAGE_TYPES = frozenset({"progress", "result", "error"})
+MESSAGE_TYPES = frozenset({"started", "progress", "result", "error"})
 
 
 class BarsLike(Protocol):

@@ -118,9 +118,12 @@ def test_every_contract_code_has_an_error_class() -> None:
 @pytest.mark.parametrize(
     ("outcome", "code"),
     [
-        (Outcome(returncode=-11), "child_crashed"),
-        (Outcome(returncode=128 + 11), "child_crashed"),
-        (Outcome(returncode=0), "child_crashed"),
+        (Outcome(returncode=-11, user_code_started=True), "child_crashed"),
+        (Outcome(returncode=128 + 11, user_code_started=True), "child_crashed"),
+        # Before the user's code started, or an exit status no user code can cause: ours.
+        (Outcome(returncode=-11), "internal_error"),
+        (Outcome(returncode=0), "internal_error"),
+        (Outcome(returncode=1, user_code_started=True), "internal_error"),
         (Outcome(returncode=128 + 24), "cpu_time_limit"),
         (Outcome(returncode=128 + 9, cpu_seconds=2.5), "cpu_time_limit"),
         (Outcome(returncode=3), "memory_limit"),

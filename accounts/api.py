@@ -94,7 +94,7 @@ class AuthRegisterApi(AuthApiView):
         password = password_field()
         display_name = StrictCharField(max_length=150, required=False, allow_blank=True)
 
-    @extend_schema(tags=TAGS, request=InputSerializer, responses={201: UserSerializer})
+    @extend_schema(tags=TAGS, request=InputSerializer, responses={201: UserSerializer, 403: None})
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -113,7 +113,9 @@ class AuthTokenApi(AuthApiView):
         password = password_field()
         otp = StrictCharField(max_length=12, required=False, allow_blank=True)
 
-    @extend_schema(tags=TAGS, request=InputSerializer, responses={200: TokenPairSerializer})
+    @extend_schema(
+        tags=TAGS, request=InputSerializer, responses={200: TokenPairSerializer, 401: None}
+    )
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -139,7 +141,7 @@ class AuthTokenRefreshApi(AuthApiView):
         access = serializers.CharField()
         refresh = serializers.CharField()
 
-    @extend_schema(tags=TAGS, request=InputSerializer, responses={200: OutputSerializer})
+    @extend_schema(tags=TAGS, request=InputSerializer, responses={200: OutputSerializer, 401: None})
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -155,7 +157,7 @@ class AuthTokenVerifyApi(AuthApiView):
     class InputSerializer(serializers.Serializer):
         token = StrictCharField(max_length=4096)
 
-    @extend_schema(tags=TAGS, request=InputSerializer, responses={200: None})
+    @extend_schema(tags=TAGS, request=InputSerializer, responses={200: None, 401: None})
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -181,7 +183,7 @@ class AuthLogoutApi(AuthApiView):
     class InputSerializer(serializers.Serializer):
         refresh = StrictCharField(max_length=4096)
 
-    @extend_schema(tags=TAGS, request=InputSerializer, responses={204: None})
+    @extend_schema(tags=TAGS, request=InputSerializer, responses={204: None, 401: None})
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -295,7 +297,7 @@ class AuthTwoFactorApi(AuthApiView):
             }
         )
 
-    @extend_schema(tags=TAGS, request=None, responses={201: EnrolOutputSerializer})
+    @extend_schema(tags=TAGS, request=None, responses={201: EnrolOutputSerializer, 409: None})
     def post(self, request: Request) -> Response:
         enrolment = otp.totp_enrol_start(signed_in_user(request.user))
         body = {
@@ -331,7 +333,7 @@ class AuthTwoFactorDisableApi(AuthApiView):
     class InputSerializer(serializers.Serializer):
         otp = StrictCharField(max_length=12)
 
-    @extend_schema(tags=TAGS, request=InputSerializer, responses={204: None})
+    @extend_schema(tags=TAGS, request=InputSerializer, responses={204: None, 409: None})
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

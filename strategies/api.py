@@ -25,6 +25,7 @@ from strategies import selectors, services
 from strategies.library import example_list
 from strategies.models import Strategy
 from strategies.validation import MAX_CODE_BYTES
+from tradeplatform.openapi import paginated
 
 TAGS = ["strategies"]
 
@@ -116,7 +117,7 @@ class StrategyCollectionApi(APIView):
         code = _code_field()
         shared = serializers.BooleanField(default=False)
 
-    @extend_schema(tags=TAGS, responses=StrategyOutputSerializer(many=True))
+    @extend_schema(tags=TAGS, responses=paginated(StrategyOutputSerializer))
     def get(self, request: Request) -> Response:
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(
@@ -176,7 +177,7 @@ class StrategyDetailApi(APIView):
 class StrategyVersionListApi(APIView):
     permission_classes = [IsViewer]
 
-    @extend_schema(tags=TAGS, responses=VersionOutputSerializer(many=True))
+    @extend_schema(tags=TAGS, responses=paginated(VersionOutputSerializer))
     def get(self, request: Request, pk: int) -> Response:
         strategy = selectors.strategy_get(user=request.user, pk=pk)
         paginator = PageNumberPagination()

@@ -20,6 +20,7 @@ from backtesting.jobs.models import Backtest, BacktestStatus
 from backtesting.jobs.results import trades_csv_rows
 from backtesting.marketdata.timeframes import TIMEFRAME_CHOICES
 from strategies.selectors import strategy_get, strategy_version_get, strategy_version_latest
+from tradeplatform.openapi import paginated, with_fields
 
 TAGS = ["backtests"]
 
@@ -92,7 +93,7 @@ class BacktestListCreateApi(APIView):
     @extend_schema(
         tags=TAGS,
         parameters=[FilterSerializer],
-        responses=BacktestOutputSerializer(many=True),
+        responses=paginated(BacktestOutputSerializer),
     )
     def get(self, request: Request) -> Response:
         filters = self.FilterSerializer(data=request.query_params)
@@ -213,7 +214,7 @@ class BacktestTradesApi(APIView):
     @extend_schema(
         tags=TAGS,
         parameters=[OpenApiParameter("format", str, enum=["json", "csv"])],
-        responses={200: TradeOutputSerializer(many=True), (200, "text/csv"): OpenApiResponse(str)},
+        responses={200: paginated(TradeOutputSerializer), (200, "text/csv"): OpenApiResponse(str)},
     )
     def get(self, request: Request, pk: int) -> Any:
         backtest = selectors.backtest_get(user=request.user, pk=pk)
@@ -245,7 +246,19 @@ class BacktestCancelApi(APIView):
 class BacktestRerunApi(APIView):
     permission_classes = [IsTrader]
 
-    @extend_schema(tags=TAGS, request=None, responses={202: BacktestOutputSerializer})
+    # 400: the inputs no longer validate (e.g. the market data is gone).
+    @extend_schema(
+        tags=TAGS,
+        request=None,
+        responses={
+            202: with_fields(
+                BacktestOutputSerializer,
+                "BacktestRerunOutput",
+                data_changed_since_original=serializers.BooleanField(allow_null=True),
+            ),
+            400: None,
+        },
+    )
     def post(self, request: Request, pk: int) -> Response:
         original = selectors.backtest_get(user=request.user, pk=pk)
         rerun = services.backtest_rerun(backtest=original, owner=request.user)

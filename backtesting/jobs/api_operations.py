@@ -16,6 +16,7 @@ from accounts.permissions import IsOperator, IsTrader
 from backtesting.jobs import notifications, selectors, services
 from backtesting.jobs.models import DeadLetter, Webhook
 from tradeplatform.errors import NotFoundError
+from tradeplatform.openapi import paginated, with_fields
 
 
 class DeadLetterOutputSerializer(serializers.Serializer):
@@ -35,7 +36,7 @@ class DeadLetterOutputSerializer(serializers.Serializer):
 class DeadLetterListApi(APIView):
     permission_classes = [IsOperator]
 
-    @extend_schema(tags=["operations"], responses=DeadLetterOutputSerializer(many=True))
+    @extend_schema(tags=["operations"], responses=paginated(DeadLetterOutputSerializer))
     def get(self, request: Request) -> Response:
         paginator = PageNumberPagination()
         page: list[Any] | None = paginator.paginate_queryset(
@@ -47,7 +48,9 @@ class DeadLetterListApi(APIView):
 class DeadLetterRequeueApi(APIView):
     permission_classes = [IsOperator]
 
-    @extend_schema(tags=["operations"], request=None, responses={202: DeadLetterOutputSerializer})
+    @extend_schema(
+        tags=["operations"], request=None, responses={202: DeadLetterOutputSerializer, 409: None}
+    )
     def post(self, request: Request, pk: int) -> Response:
         letter = DeadLetter.objects.filter(pk=pk).first()
         if letter is None:
@@ -110,7 +113,7 @@ class DeliveryOutputSerializer(serializers.Serializer):
 class WebhookDeliveryListApi(APIView):
     permission_classes = [IsTrader]
 
-    @extend_schema(tags=["notifications"], responses=DeliveryOutputSerializer(many=True))
+    @extend_schema(tags=["notifications"], responses=paginated(DeliveryOutputSerializer))
     def get(self, request: Request, pk: int) -> Response:
         webhook = selectors.webhook_get(user=request.user, pk=pk)
         paginator = PageNumberPagination()
@@ -126,7 +129,13 @@ class NotificationPreferenceApi(APIView):
     class InputSerializer(serializers.Serializer):
         email_on_finish = serializers.BooleanField()
 
-    @extend_schema(tags=["notifications"], request=InputSerializer, responses=InputSerializer)
+    @extend_schema(
+        tags=["notifications"],
+        request=InputSerializer,
+        responses=with_fields(
+            InputSerializer, "NotificationPreferenceOutput", updated_at=serializers.DateTimeField()
+        ),
+    )
     def put(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -30,6 +30,7 @@ from backtesting.marketdata.selectors import bars_page, instrument_get
 from backtesting.marketdata.services import bars_import
 from backtesting.marketdata.timeframes import TIMEFRAME_CHOICES, Timeframe
 from backtesting.marketdata.writes import ns_to_datetime
+from tradeplatform.openapi import paginated
 
 MAX_BARS_PAGE = 10_000
 
@@ -62,7 +63,7 @@ class InstrumentListApi(APIView):
     @extend_schema(
         tags=TAGS,
         parameters=[FilterSerializer],
-        responses=InstrumentOutputSerializer(many=True),
+        responses=paginated(InstrumentOutputSerializer),
         summary="List instruments (filter by asset class, search symbol/name; page-numbered)",
     )
     def get(self, request: Request) -> Response:

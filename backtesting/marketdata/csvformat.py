@@ -13,6 +13,7 @@ import csv
 import gzip
 import io
 import math
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -91,6 +92,10 @@ class _Layout:
     has_adj_close: bool
 
 
+# What reading the stream itself can raise: bad text, a broken or truncated gzip, bad CSV.
+_UNREADABLE = (UnicodeDecodeError, gzip.BadGzipFile, EOFError, zlib.error, csv.Error)
+
+
 def open_text(source: IO[bytes] | bytes) -> io.TextIOBase:
     """Text view of a plain or gzip-compressed CSV, told apart by gzip's magic bytes."""
     raw = io.BytesIO(source) if isinstance(source, bytes) else source
@@ -137,10 +142,25 @@ def parse_bars(
     reader = csv.reader(open_text(source))
     try:
         header = next(reader)
-    except (StopIteration, UnicodeDecodeError, gzip.BadGzipFile, csv.Error) as exc:
+    except (StopIteration, *_UNREADABLE) as exc:
         raise FileFormatError(
             Problem(1, "unreadable", f"Not a readable CSV file ({exc}).")
         ) from exc
+    try:
+        return _parse_after_header(reader, header, timeframe, tz_name, use_adj_close)
+    except _UNREADABLE as exc:  # a gzip stream cut short or corrupt past the header
+        raise FileFormatError(
+            Problem(None, "unreadable", f"Not a readable CSV file ({exc}).")
+        ) from exc
+
+
+def _parse_after_header(
+    reader: Iterator[list[str]],
+    header: list[str],
+    timeframe: Timeframe,
+    tz_name: str,
+    use_adj_close: bool,
+) -> ParsedBars:
     records = _PeekableRows(reader)
     layout = detect_layout(header, first_row=records.peek())
     if use_adj_close and not layout.has_adj_close:

@@ -185,7 +185,8 @@ class CsvRenderer(BaseRenderer):
     def render(
         self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None
     ) -> bytes:
-        return b""  # only error bodies reach here; trades stream through trades_csv_rows
+        # Never called: trades stream through trades_csv_rows, errors render as JSON.
+        return b""
 
 
 class TradeOutputSerializer(serializers.Serializer):

@@ -174,12 +174,6 @@ class InstrumentBarsApi(APIView):
         }
         return Response(body, headers={"Link": f'<{link}>; rel="next"'} if link else None)
 
-    def handle_exception(self, exc: Exception) -> Response:
-        # Errors are always the JSON envelope, even when the client asked for CSV.
-        self.request.accepted_renderer = JSONRenderer()
-        self.request.accepted_media_type = JSONRenderer.media_type
-        return super().handle_exception(exc)
-
 
 class ImportReportSerializer(serializers.Serializer):
     symbol = serializers.CharField()

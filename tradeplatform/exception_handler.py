@@ -14,7 +14,7 @@ import math
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.renderers import JSONRenderer
@@ -87,6 +87,13 @@ def _error_response(exc: Exception, context: dict[str, Any]) -> Response:
         return Response(
             error_body("request_too_large", "The request body is too large."), status=413
         )
+    if isinstance(exc, SuspiciousOperation):
+        # More than DATA_UPLOAD_MAX_NUMBER_FIELDS query parameters, a malformed multipart
+        # body...: the client's request is at fault, as Django's own handler400 says.
+        log_suspicious_request(exc)
+        return Response(
+            error_body("bad_request", "The request could not be understood."), status=400
+        )
     if isinstance(exc, Http404):
         exc = drf_exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -127,6 +134,11 @@ def _drf_error_response(exc: drf_exceptions.APIException) -> Response:
     if wait is not None:
         headers["Retry-After"] = str(max(1, math.ceil(wait)))
     return Response(body, status=exc.status_code, headers=headers)
+
+
+def log_suspicious_request(exc: SuspiciousOperation) -> None:
+    # The logger Django's own handler uses for these, so security alerts see both paths.
+    logging.getLogger(f"django.security.{type(exc).__name__}").error(str(exc))
 
 
 def log_unhandled_exception(exc: BaseException, request: HttpRequest | None) -> None:

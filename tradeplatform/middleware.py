@@ -1,4 +1,4 @@
-"""Request middleware: ids, access log, security headers, user context, API errors."""
+"""Request middleware: ids, access log, security headers, request guard, user, API errors."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import time
 from collections.abc import Callable
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import get_resolver, get_urlconf
 
 from tradeplatform.exception_handler import error_json_response, log_unhandled_exception
 from tradeplatform.metrics import sample_process_resources
@@ -21,6 +22,7 @@ from tradeplatform.request_context import (
 )
 
 GetResponse = Callable[[HttpRequest], HttpResponse]
+ErrorHandler = Callable[[HttpRequest, Exception], HttpResponse]  # handler400 and friends
 access_logger = logging.getLogger("tradeplatform.access")
 
 API_PREFIX = "/api/"
@@ -119,12 +121,41 @@ class SecurityHeadersMiddleware:
         return response
 
 
+class RequestGuardMiddleware:
+    """Refuse, before any view runs, requests the app would otherwise answer wrongly.
+
+    - A chunked body (no Content-Length) is refused with 411: Django reads a body only as
+      far as Content-Length says, so the view would see an empty body and answer as if the
+      client had sent none ("this field is required").
+    - A NUL byte in the path or the query string is a 400: PostgreSQL refuses NUL in text,
+      so a lookup with one failed deep in the ORM as a 500. No route takes one.
+    """
+
+    def __init__(self, get_response: GetResponse) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+            return error_json_response(
+                411,
+                "length_required",
+                "Send the body with a Content-Length header; chunked request bodies are not "
+                "accepted.",
+            )
+        query = request.META.get("QUERY_STRING", "")
+        if "\x00" in request.path or "%00" in query or "\x00" in query:
+            handler: ErrorHandler = get_resolver(get_urlconf()).resolve_error_handler(400)  # type: ignore[assignment]
+            return handler(request, SuspiciousOperation("NUL byte in the request target"))
+        return self.get_response(request)
+
+
 _STATUS_CODES = {
     400: "bad_request",
     401: "not_authenticated",
     403: "permission_denied",
     404: "not_found",
     405: "method_not_allowed",
+    411: "length_required",
     413: "request_too_large",
     429: "rate_limited",
 }
@@ -168,6 +199,8 @@ class ApiErrorMiddleware:
             return None
         if isinstance(exception, RequestDataTooBig):
             return error_json_response(413, "request_too_large", "The request body is too large.")
+        if isinstance(exception, SuspiciousOperation):
+            return None  # Django logs it and answers handler400: the envelope under /api/
         log_unhandled_exception(exception, request)
         return error_json_response(
             500, "internal_error", "Something went wrong on our side; quote the request_id."

@@ -99,6 +99,9 @@ MIDDLEWARE = [
     "tradeplatform.middleware.AccessLogMiddleware",
     "tradeplatform.middleware.SecurityHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Outside every middleware that answers early (static files, 429, 411): all get the header.
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "tradeplatform.middleware.RequestGuardMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -110,7 +113,6 @@ MIDDLEWARE = [
     "tradeplatform.ratelimit.ApiRateLimitMiddleware",
     "tradeplatform.middleware.RequestUserContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "tradeplatform.middleware.ApiErrorMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
@@ -368,7 +370,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["tradeplatform.parsers.JSONParser"],  # DRF's, depth-bounded
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "tradeplatform.openapi.TradePlatformAutoSchema",

@@ -19,12 +19,20 @@ forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1"
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
+def on_starting(server: Any) -> None:
+    """Remove Prometheus files left by processes of a previous run (running ones stay)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from tradeplatform.metrics_files import metrics_stale_files_remove
+
+        metrics_stale_files_remove()
+
+
 def child_exit(server: Any, worker: Any) -> None:
     """Drop a dead worker's live gauges from the shared Prometheus directory."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
+        from tradeplatform.metrics_files import metrics_process_forget
 
-        multiprocess.mark_process_dead(worker.pid)
+        metrics_process_forget(worker.pid)
 
 
 def post_worker_init(worker: Any) -> None:

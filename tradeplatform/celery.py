@@ -84,3 +84,42 @@ def ensure_broker_folders() -> None:
     for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
         if options.get(key):
             Path(options[key]).mkdir(parents=True, exist_ok=True)
+
+
+# Prometheus multiprocess files (tradeplatform/metrics_files.py): a dead process's live
+# gauges must not be shown forever, and a start leaves no file of a previous run behind.
+@signals.worker_init.connect
+def remove_stale_metrics_files(**kwargs: Any) -> None:
+    from tradeplatform.metrics_files import metrics_stale_files_remove
+
+    metrics_stale_files_remove()
+
+
+@signals.worker_process_init.connect
+def start_pool_process_metrics(**kwargs: Any) -> None:
+    from tradeplatform.metrics import sample_process_resources
+    from tradeplatform.metrics_files import metrics_dead_processes_forget
+
+    metrics_dead_processes_forget()  # a pool process killed by a signal ran no exit hook
+    sample_process_resources(force=True)
+
+
+@signals.task_postrun.connect
+def sample_pool_process_metrics(**kwargs: Any) -> None:
+    from tradeplatform.metrics import sample_process_resources
+
+    sample_process_resources()
+
+
+@signals.worker_process_shutdown.connect
+def forget_pool_process_metrics(pid: int | None = None, **kwargs: Any) -> None:
+    from tradeplatform.metrics_files import metrics_process_forget
+
+    metrics_process_forget(pid or os.getpid())
+
+
+@signals.worker_shutdown.connect
+def forget_main_process_metrics(**kwargs: Any) -> None:
+    from tradeplatform.metrics_files import metrics_process_forget
+
+    metrics_process_forget(os.getpid())

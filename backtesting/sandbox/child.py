@@ -53,7 +53,7 @@ def _finish(channel: BinaryIO, job: Callable[[], dict[str, Any]]) -> None:
         # From here on the user's code is what runs: the worker counts a crash as the user's.
         channel.write(encode_message({"type": "started"}))
         message = job()
-        channel.write(final_bytes(message))
+        channel.write(final_bytes({**message, "usage": _own_usage()}))
         channel.flush()
     except MemoryError:
         os._exit(EXIT_MEMORY)
@@ -61,6 +61,15 @@ def _finish(channel: BinaryIO, job: Callable[[], dict[str, Any]]) -> None:
         os._exit(EXIT_PROTOCOL)
     # os._exit skips finalizers and atexit hooks, so no user object gets a last word.
     os._exit(0)
+
+
+def _own_usage() -> dict[str, float]:
+    # Under bubblewrap the worker's wait4() sees bwrap, not this process: report our own.
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {
+        "cpu_seconds": usage.ru_utime + usage.ru_stime,
+        "max_rss_bytes": usage.ru_maxrss * 1024,
+    }
 
 
 def final_bytes(message: dict[str, Any]) -> bytes:

@@ -188,11 +188,29 @@ def _sandbox_info(
     final: dict[str, Any], outcome: Outcome, limits: SandboxLimits, level: str
 ) -> dict[str, Any]:
     logs, cut = log_bound(final.get("logs"), limits.log_bytes)
+    cpu_seconds, max_rss_bytes = _usage(final.get("usage"), outcome, limits)
     return {
         "logs": logs,
         "logs_truncated": cut or final.get("logs_truncated") is True,
         "isolation_level": level,
-        "cpu_seconds": round(outcome.cpu_seconds, 3),
+        "cpu_seconds": round(cpu_seconds, 3),
         "wall_seconds": round(outcome.wall_seconds, 3),
-        "max_rss_bytes": outcome.max_rss_bytes,
+        "max_rss_bytes": max_rss_bytes,
     }
+
+
+def _usage(reported: Any, outcome: Outcome, limits: SandboxLimits) -> tuple[float, int]:
+    """The child's own rusage where it sent one, else what the worker measured.
+
+    The child ran next to user code, so its figures are believed only up to the limits that
+    bound them (the hard CPU limit, the address-space limit).
+    """
+    cpu, rss = outcome.cpu_seconds, outcome.max_rss_bytes
+    if not isinstance(reported, dict):
+        return cpu, rss
+    child_cpu, child_rss = reported.get("cpu_seconds"), reported.get("max_rss_bytes")
+    if isinstance(child_cpu, int | float) and not isinstance(child_cpu, bool):
+        cpu = max(cpu, min(float(child_cpu), limits.cpu_seconds + 1.0))
+    if isinstance(child_rss, int) and not isinstance(child_rss, bool):
+        rss = max(rss, min(child_rss, limits.memory_bytes))
+    return cpu, rss

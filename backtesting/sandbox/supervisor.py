@@ -13,14 +13,17 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from backtesting.sandbox.limits import SandboxLimits
 from backtesting.sandbox.wire import iter_messages
 
-POLL_SECONDS = 0.1  # should_cancel() is polled at least this often
+POLL_SECONDS = 0.1  # should_cancel() is polled at least this often; CPU is sampled as often
 READ_CHUNK = 64 * 1024
 STDERR_TAIL_BYTES = 8 * 1024
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+MAX_TREE_DEPTH = 4  # bwrap -> bwrap's pid-namespace init -> the jailed interpreter
 
 
 class _ProtocolError(Exception):
@@ -35,6 +38,8 @@ class Outcome:
     killed_for: str | None = None
     returncode: int | None = None
     user_code_started: bool = False  # the child said so: a crash from here on is the user's
+    # The worker's own measures: the largest of wait4()'s and of /proc samples taken while the
+    # child ran (under bubblewrap wait4() sees only bwrap). launcher.py adds the child's report.
     cpu_seconds: float = 0.0
     max_rss_bytes: int = 0
     wall_seconds: float = 0.0
@@ -55,6 +60,7 @@ class ChildRun:
     def run(self) -> Outcome:
         started = time.monotonic()
         self._deadline = started + self.limits.wall_seconds
+        self._next_sample = started
         self._proc = subprocess.Popen(  # noqa: S603 - fixed argv built by isolation.py
             self.argv,
             stdin=subprocess.PIPE,
@@ -99,6 +105,7 @@ class ChildRun:
             self._selector.close()
 
     def _interrupted(self) -> bool:
+        self._sample_cpu()
         if self.outcome.killed_for is not None:
             return True
         if self.should_cancel is not None and self.should_cancel():
@@ -177,6 +184,14 @@ class ChildRun:
         if self.on_progress is not None:
             self.on_progress(min(max(float(fraction), 0.0), 1.0))
 
+    def _sample_cpu(self) -> None:
+        now = time.monotonic()
+        if now < self._next_sample or self._proc.returncode is not None:
+            return
+        self._next_sample = now + POLL_SECONDS
+        sampled = tree_cpu_seconds(self._proc.pid)
+        self.outcome.cpu_seconds = max(self.outcome.cpu_seconds, sampled)
+
     def _stop(self, reason: str) -> None:
         if self.outcome.killed_for is None:
             self.outcome.killed_for = reason
@@ -210,6 +225,39 @@ class ChildRun:
             return False
         self._proc.returncode = os.waitstatus_to_exitcode(status)
         self.outcome.returncode = self._proc.returncode
-        self.outcome.cpu_seconds = usage.ru_utime + usage.ru_stime
+        waited = usage.ru_utime + usage.ru_stime
+        self.outcome.cpu_seconds = max(self.outcome.cpu_seconds, waited)
         self.outcome.max_rss_bytes = usage.ru_maxrss * 1024
         return True
+
+
+def tree_cpu_seconds(pid: int, depth: int = MAX_TREE_DEPTH) -> float:
+    """CPU seconds used so far by `pid` and its descendants, read from /proc.
+
+    bwrap exits as soon as the jailed process does, before its pid-namespace init reaps it, so
+    no rusage the worker can wait for includes the jailed process: when it is killed, these
+    samples are the worker's only measure of it. Unreadable entries count as 0.
+    """
+    total = _own_cpu_seconds(pid)
+    if depth > 0:
+        for child in _children(pid):
+            total += tree_cpu_seconds(child, depth - 1)
+    return total
+
+
+def _own_cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            found += [int(child) for child in (task / "children").read_bytes().split()]
+    except (OSError, ValueError):
+        pass
+    return found

@@ -9,6 +9,7 @@ progress, then one result or error.
 from __future__ import annotations
 
 import json
+import math
 import struct
 from collections.abc import Iterator, Mapping
 from typing import Any, BinaryIO, Protocol
@@ -114,12 +115,20 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"non-standard JSON constant {name}")
 
 
+def _finite_float(text: str) -> float:
+    # "1e999" is valid JSON but parses to inf, which a jsonb column refuses to store.
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("a number out of the float range")
+    return value
+
+
 def iter_messages(buffer: bytearray) -> Iterator[dict[str, Any]]:
     """Pop complete lines from buffer and parse them; raises ValueError on malformed input."""
     while (end := buffer.find(b"\n")) >= 0:
         line = bytes(buffer[:end])
         del buffer[: end + 1]
-        message = json.loads(line, parse_constant=_reject_constant)
+        message = json.loads(line, parse_constant=_reject_constant, parse_float=_finite_float)
         if not isinstance(message, dict) or message.get("type") not in MESSAGE_TYPES:
             raise ValueError("unknown message")
         yield message

@@ -52,3 +52,9 @@ def test_only_known_message_types_are_accepted() -> None:
     for bad in (b'{"type":"exec"}\n', b"[1]\n", b'{"type":"result","x":NaN}\n', b"\x80\n"):
         with pytest.raises(ValueError):
             list(iter_messages(bytearray(bad)))
+
+
+def test_a_number_that_overflows_to_infinity_is_refused() -> None:
+    # Valid JSON, but inf cannot be stored in a jsonb column (the job's metrics).
+    with pytest.raises(ValueError):
+        list(iter_messages(bytearray(b'{"type":"result","result":{"sharpe":1e999}}\n')))

@@ -153,3 +153,11 @@ def test_a_405_from_outside_drf_keeps_allow_when_it_becomes_the_envelope(client)
     assert response.status_code == 405
     assert response["Allow"] == "POST"
     _assert_envelope(response, "method_not_allowed")
+
+
+@pytest.mark.parametrize("url", ["/live", "/ready", "/health", "/api/schema/", "/api/docs/"])
+def test_a_405_outside_the_api_operations_lists_the_allowed_methods(client, url):
+    response = client.put(url)
+
+    assert response.status_code == 405
+    assert "GET" in response["Allow"]

@@ -92,6 +92,7 @@ def world(settings) -> World:
     strategy_update(strategy=strategy, user=owner, code=strategy.versions.get().code + "\n")
     version = strategy.versions.get(number=2)
     finished = execute_job(backtest_submit(owner=owner, data=make_input(version)).pk)
+    assert finished.trades.exists(), finished.error_message  # trade bodies get validated too
     queued = backtest_submit(owner=owner, data=make_input(version))
     webhook = Webhook.objects.create(owner=owner, url="https://93.184.216.34/hook")
     WebhookDelivery.objects.create(webhook=webhook, backtest=finished, event={"type": "x"})

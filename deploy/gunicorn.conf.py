@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
@@ -15,6 +16,11 @@ graceful_timeout = 10
 accesslog = None
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
+# gunicorn's control socket (`gunicornc`) defaults to one path per user ($XDG_RUNTIME_DIR or
+# ~/.gunicorn): a second instance on the host would take it over and remove it on exit. Each
+# instance keeps its own in its data directory (the same VAR_DIR default as settings.py).
+_VAR_DIR = Path(os.environ.get("VAR_DIR") or Path(__file__).resolve().parents[1] / "var")
+control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET") or str(_VAR_DIR / "gunicorn.ctl")
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 

@@ -13,6 +13,7 @@ table shows the median, the spread (max - min) and the ratio to the baseline's m
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import statistics
 import time
@@ -69,7 +70,7 @@ def main() -> None:
 
     baseline_code = padded_baseline(max(len(code) for code, _ in CASES.values()) // 2)
     assert validate_strategy_code(baseline_code).ok, "the baseline must be a valid strategy"
-    rows = [("baseline: valid strategy", baseline_code, set())]
+    rows: list[tuple[str, str, set[str]]] = [("baseline: valid strategy", baseline_code, set())]
     for label, (code, expected) in CASES.items():
         codes = {p.code for p in validate_strategy_code(code).problems}
         # Same work in every row means the same verdict every sample: check it once here.
@@ -79,7 +80,7 @@ def main() -> None:
     print(f"{'case':<28}{'bytes':>9}{'median ms':>12}{'spread ms':>12}{'x baseline':>12}")
     base_median = None
     for label, code, _ in rows:
-        times = measure(lambda code=code: validate_strategy_code(code), args.samples)
+        times = measure(functools.partial(validate_strategy_code, code), args.samples)
         median = statistics.median(times)
         base_median = base_median or median
         print(

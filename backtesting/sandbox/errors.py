@@ -17,7 +17,9 @@ class SandboxError(Exception):
 
     ``code`` is stable (stored on the job row, shown to users); ``message`` is meant for the
     strategy author; ``traceback`` holds only lines from the user's own source
-    (``line N, in next``); ``problems`` carries validator findings for syntax/forbidden errors.
+    (``line N, in next``); ``problems`` carries validator findings for syntax/forbidden errors;
+    ``user_fault`` says whether the user's code caused it. All text is cut to the limits in
+    bounds.py.
     """
 
     code: ClassVar[str] = "sandbox_error"

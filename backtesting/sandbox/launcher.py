@@ -40,6 +40,10 @@ logger = logging.getLogger(__name__)
 # the interpreter instead; these stderr markers let us still call it a memory problem.
 MEMORY_MARKERS = (b"MemoryError", b"Cannot allocate memory", b"std::bad_alloc")
 STDERR_LOG_BYTES = 4_000  # of the child's stderr, into the worker's log
+# A process dies of these when native code faults, not when something else kills it.
+FAULT_SIGNALS = frozenset(
+    {signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE, signal.SIGABRT}
+)
 
 
 def run_strategy_in_sandbox(
@@ -162,13 +166,17 @@ def _exit_error(outcome: Outcome, limits: SandboxLimits) -> SandboxError:
 
 
 def _crash_message(signum: int) -> str:
-    what = (signal.strsignal(signum) or "killed").lower()
-    return (
+    what = (signal.strsignal(signum) or "signal").lower()
+    message = (
         f"The strategy's process crashed ({what}, signal {signum}) while running your code, "
-        "so it produced no result. Native code (NumPy or the Python interpreter) failed on "
-        "something the strategy did: check the values it passes to NumPy and indicator "
-        "functions."
+        "so it produced no result."
     )
+    if signum in FAULT_SIGNALS:
+        message += (
+            " Native code (NumPy or the Python interpreter) failed on something the strategy "
+            "did: check the values it passes to NumPy and indicator functions."
+        )
+    return message
 
 
 def _stderr_text(outcome: Outcome) -> str:

@@ -140,7 +140,9 @@ TEMPLATES = [
 # --- Database: PostgreSQL with psycopg 3's pool when DATABASE_URL is set, else SQLite ---
 if DATABASE_URL:
     _db = env.db_url("DATABASE_URL")
-    _db["ENGINE"] = "django_prometheus.db.backends.postgresql"
+    # django-prometheus' backend on a pool that fails fast in an outage and reconnects within
+    # seconds after it (tradeplatform/postgres/pool.py).
+    _db["ENGINE"] = "tradeplatform.postgres"
     # The suite runs several processes side by side; a small pool keeps it under max_connections.
     _pool_size = env.int("DB_POOL_SIZE", default=2 if IS_TEST else 20)
     _db["OPTIONS"] = {
@@ -149,9 +151,16 @@ if DATABASE_URL:
             "max_size": _pool_size + env.int("DB_POOL_OVERFLOW", default=10),
             # Recycle connections hourly so server-side memory and stale state do not accumulate.
             "max_lifetime": env.float("DB_POOL_MAX_LIFETIME", default=3600.0),
-            "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
+            # How long a request waits for a free connection before a 503: short, so an outage
+            # or an exhausted pool frees web threads fast. Workers may set it longer.
+            "timeout": env.float("DB_POOL_TIMEOUT", default=3.0),
+            # While the database is down, retry at least this often (not 1, 2, 4 ... 128 s)...
+            "reconnect_max_delay": env.float("DB_POOL_RECONNECT_MAX_DELAY", default=2.0),
+            # ...and refuse requests at once rather than let each wait out the timeout.
+            "fail_fast": env.bool("DB_POOL_FAIL_FAST", default=True),
         },
-        "connect_timeout": env.int("DB_CONNECT_TIMEOUT", default=5),
+        # libpq's connect timeout (whole seconds, 2 at least): a blackholed host costs 3 s.
+        "connect_timeout": env.int("DB_CONNECT_TIMEOUT", default=3),
     }
     _db["CONN_MAX_AGE"] = 0  # pooling replaces persistent connections
     # Django passes ConnectionPool.check_connection to the pool: every connection is probed

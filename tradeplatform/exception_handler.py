@@ -22,6 +22,13 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from tradeplatform.errors import DomainError, RateLimitedError
+from tradeplatform.postgres.outage import (
+    DATABASE_UNAVAILABLE_CODE,
+    DATABASE_UNAVAILABLE_MESSAGE,
+    RETRY_AFTER_SECONDS,
+    is_database_unavailable,
+    log_database_unavailable,
+)
 from tradeplatform.request_context import current_request_id
 
 logger = logging.getLogger("tradeplatform.errors")
@@ -100,11 +107,25 @@ def _error_response(exc: Exception, context: dict[str, Any]) -> Response:
         exc = drf_exceptions.PermissionDenied()
     if isinstance(exc, drf_exceptions.APIException):
         return _drf_error_response(exc)
+    if is_database_unavailable(exc):
+        log_database_unavailable(exc, context.get("request"))
+        return _database_unavailable_response()
     log_unhandled_exception(exc, context.get("request"))
     return Response(
         error_body("internal_error", "Something went wrong on our side; quote the request_id."),
         status=500,
     )
+
+
+def _database_unavailable_response() -> Response:
+    response = Response(
+        error_body(DATABASE_UNAVAILABLE_CODE, DATABASE_UNAVAILABLE_MESSAGE),
+        status=503,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+    # Logged once as a warning (no traceback: an outage is not a bug); not again by Django.
+    response._has_been_logged = True  # type: ignore[attr-defined]
+    return response
 
 
 def _domain_error_response(exc: DomainError) -> Response:

@@ -1,7 +1,10 @@
 """Liveness, readiness and dependency health, cheap enough to poll every second.
 
-/live   the process answers; touches nothing.
-/ready  database and cache reachable and migrations applied (Kubernetes readiness).
+/live   the process answers; touches nothing, not even the session of a probe with a cookie
+        (DatabaseOutageMiddleware), so it never waits on a dependency.
+/ready  database and cache reachable and migrations applied (Kubernetes readiness). Each
+        check is bounded: the database by DB_POOL_TIMEOUT (a known outage fails at once),
+        the cache by REDIS_CONNECT_TIMEOUT/REDIS_SOCKET_TIMEOUT.
 /health every dependency with status and latency; 503 when a critical one is down.
 """
 
@@ -127,6 +130,12 @@ def extra_checks() -> list[tuple[str, bool, Callable[[], dict[str, Any]]]]:
     return registered_health_checks()
 
 
+def _migrations_check(database: CheckResult) -> CheckResult:
+    if not database.ok:  # asking a database that just failed would only double the wait
+        return CheckResult("migrations", False, True, 0.0, {"error": "database unavailable"})
+    return _timed("migrations", True, probe_migrations)
+
+
 @never_cache
 @require_GET
 def live(request: HttpRequest) -> JsonResponse:
@@ -136,11 +145,8 @@ def live(request: HttpRequest) -> JsonResponse:
 @never_cache
 @require_GET
 def ready(request: HttpRequest) -> JsonResponse:
-    checks = [
-        _timed("database", True, probe_database),
-        _timed("cache", True, probe_cache),
-        _timed("migrations", True, probe_migrations),
-    ]
+    database = _timed("database", True, probe_database)
+    checks = [database, _timed("cache", True, probe_cache), _migrations_check(database)]
     ok = all(check.ok for check in checks)
     body = {
         "status": "ready" if ok else "not ready",

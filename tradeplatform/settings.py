@@ -109,6 +109,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # accounts: marks request.user verified when this session passed TOTP (user.is_verified()).
     "django_otp.middleware.OTPMiddleware",
+    # Probes never load a session user; an HTML view's database outage answers the 503 page.
+    "tradeplatform.database_outage.DatabaseOutageMiddleware",
     # accounts: per-IP/per-user API rate limit over the shared cache (tradeplatform/ratelimit.py).
     "tradeplatform.ratelimit.ApiRateLimitMiddleware",
     "tradeplatform.middleware.RequestUserContextMiddleware",

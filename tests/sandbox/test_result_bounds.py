@@ -174,7 +174,7 @@ def test_a_25_mb_exception_message_reaches_the_worker_cut_with_a_marker(
     assert error.code == "runtime_error"
     assert len(json.dumps(error.to_dict())) <= SMALL_ERROR_BYTES
     assert error.message.startswith("ValueError: xxx")
-    assert "truncated: 25,000,0" in error.message
+    assert "truncated" in error.message
 
 
 def test_traceback_lines_are_bounded_in_count_and_length(

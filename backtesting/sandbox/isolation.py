@@ -155,7 +155,9 @@ def _python_binds() -> list[str]:
     roots = {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve()}
     for key in ("stdlib", "platstdlib", "purelib", "platlib"):
         roots.add(Path(sysconfig.get_paths()[key]).resolve())
-    roots.add(Path(sys.executable).parent)
+    # Python finds its venv (pyvenv.cfg, site-packages) from the path it was started by, so a
+    # venv reached through a symlink must also be visible at that unresolved path.
+    roots |= {Path(sys.executable).parent, Path(sys.prefix)}
     return [
         arg for root in sorted(_outermost(roots)) for arg in ("--ro-bind", str(root), str(root))
     ]

@@ -15,21 +15,23 @@ import subprocess
 import sys
 import sysconfig
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from backtesting.sandbox.isolation import JAIL_PATHS
+from backtesting.sandbox.isolation import JAIL_PATHS, find_bwrap
 from tests.sandbox.conftest import HEADER, PROJECT_ROOT, SMA_CROSS
 
-# Runs in the copied checkout with the copied venv; forces the rlimits level like a host
-# without bubblewrap, and prints what a caller of the sandbox would see.
+# Runs in a checkout with a given interpreter and prints what a caller of the sandbox would
+# see; with the argument "rlimits" it forces that level, like a host without bubblewrap.
 DRIVER = r"""
 import json, sys
 import numpy as np
 from backtesting.engine import BacktestSpec, BarSeries
 from backtesting.sandbox import SandboxError, SandboxLimits, isolation, launcher
-isolation.find_bwrap = launcher.find_bwrap = lambda: None
-launcher.isolation_level = lambda: "rlimits"
+if sys.argv[1:] == ["rlimits"]:
+    isolation.find_bwrap = launcher.find_bwrap = lambda: None
+    launcher.isolation_level = lambda: "rlimits"
 n = 300
 close = 100 + 10 * np.sin(np.arange(n) / 12) + np.arange(n) * 0.01
 ts = (np.arange(n, dtype=np.int64) + 19_000) * 86_400_000_000_000
@@ -53,6 +55,17 @@ USES_LAZY_NUMPY = HEADER + (
     "        if self.data.close[-1] > self.mid and not self.position():\n"
     "            self.buy()\n"
 )
+
+
+def run_driver(python: Path, checkout: Path, code: str, *args: str) -> dict[str, Any]:
+    done = subprocess.run(
+        [str(python), "-c", DRIVER, *args],
+        input=code, capture_output=True, text=True, cwd=checkout, timeout=180, check=False,
+        env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report: dict[str, Any] = json.loads(done.stdout)
+    return report
 
 
 def _private_checkout(root: Path) -> Path:
@@ -92,13 +105,17 @@ def test_the_rlimits_level_runs_from_a_checkout_only_root_can_enter(
 ) -> None:
     checkout = _private_checkout(tmp_path)
     python = _private_venv(checkout)
-    done = subprocess.run(
-        [str(python), "-c", DRIVER],
-        input=code, capture_output=True, text=True, cwd=checkout, timeout=180, check=False,
-        env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == {"level": "rlimits", "error": None}
+    assert run_driver(python, checkout, code, "rlimits") == {"level": "rlimits", "error": None}
+
+
+@pytest.mark.skipif(find_bwrap() is None, reason="bubblewrap is not usable on this host")
+def test_a_virtualenv_reached_through_a_symlink_runs_in_the_jail(tmp_path: Path) -> None:
+    # The jail binds resolved paths; the interpreter is started by the path it was run as.
+    link = tmp_path / "venv"
+    link.symlink_to(Path(sys.prefix).resolve(), target_is_directory=True)
+    report = run_driver(link / "bin" / "python", PROJECT_ROOT, SMA_CROSS)
+    assert report["error"] is None
+    assert report["level"].startswith("bubblewrap")
 
 
 def test_a_run_loads_no_module_after_the_lockdown() -> None:

@@ -23,7 +23,6 @@ from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.core.cache import cache
 from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
@@ -40,6 +39,7 @@ from backtesting.jobs.claims import ClaimOutcome, backtest_claim
 from backtesting.jobs.models import Backtest, BacktestStatus, Trade
 from backtesting.jobs.results import ResultNotStorableError, trades_from_result
 from backtesting.jobs.services import cancel_flag_key, queue_depth_refresh
+from tradeplatform.soft_cache import soft_delete, soft_get
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ class _Claim:
         if now - self._last_cancel_poll < settings.BACKTEST_CANCEL_POLL_SECONDS:
             return self.lost
         self._last_cancel_poll = now
-        if cache.get(cancel_flag_key(self.backtest_id)):
+        if soft_get(cancel_flag_key(self.backtest_id)):  # a cache outage must not kill the run
             return True
         # The row is the truth (a flushed or shared cache may have lost the flag); a primary-key
         # read every half second is negligible next to the backtest itself.
@@ -312,7 +312,7 @@ def backtest_finish_effects(backtest_id: int, status: str) -> None:
             (row["finished_at"] - row["started_at"]).total_seconds()
         )
     metrics.BACKTESTS.labels(status).inc()
-    cache.delete(cancel_flag_key(backtest_id))
+    soft_delete(cancel_flag_key(backtest_id))
     logger.info("backtest finished", extra={"backtest_id": backtest_id, "status": status})
     notifications_enqueue(backtest_id=backtest_id)
 

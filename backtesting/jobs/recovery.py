@@ -21,13 +21,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db.models import Q
 from django.utils import timezone
 
 from backtesting.jobs import metrics
 from backtesting.jobs.models import Backtest, BacktestStatus
 from backtesting.jobs.services import backtest_enqueue_on_commit, queue_depth_refresh
+from tradeplatform.soft_cache import soft_add
 
 logger = logging.getLogger(__name__)
 
@@ -54,10 +54,11 @@ def backtest_recover_stale_if_due(*, owner: str = "") -> RecoveryReport | None:
 
     Returns None when the lock was taken. The lock only saves work: `cache.add` is atomic on
     Redis but not on the file cache, and two overlapping sweeps are harmless because every
-    write of the sweep is conditional on the state it read.
+    write of the sweep is conditional on the state it read. So when the cache is down every
+    worker sweeps: recovery must not wait for the cache to come back.
     """
     interval = settings.BACKTEST_RECOVERY_INTERVAL_SECONDS
-    if not cache.add(SWEEP_LOCK_KEY, owner or "worker", timeout=max(interval, 1)):
+    if soft_add(SWEEP_LOCK_KEY, owner or "worker", timeout=max(interval, 1)) is False:
         return None
     return backtest_recover_stale()
 

@@ -3,7 +3,8 @@
 On PostgreSQL the range is streamed with a binary COPY and decoded by NumPy in one pass: no
 Python object per row. Elsewhere a values_list feeds np.fromiter. Either way the result is
 cached as raw column bytes under a key that contains the series' data version, which every
-import that changes bars bumps, so a cached series can never be stale.
+import that changes bars bumps, so a cached series can never be stale. The cache is only an
+accelerator: when it cannot be reached, bars come from the database (tradeplatform.soft_cache).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from datetime import datetime
 
 import numpy as np
 from django.conf import settings
-from django.core.cache import cache
 from django.db import connection
 
 from backtesting.engine import BarSeries
@@ -27,6 +27,7 @@ from backtesting.marketdata.resampling import resample
 from backtesting.marketdata.timeframes import Timeframe
 from backtesting.marketdata.writes import datetime_to_ns, ns_to_datetime
 from tradeplatform.errors import NotFoundError
+from tradeplatform.soft_cache import soft_get, soft_set
 
 # PostgreSQL's binary timestamptz is microseconds since 2000-01-01 UTC.
 _PG_EPOCH_US = 946_684_800 * 1_000_000
@@ -78,7 +79,7 @@ def bars_load_arrays(
         return empty_series(instrument.symbol)
     source_tf, version = source
     key = _cache_key(instrument.pk, source_tf, version, tf, start, end)
-    blob = cache.get(key)
+    blob = soft_get(key)
     if blob is not None:
         return series_from_bytes(instrument.symbol, blob)
     bars = _load_from_database(instrument, source_tf, start, end)
@@ -104,7 +105,7 @@ def _cache_key(
 def _cache_store(key: str, bars: BarSeries) -> None:
     blob = series_to_bytes(bars)
     if len(blob) <= settings.MARKETDATA_CACHE_MAX_BYTES:
-        cache.set(key, blob, timeout=settings.MARKETDATA_CACHE_TIMEOUT)
+        soft_set(key, blob, timeout=settings.MARKETDATA_CACHE_TIMEOUT)
 
 
 def _load_from_database(

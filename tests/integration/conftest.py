@@ -9,13 +9,18 @@ database while the broker and cache folders link to the ones this process uses. 
 `start_worker` starts more workers for one test (stopped after it), on a queue of that test's
 own, optionally with a test-only app module (`app="tests.integration.faulty_worker"`). All
 workers share one Prometheus directory, so a metric is found whichever worker bumped it.
+
+`private_redis` is a redis-server of one test's own, on a free port, that the test may kill
+and start again: outages are never rehearsed on the shared instance.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -34,6 +39,7 @@ from tests.factories import StrategyFactory, StrategyVersionFactory, TraderFacto
 
 ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT = 60.0
+REDIS_READY_TIMEOUT = 10.0
 
 
 class Worker:
@@ -171,6 +177,80 @@ def _kill_group(pgid: int, sig: signal.Signals) -> None:
         os.killpg(pgid, sig)
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class PrivateRedis:
+    """A redis-server without persistence on a port of its own: a restart loses every key."""
+
+    def __init__(self, log_path: Path) -> None:
+        self.port, self.log_path = free_port(), log_path
+        self.process: subprocess.Popen | None = None
+
+    def url(self, db: int = 0) -> str:
+        return f"redis://127.0.0.1:{self.port}/{db}"
+
+    def start(self) -> None:
+        command = [
+            "redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+            "--save", "", "--appendonly", "no", "--daemonize", "no",
+        ]  # fmt: skip
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + REDIS_READY_TIMEOUT
+        while time.monotonic() < deadline and self.process.poll() is None:
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as conn,
+            ):
+                conn.sendall(b"PING\r\n")
+                if conn.recv(16).startswith(b"+PONG"):
+                    return
+            time.sleep(0.05)
+        raise RuntimeError(f"private redis-server not ready:\n{self.log_path.read_text()}")
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash or an OOM kill would: nothing is flushed, every key is gone."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def restart(self) -> None:
+        self.kill()
+        self.start()
+
+
+@pytest.fixture
+def no_sweep_by_the_session_worker(transactional_db) -> Iterator[None]:
+    """Hold the shared recovery-sweep lock, so only the test's own workers recover jobs.
+
+    The session worker sweeps the same database but publishes to the shared broker and cache;
+    a test whose worker runs on a broker or cache of its own measures that worker's sweep.
+    """
+    from django.core.cache import cache
+
+    from backtesting.jobs.recovery import SWEEP_LOCK_KEY
+
+    cache.set(SWEEP_LOCK_KEY, "test", timeout=900)
+    yield
+    cache.delete(SWEEP_LOCK_KEY)
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    server = PrivateRedis(tmp_path / "redis.log")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
 SLOW_CODE = """from strategy import Strategy, Param
 import indicators as ta
 
@@ -196,7 +276,14 @@ SLOW_PARAMS = [{"name": "spin", "type": "int", "default": 1000, "min": 0, "max":
 
 
 @pytest.fixture
-def setup(transactional_db, celery_worker) -> dict[str, Any]:
+def setup(job_setup, celery_worker) -> dict[str, Any]:
+    """A trader, bars of AAA, the slow strategy and the session worker running."""
+    return job_setup
+
+
+@pytest.fixture
+def job_setup(transactional_db) -> dict[str, Any]:
+    """A trader, bars of AAA and the slow strategy, for tests that start their own workers."""
     owner: Any = TraderFactory(username=f"it-{uuid.uuid4().hex[:6]}")
     seed_bars("AAA", 500)
     strategy = StrategyFactory(owner=owner, code="")

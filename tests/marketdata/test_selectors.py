@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+import socket
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import pytest
 
 from backtesting.engine import BarSeries
+from backtesting.engine.bars import FIELDS
 from backtesting.marketdata.arrays import series_from_bytes, series_to_bytes
 from backtesting.marketdata.selectors import bars_load_arrays
 from backtesting.marketdata.services import bars_import
@@ -74,3 +78,40 @@ def test_cache_bytes_round_trip_exactly():
     back = series_from_bytes("X", series_to_bytes(bars))
     assert back.timestamps.tolist() == [1, 2]
     assert back.volume.tolist() == [1.5, 2.25]
+
+
+def redis_cache_on_a_dead_port() -> dict[str, Any]:
+    """CACHES for the production Redis backend on a port where nothing listens."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return {
+        "default": {
+            "BACKEND": "django_prometheus.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{port}/0",
+            "OPTIONS": {
+                "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                "SOCKET_CONNECT_TIMEOUT": 0.5,
+                "SOCKET_TIMEOUT": 0.5,
+            },
+        }
+    }
+
+
+def test_with_the_cache_down_bars_come_from_the_database_with_one_warning(
+    imported, settings, caplog
+):
+    stored, resampled = bars_load_arrays("AAPL", "1d"), bars_load_arrays("AAPL", "1w")
+    settings.CACHES = redis_cache_on_a_dead_port()
+    with caplog.at_level(logging.WARNING, logger="tradeplatform.soft_cache"):
+        again = [bars_load_arrays("AAPL", "1d"), bars_load_arrays("AAPL", "1w")]
+        again.append(bars_load_arrays("AAPL", "1d"))
+
+    for expected, got in zip([stored, resampled, stored], again, strict=True):
+        assert got.timestamps.tolist() == expected.timestamps.tolist()
+        for name in FIELDS:
+            assert getattr(got, name).tolist() == getattr(expected, name).tolist()
+    warnings = [r for r in caplog.records if r.name == "tradeplatform.soft_cache"]
+    # One warning for the outage, not one per read and write of each series.
+    assert [r.getMessage() for r in warnings] == ["cache unavailable; going without it"]
+    assert warnings[0].levelno == logging.WARNING

@@ -176,3 +176,20 @@ def _error(code: str, message: str, tb: list[str], log: BoundedLog) -> Message:
         "logs": log.text(),
         "logs_truncated": log.truncated,
     }
+
+
+def _fill_numpy_method_caches() -> None:
+    """Call each ndarray method NumPy implements in numpy._core._methods once, from here.
+
+    NumPy's C code imports that module on a method's first call through the calling frame's
+    __import__; from a strategy that is the restricted importer, which refuses, so
+    `close.mean()` failed unless the engine had happened to call `.mean()` first. After one
+    call NumPy keeps the function, and nothing is imported again.
+    """
+    sample = np.arange(1.0, 4.0)
+    for method in ("sum", "prod", "mean", "var", "std", "max", "min", "any", "all"):
+        getattr(sample, method)()
+    sample.clip(0.0, 1.0)
+
+
+_fill_numpy_method_caches()  # at import: child.py imports this module before the lockdown

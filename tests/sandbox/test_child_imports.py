@@ -1,9 +1,11 @@
-"""The child must run wherever the checkout and the virtualenv live.
+"""What the child imports, and that it runs wherever the checkout and the virtualenv live.
 
 A root worker drops the child to uid 65534 before user code runs. At the rlimits level there
 is no mount namespace, so everything the child still loads after that drop must be reachable
 by uid 65534 on the host — which a checkout under `mktemp -d` or pytest's tmp dir (both 0700)
-is not. The child therefore loads every trusted module before the drop.
+is not. The child therefore loads every trusted module before the drop. And whatever NumPy
+imports from C on first use goes through the strategy's restricted __import__ unless it was
+used once before.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -141,3 +144,21 @@ def test_a_run_loads_no_module_after_the_lockdown() -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_array_methods_work_in_a_strategy_from_the_first_call(
+    run: Callable[..., dict[str, Any]],
+) -> None:
+    # NumPy implements these in Python (numpy._core._methods) and imports that module from C
+    # on the first call, through the caller's __import__: in a strategy, the restricted one.
+    code = HEADER + (
+        "class Methods(Strategy):\n"
+        "    def init(self):\n"
+        "        close = self.data.close\n"
+        "        self.stats = [close.mean(), close.std(), close.var(), close.sum(),\n"
+        "                      close.prod(), close.max(), close.min(), close.any(), close.all(),\n"
+        "                      close.clip(0, 1).sum()]\n"
+        "    def next(self):\n"
+        "        pass\n"
+    )
+    assert run(code)["sandbox"]["logs"] == ""

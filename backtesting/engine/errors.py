@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+import reprlib
+from typing import Any
+
+# User values quoted in messages stay short: a message is for naming the value, not echoing it.
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxother = 40
+_SHORT.maxlist = _SHORT.maxtuple = _SHORT.maxdict = _SHORT.maxset = 4
+_SHORT.maxlevel = 2
+
 
 class StrategyError(Exception):
     """The user's strategy is at fault (exception in init/next/signals, bad order arguments).
@@ -18,3 +27,11 @@ class StrategyError(Exception):
 
 class EngineError(Exception):
     """Our bug or inconsistent input (misaligned bars, invalid spec)."""
+
+
+def shown(value: Any) -> str:
+    """A short repr of a user-supplied value for an error message."""
+    try:
+        return _SHORT.repr(value)
+    except Exception:  # a broken __repr__ must not turn the user's error into ours
+        return f"<{type(value).__name__}>"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from backtesting.engine.broker import Broker
@@ -115,6 +115,67 @@ class Order:
 
     def __repr__(self) -> str:
         return f"<Order {self.id} {self.kind} {'buy' if self.side > 0 else 'sell'} {self.status}>"
+
+
+# What a strategy may read of its orders; the rest (the trade, the broker) is engine wiring.
+PUBLIC_FIELDS = frozenset(
+    {
+        "id", "kind", "symbol", "side", "tag", "placed_bar", "parent_id", "limit", "stop",
+        "trail", "sl", "tp", "units", "fraction", "value", "tif", "status", "reason",
+        "fill_bar", "fill_price", "filled_units", "market_price", "commission",
+        "is_buy", "is_pending",
+    }
+)  # fmt: skip
+
+
+class OrderView:
+    """The order as the strategy holds it: every public field readable, none writable.
+
+    The broker books fills through the Order itself; a strategy that could set ``status`` or
+    ``sym_index`` would corrupt the run, so it gets this view. Views are made on demand and
+    not kept by the engine (a kept view would be one more long-lived object per order for the
+    garbage collector to walk); two views of one order compare equal.
+    """
+
+    __slots__ = ("_order",)
+
+    def __init__(self, order: Order) -> None:
+        object.__setattr__(self, "_order", order)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in PUBLIC_FIELDS:
+            return getattr(self._order, name)
+        raise AttributeError(f"orders have no attribute {name!r}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"orders are read-only (cannot set {name!r}); cancel and re-place")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"orders are read-only (cannot delete {name!r})")
+
+    def cancel(self) -> None:
+        """Cancel the order if it is still pending (no effect otherwise)."""
+        self._order.cancel()
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, OrderView) and other._order is self._order
+
+    def __hash__(self) -> int:
+        return id(self._order)
+
+    def __repr__(self) -> str:
+        return repr(self._order)
+
+
+_new_view = object.__new__
+_set_view_order = OrderView._order.__set__  # type: ignore[attr-defined]
+
+
+def order_view(order: Order) -> OrderView:
+    """The strategy's read-only view of ``order`` (made per order placed: skips __init__)."""
+    view: OrderView = _new_view(OrderView)
+    _set_view_order(view, order)
+    return view
 
 
 def trigger_price(side: int, kind_stop: float, o: float, h: float, low: float) -> float:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -17,7 +18,13 @@ from backtesting.engine.broker import Broker
 from backtesting.engine.errors import EngineError, StrategyError
 from backtesting.engine.result import BacktestResult, assemble, assemble_ledger
 from backtesting.engine.spec import BacktestSpec
-from backtesting.engine.strategy import PHASE_INIT, Data, Strategy
+from backtesting.engine.strategy import (
+    PHASE_INIT,
+    Data,
+    Strategy,
+    check_instance_names,
+    check_strategy_class,
+)
 from backtesting.engine.vectorized import (
     SignalDriver,
     run_signals_arrays,
@@ -28,6 +35,8 @@ from backtesting.engine.views import Clock
 
 Progress = Callable[[float], Any] | None
 PROGRESS_STEPS = 100
+MAX_MESSAGE_CHARS = 2000
+ENGINE_DIR = str(Path(__file__).parent)
 
 
 def run_backtest(
@@ -45,13 +54,14 @@ def run_backtest(
     spec = spec if isinstance(spec, BacktestSpec) else BacktestSpec.from_dict(spec)
     if not (isinstance(strategy, type) and issubclass(strategy, Strategy)):
         raise EngineError("strategy must be a Strategy subclass")
+    check_strategy_class(strategy)  # again: attributes may have been set after the class body
     aligned = align_bars(bars)
     if spec.benchmark is not None and spec.benchmark not in aligned.symbols:
         raise EngineError(f"benchmark {spec.benchmark!r} is not among the bars")
     broker = Broker(spec, aligned)
     clock = Clock()
-    user = _instantiate(strategy)
     code_files = _user_files(strategy)
+    user = _instantiate(strategy, code_files)
     with _user_errors(code_files):
         user._bind(broker, _datas(aligned, clock), clock, spec.params)
     if _overrides(strategy, "signals"):
@@ -59,6 +69,7 @@ def run_backtest(
     with _user_errors(code_files):
         user._phase = PHASE_INIT
         user.init()
+    check_instance_names(user, "init()")
     start, eval_start = _start_bars(spec, user._indicator_arrays, aligned.n_bars)
     user._go_live()
     _run_loop(broker, clock, user.next, start, aligned.n_bars, code_files, progress)
@@ -76,6 +87,8 @@ def _run_signals(
 ) -> BacktestResult:
     with _user_errors(code_files):
         raw = user.signals(user.data)  # type: ignore[attr-defined]
+    check_instance_names(user, "signals()")
+    with _user_errors(code_files):  # user objects inside what signals() returned run too
         targets = signal_targets(raw, aligned, spec)
     start, eval_start = _start_bars(spec, [*user._indicator_arrays, *targets], aligned.n_bars)
     driver = SignalDriver(broker, np.nan_to_num(targets), start)
@@ -195,12 +208,12 @@ def _overrides(cls: type, name: str) -> bool:
     return getattr(cls, name, None) is not getattr(Strategy, name, None)
 
 
-def _instantiate(cls: type[Strategy]) -> Strategy:
+def _instantiate(cls: type[Strategy], files: frozenset[str]) -> Strategy:
     try:
         return cls()
     except Exception as exc:
         raise StrategyError(
-            f"could not create the strategy: {exc}", _user_lines(exc, None)
+            f"could not create the strategy: {_user_message(exc)}", _user_lines(exc, files)
         ) from exc
 
 
@@ -223,6 +236,25 @@ def _user_lines(exc: BaseException, files: frozenset[str] | None) -> list[str]:
     return traceback.format_list(keep)
 
 
+def _user_message(exc: BaseException) -> str:
+    """``Type: text`` of an exception raised through the user's code, kept short."""
+    try:
+        text = str(exc)
+    except Exception:  # whatever a broken __str__ raises, the type still names the error
+        text = ""
+    name = type(exc).__name__
+    text = text if len(text) <= MAX_MESSAGE_CHARS else text[: MAX_MESSAGE_CHARS - 1] + "…"
+    return f"{name}: {text}" if text else name
+
+
+def _internal_message(exc: BaseException) -> str:
+    """Names our failing line, never the exception's text (it may quote user values)."""
+    every = traceback.extract_tb(exc.__traceback__)
+    frames = [f for f in every if f.filename.startswith(ENGINE_DIR)]
+    where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+    return f"internal error: {type(exc).__name__}{where}"
+
+
 class _user_errors:
     """Turn exceptions raised through the user's code into StrategyError; others are ours."""
 
@@ -241,5 +273,7 @@ class _user_errors:
             return False  # KeyboardInterrupt, SystemExit: never swallow
         lines = _user_lines(exc, self.files)
         if lines:
-            raise StrategyError(f"{type(exc).__name__}: {exc}", lines) from exc
-        raise EngineError(f"internal error: {type(exc).__name__}: {exc}") from exc
+            raise StrategyError(_user_message(exc), lines) from exc
+        # No frame of the user's code: everything the user returned or set was checked where
+        # the engine took it (StrategyError), so what is left is ours.
+        raise EngineError(_internal_message(exc)) from exc

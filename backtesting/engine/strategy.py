@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import inspect
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from backtesting.engine import indicators
 from backtesting.engine import orders as ok
-from backtesting.engine.errors import StrategyError
-from backtesting.engine.orders import Order
+from backtesting.engine.errors import StrategyError, shown
+from backtesting.engine.orders import Order, OrderView, order_view
 from backtesting.engine.views import Clock, SeriesView, readonly
 
 if TYPE_CHECKING:
@@ -20,6 +22,21 @@ if TYPE_CHECKING:
 _MISSING = object()
 PHASE_SETUP, PHASE_INIT, PHASE_RUN = "setup", "init", "run"
 TIFS = ("gtc", "day")
+# The hooks a strategy overrides; every other name of Strategy belongs to the engine.
+HOOKS = frozenset({"init", "next", "signals"})
+# Attributes the engine sets on the instance in _bind (see there).
+ENGINE_ATTRIBUTES = frozenset(
+    {
+        "_broker", "_clock", "_phase", "_datas", "_datas_view", "_symbols",
+        "_indicator_arrays", "_positions", "_sym_index", "_param_values",
+    }
+)  # fmt: skip
+# Tags are stored with the trades (a 100-character text column): refuse what cannot be stored
+# where the order is placed, so the user sees their own line, not a failed save later.
+MAX_TAG_LENGTH = 100
+# No price, size or cash value of a real order comes near this; beyond it float arithmetic
+# on notionals and fees would overflow to inf.
+MAX_ORDER_NUMBER = 1e15
 
 
 class Param:
@@ -89,12 +106,14 @@ class Param:
 class Data:
     """One instrument's bars: full read-only arrays in ``init``, progressive views in ``next``."""
 
-    __slots__ = ("_arrays", "_live", "_views", "symbol")
+    __slots__ = ("_arrays", "_live", "_symbol", "_views")
 
     def __init__(self, symbol: str, arrays: dict[str, np.ndarray], clock: Clock) -> None:
-        self.symbol = symbol
+        self._symbol = symbol
         # Timestamps stay int64: as float64 nanoseconds they would lose precision.
-        self._arrays = {k: v if k == "time" else readonly(v) for k, v in arrays.items()}
+        self._arrays = {
+            k: readonly(v, np.int64 if k == "time" else np.float64) for k, v in arrays.items()
+        }
         self._views = {k: SeriesView(v, clock, f"{symbol}.{k}") for k, v in self._arrays.items()}
         self._live = False
 
@@ -107,6 +126,7 @@ class Data:
     close = property(lambda self: self._get("close"))
     volume = property(lambda self: self._get("volume"))
     time = property(lambda self: self._get("time"))
+    symbol = property(lambda self: self._symbol)
 
     def __len__(self) -> int:
         return len(self._views["close"]) if self._live else len(self._arrays["close"])
@@ -161,6 +181,10 @@ class Strategy:
 
     _param_values: dict[str, Any] = {}
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        check_strategy_class(cls)
+
     def init(self) -> None:
         """Compute indicators once over the whole series with ``self.I``."""
 
@@ -172,6 +196,8 @@ class Strategy:
     def _bind(self, broker: Broker, datas: dict[str, Data], clock: Clock, params: dict) -> None:
         self._broker, self._clock, self._phase = broker, clock, PHASE_SETUP
         self._datas, self._symbols = datas, tuple(datas)
+        # The strategy reads instruments through a read-only mapping; the engine keeps the dict.
+        self._datas_view = MappingProxyType(datas)
         self._indicator_arrays: list[np.ndarray] = []
         self._positions = [Position(broker, s) for s in range(len(datas))]
         self._sym_index = {sym: s for s, sym in enumerate(datas)}
@@ -197,8 +223,8 @@ class Strategy:
         return self._datas[self._symbols[0]]
 
     @property
-    def datas(self) -> dict[str, Data]:
-        return self._datas
+    def datas(self) -> Mapping[str, Data]:
+        return self._datas_view
 
     @property
     def symbols(self) -> tuple[str, ...]:
@@ -222,9 +248,9 @@ class Strategy:
         return int(self.data._arrays["time"][self._clock.i])
 
     @property
-    def orders(self) -> tuple[Order, ...]:
-        """Orders still pending (including stop-loss / take-profit exits)."""
-        return tuple(o for o in self._broker.pending if o.status == ok.PENDING)
+    def orders(self) -> tuple[OrderView, ...]:
+        """Orders still pending (including stop-loss / take-profit exits), read-only."""
+        return tuple(order_view(o) for o in self._broker.pending if o.status == ok.PENDING)
 
     def position(self, symbol: str | None = None) -> Position:
         return self._positions[self._resolve(symbol)]
@@ -249,18 +275,18 @@ class Strategy:
 
     # ------------------------------------------------------------------ orders
 
-    def buy(self, **kwargs: Any) -> Order:
+    def buy(self, **kwargs: Any) -> OrderView:
         """Place a buy order; see docs/strategy-guide.md for the arguments."""
         return self._place(+1, **kwargs)
 
-    def sell(self, **kwargs: Any) -> Order:
+    def sell(self, **kwargs: Any) -> OrderView:
         """Place a sell order (a short sale when flat and shorting is allowed)."""
         return self._place(-1, **kwargs)
 
-    def close(self, symbol: str | None = None, fraction: float = 1.0) -> Order:
+    def close(self, symbol: str | None = None, fraction: float = 1.0) -> OrderView:
         """Exit ``fraction`` of the position (FIFO over its trades) with a market order."""
         if not (isinstance(fraction, int | float) and 0.0 < fraction <= 1.0):
-            raise ValueError(f"close fraction must be in (0, 1], got {fraction!r}")
+            raise ValueError(f"close fraction must be in (0, 1], got {shown(fraction)}")
         s = self._resolve(symbol)
         side = -1 if self._broker.units[s] > 0 else 1
         order = Order(kind=ok.CLOSE, symbol=self._symbols[s], sym_index=s, side=side)
@@ -282,7 +308,7 @@ class Strategy:
         tif: str = "gtc",
         tag: str | None = None,
         symbol: str | None = None,
-    ) -> Order:
+    ) -> OrderView:
         s = self._resolve(symbol)
         order = Order(
             kind=ok.MARKET, symbol=self._symbols[s], sym_index=s, side=side, tag=_check_tag(tag)
@@ -291,11 +317,11 @@ class Strategy:
         _set_prices(order, limit, stop, sl, tp, trail)
         return self._submit(order, tif)
 
-    def _submit(self, order: Order, tif: str) -> Order:
+    def _submit(self, order: Order, tif: str) -> OrderView:
         if self._phase != PHASE_RUN:
             raise RuntimeError("orders can only be placed from next()")
         if tif not in TIFS:
-            raise ValueError(f"tif must be one of {TIFS}, got {tif!r}")
+            raise ValueError(f"tif must be one of {TIFS}, got {shown(tif)}")
         order.tif = tif
         i = self._clock.i
         order.placed_bar = i
@@ -305,7 +331,7 @@ class Strategy:
         # An order decided on bar i's close can only trade at a later price (look-ahead guard);
         # the labelled same_close mode is the one explicit exception for market orders.
         order.eligible_bar = i if same_close else i + 1
-        return self._broker.submit(order)
+        return order_view(self._broker.submit(order))
 
     def _resolve(self, symbol: str | None) -> int:
         if symbol is None:
@@ -313,7 +339,8 @@ class Strategy:
         try:
             return self._sym_index[symbol]
         except (KeyError, TypeError):
-            raise ValueError(f"unknown symbol {symbol!r}; known: {list(self._symbols)}") from None
+            known = shown(list(self._symbols))
+            raise ValueError(f"unknown symbol {shown(symbol)}; known: {known}") from None
 
 
 def resolve_params(cls: type, given: dict[str, Any]) -> dict[str, Any]:
@@ -325,25 +352,102 @@ def resolve_params(cls: type, given: dict[str, Any]) -> dict[str, Any]:
     return {name: p.resolve(given.get(name, _MISSING)) for name, p in declared.items()}
 
 
+def check_strategy_class(cls: type) -> None:
+    """Refuse a strategy class whose own names collide with the engine's (StrategyError).
+
+    A class attribute called ``cash`` or ``parameters`` would silently replace what the engine
+    reads or calls, and the run would fail far from the user's line, as if it were our bug.
+    """
+    for klass in cls.__mro__:
+        if klass is Strategy or klass is object:
+            break
+        for name, value in vars(klass).items():
+            if name.startswith("__") and name.endswith("__"):
+                continue
+            if name in RESERVED:
+                raise StrategyError(
+                    f"the strategy defines {name!r}, a name reserved by the engine "
+                    f"({_role(name)}); rename it"
+                )
+            if name in HOOKS and not callable(value):
+                raise StrategyError(f"the strategy's {name!r} must be a method, not a value")
+
+
+def check_instance_names(strategy: Strategy, during: str) -> None:
+    """Refuse engine methods the strategy replaced on ``self`` during ``init``/``signals``.
+
+    Properties cannot be set at all (no setter); a method can be shadowed by an instance
+    attribute, so each is looked up and compared with what the class provides. Deliberately
+    not ``vars(strategy)``: that would materialize the instance dict, and every ``self.x`` in
+    ``next()`` would be slower for the rest of the run.
+    """
+    cls = type(strategy)
+    for name in SHADOWABLE:
+        found = getattr(strategy, name, None)
+        expected = getattr(cls, name, None)
+        if found is expected or (
+            getattr(found, "__func__", None) is getattr(expected, "__func__", expected)
+        ):
+            continue
+        raise StrategyError(
+            f"{during} set self.{name}, a name reserved by the engine ({_role(name)}); "
+            "use another attribute name"
+        )
+
+
+def _role(name: str) -> str:
+    member = inspect.getattr_static(Strategy, name, None)
+    if isinstance(member, property):
+        return f"the property self.{name}"
+    if callable(member) or isinstance(member, classmethod | staticmethod):
+        return f"the method self.{name}()"
+    return "used by the engine internally"
+
+
 def _indicator_arrays(result: Any, n: int) -> list[np.ndarray]:
     parts = list(result) if isinstance(result, tuple | list) else [result]
     if len(parts) == 1 and np.ndim(parts[0]) == 2:
         parts = list(np.asarray(parts[0]))
     out = []
     for part in parts:
-        arr = np.asarray(part, dtype=np.float64)
+        arr = np.asarray(part)
+        if arr.dtype.kind not in "biuf":
+            raise ValueError(
+                f"an indicator returned {dtype_words(arr.dtype)}; expected numbers or booleans"
+            )
         if arr.shape != (n,):
             raise ValueError(f"indicator output has shape {arr.shape}, expected ({n},)")
-        out.append(readonly(arr.copy()))
+        # One copy, always: the engine's array must not change if the user's does later.
+        out.append(readonly(arr.astype(np.float64, copy=True)))
     return out
 
 
+def dtype_words(dtype: np.dtype) -> str:
+    """How a column of this dtype is named in a message to the user."""
+    return {
+        "U": "a column of strings",
+        "S": "a column of strings",
+        "O": "a column of Python objects",
+        "c": "a column of complex numbers",
+        "M": "a column of dates",
+        "m": "a column of time spans",
+    }.get(dtype.kind, f"a column of {dtype.name}")
+
+
+_NUMBER_TYPES = (int, float, np.integer, np.floating)
+
+
 def _finite_positive(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    value = float(value)
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, _NUMBER_TYPES):
+        raise ValueError(f"{name} must be a number, got {shown(value)}")
+    try:
+        value = float(value)
+    except OverflowError:
+        value = math.inf
+    if not (math.isfinite(value) and 0 < value <= MAX_ORDER_NUMBER):
+        raise ValueError(
+            f"{name} must be a finite number > 0 and <= {MAX_ORDER_NUMBER:g}, got {shown(value)}"
+        )
     return value
 
 
@@ -389,12 +493,43 @@ _ENTRY_KIND = {
 
 
 def _check_tag(tag: Any) -> str | None:
-    if tag is not None and not isinstance(tag, str):
-        raise ValueError("tag must be a string")
+    if tag is None:
+        return None
+    if not isinstance(tag, str):
+        raise ValueError(f"tag must be a string, got {shown(tag)}")
+    if len(tag) > MAX_TAG_LENGTH:
+        raise ValueError(f"tag must be at most {MAX_TAG_LENGTH} characters, got {len(tag)}")
+    if "\x00" in tag or not _encodable(tag):
+        raise ValueError("tag must be text without NUL characters or lone surrogates")
     return tag
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 # One implementation (the view-aware fast path lives in indicators, which the sandbox's
 # ``indicators`` facade exposes); the strategy module re-exports it.
 crossover = indicators.crossover
 crossunder = indicators.crossunder
+
+
+# Every name Strategy defines (methods, properties, class attributes) plus what _bind sets,
+# except the hooks a strategy is meant to override.
+RESERVED = (
+    frozenset(n for n in vars(Strategy) if not (n.startswith("__") and n.endswith("__")))
+    | ENGINE_ATTRIBUTES
+) - HOOKS
+PUBLIC_RESERVED = frozenset(n for n in RESERVED if not n.startswith("_"))
+# What an instance attribute can shadow: methods and the hooks (properties have no setter).
+SHADOWABLE = tuple(
+    sorted(
+        n
+        for n in PUBLIC_RESERVED | HOOKS
+        if not isinstance(inspect.getattr_static(Strategy, n, None), property)
+    )
+)

@@ -23,25 +23,31 @@ from backtesting.engine import orders as ok
 from backtesting.engine.arraypath import SignalOrders, Unsupported, book_orders, fills_ledger
 from backtesting.engine.bars import AlignedBars
 from backtesting.engine.broker import Broker
-from backtesting.engine.errors import StrategyError
+from backtesting.engine.errors import StrategyError, shown
 from backtesting.engine.orders import Order
 from backtesting.engine.result import Ledger, build_curve, step_history
 from backtesting.engine.spec import BacktestSpec
+from backtesting.engine.strategy import dtype_words
 
 
 def signal_targets(raw: Any, bars: AlignedBars, spec: BacktestSpec) -> np.ndarray:
-    """(n_symbols, n_bars) float targets from what ``signals`` returned; NaN = no view yet."""
+    """(n_symbols, n_bars) float targets from what ``signals`` returned; NaN = no view yet.
+
+    Everything here checks what the user's code returned, so every refusal is a StrategyError
+    that names the column and what was wrong with it.
+    """
     n_sym, n = len(bars.symbols), bars.n_bars
     if not isinstance(raw, dict):
         raw = {bars.symbols[0]: raw}
-    unknown = sorted(set(map(str, raw)) - set(bars.symbols))
+    unknown = [k for k in raw if not (isinstance(k, str) and k in bars.symbols)]
     if unknown:
-        raise StrategyError(f"signals() returned unknown symbols: {', '.join(unknown)}")
+        names = ", ".join(shown(k) for k in unknown[:3]) + (", ..." if len(unknown) > 3 else "")
+        raise StrategyError(f"signals() returned {len(unknown)} unknown symbol(s): {names}")
     out = np.zeros((n_sym, n))
     for s, sym in enumerate(bars.symbols):
         if sym not in raw:
             continue
-        arr = np.asarray(raw[sym], dtype=np.float64)
+        arr = _signal_column(raw[sym], sym)
         if arr.shape != (n,):
             raise StrategyError(f"signals()[{sym!r}] has shape {arr.shape}, expected ({n},)")
         finite = arr[~np.isnan(arr)]
@@ -51,6 +57,28 @@ def signal_targets(raw: Any, bars: AlignedBars, spec: BacktestSpec) -> np.ndarra
             raise StrategyError(f"signals()[{sym!r}] has short targets but allow_short is off")
         out[s] = arr
     return out
+
+
+def _signal_column(value: Any, sym: str) -> np.ndarray:
+    expected = "expected numbers or booleans, one per bar"
+    if not isinstance(value, np.ndarray | list | tuple | int | float | np.number):
+        raise StrategyError(
+            f"signals() returned {_a(type(value).__name__)} for {sym!r}; {expected}"
+        )
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError) as exc:  # ragged nesting, for one
+        kind = type(value).__name__
+        raise StrategyError(
+            f"signals() returned {_a(kind)} that is not an array of numbers for {sym!r}; {expected}"
+        ) from exc
+    if arr.dtype.kind not in "biuf":
+        raise StrategyError(f"signals() returned {dtype_words(arr.dtype)} for {sym!r}; {expected}")
+    return arr.astype(np.float64, copy=False)
+
+
+def _a(noun: str) -> str:
+    return f"an {noun}" if noun[:1] in "aeiou" else f"a {noun}"
 
 
 class SignalDriver:

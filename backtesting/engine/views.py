@@ -28,12 +28,12 @@ class SeriesView:
     IndexError, as does reaching before the first bar.
     """
 
-    __slots__ = ("_array", "_clock", "_down", "_mv", "_up", "name")
+    __slots__ = ("_array", "_clock", "_down", "_mv", "_name", "_up")
 
     def __init__(self, array: np.ndarray, clock: Clock, name: str = "") -> None:
         self._array = array
         self._clock = clock
-        self.name = name
+        self._name = name
         # Indexing a memoryview yields a Python scalar about twice as fast as ndarray.item()
         # and shares the array's memory; next() reads a few values per bar through it.
         self._mv = memoryview(np.ascontiguousarray(array))  # type: ignore[arg-type]
@@ -72,6 +72,10 @@ class SeriesView:
         return self[-1]
 
     @property
+    def name(self) -> str:
+        return self._name
+
+    @property
     def values(self) -> np.ndarray:
         """The revealed bars as a read-only array."""
         return self._array[: self._clock.i + 1]
@@ -80,8 +84,8 @@ class SeriesView:
         return f"<SeriesView {self.name} len={len(self)}>"
 
 
-def readonly(array: np.ndarray) -> np.ndarray:
-    """A float64 view of ``array`` that user code cannot write through."""
-    out = np.asarray(array, dtype=np.float64).view()
+def readonly(array: np.ndarray, dtype: Any = np.float64) -> np.ndarray:
+    """A ``dtype`` view of ``array`` that user code cannot write through."""
+    out = np.asarray(array, dtype=dtype).view()
     out.flags.writeable = False
     return out

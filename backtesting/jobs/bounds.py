@@ -10,6 +10,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+# One way to cut text: the sandbox's, which also makes it storable (no NUL, no lone surrogate).
+from backtesting.sandbox.bounds import text_bound
+
 MAX_MESSAGE_CHARS = 5_000  # error_message and error_details.message
 MAX_LOG_CHARS = 65_536  # sandbox_log (the strategy's print output)
 MAX_LINE_CHARS = 500  # one traceback line, one string inside a problem
@@ -17,15 +20,6 @@ MAX_TRACEBACK_LINES = 50  # the last ones: the frame that raised is at the end
 MAX_ITEMS = 50  # problems, and any list or object inside error details
 MAX_DEPTH = 4
 MAX_DETAILS_BYTES = 32 * 1024  # the whole error_details document, as JSON
-
-
-def text_bound(value: object, limit: int) -> str:
-    """`value` as text of at most `limit` characters, saying how long it was when cut."""
-    text = value if isinstance(value, str) else str(value)
-    if len(text) <= limit:
-        return text
-    marker = f" … [truncated: {len(text):,} characters in all]"
-    return text[: max(limit - len(marker), 0)] + marker
 
 
 def json_bound(value: Any, depth: int = MAX_DEPTH, items: int = MAX_ITEMS) -> Any:

@@ -229,6 +229,14 @@ CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = (
     else {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
 )
 CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=3.0)
+# Broker outages: a worker reconnects for as long as it takes, at start too. Celery's default
+# gives up after 100 attempts (about 45 minutes of outage) and the worker exits for good.
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# A task running when the connection drops runs on: its row's claim turns any redelivered copy
+# into a no-op, and cancelling it would throw the work away (the default, said explicitly).
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -260,7 +268,8 @@ BACKTEST_SANDBOX_CPU_SECONDS = env.int("BACKTEST_SANDBOX_CPU_SECONDS", default=3
 BACKTEST_SANDBOX_WALL_SECONDS = env.float("BACKTEST_SANDBOX_WALL_SECONDS", default=540.0)
 BACKTEST_SANDBOX_MEMORY_MB = env.int("BACKTEST_SANDBOX_MEMORY_MB", default=1024)
 # A running job renews its lease; a `running` row with an expired lease was left by a dead
-# worker and may be claimed again by the redelivered message.
+# worker and may be claimed again by the redelivered message. Renewed every third of it (a
+# primary-key UPDATE): a shorter lease recovers a dead worker's job sooner, for more writes.
 BACKTEST_LEASE_SECONDS = env.int("BACKTEST_LEASE_SECONDS", default=30)
 BACKTEST_PROGRESS_INTERVAL_SECONDS = env.float("BACKTEST_PROGRESS_INTERVAL_SECONDS", default=0.25)
 BACKTEST_CANCEL_POLL_SECONDS = env.float("BACKTEST_CANCEL_POLL_SECONDS", default=0.5)
@@ -275,13 +284,17 @@ BACKTEST_MAX_ATTEMPTS = env.int("BACKTEST_MAX_ATTEMPTS", default=BACKTEST_MAX_RE
 # over it waits in the queue, coming back every ~DEFER seconds, while others' jobs run.
 BACKTEST_USER_MAX_RUNNING = env.int("BACKTEST_USER_MAX_RUNNING", default=1)
 BACKTEST_FAIRNESS_DEFER_SECONDS = env.float("BACKTEST_FAIRNESS_DEFER_SECONDS", default=3.0)
-# Recovery of jobs whose message was lost (whole worker killed, web died before publishing):
-# every worker sweeps the rows every interval (a cache lock lets one of them do it) and
-# re-publishes `running` rows with an expired lease and `queued` rows older than
-# REQUEUE_AFTER. Keep REQUEUE_AFTER above the usual queue wait and above the retry backoff
-# cap: a queued job still in the broker only gets a duplicate message, which does nothing.
-BACKTEST_RECOVERY_INTERVAL_SECONDS = env.float("BACKTEST_RECOVERY_INTERVAL_SECONDS", default=30.0)
-BACKTEST_REQUEUE_AFTER_SECONDS = env.float("BACKTEST_REQUEUE_AFTER_SECONDS", default=600.0)
+# Recovery of jobs whose message was lost (whole worker killed, web died before publishing,
+# a broker restarted without persistence): every worker sweeps the rows every interval (a
+# cache lock lets one of them do it) and re-publishes `running` rows with an expired lease
+# and `queued` rows older than REQUEUE_AFTER. A lost job is back within LEASE + INTERVAL
+# (running, 45 s) or REQUEUE_AFTER + INTERVAL (queued, 60 s). Shorter is faster recovery for
+# more sweeps and, while a legitimate backlog waits longer than REQUEUE_AFTER, one duplicate
+# message per queued job per REQUEUE_AFTER (it does nothing: the claim refuses it). Keep
+# REQUEUE_AFTER above the largest retry countdown (32 s with the defaults above), or a retry
+# waiting out its backoff gets an immediate duplicate.
+BACKTEST_RECOVERY_INTERVAL_SECONDS = env.float("BACKTEST_RECOVERY_INTERVAL_SECONDS", default=15.0)
+BACKTEST_REQUEUE_AFTER_SECONDS = env.float("BACKTEST_REQUEUE_AFTER_SECONDS", default=45.0)
 # Webhooks: HTTPS only outside dev/test; private/loopback targets only if an operator allows.
 WEBHOOK_REQUIRE_HTTPS = env.bool("WEBHOOK_REQUIRE_HTTPS", default=IS_STRICT)
 WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env.bool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", default=False)

@@ -79,7 +79,7 @@ def test_a_running_job_whose_lease_expired_is_queued_again_and_published_once(
     assert backtest.progress == 0.0 and backtest.attempts == 1
     assert backtest.lease_expires_at is not None
     assert backtest.lease_expires_at > timezone.now() + timedelta(
-        seconds=settings.BACKTEST_REQUEUE_AFTER_SECONDS - 60
+        seconds=settings.BACKTEST_REQUEUE_AFTER_SECONDS - 5
     )
     assert _recovered("lease_expired") == before + 1
     assert sweep().total == 0 and len(published) == 1  # the next sweep leaves it to its message

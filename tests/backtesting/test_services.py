@@ -232,7 +232,7 @@ def test_cancel_of_a_running_job_stops_the_sandbox(submit, monkeypatch, settings
     assert done.status == BacktestStatus.CANCELLED and not done.trades.exists()
 
 
-def test_a_database_error_releases_the_claim_and_propagates(submit, monkeypatch) -> None:
+def test_a_database_error_releases_the_claim_and_propagates(submit, monkeypatch, settings) -> None:
     backtest = submit()
 
     def outage(*args: Any, **kwargs: Any) -> Any:
@@ -244,7 +244,8 @@ def test_a_database_error_releases_the_claim_and_propagates(submit, monkeypatch)
     backtest.refresh_from_db()
     assert backtest.status == BacktestStatus.QUEUED and backtest.claim_token == ""
     # The retry is on its way: the recovery sweep leaves the row alone until its message lease.
-    assert backtest.lease_expires_at > timezone.now() + timedelta(seconds=60)
+    lease = timedelta(seconds=settings.BACKTEST_REQUEUE_AFTER_SECONDS - 5)
+    assert backtest.lease_expires_at > timezone.now() + lease
 
 
 def test_dead_letter_requeue_puts_the_job_back_once(

@@ -103,16 +103,24 @@ class WorkerLauncher:
         self.tmp, self.env = tmp, env
 
     def start(
-        self, *, queues: str, app: str = "tradeplatform", env: dict[str, str] | None = None
+        self,
+        *,
+        queues: str,
+        app: str = "tradeplatform",
+        env: dict[str, str] | None = None,
+        lean: bool = True,
     ) -> Worker:
+        """A worker consuming `queues`; `lean=False` keeps gossip, mingle and broker heartbeats
+        on, as `make run` and production workers run."""
         log_path = self.tmp / f"worker-{uuid.uuid4().hex[:8]}.log"
         command = [
             sys.executable, "-m", "celery", "-A", app, "worker",
             "--pool", "prefork", "--concurrency", "1", "--loglevel", "INFO",
             "--queues", queues,
             "--hostname", f"test-{uuid.uuid4().hex[:8]}@%h",
-            "--without-gossip", "--without-mingle", "--without-heartbeat",
         ]  # fmt: skip
+        if lean:
+            command += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
         with log_path.open("wb") as log:
             process = subprocess.Popen(
                 command, cwd=ROOT, env={**self.env, **(env or {})}, stdout=log,

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Debian packages the project uses when they are available: bubblewrap (sandbox jail),
-# python3-seccomp (syscall filter) and chromium (browser tests). Installed only when we are
-# root on a Debian-like host; otherwise we say what is missing and carry on, because each
-# feature degrades cleanly (the sandbox falls back to rlimits, browser tests skip).
+# Debian packages the project uses: bubblewrap (sandbox jail), python3-seccomp (syscall
+# filter), chromium (browser tests), and the PostgreSQL and Redis server binaries (the outage
+# tests start private instances of their own on other ports). Installed when we are root on a
+# Debian-like host; otherwise we say what is missing and carry on: the app still runs (the
+# sandbox falls back to rlimits), but the tests that need a missing package FAIL, never skip.
 set -uo pipefail
-wanted=(bubblewrap python3-seccomp chromium)
+wanted=(bubblewrap python3-seccomp chromium postgresql redis-server)
 missing=()
 for pkg in "${wanted[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
@@ -13,8 +14,8 @@ done
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   echo "Installing system packages: ${missing[*]}"
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}") >/dev/null 2>&1 \
-    || echo "WARNING: could not install ${missing[*]}; the sandbox/browser tests will degrade."
+    || echo "WARNING: could not install ${missing[*]}; the tests that need them will fail."
 else
-  echo "NOTE: missing system packages (${missing[*]}); install them with apt for full isolation and browser tests."
+  echo "NOTE: missing system packages (${missing[*]}); install them with apt (tests need them)."
 fi
 exit 0

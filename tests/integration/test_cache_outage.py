@@ -11,6 +11,7 @@ import uuid
 from typing import Any
 
 import pytest
+from django.conf import settings as django_settings
 
 from backtesting.jobs import services
 from backtesting.jobs.models import BacktestStatus
@@ -18,6 +19,11 @@ from tests.integration.conftest import PrivateRedis
 from tests.integration.test_backtest_worker import finished, post, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def _worker_env(stopped: PrivateRedis) -> dict[str, str]:
+    # The broker is named, or a worker without CELERY_BROKER_URL would use the cache's Redis.
+    return {"REDIS_URL": stopped.url(1), "CELERY_BROKER_URL": django_settings.CELERY_BROKER_URL}
 
 
 @pytest.fixture
@@ -43,7 +49,7 @@ def test_a_backtest_submitted_and_run_while_the_cache_is_down_succeeds(
 ) -> None:
     queue = f"it-{uuid.uuid4().hex[:8]}"
     monkeypatch.setattr(services, "BACKTEST_QUEUE", queue)
-    worker = start_worker(queues=queue, env={"REDIS_URL": stopped_cache.url(1)})
+    worker = start_worker(queues=queue, env=_worker_env(stopped_cache))
 
     pk = post(job_setup, spin=60_000)  # asserts the 202; runs long enough to poll for cancel
     done = wait_for(lambda: finished(pk), 60, "the backtest to finish without a cache")
@@ -66,7 +72,7 @@ def test_a_job_whose_message_was_lost_is_recovered_while_the_cache_is_down(
     # The web process dies between the commit and the publish: only the sweep can find it.
     monkeypatch.setattr(services, "backtest_enqueue_on_commit", lambda **kwargs: None)
     pk = post(job_setup, spin=0)
-    start_worker(queues=queue, env={"REDIS_URL": stopped_cache.url(1)})
+    start_worker(queues=queue, env=_worker_env(stopped_cache))
 
     # Without the cache there is no sweep lock; the sweep must run anyway.
     done = wait_for(lambda: finished(pk), 60, "the lost job to be recovered")

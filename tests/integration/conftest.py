@@ -249,8 +249,8 @@ def no_sweep_by_the_session_worker(transactional_db) -> Iterator[None]:
 
 @pytest.fixture
 def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed")
+    if shutil.which("redis-server") is None:  # fail, never skip (deploy/dev/system-packages.sh)
+        pytest.fail("redis-server is not installed: run `make system-packages`")
     server = PrivateRedis(tmp_path / "redis.log")
     server.start()
     try:

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
@@ -40,6 +39,7 @@ from tradeplatform.errors import (
     PermissionDeniedError,
 )
 from tradeplatform.request_context import current_request_id
+from tradeplatform.soft_cache import soft_set
 
 logger = logging.getLogger(__name__)
 
@@ -216,8 +216,9 @@ def backtest_cancel(*, backtest: Backtest) -> Backtest:
     elif Backtest.objects.filter(pk=backtest.pk, status=BacktestStatus.RUNNING).update(
         cancel_requested=True
     ):
-        # The worker polls this flag (cache first, the row as a fallback) every ~0.5 s.
-        cache.set(cancel_flag_key(backtest.pk), True, timeout=24 * 3600)
+        # The worker polls this flag (cache first, the row as a fallback) every ~0.5 s; with
+        # the cache down the row alone carries the request.
+        soft_set(cancel_flag_key(backtest.pk), True, timeout=24 * 3600)
     else:
         backtest.refresh_from_db()
         raise ConflictError(f"This backtest already finished ({backtest.status}).")
@@ -250,8 +251,9 @@ def data_changed_since(backtest: Backtest) -> bool | None:
 def backtest_delete(*, backtest: Backtest) -> None:
     """Delete a backtest and its results; a running one is told to stop first."""
     if backtest.status == BacktestStatus.RUNNING:
-        # The worker's lease renewal will find no row and kill the sandbox.
-        cache.set(cancel_flag_key(backtest.pk), True, timeout=24 * 3600)
+        # The worker's lease renewal will find no row and kill the sandbox; the flag only
+        # makes that sooner, so a cache outage must not block the delete.
+        soft_set(cancel_flag_key(backtest.pk), True, timeout=24 * 3600)
     backtest.delete()
 
 

@@ -232,6 +232,29 @@ def test_cancel_of_a_running_job_stops_the_sandbox(submit, monkeypatch, settings
     assert done.status == BacktestStatus.CANCELLED and not done.trades.exists()
 
 
+def test_cancel_of_a_running_job_is_recorded_while_the_cache_is_down(submit, request) -> None:
+    backtest = submit()
+    Backtest.objects.filter(pk=backtest.pk).update(status=BacktestStatus.RUNNING)
+    backtest.refresh_from_db()
+    request.getfixturevalue("cache_down")
+
+    services.backtest_cancel(backtest=backtest)
+
+    # The worker reads the row when it cannot read the cache flag.
+    assert Backtest.objects.get(pk=backtest.pk).cancel_requested is True
+
+
+def test_a_running_job_can_be_deleted_while_the_cache_is_down(submit, request) -> None:
+    backtest = submit()
+    Backtest.objects.filter(pk=backtest.pk).update(status=BacktestStatus.RUNNING)
+    backtest.refresh_from_db()
+    request.getfixturevalue("cache_down")
+
+    services.backtest_delete(backtest=backtest)
+
+    assert not Backtest.objects.filter(pk=backtest.pk).exists()
+
+
 def test_a_database_error_releases_the_claim_and_propagates(submit, monkeypatch, settings) -> None:
     backtest = submit()
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import logging
-import socket
 from datetime import UTC, datetime
-from typing import Any
 
 import numpy as np
 import pytest
@@ -80,29 +78,11 @@ def test_cache_bytes_round_trip_exactly():
     assert back.volume.tolist() == [1.5, 2.25]
 
 
-def redis_cache_on_a_dead_port() -> dict[str, Any]:
-    """CACHES for the production Redis backend on a port where nothing listens."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return {
-        "default": {
-            "BACKEND": "django_prometheus.cache.backends.redis.RedisCache",
-            "LOCATION": f"redis://127.0.0.1:{port}/0",
-            "OPTIONS": {
-                "CLIENT_CLASS": "django_redis.client.DefaultClient",
-                "SOCKET_CONNECT_TIMEOUT": 0.5,
-                "SOCKET_TIMEOUT": 0.5,
-            },
-        }
-    }
-
-
 def test_with_the_cache_down_bars_come_from_the_database_with_one_warning(
-    imported, settings, caplog
+    imported, request, caplog
 ):
     stored, resampled = bars_load_arrays("AAPL", "1d"), bars_load_arrays("AAPL", "1w")
-    settings.CACHES = redis_cache_on_a_dead_port()
+    request.getfixturevalue("cache_down")
     with caplog.at_level(logging.WARNING, logger="tradeplatform.soft_cache"):
         again = [bars_load_arrays("AAPL", "1d"), bars_load_arrays("AAPL", "1w")]
         again.append(bars_load_arrays("AAPL", "1d"))

@@ -15,13 +15,13 @@ multi-output indicators, bool arrays for ``crossover``/``crossunder``). Conventi
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
-from typing import NamedTuple, overload
+from typing import overload
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from backtesting.engine.resample import Resampled, resample_bars
 from backtesting.engine.views import SeriesView
 
 FloatArray = np.ndarray
@@ -559,73 +559,6 @@ def crossunder(
 
 # --------------------------------------------------------------------------- resampling
 
-_NS = {"s": 10**9, "min": 60 * 10**9, "h": 3600 * 10**9, "D": 86_400 * 10**9}
-_NS["W"] = 7 * _NS["D"]
-# 1970-01-01 was a Thursday; weekly buckets start on Monday 1970-01-05.
-_WEEK_OFFSET_NS = 4 * _NS["D"]
-_RULE_RE = re.compile(r"^(\d*)(s|min|h|D|W|M)$")
-
-
-class Resampled(NamedTuple):
-    """Higher-timeframe bars built from base bars.
-
-    ``timestamps`` is each bucket's first base timestamp; ``first_index``/``last_index`` the base
-    bars it covers; ``available_index`` the first base bar at whose close the bar is known to be
-    finished (``n_base`` when it never is inside the data, e.g. a trailing partial bucket).
-    """
-
-    timestamps: np.ndarray
-    open: FloatArray
-    high: FloatArray
-    low: FloatArray
-    close: FloatArray
-    volume: FloatArray
-    first_index: np.ndarray
-    last_index: np.ndarray
-    available_index: np.ndarray
-    n_base: int
-
-
-def _bucket_keys(ts: np.ndarray, rule: str) -> tuple[np.ndarray, np.ndarray]:
-    """Bucket id per base bar and the end of each bar's bucket (ns since epoch)."""
-    match = _RULE_RE.match(rule)
-    if not match:
-        raise ValueError(f"unknown resample rule {rule!r}; use e.g. '15min', '4h', 'D', 'W', 'M'")
-    count = int(match.group(1) or 1)
-    if count < 1:
-        raise ValueError(f"resample rule {rule!r} needs a multiple >= 1")
-    unit = match.group(2)
-    if unit == "M":
-        months = ts.astype("datetime64[ns]").astype("datetime64[M]").astype(np.int64)
-        key = months // count
-        end = (((key + 1) * count).astype("datetime64[M]")).astype("datetime64[ns]")
-        return key, end.astype(np.int64)
-    width = count * _NS[unit]
-    offset = _WEEK_OFFSET_NS if unit == "W" else 0
-    key = (ts - offset) // width
-    return key, (key + 1) * width + offset
-
-
-def _group_starts(ts: np.ndarray, factor_or_rule: int | str) -> tuple[np.ndarray, np.ndarray]:
-    """Start index of every bucket and the index at which each bucket becomes available."""
-    n = len(ts)
-    if isinstance(factor_or_rule, str):
-        key, end = _bucket_keys(ts, factor_or_rule)
-        starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
-        last = np.append(starts[1:], n) - 1
-        # A bucket is over once a bar opens at/after its end. Without the next bar we can still
-        # tell when the last bar itself spans the end (bar length = smallest timestamp step).
-        step = int(np.min(np.diff(ts))) if n > 1 else 0
-        spans_end = ts[last] + step >= end[last]
-        available = np.where(spans_end, last, np.append(starts[1:], n))
-        return starts, available
-    factor = _check_period(factor_or_rule, "factor")
-    starts = np.arange(0, n, factor)
-    last = np.minimum(starts + factor, n) - 1
-    complete = (last - starts + 1) == factor
-    # With a bar-count rule the bucket is finished at its factor-th bar; a short tail never is.
-    return starts, np.where(complete, last, n)
-
 
 def resample_ohlc(
     timestamps: np.ndarray,
@@ -635,39 +568,21 @@ def resample_ohlc(
     close: ArrayLike,
     volume: ArrayLike,
     factor_or_rule: int | str,
+    tz: str = "UTC",
 ) -> Resampled:
     """Aggregate base bars into higher-timeframe bars without look-ahead.
 
     ``factor_or_rule``: an int groups that many consecutive bars (from the first bar); a string
-    groups by UTC calendar buckets: ``'<n>s'``, ``'<n>min'``, ``'<n>h'``, ``'<n>D'``, ``'W'``
-    (weeks starting Monday), ``'<n>M'`` (calendar months). Use ``align_to_base`` to put a
-    higher-timeframe series back on the base clock. Raises ValueError on bad input.
+    groups by calendar buckets: ``'<n>s'``, ``'<n>min'``, ``'<n>h'`` (aligned to UTC),
+    ``'<n>D'``, ``'W'`` (weeks starting Monday), ``'<n>M'`` (calendar months). Days, weeks and
+    months are the sessions of the IANA time zone ``tz`` (the instrument's, e.g.
+    ``"America/New_York"``; UTC days by default), the same buckets market data serves. Use
+    ``align_to_base`` to put a higher-timeframe series back on the base clock. Raises
+    ValueError on bad input.
     """
-    ts = np.asarray(timestamps, dtype=np.int64)
-    o, h, lo, c = (
-        _as_array(a, nm)
-        for a, nm in ((open, "open"), (high, "high"), (low, "low"), (close, "close"))
-    )
-    v = _as_array(volume, "volume")
-    _check_lengths(timestamps=ts, open=o, high=h, low=lo, close=c, volume=v)
-    if len(ts) == 0:
-        raise ValueError("cannot resample an empty series")
-    if np.any(np.diff(ts) <= 0):
-        raise ValueError("timestamps must be strictly increasing")
-    starts, available = _group_starts(ts, factor_or_rule)
-    last = np.append(starts[1:], len(ts)) - 1
-    return Resampled(
-        timestamps=ts[starts],
-        open=o[starts],
-        high=np.maximum.reduceat(h, starts),
-        low=np.minimum.reduceat(lo, starts),
-        close=c[last],
-        volume=np.add.reduceat(v, starts),
-        first_index=starts,
-        last_index=last,
-        available_index=available,
-        n_base=len(ts),
-    )
+    # Defined here, not imported, so the sandbox's ``indicators`` facade (functions defined in
+    # this module) offers it; the work is done by the engine's one resampler.
+    return resample_bars(timestamps, open, high, low, close, volume, factor_or_rule, tz)
 
 
 def align_to_base(values: ArrayLike, resampled: Resampled) -> FloatArray:

@@ -21,7 +21,7 @@ from typing import IO
 
 import numpy as np
 
-from backtesting.marketdata.sessions import zone
+from backtesting.engine.sessions import zone
 from backtesting.marketdata.timeframes import DAY_NS, Timeframe
 
 _ALIASES = {

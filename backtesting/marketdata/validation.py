@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from backtesting.engine.sessions import local_days
 from backtesting.marketdata.csvformat import ParsedBars, Problem
-from backtesting.marketdata.sessions import local_days
 from backtesting.marketdata.timeframes import DAY_NS, Timeframe
 
 # How many bars may be missing between two consecutive bars of one trading day (intraday) or

@@ -287,6 +287,27 @@ def test_daily_bar_is_visible_on_its_last_bar_when_that_bar_spans_midnight() -> 
     assert ta.align_to_base(r.close, r) == approx([NAN, NAN, 3.25, 3.25, 3.25, 6.25])
 
 
+def test_a_new_york_day_ends_at_new_york_midnight_not_at_utc_midnight() -> None:
+    # Hourly bars 20:00 UTC 2 Jan .. 05:00 UTC 3 Jan; New York (UTC-5) is still on 2 Jan until
+    # the 05:00 UTC bar, so that day is finished at the close of the 04:00 UTC bar (index 8).
+    ts = MON_2024_01_01 + DAY + np.arange(20, 30) * HOUR
+    o, h, lo, c, v = _ohlcv(10)
+    ny = ta.resample_ohlc(ts, o, h, lo, c, v, "D", tz="America/New_York")
+    assert ny.first_index.tolist() == [0, 9]
+    assert ny.available_index.tolist() == [8, 10]
+    assert ny.labels.tolist() == [MON_2024_01_01 + DAY, MON_2024_01_01 + 2 * DAY]
+    assert ny.volume.tolist() == [9, 1]
+    utc = ta.resample_ohlc(ts, o, h, lo, c, v, "D")
+    assert utc.first_index.tolist() == [0, 4]
+    assert utc.available_index.tolist() == [3, 10]
+
+
+def test_an_unknown_time_zone_is_bad_input() -> None:
+    o, h, lo, c, v = _ohlcv(3)
+    with pytest.raises(ValueError, match="unknown time zone"):
+        ta.resample_ohlc(np.arange(3) * HOUR, o, h, lo, c, v, "D", tz="Mars/Olympus_Mons")
+
+
 def test_weekly_and_monthly_rules_follow_the_calendar() -> None:
     # Sun 2023-12-31, Mon 2024-01-01, Wed 01-31, Thu 02-01
     ts = MON_2024_01_01 + np.array([-1, 0, 30, 31]) * DAY

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from backtesting.engine import BarSeries
+from backtesting.engine.indicators import resample_ohlc
 from backtesting.marketdata.resampling import resample
 from backtesting.marketdata.timeframes import Timeframe
 
@@ -97,3 +98,43 @@ def test_resampling_into_a_finer_or_uneven_timeframe_is_refused():
         resample(MINUTES, Timeframe.H1, Timeframe.M5, "UTC")
     with pytest.raises(ValueError, match="cannot resample"):
         resample(MINUTES, Timeframe.M15, Timeframe.M5, "UTC")
+
+
+@pytest.mark.parametrize(
+    ("target", "rule"),
+    [(Timeframe.D1, "D"), (Timeframe.W1, "W")],
+)
+def test_strategies_and_market_data_cut_new_york_days_and_weeks_at_the_same_place(target, rule):
+    # Around midnight UTC and a Sunday evening in New York: 00:30 UTC on 3 Jan is 19:30 on 2 Jan
+    # there, and 02:00 UTC on Monday 8 Jan is Sunday evening, still the week of 1 Jan. The
+    # engine's resampler used to cut at UTC midnight while market data cut at the session.
+    src = bars(
+        [
+            ns(2024, 1, 2, 20, 59),
+            ns(2024, 1, 3, 0, 30),
+            ns(2024, 1, 3, 14, 30),
+            ns(2024, 1, 8, 2, 0),
+            ns(2024, 1, 8, 15, 0),
+        ],
+        [
+            (10, 11, 9, 10, 1),
+            (11, 11, 7, 8, 2),
+            (8, 9, 8, 9, 4),
+            (9, 12, 9, 12, 8),
+            (12, 13, 11, 13, 16),
+        ],
+    )
+    served = resample(src, Timeframe.M1, target, "America/New_York")
+    engine = resample_ohlc(
+        src.timestamps, src.open, src.high, src.low, src.close, src.volume, rule, "America/New_York"
+    )
+    assert engine.labels.tolist() == served.timestamps.tolist()
+    for column in ("open", "high", "low", "close", "volume"):
+        assert getattr(engine, column).tolist() == getattr(served, column).tolist()
+    if target is Timeframe.D1:
+        days = [ns(2024, 1, 2), ns(2024, 1, 3), ns(2024, 1, 7), ns(2024, 1, 8)]
+        assert served.timestamps.tolist() == days
+        assert served.volume.tolist() == [3, 4, 8, 16]
+    else:
+        assert served.timestamps.tolist() == [ns(2024, 1, 1), ns(2024, 1, 8)]
+        assert served.volume.tolist() == [15, 16]

@@ -1,4 +1,3 @@
-from functools import partial
 from typing import Any
 
 from django.apps import AppConfig
@@ -19,11 +18,6 @@ class BacktestingConfig(AppConfig):
     verbose_name = "Backtesting"
 
     def ready(self) -> None:
-        from backtesting.marketdata.providers import PROVIDERS
-        from backtesting.marketdata.providers.breaker import breaker_status
         from tradeplatform.apps import register_health_check
 
         register_health_check("sandbox", sandbox_health, critical=True)
-        # Not critical: an open breaker degrades fetching new bars, nothing else.
-        for name in PROVIDERS:
-            register_health_check(f"marketdata_provider_{name}", partial(breaker_status, name))

@@ -1,5 +1,5 @@
-"""Models of the backtesting app: market data (backtesting.marketdata.models) and backtest
-jobs with their results (backtesting.jobs.models), re-exported for Django's app registry."""
+"""Models of the backtesting app: backtest jobs with their results (backtesting.jobs.models),
+re-exported for Django's app registry. Market data is its own app (backtesting.marketdata)."""
 
 from backtesting.jobs.models import (
     Backtest,
@@ -9,16 +9,11 @@ from backtesting.jobs.models import (
     Webhook,
     WebhookDelivery,
 )
-from backtesting.marketdata.models import AssetClass, Bar, Instrument, SeriesVersion
 
 __all__ = [
-    "AssetClass",
     "Backtest",
-    "Bar",
     "DeadLetter",
-    "Instrument",
     "NotificationPreference",
-    "SeriesVersion",
     "Trade",
     "Webhook",
     "WebhookDelivery",

@@ -125,7 +125,7 @@ def totp_code(device: Any) -> str:
 
 class InstrumentFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = "backtesting.Instrument"
+        model = "marketdata.Instrument"
         django_get_or_create = ("symbol",)
 
     symbol = factory.Sequence(lambda n: f"SYM{n}")
@@ -140,7 +140,7 @@ class BarFactory(factory.django.DjangoModelFactory):
     """A consistent daily bar; pass `timestamp` (aware, UTC) and the prices you care about."""
 
     class Meta:
-        model = "backtesting.Bar"
+        model = "marketdata.Bar"
 
     instrument = factory.SubFactory(InstrumentFactory)
     timeframe = "1d"

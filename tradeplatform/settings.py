@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "accounts",
     "strategies",
+    "backtesting.marketdata.apps.MarketdataConfig",
     "backtesting",
 ]
 

@@ -46,7 +46,7 @@ class Backtest(models.Model):
     strategy_version = models.ForeignKey(
         "strategies.StrategyVersion", on_delete=models.PROTECT, related_name="backtests"
     )
-    instruments = models.ManyToManyField("backtesting.Instrument", related_name="backtests")
+    instruments = models.ManyToManyField("marketdata.Instrument", related_name="backtests")
     # Order matters (the first symbol is `self.data`), which the M2M cannot keep.
     symbols = models.JSONField(default=list)
     timeframe = models.CharField(max_length=3)

@@ -13,7 +13,7 @@ from tests.marketdata.conftest import GOOD_ROWS, make_csv
 pytestmark = pytest.mark.django_db
 
 PAGE = "/backtests/marketdata/import/"
-ADMIN_PAGE = "/admin/backtesting/instrument/import-bars/"
+ADMIN_PAGE = "/admin/marketdata/instrument/import-bars/"
 
 
 def form(rows: list[str]) -> dict[str, object]:

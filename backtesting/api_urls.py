@@ -3,6 +3,5 @@
 from django.urls import include, path
 
 urlpatterns = [
-    path("", include("backtesting.marketdata.api_urls")),
     path("", include("backtesting.jobs.api_urls")),
 ]

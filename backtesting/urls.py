@@ -4,6 +4,5 @@ from django.urls import include, path
 
 app_name = "backtesting"
 urlpatterns = [
-    path("", include("backtesting.marketdata.urls")),
     path("", include("backtesting.jobs.urls")),
 ]

@@ -19,13 +19,17 @@ urlpatterns = [
     path("ready", health.ready, name="ready"),
     path("health", health.health, name="health"),
     path("metrics", metrics.metrics_view, name="metrics"),
+    # Before the admin: the market-data URLs of the last release redirect or alias.
+    path("", include("backtesting.marketdata.legacy_urls")),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("api/v1/", include("accounts.api_urls")),
     path("api/v1/", include("strategies.api_urls")),
     path("api/v1/", include("backtesting.api_urls")),
+    path("api/v1/marketdata/", include("backtesting.marketdata.api_urls")),
     path("strategies/", include("strategies.urls")),
     path("backtests/", include("backtesting.urls")),
+    path("marketdata/", include("backtesting.marketdata.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's initialiser as a separate script, so no inline JS.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),

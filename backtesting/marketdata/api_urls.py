@@ -1,4 +1,4 @@
-"""Market-data API routes (mounted under /api/v1/ by backtesting.api_urls)."""
+"""Market-data API routes, mounted at /api/v1/marketdata/ by tradeplatform.urls."""
 
 from django.urls import path
 

@@ -1,9 +1,10 @@
-"""Market-data pages (mounted under /backtests/ by backtesting.urls)."""
+"""Market-data pages, mounted at /marketdata/ by tradeplatform.urls."""
 
 from django.urls import path
 
 from backtesting.marketdata import views
 
+app_name = "marketdata"
 urlpatterns = [
-    path("marketdata/import/", views.bars_import_view, name="marketdata-import"),
+    path("import/", views.bars_import_view, name="import"),
 ]

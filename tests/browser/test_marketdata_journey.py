@@ -58,7 +58,7 @@ def test_an_operator_signs_in_with_a_code_and_imports_a_good_and_a_bad_file(
     screenshot(page, "31-marketdata-imported")
 
     # A rejected file answers 400, which Chromium logs as a failed resource load.
-    browser_log.allow(r"status of 400 .*/backtests/marketdata/import/\)$")
+    browser_log.allow(r"status of 400 .*/marketdata/import/\)$")
     upload(page, "broken.csv", BAD_ROWS)
     assert "Nothing was imported" in page.inner_text("#import-report h2")
     rejected = page.locator("#import-report table").first.locator("tbody tr")
@@ -73,7 +73,7 @@ def test_a_trader_is_refused_the_import_page(live_server, page, browser_log) -> 
     TraderFactory(username="tess")
     sign_in(page, live_server.url, "tess", DEFAULT_PASSWORD)
     assert page.locator(".site-nav >> text=Import bars").count() == 0
-    browser_log.allow(r"status of 403 .*/backtests/marketdata/import/\)$")
-    response = page.goto(f"{live_server.url}/backtests/marketdata/import/")
+    browser_log.allow(r"status of 403 .*/marketdata/import/\)$")
+    response = page.goto(f"{live_server.url}/marketdata/import/")
     assert response is not None and response.status == 403
     assert page.inner_text("main h1") == "Forbidden"

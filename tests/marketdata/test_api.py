@@ -12,8 +12,9 @@ from tests.marketdata.conftest import GOOD_ROWS, make_csv
 
 pytestmark = pytest.mark.django_db
 
-BARS_URL = "/api/v1/instruments/AAPL/bars/"
-IMPORT_URL = "/api/v1/instruments/AAPL/bars/import/"
+LIST_URL = "/api/v1/marketdata/instruments/"
+BARS_URL = "/api/v1/marketdata/instruments/AAPL/bars/"
+IMPORT_URL = "/api/v1/marketdata/instruments/AAPL/bars/import/"
 
 
 def upload(rows, **extra):
@@ -28,7 +29,7 @@ def test_instruments_are_listed_page_by_page(viewer_client, monkeypatch):
         InstrumentFactory(symbol=symbol)
     # DRF copies PAGE_SIZE onto the paginator class at import, so patch the class itself.
     monkeypatch.setattr(PageNumberPagination, "page_size", 2)
-    first = viewer_client.get("/api/v1/instruments/")
+    first = viewer_client.get(LIST_URL)
     assert first.status_code == 200
     assert first.json()["count"] == 3
     assert [i["symbol"] for i in first.json()["results"]] == ["AAA", "BBB"]
@@ -40,33 +41,33 @@ def test_instruments_filter_by_asset_class_and_search_symbol_or_name(viewer_clie
     InstrumentFactory(symbol="EURUSD", name="Euro / US dollar", asset_class="fx")
     InstrumentFactory(symbol="BTCUSD", name="Bitcoin", asset_class="crypto")
     InstrumentFactory(symbol="MSFT", name="Microsoft")
-    fx = viewer_client.get("/api/v1/instruments/", {"asset_class": "fx"}).json()["results"]
+    fx = viewer_client.get(LIST_URL, {"asset_class": "fx"}).json()["results"]
     assert [i["symbol"] for i in fx] == ["EURUSD"]
-    by_name = viewer_client.get("/api/v1/instruments/", {"search": "micro"}).json()["results"]
+    by_name = viewer_client.get(LIST_URL, {"search": "micro"}).json()["results"]
     assert [i["symbol"] for i in by_name] == ["MSFT"]
-    by_symbol = viewer_client.get("/api/v1/instruments/", {"search": "usd"}).json()["results"]
+    by_symbol = viewer_client.get(LIST_URL, {"search": "usd"}).json()["results"]
     assert {i["symbol"] for i in by_symbol} == {"EURUSD", "BTCUSD"}
 
 
 def test_instrument_filters_reject_bad_input_with_field_errors(viewer_client):
-    response = viewer_client.get("/api/v1/instruments/", {"asset_class": "bonds"})
+    response = viewer_client.get(LIST_URL, {"asset_class": "bonds"})
     assert response.status_code == 400
     assert "asset_class" in response.json()["error"]["details"]
 
 
 def test_instrument_detail_by_symbol_in_any_case(viewer_client, instrument):
-    body = viewer_client.get("/api/v1/instruments/aapl/").json()
+    body = viewer_client.get(f"{LIST_URL}aapl/").json()
     assert body["symbol"] == "AAPL"
     assert body["timezone"] == "America/New_York"
 
 
 def test_an_unknown_instrument_is_404_in_the_envelope(viewer_client):
-    response = viewer_client.get("/api/v1/instruments/NOPE/")
+    response = viewer_client.get(f"{LIST_URL}NOPE/")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
 
 
-@pytest.mark.parametrize("url", ["/api/v1/instruments/", "/api/v1/instruments/AAPL/", BARS_URL])
+@pytest.mark.parametrize("url", [LIST_URL, f"{LIST_URL}AAPL/", BARS_URL])
 def test_anonymous_users_get_401_in_the_envelope(api_client, instrument, url):
     response = api_client.get(url)
     assert response.status_code == 401
@@ -188,6 +189,50 @@ def test_anonymous_import_is_401(api_client, instrument):
 
 
 def test_import_into_an_unknown_instrument_is_404(operator_client):
-    response = operator_client.post("/api/v1/instruments/NOPE/bars/import/", upload(GOOD_ROWS),
+    response = operator_client.post(f"{LIST_URL}NOPE/bars/import/", upload(GOOD_ROWS),
                                     format="multipart")  # fmt: skip
     assert response.status_code == 404
+
+
+# --- the paths of the last release (aliases for one release, docs/api.md) ------------------
+
+OLD_LIST_URL = "/api/v1/instruments/"
+
+
+@pytest.mark.parametrize(
+    ("suffix", "part"),
+    [("", "results"), ("AAPL/", "symbol"), ("AAPL/bars/?timeframe=1d&limit=2", "results")],
+)
+def test_the_old_api_paths_answer_like_the_new_ones(viewer_client, imported, suffix, part):
+    old = viewer_client.get(OLD_LIST_URL + suffix)
+    new = viewer_client.get(LIST_URL + suffix)
+    assert old.status_code == new.status_code == 200
+    # Pagination links name the path that was asked, so compare the data itself.
+    assert old.json()[part] == new.json()[part]
+    assert new.json()[part]
+
+
+def test_an_operator_still_imports_through_the_old_path(operator_client, instrument):
+    response = operator_client.post(
+        f"{OLD_LIST_URL}AAPL/bars/import/", upload(GOOD_ROWS, timeframe="1d"), format="multipart"
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["inserted"] == 5
+    assert Bar.objects.count() == 5
+
+
+def test_the_old_paths_keep_their_permissions(api_client, viewer_client, instrument):
+    assert api_client.get(OLD_LIST_URL).status_code == 401
+    response = viewer_client.post(
+        f"{OLD_LIST_URL}AAPL/bars/import/", upload(GOOD_ROWS), format="multipart"
+    )
+    assert response.status_code == 403
+    assert not Bar.objects.exists()
+
+
+def test_the_schema_documents_only_the_new_paths():
+    from drf_spectacular.generators import SchemaGenerator
+
+    paths = SchemaGenerator().get_schema(request=None, public=True)["paths"]
+    assert "/api/v1/marketdata/instruments/{symbol}/bars/import/" in paths
+    assert not [path for path in paths if path.startswith(OLD_LIST_URL)]

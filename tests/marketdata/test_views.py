@@ -12,7 +12,7 @@ from tests.marketdata.conftest import GOOD_ROWS, make_csv
 
 pytestmark = pytest.mark.django_db
 
-PAGE = "/backtests/marketdata/import/"
+PAGE = "/marketdata/import/"
 ADMIN_PAGE = "/admin/marketdata/instrument/import-bars/"
 
 
@@ -69,3 +69,31 @@ def test_the_admin_import_page_imports_for_an_operator(operator, monkeypatch, in
     response = client.post(ADMIN_PAGE, form(GOOD_ROWS))
     assert b"Imported AAPL 1d" in response.content
     assert Bar.objects.count() == 5
+
+
+def test_the_old_upload_page_address_redirects_to_the_new_one(client):
+    response = client.get("/backtests/marketdata/import/?instrument=AAPL")
+    assert response.status_code == 301
+    assert response["Location"] == f"{PAGE}?instrument=AAPL"
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("/admin/backtesting/instrument/", "/admin/marketdata/instrument/"),
+        ("/admin/backtesting/bar/3/change/", "/admin/marketdata/bar/3/change/"),
+        (
+            "/admin/backtesting/instrument/import-bars/?instrument=AAPL",
+            ADMIN_PAGE + "?instrument=AAPL",
+        ),
+    ],
+)
+def test_the_old_admin_addresses_redirect_to_the_market_data_admin(client, old, new):
+    response = client.get(old)
+    assert response.status_code == 301
+    assert response["Location"] == new
+
+
+def test_the_menu_links_the_upload_page_at_its_new_address(client, operator):
+    client.force_login(operator)
+    assert f'href="{PAGE}"'.encode() in client.get("/strategies/").content

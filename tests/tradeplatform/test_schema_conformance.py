@@ -145,7 +145,9 @@ def _operations(schema: Any) -> Iterator[Any]:
 
 
 def _is_operator_only(path: str) -> bool:
-    return path.startswith(("/api/v1/dead-letters/", "/api/v1/instruments/{symbol}/bars/import/"))
+    return path.startswith(
+        ("/api/v1/dead-letters/", "/api/v1/marketdata/instruments/{symbol}/bars/import/")
+    )
 
 
 def _auth(world: World, path: str) -> dict[str, str]:
@@ -286,13 +288,13 @@ WALK: dict[tuple[str, str], Builder] = {
     ("GET", "/api/v1/backtests/{id}/trades/"): lambda w: [{"status": 200}, CSV],
     ("GET", "/api/v1/dead-letters/"): lambda w: [{"status": 200}],
     ("POST", "/api/v1/dead-letters/{id}/requeue/"): lambda w: [{"status": 202}],
-    ("GET", "/api/v1/instruments/"): lambda w: [{"status": 200}],
-    ("GET", "/api/v1/instruments/{symbol}/"): lambda w: [{"status": 200}],
-    ("GET", "/api/v1/instruments/{symbol}/bars/"): lambda w: [
+    ("GET", "/api/v1/marketdata/instruments/"): lambda w: [{"status": 200}],
+    ("GET", "/api/v1/marketdata/instruments/{symbol}/"): lambda w: [{"status": 200}],
+    ("GET", "/api/v1/marketdata/instruments/{symbol}/bars/"): lambda w: [
         {"query": {"limit": 5}, "status": 200},
         {**CSV, "query": {"limit": 5}},
     ],
-    ("POST", "/api/v1/instruments/{symbol}/bars/import/"): lambda w: [
+    ("POST", "/api/v1/marketdata/instruments/{symbol}/bars/import/"): lambda w: [
         {
             "body": {"file": CSV_ROWS, "timeframe": "1d"},
             "media_type": "multipart/form-data",

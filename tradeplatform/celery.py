@@ -23,7 +23,10 @@ _REQUEST_ID_HEADER = "request_id"
 
 @signals.setup_logging.connect
 def keep_our_logging(**kwargs: Any) -> None:
-    """Connecting this receiver stops Celery from replacing the JSON logging settings.py set up."""
+    """Connecting this receiver stops Celery from replacing the JSON logging Django set up.
+
+    django.setup() (Celery's Django fixup calls it in every worker) applies settings.LOGGING.
+    """
 
 
 @signals.before_task_publish.connect

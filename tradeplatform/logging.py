@@ -1,13 +1,15 @@
 """JSON logging for the web processes and the Celery workers alike.
 
 One JSON object per line: timestamp, level, logger, message, request_id, user_id and
-whatever `extra=` fields the caller passed. Configured once from settings.py.
+whatever `extra=` fields the caller passed. settings.LOGGING is `build_logging_config()`,
+applied by Django's own `django.setup()` in web and worker processes alike: importing the
+settings configures nothing and creates no directory.
 """
 
 from __future__ import annotations
 
 import logging
-import logging.config
+import logging.handlers
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -48,6 +50,14 @@ class TradePlatformJsonFormatter(JsonFormatter):
         return f"{seconds}.{int(record.msecs):03d}Z"
 
 
+class LogFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating log file whose directory is made when logging is configured, not before."""
+
+    def __init__(self, filename: str, *args: Any, **kwargs: Any) -> None:
+        Path(filename).parent.mkdir(parents=True, exist_ok=True)
+        super().__init__(filename, *args, **kwargs)
+
+
 def build_logging_config(
     *, level: str, log_dir: Path | None, max_bytes: int, backups: int
 ) -> dict[str, Any]:
@@ -64,7 +74,7 @@ def build_logging_config(
             ("errors", "error.log", "ERROR"),
         ):
             handlers[name] = {
-                "class": "logging.handlers.RotatingFileHandler",
+                "class": "tradeplatform.logging.LogFileHandler",
                 "filename": str(log_dir / filename),
                 "maxBytes": max_bytes,
                 "backupCount": backups,
@@ -81,21 +91,16 @@ def build_logging_config(
         "handlers": handlers,
         "root": {"level": level, "handlers": list(handlers)},
         "loggers": {
+            # Django applies its DEFAULT_LOGGING first: these two undo it, so Django's records
+            # reach the JSON root handlers only (no plain-text copy, no mail to ADMINS).
+            "django": {"level": "NOTSET", "handlers": [], "propagate": True},
             # Our access log replaces these; keeping both would log every request twice.
-            "django.server": {"level": "WARNING"},
+            "django.server": {"level": "WARNING", "handlers": [], "propagate": True},
             "gunicorn.access": {"level": "WARNING"},
             # Django logs handled 4xx as warnings through django.request; keep server errors.
             "django.request": {"level": "ERROR"},
         },
     }
-
-
-def configure_logging(*, level: str, log_dir: Path | None, max_bytes: int, backups: int) -> None:
-    if log_dir is not None:
-        log_dir.mkdir(parents=True, exist_ok=True)
-    logging.config.dictConfig(
-        build_logging_config(level=level, log_dir=log_dir, max_bytes=max_bytes, backups=backups)
-    )
 
 
 @contextmanager

@@ -19,6 +19,7 @@ from django_prometheus.exports import ExportToDjangoView
 from prometheus_client import Gauge
 
 from tradeplatform.exception_handler import error_json_response
+from tradeplatform.health import existing_ancestor
 
 # Per-process resource gauges; "liveall" keeps one series per live process in multiprocess mode,
 # where prometheus_client's own process collector cannot aggregate.
@@ -57,7 +58,7 @@ DISK_BYTES = Gauge(
 
 
 def sample_disk_usage() -> None:
-    usage = shutil.disk_usage(str(settings.VAR_DIR))
+    usage = shutil.disk_usage(existing_ancestor(settings.VAR_DIR))
     DISK_BYTES.labels("free").set(usage.free)
     DISK_BYTES.labels("used").set(usage.used)
     DISK_BYTES.labels("total").set(usage.total)

@@ -17,6 +17,7 @@ from tradeplatform.config_checks import (
     find_configuration_problems,
     format_problems,
 )
+from tradeplatform.logging import build_logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -47,8 +48,10 @@ DATABASE_URL = env.str("DATABASE_URL", default="")
 REDIS_URL = env.str("REDIS_URL", default="")
 # Without its own URL the broker is Redis when configured; filesystem is the embedded default.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL
+# SQLite, file cache, broker and logs live here. Importing settings creates nothing: each
+# directory is made by what uses it (the SQLite backend on connect, the file cache on write,
+# the Celery app for the broker folders, the log file handler).
 VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
-VAR_DIR.mkdir(parents=True, exist_ok=True)  # SQLite, file cache, broker and logs live here
 
 _problems = find_configuration_problems(
     ConfigSnapshot(
@@ -174,7 +177,8 @@ if DATABASE_URL:
 else:
     DATABASES = {
         "default": {
-            "ENGINE": "django_prometheus.db.backends.sqlite3",
+            # django-prometheus' backend, making VAR_DIR on connect (tradeplatform/sqlite).
+            "ENGINE": "tradeplatform.sqlite",
             "NAME": VAR_DIR / "tradeplatform.sqlite3",
             "OPTIONS": {
                 # WAL lets the web process read while the worker writes; IMMEDIATE takes the
@@ -472,7 +476,13 @@ LOG_FILE_MAX_BYTES = env.int("LOG_FILE_MAX_BYTES", default=10 * 1024 * 1024)
 LOG_FILE_BACKUPS = env.int("LOG_FILE_BACKUPS", default=10)
 SLOW_REQUEST_MS = env.int("SLOW_REQUEST_MS", default=1000)
 SLOW_OPERATION_MS = env.int("SLOW_OPERATION_MS", default=1000)
-LOGGING_CONFIG = None  # tradeplatform.logging configures logging once, for web and worker alike
+# Applied by django.setup() in web and worker alike (Celery keeps it: tradeplatform/celery.py).
+LOGGING = build_logging_config(
+    level=LOG_LEVEL,
+    log_dir=LOG_DIR if LOG_TO_FILES else None,
+    max_bytes=LOG_FILE_MAX_BYTES,
+    backups=LOG_FILE_BACKUPS,
+)
 
 METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.1/32", "::1/128"])
 METRICS_BEARER_TOKEN = env.str("METRICS_BEARER_TOKEN", default="")
@@ -498,12 +508,3 @@ MARKETDATA_HTTP_BACKOFF_MAX = env.float("MARKETDATA_HTTP_BACKOFF_MAX", default=3
 # Circuit breaker (state in the shared cache, so all processes fail fast together).
 MARKETDATA_BREAKER_FAIL_MAX = env.int("MARKETDATA_BREAKER_FAIL_MAX", default=5)
 MARKETDATA_BREAKER_RESET_TIMEOUT = env.float("MARKETDATA_BREAKER_RESET_TIMEOUT", default=60.0)
-
-from tradeplatform.logging import configure_logging  # noqa: E402 - needs the values above
-
-configure_logging(
-    level=LOG_LEVEL,
-    log_dir=LOG_DIR if LOG_TO_FILES else None,
-    max_bytes=LOG_FILE_MAX_BYTES,
-    backups=LOG_FILE_BACKUPS,
-)

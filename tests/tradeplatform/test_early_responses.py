@@ -28,8 +28,8 @@ def assert_security_headers(response) -> None:
 
 def test_an_api_429_carries_the_security_headers(client, settings):
     settings.RATELIMIT_API_RATE = "1/m"
-    client.get("/api/v1/instruments/")
-    response = client.get("/api/v1/instruments/")
+    client.get("/api/v1/marketdata/instruments/")
+    response = client.get("/api/v1/marketdata/instruments/")
     assert response.status_code == 429
     assert_security_headers(response)
 

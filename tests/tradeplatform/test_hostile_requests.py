@@ -81,7 +81,7 @@ def test_a_deeply_nested_json_body_is_a_400_envelope(server, path):
     assert error_code(response) == "parse_error"
 
 
-@pytest.mark.parametrize("path", ["/api/v1/auth/token/", "/api/v1/instruments/"])
+@pytest.mark.parametrize("path", ["/api/v1/auth/token/", "/api/v1/marketdata/instruments/"])
 def test_more_than_a_thousand_query_parameters_is_a_400_envelope(server, path):
     query = "&".join(["a"] * TOO_MANY_FIELDS)
     response = post_json(server, f"{path}?{query}", b"{}")
@@ -104,7 +104,12 @@ def test_more_than_a_thousand_form_fields_on_the_sign_in_form_is_the_400_page(se
 
 
 @pytest.mark.parametrize(
-    "path", ["/api/v1/instruments/%00/", "/api/v1/instruments/%00/bars/", "/api/v1/strategies/%00/"]
+    "path",
+    [
+        "/api/v1/marketdata/instruments/%00/",
+        "/api/v1/marketdata/instruments/%00/bars/",
+        "/api/v1/strategies/%00/",
+    ],
 )
 def test_a_nul_byte_in_an_api_path_is_a_400_envelope_signed_in_or_not(
     server, transactional_db, path

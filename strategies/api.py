@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 
 from accounts.access import has_operator_access
 from accounts.permissions import IsTrader, IsTraderOrReadOnly, IsViewer
+from paramspec import PARAMETER_TYPES
 from strategies import selectors, services
 from strategies.library import example_list
 from strategies.models import Strategy
@@ -38,9 +39,10 @@ class ParameterBoundField(serializers.Field):
         return value
 
 
+# A ParameterSpec.to_dict() (paramspec): what a strategy version stores and the form reads.
 class ParameterSerializer(serializers.Serializer):
     name = serializers.CharField()
-    type = serializers.ChoiceField(choices=["int", "float", "bool", "str"])
+    type = serializers.ChoiceField(choices=list(PARAMETER_TYPES))
     default = serializers.JSONField()
     min = ParameterBoundField(allow_null=True)
     max = ParameterBoundField(allow_null=True)

@@ -15,6 +15,7 @@ from backtesting.engine import orders as ok
 from backtesting.engine.errors import StrategyError, shown
 from backtesting.engine.orders import Order, OrderView, order_view
 from backtesting.engine.views import Clock, SeriesView, readonly
+from paramspec import ParameterDeclarationError, ParameterSpace, ParameterSpec, ParameterValueError
 
 if TYPE_CHECKING:
     from backtesting.engine.broker import Broker
@@ -37,12 +38,14 @@ MAX_TAG_LENGTH = 100
 # No price, size or cash value of a real order comes near this; beyond it float arithmetic
 # on notionals and fees would overflow to inf.
 MAX_ORDER_NUMBER = 1e15
+_PYTHON_TYPES = {"bool": bool, "int": int, "float": float, "str": str}
 
 
 class Param:
     """A tunable parameter declared as a class attribute; reads as its resolved value.
 
-    The type is the type of ``default`` (int, float, bool or str).
+    The type is the type of ``default`` (int, float, bool or str). The rules live in the
+    ``ParameterSpec`` it builds, the same the validator and the backtest API check with.
     """
 
     def __init__(
@@ -55,52 +58,39 @@ class Param:
         choices: list[Any] | tuple[Any, ...] | None = None,
         description: str = "",
     ) -> None:
-        if not isinstance(default, bool | int | float | str):
-            raise StrategyError(f"Param default must be int, float, bool or str, got {default!r}")
-        self.default, self.min, self.max, self.step = default, min, max, step
-        self.choices = tuple(choices) if choices is not None else None
-        self.description = description
-        self.type: type = type(default)
+        try:
+            self.spec = ParameterSpec.declare(
+                "", default, min=min, max=max, step=step, choices=choices, description=description
+            )
+        except ParameterDeclarationError as exc:
+            raise StrategyError(f"Param: {exc}") from None
         self.name = ""
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
+        self.spec = self.spec.named(name)
 
     def __get__(self, instance: Any, owner: type | None = None) -> Any:
         if instance is None:
             return self
-        return instance._param_values.get(self.name, self.default)
+        return instance._param_values.get(self.name, self.spec.default)
+
+    default = property(lambda self: self.spec.default)
+    min = property(lambda self: self.spec.min)
+    max = property(lambda self: self.spec.max)
+    step = property(lambda self: self.spec.step)
+    choices = property(lambda self: self.spec.choices)
+    description = property(lambda self: self.spec.description)
+    type = property(lambda self: _PYTHON_TYPES[self.spec.type])
 
     def resolve(self, value: Any = _MISSING) -> Any:
         """The checked, typed value for ``value`` (the default when missing)."""
         if value is _MISSING:
-            return self.default
-        value = self._coerce(value)
-        if self.choices is not None and value not in self.choices:
-            raise StrategyError(f"parameter {self.name}={value!r} is not one of {self.choices}")
-        if self.min is not None and value < self.min:
-            raise StrategyError(f"parameter {self.name}={value!r} is below its minimum {self.min}")
-        if self.max is not None and value > self.max:
-            raise StrategyError(f"parameter {self.name}={value!r} is above its maximum {self.max}")
-        return value
-
-    def _coerce(self, value: Any) -> Any:
-        bad = StrategyError(f"parameter {self.name}={value!r} is not a {self.type.__name__}")
-        if self.type is bool:
-            if not isinstance(value, bool):
-                raise bad
-            return value
-        if self.type is int:
-            if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
-                raise bad
-            return int(value)
-        if self.type is float:
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise bad
-            return float(value)
-        if not isinstance(value, str):
-            raise bad
-        return value
+            return self.spec.default
+        try:
+            return self.spec.validate(value, integral_floats=True)
+        except ParameterValueError as exc:
+            raise StrategyError(str(exc)) from None
 
 
 class Data:
@@ -346,10 +336,15 @@ class Strategy:
 def resolve_params(cls: type, given: dict[str, Any]) -> dict[str, Any]:
     """Checked values for every declared parameter; unknown names are the user's error."""
     declared = cls.parameters() if hasattr(cls, "parameters") else {}
-    unknown = sorted(set(given) - set(declared))
-    if unknown:
+    space = ParameterSpace(tuple(p.spec.named(name) for name, p in declared.items()))
+    # The engine's callers compute values (a sweep, a script): 4.0 stands for an int's 4.
+    resolution = space.resolve(given, integral_floats=True)
+    if resolution.unknown:
+        unknown = sorted(str(name) for name in resolution.unknown)
         raise StrategyError(f"unknown parameters: {', '.join(unknown)}")
-    return {name: p.resolve(given.get(name, _MISSING)) for name, p in declared.items()}
+    for error in resolution.errors.values():
+        raise StrategyError(str(error))
+    return resolution.values
 
 
 def check_strategy_class(cls: type) -> None:

@@ -16,6 +16,7 @@ from django import forms
 from backtesting.engine import BacktestSpec
 from backtesting.jobs.services import BacktestInput
 from backtesting.marketdata.timeframes import TIMEFRAME_CHOICES, Timeframe
+from paramspec import ParameterSpace, ParameterSpec
 from strategies.models import StrategyVersion
 from tradeplatform.errors import DomainError, DomainValidationError
 
@@ -73,15 +74,15 @@ class BacktestForm(forms.Form):
             (s, s) for s in choices.symbols
         ]
         self.initial.update(_initial(version, choices))
-        self.parameter_specs = list(version.parameters)
+        self.parameter_specs = ParameterSpace.from_dicts(version.parameters).specs
         for spec in self.parameter_specs:
-            self.fields[PARAM_PREFIX + spec["name"]] = parameter_field(spec)
+            self.fields[PARAM_PREFIX + spec.name] = parameter_field(spec)
 
     def run_fields(self) -> list[forms.BoundField]:
         return [self[name] for name in ("version", "instruments", "timeframe", "start", "end")]
 
     def parameter_fields(self) -> list[forms.BoundField]:
-        return [self[PARAM_PREFIX + spec["name"]] for spec in self.parameter_specs]
+        return [self[PARAM_PREFIX + spec.name] for spec in self.parameter_specs]
 
     def setting_fields(self) -> list[forms.BoundField]:
         names = ("initial_cash", "commission_pct", "slippage_bps", "allow_short")
@@ -114,9 +115,9 @@ class BacktestForm(forms.Form):
         # A blank field means "the declared default": the service fills it in.
         given = {}
         for spec in self.parameter_specs:
-            value = self.cleaned_data.get(PARAM_PREFIX + spec["name"])
+            value = self.cleaned_data.get(PARAM_PREFIX + spec.name)
             if value is not None and value != "":
-                given[spec["name"]] = value
+                given[spec.name] = value
         return given
 
     def add_domain_error(self, exc: DomainError) -> None:
@@ -164,35 +165,35 @@ def _initial(version: StrategyVersion, choices: FormChoices) -> dict[str, Any]:
     return initial
 
 
-def parameter_field(spec: dict[str, Any]) -> forms.Field:
-    """One form field for a declared parameter (a ParameterSpec dict), its default filled in."""
+def parameter_field(spec: ParameterSpec) -> forms.Field:
+    """One form field for a declared parameter, its default filled in."""
     common: dict[str, Any] = {
-        "label": spec["name"],
-        "help_text": spec.get("description", ""),
-        "initial": spec["default"],
+        "label": spec.name,
+        "help_text": spec.description,
+        "initial": spec.default,
         "required": False,
     }
-    kind = spec["type"]
-    if spec.get("choices") is not None:
-        by_text = {str(c): c for c in spec["choices"]}
+    if spec.choices is not None:
+        by_text = {str(c): c for c in spec.choices}
         return forms.TypedChoiceField(
             choices=[(t, t) for t in by_text], coerce=by_text.__getitem__, **common
         )
-    if kind == "bool":
+    if spec.type == "bool":
         return forms.BooleanField(**common)
-    if kind == "int":
+    if spec.type == "int":
         return forms.IntegerField(widget=forms.NumberInput(attrs=_bounds(spec)), **common)
-    if kind == "float":
+    if spec.type == "float":
         attrs = {**_bounds(spec), "step": "any"}
         return forms.FloatField(widget=forms.NumberInput(attrs=attrs), **common)
     return forms.CharField(strip=False, **common)
 
 
-def _bounds(spec: dict[str, Any]) -> dict[str, Any]:
+def _bounds(spec: ParameterSpec) -> dict[str, Any]:
     # Browser hints only; the service enforces the range. A step is hinted only when the
     # default sits on its grid (from min), or the browser would refuse the default itself.
-    attrs = {k: spec[k] for k in ("min", "max") if spec.get(k) is not None}
-    step, base = spec.get("step"), spec.get("min") or 0
-    if step and (spec["default"] - base) % step == 0:
-        attrs["step"] = step
+    attrs: dict[str, Any] = {
+        k: v for k, v in (("min", spec.min), ("max", spec.max)) if v is not None
+    }
+    if spec.on_step(spec.default):
+        attrs["step"] = spec.step
     return attrs

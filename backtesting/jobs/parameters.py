@@ -1,15 +1,15 @@
-"""Checking a backtest's parameter values against the types and ranges the strategy declares.
+"""Checking a backtest's parameter values against the parameters its strategy version declares.
 
-Pure functions over StrategyVersion.parameters (ParameterSpec.to_dict() dicts), so the
-same rules hold for the API, the HTML form and future optimization sweeps.
+The rules are the ``ParameterSpec``'s (paramspec), the same the engine runs with; this module
+only words each broken rule for an API client and bounds what the job row stores.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from backtesting.jobs.bounds import MAX_ITEMS, text_bound
+from paramspec import ParameterSpace, ParameterValueError
 from tradeplatform.errors import DomainValidationError
 
 # A text parameter is stored on the job row and shown with every listing of it.
@@ -22,55 +22,32 @@ class ParameterError(DomainValidationError):
 
 
 def parameters_resolve(declared: list[dict[str, Any]], given: dict[str, Any]) -> dict[str, Any]:
-    """Declared defaults overlaid with `given`; raises ParameterError listing every problem."""
-    by_name = {spec["name"]: spec for spec in declared}
+    """Declared defaults overlaid with `given`; raises ParameterError listing every problem.
+
+    `declared` is StrategyVersion.parameters (ParameterSpec.to_dict() dicts). A float
+    parameter given 10 resolves to 10.0, so reruns hash and compare the same.
+    """
+    resolution = ParameterSpace.from_dicts(declared).resolve(given)
     # The 400 echoes unknown names: a few, each short, however many a client sent.
-    unknown = [name for name in given if name not in by_name][:MAX_ITEMS]
     problems: dict[str, str] = {
-        text_bound(name, 100): "The strategy declares no such parameter." for name in unknown
+        text_bound(name, 100): "The strategy declares no such parameter."
+        for name in resolution.unknown[:MAX_ITEMS]
     }
-    resolved: dict[str, Any] = {}
-    for name, spec in by_name.items():
-        value = given.get(name, spec["default"])
-        problem = _problem(spec, value)
-        if problem:
-            problems[name] = problem
-        else:
-            # 10 for a float parameter is stored as 10.0 so reruns hash and compare the same.
-            resolved[name] = float(value) if spec["type"] == "float" else value
+    problems.update({name: _worded(exc) for name, exc in resolution.errors.items()})
+    for name, value in resolution.values.items():
+        if isinstance(value, str) and len(value) > MAX_TEXT_PARAMETER_CHARS:
+            problems[name] = f"At most {MAX_TEXT_PARAMETER_CHARS:,} characters."
     if problems:
         raise ParameterError(details={"parameters": problems})
-    return resolved
+    return resolution.values
 
 
-def _problem(spec: dict[str, Any], value: Any) -> str | None:
-    kind = spec["type"]
-    if not _has_type(kind, value):
-        return f"Expected a value of type {kind}."
-    if spec.get("choices") is not None and value not in spec["choices"]:
-        return text_bound(f"Must be one of {spec['choices']}.", 1000)
-    if kind == "str" and len(value) > MAX_TEXT_PARAMETER_CHARS:
-        return f"At most {MAX_TEXT_PARAMETER_CHARS:,} characters."
-    if kind in ("int", "float"):
-        if spec.get("min") is not None and value < spec["min"]:
-            return f"Must be at least {spec['min']}."
-        if spec.get("max") is not None and value > spec["max"]:
-            return f"Must be at most {spec['max']}."
-    return None
-
-
-def _has_type(kind: str, value: Any) -> bool:
-    # bool is an int in Python; a checkbox value must not pass as a period length.
-    if kind == "bool":
-        return isinstance(value, bool)
-    if kind == "int":
-        return isinstance(value, int) and not isinstance(value, bool)
-    if kind == "float":
-        return (
-            isinstance(value, int | float)
-            and not isinstance(value, bool)
-            and math.isfinite(float(value))
-        )
-    if kind == "str":
-        return isinstance(value, str)
-    return False
+def _worded(exc: ParameterValueError) -> str:
+    spec = exc.spec
+    if exc.rule == "type":
+        return f"Expected a value of type {spec.type}."
+    if exc.rule == "choices":
+        return text_bound(f"Must be one of {list(spec.choices or ())}.", 1000)
+    if exc.rule == "min":
+        return f"Must be at least {spec.min}."
+    return f"Must be at most {spec.max}."

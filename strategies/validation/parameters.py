@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import ast
-import math
 from collections.abc import Callable
 from typing import Final, cast
 
+from paramspec import ParameterDeclarationError, ParameterSpec, kind_of
 from strategies.validation.names import Finding
-from strategies.validation.results import ParameterSpec, ParamValue
 
 Report = Callable[[ast.AST, Finding], None]
 
-MAX_CHOICES: Final = 100
-MAX_DESCRIPTION_CHARS: Final = 500
 _OPTIONS: Final = ("min", "max", "step", "choices", "description")
 _NOT_LITERAL: Final = object()
-_TYPE_NAMES: Final = {bool: "bool", int: "int", float: "float", str: "str"}
+_LITERAL_TYPES: Final = (bool, int, float, str)
 
 
 def literal_value(node: ast.expr) -> object:
@@ -26,7 +23,7 @@ def literal_value(node: ast.expr) -> object:
         if type(inner) in (int, float):
             return -inner if isinstance(node.op, ast.USub) else inner  # type: ignore[operator]
         return _NOT_LITERAL
-    if isinstance(node, ast.Constant) and type(node.value) in _TYPE_NAMES:
+    if isinstance(node, ast.Constant) and type(node.value) in _LITERAL_TYPES:
         return node.value
     return _NOT_LITERAL
 
@@ -56,8 +53,7 @@ def extract_parameter(name: str, call: ast.Call, report: Report) -> ParameterSpe
     default = _literal_or_report(name, "default", call.args[0], report)
     if default is _NOT_LITERAL:
         return None
-    kind = _TYPE_NAMES.get(type(default))
-    if kind is None or (kind == "float" and not math.isfinite(default)):  # type: ignore[arg-type]
+    if kind_of(default) is None:
         report(
             call.args[0],
             (
@@ -69,7 +65,7 @@ def extract_parameter(name: str, call: ast.Call, report: Report) -> ParameterSpe
     options = _read_options(name, call, report)
     if options is None:
         return None
-    return _build_spec(name, kind, default, options, call, report)  # type: ignore[arg-type]
+    return _build_spec(name, default, options, call, report)
 
 
 def _literal_or_report(name: str, what: str, node: ast.expr, report: Report) -> object:
@@ -132,92 +128,23 @@ def _read_choices(name: str, node: ast.expr, report: Report) -> object:
 
 def _build_spec(
     name: str,
-    kind: str,
-    default: ParamValue,
+    default: object,
     options: dict[str, object],
     call: ast.Call,
     report: Report,
 ) -> ParameterSpec | None:
-    errors: list[str] = []
-    given = {key: options.get(key) for key in ("min", "max", "step")}
-    bounds: dict[str, int | float | None] = dict.fromkeys(given)
-    if kind in ("bool", "str"):
-        errors += [f"{key} only applies to numbers" for key, v in given.items() if v is not None]
-    else:
-        bounds = {key: _number(key, value, kind, errors) for key, value in given.items()}
-        errors += _bound_errors(cast(float, default), bounds)
-    choices = _check_choices(options.get("choices"), kind, default, bounds, errors)
-    description = options.get("description", "")
-    if not isinstance(description, str) or len(description) > MAX_DESCRIPTION_CHARS:
-        errors.append(f"description must be a string of at most {MAX_DESCRIPTION_CHARS} chars")
-    for error in errors:
-        report(call, ("invalid_parameter", f'Param "{name}": {error}'))
-    if errors:
+    choices = cast("tuple[object, ...] | None", options.get("choices"))
+    try:
+        return ParameterSpec.declare(
+            name,
+            default,
+            min=options.get("min"),
+            max=options.get("max"),
+            step=options.get("step"),
+            choices=choices,
+            description=options.get("description", ""),
+        )
+    except ParameterDeclarationError as exc:
+        for problem in exc.problems:
+            report(call, ("invalid_parameter", f'Param "{name}": {problem}'))
         return None
-    return ParameterSpec(
-        name,
-        kind,
-        float(default) if kind == "float" else default,
-        bounds["min"],
-        bounds["max"],
-        bounds["step"],
-        choices,
-        str(description),
-    )
-
-
-def _number(key: str, value: object, kind: str, errors: list[str]) -> int | float | None:
-    if value is None:
-        return None
-    if kind == "int" and type(value) is not int:
-        errors.append(f"{key} must be a whole number because the default is an int")
-        return None
-    if type(value) not in (int, float) or not math.isfinite(value):  # type: ignore[arg-type]
-        errors.append(f"{key} must be a finite number")
-        return None
-    return float(value) if kind == "float" else value  # type: ignore[arg-type, return-value]
-
-
-def _bound_errors(default: float, bounds: dict[str, float | None]) -> list[str]:
-    low, high, step = bounds["min"], bounds["max"], bounds["step"]
-    errors = []
-    if low is not None and high is not None and low > high:
-        errors.append(f"min ({low}) is greater than max ({high})")
-    if low is not None and default < low:
-        errors.append(f"the default ({default}) is below min ({low})")
-    if high is not None and default > high:
-        errors.append(f"the default ({default}) is above max ({high})")
-    if step is not None and step <= 0:
-        errors.append(f"step must be greater than 0 (got {step})")
-    return errors
-
-
-def _check_choices(
-    raw: object,
-    kind: str,
-    default: ParamValue,
-    bounds: dict[str, int | float | None],
-    errors: list[str],
-) -> tuple[ParamValue, ...] | None:
-    if raw is None:
-        return None
-    values = cast(tuple[ParamValue, ...], raw)
-    if kind == "float":
-        values = tuple(float(v) if type(v) is int else v for v in values)
-    if not values or len(values) > MAX_CHOICES:
-        errors.append(f"choices must list between 1 and {MAX_CHOICES} values")
-    elif any(_TYPE_NAMES.get(type(value)) != kind for value in values):
-        errors.append(f"every choice must be of the default's type ({kind})")
-    elif len(set(values)) != len(values):
-        errors.append("choices contain duplicates")
-    elif default not in values:
-        errors.append(f"the default ({default!r}) is not one of the choices")
-    elif kind in ("int", "float") and any(
-        not _within(cast(float, value), bounds["min"], bounds["max"]) for value in values
-    ):
-        errors.append("every choice must lie between min and max")
-    return values
-
-
-def _within(value: float, low: float | None, high: float | None) -> bool:
-    return (low is None or value >= low) and (high is None or value <= high)

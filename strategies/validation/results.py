@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-ParamValue = int | float | bool | str
+# One ParameterSpec for the validator, the engine and the API (see the paramspec package).
+from paramspec import ParameterSpec, ParamValue
+
+__all__ = ["ParamValue", "ParameterSpec", "Problem", "StrategyValidationError", "Verdict"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,33 +36,6 @@ class Problem:
             "column": self.column,
             "code": self.code,
             "message": self.message,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class ParameterSpec:
-    """A tunable parameter declared as ``name = Param(default, ...)`` in the strategy class."""
-
-    name: str
-    type: str  # "int" | "float" | "bool" | "str"
-    default: ParamValue
-    min: int | float | None = None
-    max: int | float | None = None
-    step: int | float | None = None
-    choices: tuple[ParamValue, ...] | None = None
-    description: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dict with a fixed key order (choices become a list)."""
-        return {
-            "name": self.name,
-            "type": self.type,
-            "default": self.default,
-            "min": self.min,
-            "max": self.max,
-            "step": self.step,
-            "choices": list(self.choices) if self.choices is not None else None,
-            "description": self.description,
         }
 
 

@@ -2,6 +2,9 @@ from __future__ import annotations
 
 import pytest
 
+from backtesting.engine import Param, Strategy
+from backtesting.engine.errors import StrategyError
+from backtesting.engine.strategy import resolve_params
 from backtesting.jobs.parameters import ParameterError, parameters_resolve
 
 
@@ -61,3 +64,43 @@ def test_unknown_parameter_names_are_echoed_bounded() -> None:
         parameters_resolve(DECLARED, given)
     echoed = caught.value.details["parameters"]
     assert 0 < len(echoed) <= 50 and all(len(name) <= 100 for name in echoed)
+
+
+class Declared(Strategy):
+    """The engine's side of DECLARED."""
+
+    fast = Param(10, min=2, max=200, step=1)
+    ratio = Param(0.5, min=0.0, max=1.0)
+    long_only = Param(True)
+    mode = Param("a", choices=["a", "b"])
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        {"fast": 20},
+        {"fast": 1},
+        {"fast": True},
+        {"fast": 2.5},
+        {"ratio": 1},
+        {"ratio": 1.5},
+        {"ratio": float("nan")},
+        {"ratio": float("inf")},
+        {"ratio": False},
+        {"long_only": 0},
+        {"mode": "b"},
+        {"mode": "c"},
+        {"mode": 1},
+        {"extra": 1},
+    ],
+)
+def test_the_api_and_the_engine_accept_the_same_values(given: dict) -> None:
+    try:
+        api: dict | None = parameters_resolve(DECLARED, given)
+    except ParameterError:
+        api = None
+    try:
+        engine: dict | None = resolve_params(Declared, given)
+    except StrategyError:
+        engine = None
+    assert api == engine

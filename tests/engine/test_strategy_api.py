@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from backtesting.engine import (
     BacktestSpec,
     CostModel,
     EngineError,
+    Param,
     Strategy,
     StrategyError,
     crossover,
@@ -219,3 +221,19 @@ def test_the_engine_package_never_imports_django_or_other_infrastructure() -> No
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+
+
+@pytest.mark.parametrize(
+    ("declare", "message"),
+    [
+        (lambda: Param(10, min=20), r"the default \(10\) is below min \(20\)"),
+        (lambda: Param(True, min=0), "min only applies to numbers"),
+        (lambda: Param(1, choices=[1, 1]), "choices contain duplicates"),
+        (lambda: Param(float("nan")), "finite int, float, bool or str"),
+    ],
+)
+def test_a_param_the_validator_refuses_is_refused_by_the_engine_too(
+    declare: Callable[[], Param], message: str
+) -> None:
+    with pytest.raises(StrategyError, match=message):
+        declare()

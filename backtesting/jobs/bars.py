@@ -1,16 +1,15 @@
-"""The exact bars of a backtest, their fingerprint and their data versions.
+"""The exact bars of a backtest and their data versions.
 
 Loading goes through the market-data selector (cached by series version, resampled when the
 timeframe is not stored), so submit-time validation warms the cache the worker then reads.
+Their fingerprint is the bar codec's (backtesting.engine.barcodec.fingerprint_bars).
 """
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 
 from backtesting.engine import BarSeries
-from backtesting.marketdata.arrays import series_to_bytes
 from backtesting.marketdata.models import Instrument
 from backtesting.marketdata.selectors import bars_load_arrays, series_source
 from backtesting.marketdata.timeframes import Timeframe
@@ -21,15 +20,6 @@ def bars_for_backtest(
 ) -> dict[str, BarSeries]:
     """{symbol: BarSeries} with start <= timestamp <= end, in the order given."""
     return {symbol: bars_load_arrays(symbol, timeframe, start, end) for symbol in symbols}
-
-
-def bars_fingerprint(timeframe: str, bars: dict[str, BarSeries]) -> str:
-    """SHA-256 over the raw bytes of every column: equal fingerprints mean identical inputs."""
-    digest = hashlib.sha256(timeframe.encode())
-    for symbol, arrays in bars.items():
-        digest.update(symbol.encode() + b"\0")
-        digest.update(series_to_bytes(arrays))
-    return digest.hexdigest()
 
 
 def series_versions(*, symbols: list[str], timeframe: str) -> dict[str, int]:

@@ -27,8 +27,9 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from backtesting import sandbox
+from backtesting.engine.barcodec import fingerprint_bars
 from backtesting.jobs import metrics
-from backtesting.jobs.bars import bars_fingerprint, bars_for_backtest, series_versions
+from backtesting.jobs.bars import bars_for_backtest, series_versions
 from backtesting.jobs.bounds import (
     MAX_LOG_CHARS,
     MAX_MESSAGE_CHARS,
@@ -162,7 +163,7 @@ def _run_and_store(backtest: Backtest, claim: _Claim) -> None:
             start=backtest.start,
             end=backtest.end,
         )
-        fingerprint = bars_fingerprint(backtest.timeframe, bars)
+        fingerprint = fingerprint_bars(backtest.timeframe, bars)
         versions = series_versions(symbols=list(backtest.symbols), timeframe=backtest.timeframe)
     with _timed(timings, "sandbox_ms"):
         result = run_sandboxed(backtest, bars, claim.on_progress, claim.should_cancel)
@@ -194,6 +195,7 @@ def run_sandboxed(
         code=backtest.strategy_version.code,
         spec=backtest.spec_dict(),
         bars=bars,
+        timeframe=backtest.timeframe,  # so the pipe carries exactly the fingerprinted bytes
         limits=limits,
         on_progress=on_progress,
         should_cancel=should_cancel,

@@ -2,32 +2,32 @@
 
 On PostgreSQL the range is streamed with a binary COPY and decoded by NumPy in one pass: no
 Python object per row. Elsewhere a values_list feeds np.fromiter. Either way the result is
-cached as raw column bytes under a key that contains the series' data version, which every
-import that changes bars bumps, so a cached series can never be stale. The cache is only an
-accelerator: when it cannot be reached, bars come from the database (tradeplatform.soft_cache).
+cached in the engine's bar codec (backtesting.engine.barcodec) under a key that contains the
+series' data version, which every import that changes bars bumps, so a cached series can never
+be stale. The cache is only an accelerator: when it cannot be reached, or holds an entry this
+code cannot read, bars come from the database (tradeplatform.soft_cache).
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 import numpy as np
 from django.conf import settings
 from django.db import connection
 
-from backtesting.engine import BarSeries
-from backtesting.marketdata.arrays import (
-    empty_series,
-    series_from_bytes,
-    series_slice,
-    series_to_bytes,
-)
+from backtesting.engine import BarSeries, EngineError
+from backtesting.engine.barcodec import BarCodecError, decode_bars, encode_bars
+from backtesting.marketdata.arrays import empty_series, series_slice
 from backtesting.marketdata.models import Bar, Instrument, SeriesVersion
 from backtesting.marketdata.resampling import resample
 from backtesting.marketdata.timeframes import Timeframe
 from backtesting.marketdata.writes import datetime_to_ns, ns_to_datetime
 from tradeplatform.errors import NotFoundError
 from tradeplatform.soft_cache import soft_get, soft_set
+
+logger = logging.getLogger(__name__)
 
 # PostgreSQL's binary timestamptz is microseconds since 2000-01-01 UTC.
 _PG_EPOCH_US = 946_684_800 * 1_000_000
@@ -79,13 +79,13 @@ def bars_load_arrays(
         return empty_series(instrument.symbol)
     source_tf, version = source
     key = _cache_key(instrument.pk, source_tf, version, tf, start, end)
-    blob = soft_get(key)
-    if blob is not None:
-        return series_from_bytes(instrument.symbol, blob)
+    cached = _cache_read(key, instrument.symbol, tf)
+    if cached is not None:
+        return cached
     bars = _load_from_database(instrument, source_tf, start, end)
     if source_tf is not tf:
         bars = resample(bars, source_tf, tf, instrument.timezone)
-    _cache_store(key, bars)
+    _cache_store(key, bars, tf)
     return bars
 
 
@@ -99,11 +99,27 @@ def _cache_key(
 ) -> str:
     lo = datetime_to_ns(start) if start else "-"
     hi = datetime_to_ns(end) if end else "-"
-    return f"md:bars:1:{instrument_id}:{source.value}:v{version}:{tf.value}:{lo}:{hi}"
+    # "2": the bar codec's version 2 (symbol and timeframe in the bytes) replaced version 1.
+    return f"md:bars:2:{instrument_id}:{source.value}:v{version}:{tf.value}:{lo}:{hi}"
 
 
-def _cache_store(key: str, bars: BarSeries) -> None:
-    blob = series_to_bytes(bars)
+def _cache_read(key: str, symbol: str, tf: Timeframe) -> BarSeries | None:
+    """The cached series, or None (a miss) when absent or unreadable: the database has it too."""
+    blob = soft_get(key)
+    if blob is None:
+        return None
+    try:
+        timeframe, series = decode_bars(blob)
+        if timeframe != tf.value or list(series) != [symbol]:
+            raise BarCodecError(f"holds {list(series)!r} at {timeframe!r}")
+        return series[symbol].to_series()
+    except (BarCodecError, EngineError) as exc:
+        logger.warning("unreadable cached bars; loading from the database: %s", exc)
+        return None
+
+
+def _cache_store(key: str, bars: BarSeries, tf: Timeframe) -> None:
+    blob = encode_bars(tf.value, {bars.symbol: bars})
     if len(blob) <= settings.MARKETDATA_CACHE_MAX_BYTES:
         soft_set(key, blob, timeout=settings.MARKETDATA_CACHE_TIMEOUT)
 

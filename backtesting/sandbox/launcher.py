@@ -9,6 +9,7 @@ import tempfile
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from backtesting.engine.barcodec import BarsLike
 from backtesting.sandbox.bounds import log_bound, problems_bound, traceback_bound
 from backtesting.sandbox.child import BOOTSTRAP, EXIT_MEMORY
 from backtesting.sandbox.errors import (
@@ -32,7 +33,7 @@ from backtesting.sandbox.limits import SandboxLimits
 from backtesting.sandbox.results import validate_result
 from backtesting.sandbox.seccomp_filter import build_filter_bpf
 from backtesting.sandbox.supervisor import ChildRun, Outcome
-from backtesting.sandbox.wire import BarsLike, encode_payload
+from backtesting.sandbox.wire import encode_payload
 
 logger = logging.getLogger(__name__)
 
@@ -53,10 +54,12 @@ def run_strategy_in_sandbox(
     limits: SandboxLimits | None = None,
     on_progress: Callable[[float], None] | None = None,
     should_cancel: Callable[[], bool] | None = None,
+    timeframe: str = "",
 ) -> dict[str, Any]:
     """Run user strategy code on the engine in a fresh jailed child process.
 
-    code: the user's source; spec: BacktestSpec.to_dict(); bars: {symbol: BarSeries}.
+    code: the user's source; spec: BacktestSpec.to_dict(); bars: {symbol: BarSeries} of
+    `timeframe` (sent in the bar codec's bytes, the ones the data fingerprint hashes).
     Returns BacktestResult.to_dict() (validated) plus a "sandbox" entry with the user's print
     log and resource usage. Raises a SandboxError subclass whose ``code`` says what went wrong.
     """
@@ -68,7 +71,7 @@ def run_strategy_in_sandbox(
             argv=_argv(),
             env=dict(CHILD_ENV),
             cwd=workdir,
-            payload=encode_payload(header, bars),
+            payload=encode_payload(header, bars, timeframe=timeframe),
             limits=limits,
             on_progress=on_progress,
             should_cancel=should_cancel,

@@ -1,7 +1,8 @@
 """The byte formats between the worker and the jailed child: never pickle, only JSON and raw arrays.
 
-Parent -> child (stdin): MAGIC, an 8-byte big-endian header length, a JSON header, then for each
-instrument listed in the header the raw little-endian columns in COLUMNS order.
+Parent -> child (stdin): MAGIC, an 8-byte big-endian header length, a JSON header (with
+"bars_bytes"), then that many bytes of bars in the bar codec's layout (backtesting.engine.barcodec,
+the same bytes the market-data cache holds and the data fingerprint hashes).
 Child -> parent (stdout): one JSON object per line: started (the user's code runs from now on),
 progress, then one result or error.
 """
@@ -12,88 +13,46 @@ import json
 import math
 import struct
 from collections.abc import Iterator, Mapping
-from typing import Any, BinaryIO, Protocol
+from typing import Any, BinaryIO
 
 import numpy as np
 
-MAGIC = b"TPSANDBOX1\n"
+from backtesting.engine.barcodec import BarsLike, decode_bars, encode_bars_chunks
+
+MAGIC = b"TPSANDBOX2\n"
 HEADER_LEN = struct.Struct(">Q")
 MAX_HEADER_BYTES = 16 * 1024 * 1024
-COLUMNS: tuple[tuple[str, str], ...] = (
-    ("timestamps", "<i8"),
-    ("open", "<f8"),
-    ("high", "<f8"),
-    ("low", "<f8"),
-    ("close", "<f8"),
-    ("volume", "<f8"),
-)
 MESSAGE_TYPES = frozenset({"started", "progress", "result", "error"})
 
 
-class BarsLike(Protocol):
-    """What the sandbox needs from backtesting.engine.BarSeries (kept structural on purpose).
-
-    Read-only members, so frozen dataclasses such as BarSeries match.
-    """
-
-    @property
-    def symbol(self) -> str: ...
-    @property
-    def timestamps(self) -> Any: ...
-    @property
-    def open(self) -> Any: ...
-    @property
-    def high(self) -> Any: ...
-    @property
-    def low(self) -> Any: ...
-    @property
-    def close(self) -> Any: ...
-    @property
-    def volume(self) -> Any: ...
-
-
-def encode_payload(header: dict[str, Any], bars: Mapping[str, BarsLike]) -> list[bytes]:
-    """Chunks to write to the child's stdin, in order."""
-    header = {**header, "bars": [_describe_series(sym, s) for sym, s in bars.items()]}
+def encode_payload(
+    header: dict[str, Any], bars: Mapping[str, BarsLike], *, timeframe: str = ""
+) -> list[bytes]:
+    """Chunks to write to the child's stdin, in order: the bars are the bar codec's bytes."""
+    columns = encode_bars_chunks(timeframe, bars)
+    header = {**header, "bars_bytes": sum(len(chunk) for chunk in columns)}
     head = json.dumps(header, allow_nan=False).encode()
-    chunks = [MAGIC, HEADER_LEN.pack(len(head)), head]
-    for series in bars.values():
-        for name, dtype in COLUMNS:
-            column = np.ascontiguousarray(getattr(series, name), dtype=dtype)
-            chunks.append(column.tobytes())
-    return chunks
-
-
-def _describe_series(symbol: str, series: BarsLike) -> dict[str, Any]:
-    length = len(series.timestamps)
-    for name, _ in COLUMNS:
-        if len(getattr(series, name)) != length:
-            raise ValueError(f"{symbol}: column {name} has a different length")
-    return {"symbol": str(symbol), "length": length}
+    return [MAGIC, HEADER_LEN.pack(len(head)), head, *columns]
 
 
 def decode_payload(stream: BinaryIO) -> tuple[dict[str, Any], dict[str, dict[str, np.ndarray]]]:
-    """Read what encode_payload wrote; arrays come back read-only, backed by immutable bytes."""
+    """Read what encode_payload wrote; arrays come back read-only, backed by immutable bytes.
+
+    header["bars"] lists what arrived: [{"symbol", "length"}] in the payload's order.
+    """
     if _read_exact(stream, len(MAGIC)) != MAGIC:
         raise ValueError("bad payload magic")
     (head_len,) = HEADER_LEN.unpack(_read_exact(stream, HEADER_LEN.size))
     if head_len > MAX_HEADER_BYTES:
         raise ValueError("payload header too large")
     header = json.loads(_read_exact(stream, head_len))
-    columns: dict[str, dict[str, np.ndarray]] = {}
-    for item in header["bars"]:
-        length = int(item["length"])
-        columns[item["symbol"]] = {
-            name: _read_array(stream, dtype, length) for name, dtype in COLUMNS
-        }
-    return header, columns
-
-
-def _read_array(stream: BinaryIO, dtype: str, length: int) -> np.ndarray:
-    # Backed by immutable bytes, so not even setflags(write=True) can make it writable again.
-    array = np.frombuffer(_read_exact(stream, length * 8), dtype=dtype)
-    array.setflags(write=False)
-    return array
+    size = header.get("bars_bytes") if isinstance(header, dict) else None
+    if not isinstance(size, int) or size < 0:
+        raise ValueError("payload header has no bars_bytes")
+    # Backed by immutable bytes, so not even setflags(write=True) can make an array writable.
+    _, series = decode_bars(_read_exact(stream, size))
+    header["bars"] = [{"symbol": symbol, "length": len(s)} for symbol, s in series.items()]
+    return header, {symbol: s.columns() for symbol, s in series.items()}
 
 
 def _read_exact(stream: BinaryIO, size: int) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from datetime import UTC, datetime
 
@@ -9,8 +10,9 @@ import numpy as np
 import pytest
 
 from backtesting.engine import BarSeries
+from backtesting.engine.barcodec import decode_bars, encode_bars, fingerprint_bars
 from backtesting.engine.bars import FIELDS
-from backtesting.marketdata.arrays import series_from_bytes, series_to_bytes
+from backtesting.marketdata import selectors
 from backtesting.marketdata.selectors import bars_load_arrays
 from backtesting.marketdata.services import bars_import
 from tests.marketdata.conftest import GOOD_ROWS, make_csv
@@ -73,7 +75,7 @@ def test_cache_bytes_round_trip_exactly():
     bars = BarSeries(
         "X", np.array([1, 2], dtype=np.int64), *(np.array([1.5, 2.25]) for _ in range(5))
     )
-    back = series_from_bytes("X", series_to_bytes(bars))
+    back = decode_bars(encode_bars("1d", {"X": bars}))[1]["X"]
     assert back.timestamps.tolist() == [1, 2]
     assert back.volume.tolist() == [1.5, 2.25]
 
@@ -95,3 +97,35 @@ def test_with_the_cache_down_bars_come_from_the_database_with_one_warning(
     # One warning for the outage, not one per read and write of each series.
     assert [r.getMessage() for r in warnings] == ["cache unavailable; going without it"]
     assert warnings[0].levelno == logging.WARNING
+
+
+def test_the_cache_holds_the_bar_codec_bytes_the_fingerprint_hashes(imported, monkeypatch):
+    stored = []
+    real_set = selectors.soft_set
+    monkeypatch.setattr(
+        selectors, "soft_set", lambda k, v, **kw: (stored.append(v), real_set(k, v, **kw))
+    )
+    bars = bars_load_arrays("AAPL", "1w")
+    assert len(stored) == 1
+    timeframe, decoded = decode_bars(stored[0])
+    assert timeframe == "1w" and list(decoded) == ["AAPL"]
+    for name in ("timestamps", *FIELDS):
+        assert getattr(decoded["AAPL"], name).tobytes() == getattr(bars, name).tobytes()
+    assert hashlib.sha256(stored[0]).hexdigest() == fingerprint_bars("1w", {"AAPL": bars})
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        b"TPBA\x01\x00" + bytes(56),  # the old version-1 layout
+        b"garbage",
+        encode_bars("1d", {}),  # readable, but not this series
+    ],
+)
+def test_an_unreadable_cache_entry_is_a_miss_not_an_error(imported, monkeypatch, caplog, entry):
+    expected = bars_load_arrays("AAPL", "1d")
+    monkeypatch.setattr(selectors, "soft_get", lambda key: entry)
+    with caplog.at_level(logging.WARNING, logger="backtesting.marketdata.selectors"):
+        again = bars_load_arrays("AAPL", "1d")
+    assert again.close.tolist() == expected.close.tolist() == [104, 102, 101, 107, 108]
+    assert "unreadable cached bars" in caplog.text

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 
 import numpy as np
 import pytest
 
+from backtesting.engine.barcodec import BarCodecError, encode_bars, fingerprint_bars
 from backtesting.sandbox.wire import (
     MAGIC,
     decode_payload,
@@ -37,6 +40,23 @@ def test_a_truncated_or_foreign_payload_is_refused() -> None:
         decode_payload(io.BytesIO(payload[:-1]))
     with pytest.raises(ValueError, match="magic"):
         decode_payload(io.BytesIO(b"\x80\x04pickle" + payload[len(MAGIC) :]))
+
+
+def test_the_pipe_carries_the_bar_codec_bytes_that_the_fingerprint_hashes() -> None:
+    bars = {**make_bars(30), **make_bars(20, symbol="BBB")}
+    chunks = encode_payload({"code": "x"}, bars, timeframe="1d")
+    header = json.loads(chunks[2])
+    sent = b"".join(chunks[3:])
+    assert header["bars_bytes"] == len(sent)
+    assert sent == encode_bars("1d", bars)
+    assert hashlib.sha256(sent).hexdigest() == fingerprint_bars("1d", bars)
+
+
+def test_a_corrupt_bar_section_is_refused() -> None:
+    chunks = encode_payload({}, make_bars(10))
+    damaged = b"".join(chunks[:3]) + b"XXXX" + b"".join(chunks[3:])[4:]
+    with pytest.raises(BarCodecError, match="bad magic"):
+        decode_payload(io.BytesIO(damaged))
 
 
 def test_messages_are_json_lines_without_nan() -> None:

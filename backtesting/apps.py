@@ -21,3 +21,37 @@ class BacktestingConfig(AppConfig):
         from tradeplatform.apps import register_health_check
 
         register_health_check("sandbox", sandbox_health, critical=True)
+        _register_job_kinds()
+
+
+def _register_job_kinds() -> None:
+    """The job kinds of this app and the recovery sweep that every worker runs for them.
+
+    A new kind is one more `job_kind_register` line: its model (inheriting JobFields), its
+    task's name and queue, and what follows a final state.
+    """
+    from backtesting.jobs.execution import backtest_finish_effects
+    from backtesting.jobs.models import Backtest
+    from backtesting.jobs.recovery import jobs_recover_stale_if_due
+    from backtesting.jobs.registry import JobKind, job_kind_register
+    from backtesting.jobs.services import BACKTEST_QUEUE, backtest_dead_letter_exhausted
+    from tradeplatform.worker_services import WorkerService, register_worker_service
+
+    job_kind_register(
+        JobKind(
+            name="backtest",
+            model=Backtest,
+            task_name="backtesting.backtest_execute",
+            queue=BACKTEST_QUEUE,
+            key_prefix="backtests",
+            finish_effects=backtest_finish_effects,
+            exhausted=backtest_dead_letter_exhausted,
+        )
+    )
+    register_worker_service(
+        WorkerService(
+            name="job-recovery",
+            run=lambda hostname: jobs_recover_stale_if_due(owner=hostname),
+            interval=lambda: settings.BACKTEST_RECOVERY_INTERVAL_SECONDS,
+        )
+    )

@@ -69,11 +69,13 @@ def clear_request_id(**kwargs: Any) -> None:
 
 @signals.worker_ready.connect
 def start_heartbeat(sender: Any = None, **kwargs: Any) -> None:
-    from tradeplatform.worker_heartbeat import start_heartbeat_thread, start_recovery_thread
+    from tradeplatform.worker_heartbeat import start_heartbeat_thread
+    from tradeplatform.worker_services import worker_services_start
 
     hostname = getattr(sender, "hostname", None) or "worker"
     start_heartbeat_thread(hostname)
-    start_recovery_thread(hostname)  # every worker, so no separate beat process is needed
+    # Every worker runs the apps' services (the job recovery sweep), so no beat process is needed.
+    worker_services_start(hostname)
 
 
 @signals.worker_init.connect

@@ -18,7 +18,6 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -36,69 +35,13 @@ from backtesting.jobs.bounds import (
     error_details_bound,
     text_bound,
 )
-from backtesting.jobs.claims import ClaimOutcome, backtest_claim
+from backtesting.jobs.lifecycle import ClaimOutcome, JobClaim, job_claim, queue_depth_refresh
 from backtesting.jobs.models import Backtest, BacktestStatus, Trade
 from backtesting.jobs.results import ResultNotStorableError, trades_from_result
-from backtesting.jobs.services import cancel_flag_key, queue_depth_refresh
-from tradeplatform.soft_cache import soft_delete, soft_get
+from backtesting.jobs.services import cancel_flag_key
+from tradeplatform.soft_cache import soft_delete
 
 logger = logging.getLogger(__name__)
-
-
-class _Claim:
-    """This delivery's ownership of a row, with throttled progress, lease and cancel checks."""
-
-    def __init__(self, backtest_id: int, token: str) -> None:
-        self.backtest_id, self.token = backtest_id, token
-        self.lease = timedelta(seconds=settings.BACKTEST_LEASE_SECONDS)
-        self._last_progress = self._last_cancel_poll = self._last_renewal = time.monotonic()
-        self.lost = False
-
-    def rows(self) -> Any:
-        return Backtest.objects.filter(pk=self.backtest_id, claim_token=self.token)
-
-    def on_progress(self, fraction: float) -> None:
-        now = time.monotonic()
-        # Progress is written at most a few times a second: enough for a progress bar,
-        # cheap enough not to slow a backtest that reports every 1 % of bars.
-        if now - self._last_progress < settings.BACKTEST_PROGRESS_INTERVAL_SECONDS:
-            return
-        self._last_progress = self._last_renewal = now
-        updated = (
-            self.rows()
-            .filter(status=BacktestStatus.RUNNING)
-            .update(
-                progress=min(max(float(fraction), 0.0), 1.0),
-                lease_expires_at=timezone.now() + self.lease,
-            )
-        )
-        self.lost = self.lost or not updated
-
-    def should_cancel(self) -> bool:
-        now = time.monotonic()
-        if now - self._last_cancel_poll < settings.BACKTEST_CANCEL_POLL_SECONDS:
-            return self.lost
-        self._last_cancel_poll = now
-        if soft_get(cancel_flag_key(self.backtest_id)):  # a cache outage must not kill the run
-            return True
-        # The row is the truth (a flushed or shared cache may have lost the flag); a primary-key
-        # read every half second is negligible next to the backtest itself.
-        if self.rows().filter(cancel_requested=True).exists():
-            return True
-        if now - self._last_renewal >= self.lease.total_seconds() / 3:
-            self._renew(now)
-        return self.lost
-
-    def _renew(self, now: float) -> None:
-        # A strategy that reports no progress still keeps its lease; the renewal also reads
-        # the row's cancel flag, in case the cache was flushed.
-        self._last_renewal = now
-        updated = (
-            self.rows()
-            .filter(status=BacktestStatus.RUNNING, cancel_requested=False)
-            .update(lease_expires_at=timezone.now() + self.lease)
-        )
-        self.lost = self.lost or not updated
 
 
 def backtest_execute(*, backtest_id: int) -> Backtest | None:
@@ -106,7 +49,7 @@ def backtest_execute(*, backtest_id: int) -> Backtest | None:
 
     Returns None if the row is gone. A row that is finished, cancelled or owned by a live
     worker is returned untouched; one whose owner already runs their share stays `queued` and
-    comes back later (see backtesting.jobs.claims). A result that cannot be stored ends the
+    comes back later (see backtesting.jobs.lifecycle). A result that cannot be stored ends the
     job `failed` (`result_not_storable`), never retried. Database/broker errors propagate so
     the task can retry them.
     """
@@ -133,16 +76,16 @@ def backtest_execute(*, backtest_id: int) -> Backtest | None:
         details = {"code": exc.code, "message": exc.message}
         _finish(claim, BacktestStatus.FAILED, exc.code, exc.message, details)
     except BaseException:
-        _release(claim)  # give the row back so the retry can claim it without waiting
+        claim.release()  # give the row back so the retry can claim it without waiting
         raise
     return Backtest.objects.filter(pk=backtest_id).first()
 
 
-def _claim(backtest_id: int) -> _Claim | None:
+def _claim(backtest_id: int) -> JobClaim | None:
     token = uuid.uuid4().hex
-    outcome = backtest_claim(backtest_id=backtest_id, token=token)
+    outcome = job_claim(Backtest, job_id=backtest_id, token=token)
     if outcome is ClaimOutcome.CLAIMED:
-        return _Claim(backtest_id, token)
+        return JobClaim(Backtest, backtest_id, token)
     if outcome is ClaimOutcome.NOT_CLAIMABLE:
         # A duplicate message (Redis redelivery, a recovery re-publish racing the original)
         # must be a no-op, not a retry loop: if the owner dies, the sweep publishes again.
@@ -154,7 +97,7 @@ def _claim(backtest_id: int) -> _Claim | None:
     return None
 
 
-def _run_and_store(backtest: Backtest, claim: _Claim) -> None:
+def _run_and_store(backtest: Backtest, claim: JobClaim) -> None:
     timings: dict[str, float] = {}
     with _timed(timings, "data_load_ms"):
         bars = bars_for_backtest(
@@ -204,7 +147,7 @@ def run_sandboxed(
 
 def _store_result(
     backtest: Backtest,
-    claim: _Claim,
+    claim: JobClaim,
     result: dict[str, Any],
     provenance: tuple[str, dict[str, int], int],
     timings: dict[str, float],
@@ -230,7 +173,7 @@ def _store_result(
 
 def _store_success(
     backtest: Backtest,
-    claim: _Claim,
+    claim: JobClaim,
     result: dict[str, Any],
     provenance: tuple[str, dict[str, int], int],
     timings: dict[str, float],
@@ -272,36 +215,14 @@ def _store_success(
 
 
 def _finish(
-    claim: _Claim, status: str, code: str, message: str, details: dict[str, Any] | None = None
+    claim: JobClaim, status: str, code: str, message: str, details: dict[str, Any] | None = None
 ) -> None:
-    updated = (
-        claim.rows()
-        .filter(status=BacktestStatus.RUNNING)
-        .update(
-            status=status,
-            finished_at=timezone.now(),
-            error_code=code,
-            error_message=text_bound(message, MAX_MESSAGE_CHARS),
-            error_details=error_details_bound(details or {}),
-            lease_expires_at=None,
-        )
+    claim.finish(
+        status,
+        error_code=code,
+        error_message=text_bound(message, MAX_MESSAGE_CHARS),
+        error_details=error_details_bound(details or {}),
     )
-    if updated:
-        backtest_finish_effects(claim.backtest_id, status)
-
-
-def _release(claim: _Claim) -> None:
-    # The released row's lease becomes its message's (see backtesting.jobs.recovery): the task's
-    # retry is on its way, so the recovery sweep must not publish a second copy meanwhile.
-    message_lease = timedelta(seconds=settings.BACKTEST_REQUEUE_AFTER_SECONDS)
-    try:
-        claim.rows().filter(status=BacktestStatus.RUNNING).update(
-            status=BacktestStatus.QUEUED,
-            claim_token="",
-            lease_expires_at=timezone.now() + message_lease,
-        )
-    except Exception:  # the database may be what failed; the lease then expires on its own
-        logger.warning("could not release backtest claim", extra={"backtest_id": claim.backtest_id})
 
 
 def backtest_finish_effects(backtest_id: int, status: str) -> None:

@@ -1,7 +1,8 @@
 """Backtest jobs, their results, the dead-letter record and webhook notifications.
 
-A Backtest row is the job: its status is a small state machine advanced only by
-conditional UPDATEs in `backtesting.jobs.services`, so two workers can never both own it.
+A Backtest row is the job: its lifecycle columns come from `JobFields`, and its status is a
+small state machine advanced only by the conditional UPDATEs of `backtesting.jobs.lifecycle`,
+so two workers can never both own it.
 """
 
 from __future__ import annotations
@@ -14,18 +15,10 @@ from django.db import models
 from django.db.models import Q
 
 from accounts.ownership import OwnedQuerySet
+from backtesting.jobs.fields import ACTIVE_STATUSES, JobFields, JobStatus
 
-
-class BacktestStatus(models.TextChoices):
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed"
-    CANCELLED = "cancelled", "Cancelled"
-
-
-ACTIVE_STATUSES = (BacktestStatus.QUEUED, BacktestStatus.RUNNING)
-FINISHED_STATUSES = (BacktestStatus.SUCCEEDED, BacktestStatus.FAILED, BacktestStatus.CANCELLED)
+# Every job kind shares one status machine; the backtest name stays for its many readers.
+BacktestStatus = JobStatus
 
 
 class BacktestQuerySet(OwnedQuerySet["Backtest"]):
@@ -38,7 +31,9 @@ class BacktestQuerySet(OwnedQuerySet["Backtest"]):
         return self.order_by("-queued_at", "-id")
 
 
-class Backtest(models.Model):
+class Backtest(JobFields):
+    # JobFields' owner, with its related name spelled out: migrations keep a templated name
+    # (`%(class)ss`) as written, so this keeps the migration state of the backtest as it was.
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="backtests"
     )
@@ -54,26 +49,6 @@ class Backtest(models.Model):
     end = models.DateTimeField()
     parameters = models.JSONField(default=dict)  # resolved: declared defaults + user values
     settings = models.JSONField(default=dict)  # BacktestSpec fields except params
-
-    status = models.CharField(
-        max_length=12, choices=BacktestStatus.choices, default=BacktestStatus.QUEUED
-    )
-    progress = models.FloatField(default=0.0)
-    queue = models.CharField(max_length=32, default="backtests")
-    queued_at = models.DateTimeField()
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    # The claim: which delivery owns the run and until when. A worker renews the lease while
-    # it runs; a `running` row whose lease expired belongs to a dead worker and may be re-claimed.
-    claim_token = models.CharField(max_length=32, blank=True)
-    lease_expires_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    cancel_requested = models.BooleanField(default=False)
-
-    error_code = models.CharField(max_length=64, blank=True)
-    error_message = models.TextField(blank=True)
-    error_details = models.JSONField(default=dict, blank=True)
-    request_id = models.CharField(max_length=128, blank=True)
     rerun_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reruns"
     )
@@ -117,10 +92,6 @@ class Backtest(models.Model):
 
     def __str__(self) -> str:
         return f"Backtest {self.pk} ({self.status})"
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in FINISHED_STATUSES
 
     def spec_dict(self) -> dict[str, Any]:
         """The BacktestSpec.to_dict()-shaped input of this run."""

@@ -1,8 +1,8 @@
 """Backtest workflows: submit, cancel, rerun, delete, and the dead-letter record.
 
-Execution (what the worker does) lives in `backtesting.jobs.execution`. Every write that
-changes a job's status is a conditional UPDATE on the status it expects, so the API and
-the worker can race freely: exactly one of them wins and the other sees 0 rows.
+Execution (what the worker does) lives in `backtesting.jobs.execution`. Every status change
+goes through `backtesting.jobs.lifecycle` (conditional UPDATEs, so the API and the worker
+race freely: exactly one wins); this module adds what is specific to backtests.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count
 from django.utils import timezone
 
 from accounts.access import has_role
@@ -22,6 +21,13 @@ from accounts.quotas import QuotaKind, daily_window_start, ensure_within_quota, 
 from backtesting.engine import BacktestSpec, EngineError
 from backtesting.jobs import metrics
 from backtesting.jobs.bars import series_versions, symbols_without_data
+from backtesting.jobs.lifecycle import (
+    CancelOutcome,
+    job_cancel,
+    job_cancel_flag_key,
+    job_enqueue_on_commit,
+    job_requeue,
+)
 from backtesting.jobs.models import (
     Backtest,
     BacktestStatus,
@@ -60,7 +66,7 @@ class BacktestInput:
 
 
 def cancel_flag_key(backtest_id: int) -> str:
-    return f"backtests:cancel:{backtest_id}"
+    return job_cancel_flag_key(Backtest, backtest_id)
 
 
 def backtest_submit(
@@ -175,31 +181,10 @@ def _ensure_quotas(owner: Any) -> None:
 def backtest_enqueue_on_commit(
     *, backtest_id: int, request_id: str, queue: str, countdown: float | None = None
 ) -> None:
-    """Publish the job to the queue its row names, once the current transaction commits.
-
-    `countdown` delays delivery (a job deferred by the fairness rule comes back later).
-    """
-    from backtesting.tasks import backtest_execute_task
-
-    # The request id header makes the worker's logs carry the id of the request that
-    # created the job, even when an operator or the recovery sweep requeues it days later.
-    headers = {"request_id": request_id} if request_id else {}
-    options: dict[str, Any] = {"headers": headers, "queue": queue}
-    if countdown is not None:
-        options["countdown"] = countdown
-    transaction.on_commit(lambda: backtest_execute_task.apply_async((backtest_id,), **options))
-    transaction.on_commit(lambda: queue_depth_refresh(queue))
-
-
-def queue_depth_refresh(queue: str) -> None:
-    """Set the queue-depth gauge from the rows (broker-agnostic; one indexed count)."""
-    counts = dict(
-        Backtest.objects.filter(status=BacktestStatus.QUEUED)
-        .values_list("queue")
-        .annotate(n=Count("id"))
-        .values_list("queue", "n")
+    """Publish the backtest once the current transaction commits (see job_enqueue_on_commit)."""
+    job_enqueue_on_commit(
+        Backtest, job_id=backtest_id, request_id=request_id, queue=queue, countdown=countdown
     )
-    metrics.QUEUE_DEPTH.labels(queue).set(counts.get(queue, 0))
 
 
 def backtest_cancel(*, backtest: Backtest) -> Backtest:
@@ -207,19 +192,10 @@ def backtest_cancel(*, backtest: Backtest) -> Backtest:
 
     Raises ConflictError when the backtest already finished.
     """
-    now = timezone.now()
-    if Backtest.objects.filter(pk=backtest.pk, status=BacktestStatus.QUEUED).update(
-        status=BacktestStatus.CANCELLED, finished_at=now, cancel_requested=True
-    ):
+    outcome = job_cancel(backtest)
+    if outcome is CancelOutcome.CANCELLED:
         metrics.BACKTESTS.labels("cancelled").inc()
-        queue_depth_refresh(backtest.queue)
-    elif Backtest.objects.filter(pk=backtest.pk, status=BacktestStatus.RUNNING).update(
-        cancel_requested=True
-    ):
-        # The worker polls this flag (cache first, the row as a fallback) every ~0.5 s; with
-        # the cache down the row alone carries the request.
-        soft_set(cancel_flag_key(backtest.pk), True, timeout=24 * 3600)
-    else:
+    elif outcome is CancelOutcome.FINISHED:
         backtest.refresh_from_db()
         raise ConflictError(f"This backtest already finished ({backtest.status}).")
     backtest.refresh_from_db()
@@ -324,23 +300,20 @@ def dead_letter_requeue(*, dead_letter: DeadLetter, user: Any) -> DeadLetter:
 
 def _backtest_requeue(backtest_id: int) -> None:
     # Only a job that is not done: the sweep or a late delivery may have finished it since.
-    requeueable = (BacktestStatus.QUEUED, BacktestStatus.FAILED)
-    updated = Backtest.objects.filter(pk=backtest_id, status__in=requeueable).update(
-        status=BacktestStatus.QUEUED,
-        # A fresh budget: an operator's requeue after the attempt cap must be able to run.
-        attempts=0,
-        progress=0.0,
-        claim_token="",
-        lease_expires_at=None,
-        cancel_requested=False,
-        error_code="",
-        error_message="",
-        error_details={},
-        finished_at=None,
-        queued_at=timezone.now(),
-    )
-    if not updated:
+    if not job_requeue(Backtest, job_id=backtest_id):
         status = Backtest.objects.filter(pk=backtest_id).values_list("status", flat=True).first()
         raise ConflictError(f"This backtest is {status or 'gone'}; there is nothing to requeue.")
-    row = Backtest.objects.values("request_id", "queue").get(pk=backtest_id)
-    backtest_enqueue_on_commit(backtest_id=backtest_id, **row)
+
+
+def backtest_dead_letter_exhausted(backtest_id: int, attempts: int) -> None:
+    """Dead-letter a backtest the attempt cap ended `failed` (the lifecycle's `exhausted` hook)."""
+    row = Backtest.objects.values("request_id").get(pk=backtest_id)
+    dead_letter_record(
+        kind=DeadLetterKind.BACKTEST,
+        task_name="backtesting.backtest_execute",
+        task_args=[backtest_id],
+        error=f"Claimed {attempts} times without finishing (BACKTEST_MAX_ATTEMPTS).",
+        request_id=row["request_id"],
+        attempts=attempts,
+        backtest_id=backtest_id,
+    )

@@ -43,7 +43,7 @@ def sweep(
     def _sweep() -> recovery.RecoveryReport:
         later = timezone.now() + timedelta(days=1)
         with django_capture_on_commit_callbacks(execute=True):
-            return recovery.backtest_recover_stale(now=later)
+            return recovery.job_recover_stale(Backtest, now=later)
 
     return _sweep
 

@@ -37,7 +37,7 @@ def sweep(
 ) -> Callable[..., recovery.RecoveryReport]:
     def _sweep(**kwargs: Any) -> recovery.RecoveryReport:
         with django_capture_on_commit_callbacks(execute=True):
-            return recovery.backtest_recover_stale(**kwargs)
+            return recovery.job_recover_stale(Backtest, **kwargs)
 
     return _sweep
 
@@ -127,10 +127,10 @@ def test_a_sweep_that_lost_the_race_to_a_redelivered_message_does_nothing(
     submit, published, sweep
 ) -> None:
     backtest = _running(submit(), lease_in=-1)
-    stale = recovery._expired_running(timezone.now())
+    stale = recovery._expired_running(Backtest, timezone.now())
     _running(backtest, lease_in=20, claim_token="redelivered")  # re-claimed in between
     report = recovery.RecoveryReport()
-    recovery._recover_running(stale[0], timezone.now(), report)
+    recovery._recover_running(Backtest, stale[0], timezone.now(), report)
     assert report.total == 0 and published == []
     assert Backtest.objects.get(pk=backtest.pk).claim_token == "redelivered"
 
@@ -151,6 +151,6 @@ def test_the_recovered_message_and_a_late_duplicate_run_the_job_exactly_once(
 def test_only_one_worker_sweeps_per_interval(submit, published, settings) -> None:
     settings.BACKTEST_RECOVERY_INTERVAL_SECONDS = 30
     _running(submit(), lease_in=-1)
-    assert recovery.backtest_recover_stale_if_due(owner="worker-a") is not None
-    assert recovery.backtest_recover_stale_if_due(owner="worker-b") is None
+    assert recovery.jobs_recover_stale_if_due(owner="worker-a") is not None
+    assert recovery.jobs_recover_stale_if_due(owner="worker-b") is None
     assert cache.get(recovery.SWEEP_LOCK_KEY) == "worker-a"

@@ -1,0 +1,346 @@
+"""The lifecycle of any job row (a model inheriting JobFields): claim, lease, cancel, finish.
+
+Every write that changes a job's status is a conditional UPDATE on the state it expects, so
+the API, the worker and the recovery sweep race freely: exactly one wins, the others see 0
+rows. Claiming turns `queued` (or `running` under an expired lease: its worker died) into
+`running` with a fresh token, and every later write of that run is conditional on the token,
+so a slow worker whose job was re-claimed can no longer write.
+
+Two rules decide a claim, inside one transaction, before its UPDATE:
+- Attempt cap: a job claimed BACKTEST_MAX_ATTEMPTS times without finishing ends `failed` and
+  its kind's `exhausted` hook dead-letters it. Every path that runs a job goes through here
+  (first delivery, task retry, redelivery, the recovery sweep's re-publish), so no job loops.
+- Per-user fairness: a job starts only while its owner has fewer than BACKTEST_USER_MAX_RUNNING
+  jobs of its kind running under a live lease, counted under a lock on the owner's row, so the
+  rule holds across any number of workers. A job that may not start is deferred: it stays
+  `queued`, its attempt is not counted, and a new message is published with a short countdown.
+
+Jobs are published by task name (`celery.current_app`), so no service imports a tasks module.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import random
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+from celery import current_app
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from backtesting.jobs import metrics
+from backtesting.jobs.fields import JobFields, JobStatus
+from backtesting.jobs.registry import job_kind_for, job_kinds
+from tradeplatform.soft_cache import soft_get, soft_set
+
+logger = logging.getLogger(__name__)
+
+JobModel = type[JobFields]
+
+
+class ClaimOutcome(enum.Enum):
+    CLAIMED = "claimed"
+    NOT_CLAIMABLE = "not_claimable"  # finished, cancelled, gone, or running under a live lease
+    DEFERRED = "deferred"  # its owner already runs their share; a new message is on its way
+    EXHAUSTED = "exhausted"  # out of attempts: ended `failed` and dead-lettered
+
+
+class CancelOutcome(enum.Enum):
+    CANCELLED = "cancelled"  # it was queued: it ends at once
+    REQUESTED = "requested"  # it is running: its worker stops it at its next poll
+    FINISHED = "finished"  # nothing to cancel
+
+
+def job_cancel_flag_key(model: JobModel, job_id: int) -> str:
+    return f"{job_kind_for(model).key_prefix}:cancel:{job_id}"
+
+
+def job_claim(model: JobModel, *, job_id: int, token: str) -> ClaimOutcome:
+    """Claim the job for the delivery holding `token`, unless a rule above says otherwise.
+
+    Raises database errors (the task retries them).
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        row = _claimable(model, now).filter(pk=job_id).values("owner_id", "attempts").first()
+        if row is None:
+            return ClaimOutcome.NOT_CLAIMABLE
+        if row["attempts"] < settings.BACKTEST_MAX_ATTEMPTS:
+            _owner_lock(row["owner_id"])
+            if _owner_at_limit(model, row["owner_id"], job_id, now):
+                return _defer(model, job_id, now)
+            return _take(model, job_id, token, now)
+        exhausted = _fail_exhausted(model, job_id, row["attempts"], now)
+    if not exhausted:
+        return ClaimOutcome.NOT_CLAIMABLE
+    kind = job_kind_for(model)
+    kind.exhausted(job_id, row["attempts"])
+    kind.finish_effects(job_id, JobStatus.FAILED)
+    return ClaimOutcome.EXHAUSTED
+
+
+def _claimable(model: JobModel, now: datetime) -> Any:
+    expired = Q(status=JobStatus.RUNNING, lease_expires_at__lt=now)
+    return model._default_manager.filter(
+        Q(status=JobStatus.QUEUED) | expired, cancel_requested=False
+    )
+
+
+def _owner_lock(owner_id: int) -> None:
+    # The same row lock serialises this owner's submits (the quota count): one owner's claims
+    # are decided one at a time, each counting what the previous one committed. Claims of
+    # different owners never wait on each other.
+    user_model = get_user_model()
+    list(user_model.objects.select_for_update().filter(pk=owner_id).values_list("pk", flat=True))
+
+
+def _owner_at_limit(model: JobModel, owner_id: int, job_id: int, now: datetime) -> bool:
+    limit = settings.BACKTEST_USER_MAX_RUNNING
+    if limit <= 0:
+        return False
+    # Only live leases count: a job whose worker died must not block its owner until the sweep.
+    running = model._default_manager.filter(
+        owner_id=owner_id, status=JobStatus.RUNNING, lease_expires_at__gte=now
+    ).exclude(pk=job_id)
+    return running.count() >= limit
+
+
+def _take(model: JobModel, job_id: int, token: str, now: datetime) -> ClaimOutcome:
+    updated = (
+        _claimable(model, now)
+        .filter(pk=job_id)
+        .update(
+            status=JobStatus.RUNNING,
+            claim_token=token,
+            started_at=now,
+            lease_expires_at=now + timedelta(seconds=settings.BACKTEST_LEASE_SECONDS),
+            attempts=F("attempts") + 1,
+            progress=0.0,
+        )
+    )
+    return ClaimOutcome.CLAIMED if updated else ClaimOutcome.NOT_CLAIMABLE
+
+
+def _defer(model: JobModel, job_id: int, now: datetime) -> ClaimOutcome:
+    # Back to (or still) `queued` with no attempt counted. `lease_expires_at` becomes the lease
+    # of the new message, so the recovery sweep does not publish a second one meanwhile.
+    defer_seconds = float(settings.BACKTEST_FAIRNESS_DEFER_SECONDS)
+    message_lease = max(settings.BACKTEST_REQUEUE_AFTER_SECONDS, defer_seconds * 2)
+    updated = (
+        _claimable(model, now)
+        .filter(pk=job_id)
+        .update(
+            status=JobStatus.QUEUED,
+            claim_token="",
+            progress=0.0,
+            lease_expires_at=now + timedelta(seconds=message_lease),
+        )
+    )
+    if not updated:
+        return ClaimOutcome.NOT_CLAIMABLE
+    row = model._default_manager.values("request_id", "queue").get(pk=job_id)
+    # Jittered, so deferred jobs of many owners do not come back in step.
+    countdown = random.uniform(0.5, 1.0) * defer_seconds
+    job_enqueue_on_commit(model, job_id=job_id, countdown=countdown, **row)
+    metrics.DEFERRED.inc()
+    name = job_kind_for(model).name
+    logger.info(f"{name} deferred: its owner runs their share", extra={f"{name}_id": job_id})
+    return ClaimOutcome.DEFERRED
+
+
+def _fail_exhausted(model: JobModel, job_id: int, attempts: int, now: datetime) -> bool:
+    name = job_kind_for(model).name
+    return bool(
+        _claimable(model, now)
+        .filter(pk=job_id)
+        .update(
+            status=JobStatus.FAILED,
+            finished_at=now,
+            claim_token="",
+            lease_expires_at=None,
+            error_code="too_many_attempts",
+            error_message=(
+                f"This {name} was started {attempts} times without finishing (its worker "
+                "was lost each time), so it was stopped instead of being tried again. "
+                "Operators were notified and can requeue it."
+            ),
+            error_details={"attempts": attempts},
+        )
+    )
+
+
+class JobClaim:
+    """One delivery's ownership of a row: throttled progress, lease renewal, cancel polls and
+    the final write. Every write is conditional on the token; `lost` turns true once one
+    matches nothing (cancelled, deleted or re-claimed meanwhile)."""
+
+    def __init__(self, model: JobModel, job_id: int, token: str) -> None:
+        self.model, self.job_id, self.token = model, job_id, token
+        self.lease = timedelta(seconds=settings.BACKTEST_LEASE_SECONDS)
+        self._last_progress = self._last_cancel_poll = self._last_renewal = time.monotonic()
+        self.lost = False
+
+    def rows(self) -> Any:
+        return self.model._default_manager.filter(pk=self.job_id, claim_token=self.token)
+
+    def on_progress(self, fraction: float) -> None:
+        now = time.monotonic()
+        # Progress is written at most a few times a second: enough for a progress bar,
+        # cheap enough not to slow a job that reports every 1 % of its work.
+        if now - self._last_progress < settings.BACKTEST_PROGRESS_INTERVAL_SECONDS:
+            return
+        self._last_progress = self._last_renewal = now
+        updated = (
+            self.rows()
+            .filter(status=JobStatus.RUNNING)
+            .update(
+                progress=min(max(float(fraction), 0.0), 1.0),
+                lease_expires_at=timezone.now() + self.lease,
+            )
+        )
+        self.lost = self.lost or not updated
+
+    def should_cancel(self) -> bool:
+        now = time.monotonic()
+        if now - self._last_cancel_poll < settings.BACKTEST_CANCEL_POLL_SECONDS:
+            return self.lost
+        self._last_cancel_poll = now
+        if soft_get(job_cancel_flag_key(self.model, self.job_id)):  # outage: not a cancel
+            return True
+        # The row is the truth (a flushed or shared cache may have lost the flag); a primary-key
+        # read every half second is negligible next to the job itself.
+        if self.rows().filter(cancel_requested=True).exists():
+            return True
+        if now - self._last_renewal >= self.lease.total_seconds() / 3:
+            self.renew(now)
+        return self.lost
+
+    def renew(self, now: float | None = None) -> None:
+        """Extend the lease; a job that reports no progress still keeps its claim."""
+        self._last_renewal = time.monotonic() if now is None else now
+        # The renewal also reads the row's cancel flag, in case the cache was flushed.
+        updated = (
+            self.rows()
+            .filter(status=JobStatus.RUNNING, cancel_requested=False)
+            .update(lease_expires_at=timezone.now() + self.lease)
+        )
+        self.lost = self.lost or not updated
+
+    def finish(self, status: str, **fields: Any) -> bool:
+        """End the run in `status` (with error fields), then run the kind's finish effects.
+
+        Returns False when the claim was lost meanwhile (nothing written, no effects).
+        """
+        updated = (
+            self.rows()
+            .filter(status=JobStatus.RUNNING)
+            .update(status=status, finished_at=timezone.now(), lease_expires_at=None, **fields)
+        )
+        if updated:
+            job_kind_for(self.model).finish_effects(self.job_id, status)
+        return bool(updated)
+
+    def release(self) -> None:
+        """Give the row back (`queued`) so the task's retry can claim it without waiting."""
+        # The released row's lease becomes its message's (see backtesting.jobs.recovery): the
+        # retry is on its way, so the recovery sweep must not publish a second copy meanwhile.
+        message_lease = timedelta(seconds=settings.BACKTEST_REQUEUE_AFTER_SECONDS)
+        try:
+            self.rows().filter(status=JobStatus.RUNNING).update(
+                status=JobStatus.QUEUED,
+                claim_token="",
+                lease_expires_at=timezone.now() + message_lease,
+            )
+        except Exception:  # the database may be what failed; the lease then expires on its own
+            name = job_kind_for(self.model).name
+            logger.warning(f"could not release {name} claim", extra={f"{name}_id": self.job_id})
+
+
+def job_cancel(job: JobFields) -> CancelOutcome:
+    """Cancel a queued job at once, or ask its running worker to stop (flag in cache and row)."""
+    model, now = type(job), timezone.now()
+    rows = model._default_manager.filter(pk=job.pk)
+    if rows.filter(status=JobStatus.QUEUED).update(
+        status=JobStatus.CANCELLED, finished_at=now, cancel_requested=True
+    ):
+        queue_depth_refresh(job.queue)
+        return CancelOutcome.CANCELLED
+    if rows.filter(status=JobStatus.RUNNING).update(cancel_requested=True):
+        # The worker polls this flag (cache first, the row as a fallback) every ~0.5 s; with
+        # the cache down the row alone carries the request.
+        soft_set(job_cancel_flag_key(model, job.pk), True, timeout=24 * 3600)
+        return CancelOutcome.REQUESTED
+    return CancelOutcome.FINISHED
+
+
+def job_requeue(model: JobModel, *, job_id: int) -> bool:
+    """Put a queued or failed job back on its queue with a fresh attempt budget (operators).
+
+    Returns False when the job is done or gone (the sweep or a late delivery may have won).
+    """
+    requeueable = (JobStatus.QUEUED, JobStatus.FAILED)
+    updated = model._default_manager.filter(pk=job_id, status__in=requeueable).update(
+        status=JobStatus.QUEUED,
+        # A fresh budget: an operator's requeue after the attempt cap must be able to run.
+        attempts=0,
+        progress=0.0,
+        claim_token="",
+        lease_expires_at=None,
+        cancel_requested=False,
+        error_code="",
+        error_message="",
+        error_details={},
+        finished_at=None,
+        queued_at=timezone.now(),
+    )
+    if updated:
+        row = model._default_manager.values("request_id", "queue").get(pk=job_id)
+        job_enqueue_on_commit(model, job_id=job_id, **row)
+    return bool(updated)
+
+
+def job_enqueue_on_commit(
+    model: JobModel, *, job_id: int, request_id: str, queue: str, countdown: float | None = None
+) -> None:
+    """Publish the job to the queue its row names, once the current transaction commits.
+
+    `countdown` delays delivery (a job deferred by the fairness rule comes back later).
+    """
+    # The request id header makes the worker's logs carry the id of the request that
+    # created the job, even when an operator or the recovery sweep requeues it days later.
+    headers = {"request_id": request_id} if request_id else {}
+    options: dict[str, Any] = {"headers": headers, "queue": queue}
+    if countdown is not None:
+        options["countdown"] = countdown
+    task_enqueue_on_commit(job_kind_for(model).task_name, (job_id,), **options)
+    transaction.on_commit(lambda: queue_depth_refresh(queue))
+
+
+def task_enqueue_on_commit(task_name: str, args: tuple[Any, ...], **options: Any) -> None:
+    """`delay_on_commit` by task name: nothing is published if the transaction rolls back."""
+    transaction.on_commit(lambda: _publish(task_name, args, options))
+
+
+def _publish(task_name: str, args: tuple[Any, ...], options: dict[str, Any]) -> None:
+    # A process that imported the task (a worker, a test) calls it as itself, so its own
+    # options apply; any other process sends the message by name, without importing it.
+    task = current_app.tasks.get(task_name)
+    if task is not None:
+        task.apply_async(args, **options)
+    else:
+        current_app.send_task(task_name, args, **options)
+
+
+def queue_depth_refresh(queue: str) -> None:
+    """Set the queue-depth gauge from the rows of every kind (broker-agnostic; indexed counts)."""
+    depth = sum(
+        kind.model._default_manager.filter(status=JobStatus.QUEUED, queue=queue).count()
+        for kind in job_kinds()
+    )
+    metrics.QUEUE_DEPTH.labels(queue).set(depth)

@@ -37,6 +37,7 @@ from backtesting.jobs.bounds import (
 )
 from backtesting.jobs.lifecycle import ClaimOutcome, JobClaim, job_claim, queue_depth_refresh
 from backtesting.jobs.models import Backtest, BacktestStatus, Trade
+from backtesting.jobs.notifications import notifications_enqueue
 from backtesting.jobs.results import ResultNotStorableError, trades_from_result
 from backtesting.jobs.services import cancel_flag_key
 from tradeplatform.soft_cache import soft_delete
@@ -227,8 +228,6 @@ def _finish(
 
 def backtest_finish_effects(backtest_id: int, status: str) -> None:
     """Metrics, the cancel flag's cleanup and notifications, once a row reached a final state."""
-    from backtesting.jobs.notifications import notifications_enqueue
-
     row = Backtest.objects.filter(pk=backtest_id).values("started_at", "finished_at").first()
     if row and row["started_at"] and row["finished_at"]:
         metrics.RUN_TIME.labels(status).observe(

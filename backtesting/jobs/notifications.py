@@ -11,16 +11,15 @@ import logging
 import socket
 import ssl
 import time
-from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import transaction
 from django.utils import timezone
 
 from backtesting.jobs import metrics
+from backtesting.jobs.lifecycle import task_enqueue_on_commit
 from backtesting.jobs.models import (
     Backtest,
     DeliveryStatus,
@@ -116,8 +115,6 @@ def backtest_event(backtest: Backtest) -> dict[str, Any]:
 
 def notifications_enqueue(*, backtest_id: int) -> None:
     """Create a delivery per active webhook of the owner and queue them (and the email)."""
-    from backtesting.tasks import backtest_email_task, webhook_deliver_task
-
     backtest = Backtest.objects.filter(pk=backtest_id).first()
     if backtest is None:
         return
@@ -129,15 +126,13 @@ def notifications_enqueue(*, backtest_id: int) -> None:
         for hook in Webhook.objects.filter(owner_id=backtest.owner_id, is_active=True)
     ]
     headers = {"request_id": backtest.request_id} if backtest.request_id else {}
+    # Published by task name, so this module imports no tasks (which import it).
     for delivery in deliveries:
-        publish = partial(webhook_deliver_task.apply_async, (delivery.pk,), headers=headers)
-        transaction.on_commit(publish)
+        task_enqueue_on_commit("backtesting.webhook_deliver", (delivery.pk,), headers=headers)
     if NotificationPreference.objects.filter(
         owner_id=backtest.owner_id, email_on_finish=True
     ).exists():
-        transaction.on_commit(
-            lambda: backtest_email_task.apply_async((backtest_id,), headers=headers)
-        )
+        task_enqueue_on_commit("backtesting.backtest_email", (backtest_id,), headers=headers)
 
 
 def backtest_email_send(*, backtest_id: int) -> None:
@@ -183,10 +178,8 @@ def delivery_mark_dead(*, delivery_id: int) -> None:
 
 
 def delivery_requeue(*, delivery_id: int) -> None:
-    from backtesting.tasks import webhook_deliver_task
-
     WebhookDelivery.objects.filter(pk=delivery_id).update(status=DeliveryStatus.PENDING)
-    transaction.on_commit(lambda: webhook_deliver_task.delay(delivery_id))
+    task_enqueue_on_commit("backtesting.webhook_deliver", (delivery_id,))
 
 
 def _signature_headers(delivery: WebhookDelivery, body: bytes) -> dict[str, str]:

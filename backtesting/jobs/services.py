@@ -34,6 +34,7 @@ from backtesting.jobs.models import (
     DeadLetter,
     DeadLetterKind,
 )
+from backtesting.jobs.notifications import delivery_requeue
 from backtesting.jobs.parameters import parameters_resolve
 from backtesting.marketdata.models import Instrument
 from backtesting.marketdata.timeframes import Timeframe
@@ -291,8 +292,6 @@ def dead_letter_requeue(*, dead_letter: DeadLetter, user: Any) -> DeadLetter:
         if dead_letter.kind == DeadLetterKind.BACKTEST and dead_letter.backtest_id:
             _backtest_requeue(dead_letter.backtest_id)
         elif dead_letter.kind == DeadLetterKind.WEBHOOK and dead_letter.delivery_id:
-            from backtesting.jobs.notifications import delivery_requeue
-
             delivery_requeue(delivery_id=dead_letter.delivery_id)
     dead_letter.refresh_from_db()
     return dead_letter

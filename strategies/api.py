@@ -21,10 +21,10 @@ from rest_framework.views import APIView
 
 from accounts.access import has_operator_access
 from accounts.permissions import IsTrader, IsTraderOrReadOnly, IsViewer
-from paramspec import PARAMETER_TYPES
 from strategies import selectors, services
 from strategies.library import example_list
 from strategies.models import Strategy
+from strategies.paramspec import PARAMETER_TYPES
 from strategies.validation import MAX_CODE_BYTES
 from tradeplatform.openapi import paginated
 
@@ -39,7 +39,7 @@ class ParameterBoundField(serializers.Field):
         return value
 
 
-# A ParameterSpec.to_dict() (paramspec): what a strategy version stores and the form reads.
+# A ParameterSpec.to_dict() (strategies.paramspec): what a version stores, what the form reads.
 class ParameterSerializer(serializers.Serializer):
     name = serializers.CharField()
     type = serializers.ChoiceField(choices=list(PARAMETER_TYPES))

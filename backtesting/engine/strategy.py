@@ -15,7 +15,12 @@ from backtesting.engine import orders as ok
 from backtesting.engine.errors import StrategyError, shown
 from backtesting.engine.orders import Order, OrderView, order_view
 from backtesting.engine.views import Clock, SeriesView, readonly
-from paramspec import ParameterDeclarationError, ParameterSpace, ParameterSpec, ParameterValueError
+from strategies.paramspec import (
+    ParameterDeclarationError,
+    ParameterSpace,
+    ParameterSpec,
+    ParameterValueError,
+)
 
 if TYPE_CHECKING:
     from backtesting.engine.broker import Broker

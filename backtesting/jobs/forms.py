@@ -16,8 +16,8 @@ from django import forms
 from backtesting.engine import BacktestSpec
 from backtesting.jobs.services import BacktestInput
 from backtesting.marketdata.timeframes import TIMEFRAME_CHOICES, Timeframe
-from paramspec import ParameterSpace, ParameterSpec
 from strategies.models import StrategyVersion
+from strategies.paramspec import ParameterSpace, ParameterSpec
 from tradeplatform.errors import DomainError, DomainValidationError
 
 PARAM_PREFIX = "param_"

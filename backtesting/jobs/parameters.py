@@ -1,7 +1,7 @@
 """Checking a backtest's parameter values against the parameters its strategy version declares.
 
-The rules are the ``ParameterSpec``'s (paramspec), the same the engine runs with; this module
-only words each broken rule for an API client and bounds what the job row stores.
+The rules are the ``ParameterSpec``'s (strategies.paramspec), the same the engine runs with;
+this module only words each broken rule for an API client and bounds what the job row stores.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from backtesting.jobs.bounds import MAX_ITEMS, text_bound
-from paramspec import ParameterSpace, ParameterValueError
+from strategies.paramspec import ParameterSpace, ParameterValueError
 from tradeplatform.errors import DomainValidationError
 
 # A text parameter is stored on the job row and shown with every listing of it.

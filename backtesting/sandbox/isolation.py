@@ -23,7 +23,7 @@ JAIL_PATHS = (
     "backtesting/__init__.py",
     "backtesting/engine",
     "backtesting/sandbox",
-    "paramspec",
+    "strategies/paramspec",
     "strategies/__init__.py",
     "strategies/validation",
 )

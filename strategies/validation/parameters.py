@@ -6,7 +6,7 @@ import ast
 from collections.abc import Callable
 from typing import Final, cast
 
-from paramspec import ParameterDeclarationError, ParameterSpec, kind_of
+from strategies.paramspec import ParameterDeclarationError, ParameterSpec, kind_of
 from strategies.validation.names import Finding
 
 Report = Callable[[ast.AST, Finding], None]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-# One ParameterSpec for the validator, the engine and the API (see the paramspec package).
-from paramspec import ParameterSpec, ParamValue
+# One ParameterSpec for the validator, the engine and the API (see strategies.paramspec).
+from strategies.paramspec import ParameterSpec, ParamValue
 
 __all__ = ["ParamValue", "ParameterSpec", "Problem", "StrategyValidationError", "Verdict"]
 

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from random import Random
 from typing import Any
 
-from paramspec.declaration import ParamValue
-from paramspec.spec import ParameterSpec, ParameterValueError
+from strategies.paramspec.declaration import ParamValue
+from strategies.paramspec.spec import ParameterSpec, ParameterValueError
 
 ParamValues = dict[str, ParamValue]
 

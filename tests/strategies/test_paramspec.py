@@ -1,6 +1,6 @@
 """The one ParameterSpec: value rules, declaration rules, and the grid and samples of a sweep.
 
-Plain pytest (no Django): `pytest tests/paramspec -p no:django`.
+Plain pytest (no Django): `pytest tests/strategies/test_paramspec.py -p no:django`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from paramspec import (
+from strategies.paramspec import (
     MAX_AXIS_VALUES,
     ParameterDeclarationError,
     ParameterSpace,

@@ -1,19 +1,20 @@
 """Strategy parameters: one typed ``ParameterSpec`` for the validator, the engine and the API.
 
-A pure package (standard library only, no app, no Django) at the bottom of the import graph,
-so the engine (which may not import ``strategies``) and the strategy validator (which may not
-import ``backtesting``) share one implementation of the rules. See docs/architecture.md.
+Authoring owns the rules of a declared parameter, so they live in ``strategies``; the package is
+pure (standard library only, no Django, nothing else of ours), so the engine may import it as
+its one allowed import from ``strategies`` and the validator, the forms and the API share one
+implementation of the rules. See docs/architecture.md.
 """
 
-from paramspec.declaration import (
+from strategies.paramspec.declaration import (
     MAX_CHOICES,
     MAX_DESCRIPTION_CHARS,
     PARAMETER_TYPES,
     ParamValue,
     kind_of,
 )
-from paramspec.space import ParameterSpace, ParamValues, Resolution
-from paramspec.spec import (
+from strategies.paramspec.space import ParameterSpace, ParamValues, Resolution
+from strategies.paramspec.spec import (
     MAX_AXIS_VALUES,
     ParameterDeclarationError,
     ParameterSpec,

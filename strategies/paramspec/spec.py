@@ -15,7 +15,7 @@ from decimal import Decimal
 from random import Random
 from typing import Any, Final
 
-from paramspec.declaration import ParamValue, check_declaration, kind_of
+from strategies.paramspec.declaration import ParamValue, check_declaration, kind_of
 
 # values() materializes its axis: a sweep over more points than this is a mistake, not a plan.
 MAX_AXIS_VALUES: Final = 10_000

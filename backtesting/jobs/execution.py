@@ -28,7 +28,7 @@ from django.utils import timezone
 from backtesting import sandbox
 from backtesting.engine.barcodec import fingerprint_bars
 from backtesting.jobs import metrics
-from backtesting.jobs.bars import bars_for_backtest, series_versions
+from backtesting.jobs.bars import bars_for_backtest
 from backtesting.jobs.bounds import (
     MAX_LOG_CHARS,
     MAX_MESSAGE_CHARS,
@@ -101,14 +101,15 @@ def _claim(backtest_id: int) -> JobClaim | None:
 def _run_and_store(backtest: Backtest, claim: JobClaim) -> None:
     timings: dict[str, float] = {}
     with _timed(timings, "data_load_ms"):
-        bars = bars_for_backtest(
+        # Bars and versions from one snapshot: the stored versions describe these very bars.
+        snapshot = bars_for_backtest(
             symbols=list(backtest.symbols),
             timeframe=backtest.timeframe,
             start=backtest.start,
             end=backtest.end,
         )
+        bars, versions = snapshot.bars, snapshot.versions
         fingerprint = fingerprint_bars(backtest.timeframe, bars)
-        versions = series_versions(symbols=list(backtest.symbols), timeframe=backtest.timeframe)
     with _timed(timings, "sandbox_ms"):
         result = run_sandboxed(backtest, bars, claim.on_progress, claim.should_cancel)
     if claim.lost:

@@ -20,7 +20,6 @@ from accounts.models import Role
 from accounts.quotas import QuotaKind, daily_window_start, ensure_within_quota, lock_user_for_quota
 from backtesting.engine import BacktestSpec, EngineError
 from backtesting.jobs import metrics
-from backtesting.jobs.bars import series_versions, symbols_without_data
 from backtesting.jobs.lifecycle import (
     CancelOutcome,
     job_cancel,
@@ -36,7 +35,7 @@ from backtesting.jobs.models import (
 )
 from backtesting.jobs.notifications import delivery_requeue
 from backtesting.jobs.parameters import parameters_resolve
-from backtesting.marketdata.models import Instrument
+from backtesting.marketdata.selectors import Coverage, coverage_versions, series_coverage
 from backtesting.marketdata.timeframes import Timeframe
 from strategies.models import Strategy, StrategyVersion
 from tradeplatform.errors import (
@@ -82,7 +81,7 @@ def backtest_submit(
     if not has_role(owner, Role.TRADER):
         raise PermissionDeniedError("Only traders can run backtests; your role is read-only.")
     _ensure_strategy_visible(owner, data.strategy_version)
-    instrument_ids = _validate_market_inputs(data)
+    coverage = _validate_market_inputs(data)
     parameters = parameters_resolve(data.strategy_version.parameters, data.parameters)
     settings = _validated_settings(data.settings, parameters)
     with transaction.atomic():
@@ -104,7 +103,7 @@ def backtest_submit(
             request_id=current_request_id() or "",
             rerun_of=rerun_of,
         )
-        backtest.instruments.set(list(instrument_ids.values()))
+        backtest.instruments.add(*(c.instrument_id for c in coverage.values()))
         backtest_enqueue_on_commit(
             backtest_id=backtest.pk, request_id=backtest.request_id, queue=backtest.queue
         )
@@ -120,7 +119,8 @@ def _ensure_strategy_visible(owner: Any, version: StrategyVersion) -> None:
         raise NotFoundError("No such strategy.")
 
 
-def _validate_market_inputs(data: BacktestInput) -> dict[str, int]:
+def _validate_market_inputs(data: BacktestInput) -> dict[str, Coverage]:
+    """Every market-data rule of a submit, checked here once; interfaces only parse."""
     if data.timeframe not in Timeframe._value2member_map_:
         raise DomainValidationError(
             "Unknown timeframe.", details={"timeframe": [f"One of {[t.value for t in Timeframe]}."]}
@@ -133,22 +133,27 @@ def _validate_market_inputs(data: BacktestInput) -> dict[str, int]:
         raise DomainValidationError(
             "List each instrument once.", details={"instruments": ["Give distinct symbols."]}
         )
-    ids = dict(Instrument.objects.filter(symbol__in=data.symbols).values_list("symbol", "id"))
-    unknown = [s for s in data.symbols if s not in ids]
+    return _covered_in_range(data)
+
+
+def _covered_in_range(data: BacktestInput) -> dict[str, Coverage]:
+    # One aggregate query answers "known?", "which series?" and "any bars?": no bar is loaded.
+    coverage = series_coverage(
+        symbols=data.symbols, timeframe=data.timeframe, start=data.start, end=data.end
+    )
+    unknown = [s for s in data.symbols if s not in coverage]
     if unknown:
         raise DomainValidationError(
             "Unknown instrument.",
             details={"instruments": dict.fromkeys(unknown, "Unknown instrument.")},
         )
-    empty = symbols_without_data(
-        symbols=data.symbols, timeframe=data.timeframe, start=data.start, end=data.end
-    )
+    empty = [s for s in data.symbols if not coverage[s].has_data]
     if empty:
         raise DomainValidationError(
             "No market data in the requested range.",
             details={"instruments": dict.fromkeys(empty, "No bars in this range and timeframe.")},
         )
-    return ids
+    return coverage
 
 
 def _validated_settings(settings: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
@@ -221,8 +226,13 @@ def data_changed_since(backtest: Backtest) -> bool | None:
     """Whether the market data behind `backtest` changed since it ran (None: never ran)."""
     if not backtest.data_versions:
         return None
-    now = series_versions(symbols=list(backtest.symbols), timeframe=backtest.timeframe)
-    return now != backtest.data_versions
+    coverage = series_coverage(
+        symbols=list(backtest.symbols),
+        timeframe=backtest.timeframe,
+        start=backtest.start,
+        end=backtest.end,
+    )
+    return coverage_versions(coverage) != backtest.data_versions
 
 
 def backtest_delete(*, backtest: Backtest) -> None:

@@ -6,16 +6,23 @@ cached in the engine's bar codec (backtesting.engine.barcodec) under a key that 
 series' data version, which every import that changes bars bumps, so a cached series can never
 be stale. The cache is only an accelerator: when it cannot be reached, or holds an entry this
 code cannot read, bars come from the database (tradeplatform.soft_cache).
+
+`series_coverage` answers "which instrument, which series version, how many bars in range" in
+one aggregate query without loading a bar (submit validation); `bars_snapshot` reads that and
+the bars in one database snapshot (the worker), so a series version always describes exactly
+the bars that were read and fingerprinted.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
+from django.db.models import Case, Count, IntegerField, OuterRef, Subquery, Value, When
 
 from backtesting.engine import BarSeries, EngineError
 from backtesting.engine.barcodec import BarCodecError, decode_bars, encode_bars
@@ -77,6 +84,17 @@ def bars_load_arrays(
     source = series_source(instrument, tf)
     if source is None:
         return empty_series(instrument.symbol)
+    return _bars_load_version(instrument, source, tf, start, end)
+
+
+def _bars_load_version(
+    instrument: Instrument,
+    source: tuple[Timeframe, int],
+    tf: Timeframe,
+    start: datetime | None,
+    end: datetime | None,
+) -> BarSeries:
+    """Bars of the stored series `source` = (timeframe, version), resampled to `tf`, cached."""
     source_tf, version = source
     key = _cache_key(instrument.pk, source_tf, version, tf, start, end)
     cached = _cache_read(key, instrument.symbol, tf)
@@ -87,6 +105,141 @@ def bars_load_arrays(
         bars = resample(bars, source_tf, tf, instrument.timezone)
     _cache_store(key, bars, tf)
     return bars
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """What market data holds for one symbol in a range, read without loading a bar.
+
+    `source` is the stored timeframe serving the request (the requested one, or the coarsest
+    finer one it is resampled from) and `series_version` its data version; both are None when
+    no such series is stored. `bar_count`, `first` and `last` describe the stored `source` bars
+    with start <= timestamp <= end. "Has data" means at least one such bar: resampling one or
+    more stored bars always gives at least one bar, so counting on the stored base timeframe
+    answers the question for resampled timeframes too.
+    """
+
+    instrument_id: int
+    symbol: str
+    timezone: str
+    source: Timeframe | None
+    series_version: int | None
+    bar_count: int
+    first: datetime | None
+    last: datetime | None
+
+    @property
+    def has_data(self) -> bool:
+        return self.bar_count > 0
+
+
+def series_coverage(
+    *, symbols: list[str], timeframe: Timeframe | str, start: datetime, end: datetime
+) -> dict[str, Coverage]:
+    """{symbol: Coverage} of the known `symbols` (unknown ones are absent), in ONE query."""
+    tf = Timeframe(timeframe)
+    candidates = [tf, *tf.finer()]
+    # The serving series: the requested timeframe if stored, else the coarsest finer one.
+    rank = Case(
+        *(When(timeframe=c.value, then=Value(i)) for i, c in enumerate(candidates)),
+        output_field=IntegerField(),
+    )
+    source = (
+        SeriesVersion.objects.filter(
+            instrument=OuterRef("pk"), timeframe__in=[c.value for c in candidates]
+        )
+        .alias(rank=rank)
+        .order_by("rank")
+    )
+    in_range = Bar.objects.filter(
+        instrument=OuterRef("pk"),
+        timeframe=OuterRef("source_tf"),
+        timestamp__gte=start,
+        timestamp__lte=end,
+    )
+    rows = (
+        Instrument.objects.filter(symbol__in=symbols)
+        .annotate(
+            source_tf=Subquery(source.values("timeframe")[:1]),
+            source_version=Subquery(source.values("version")[:1]),
+        )
+        .annotate(
+            bar_count=Subquery(
+                in_range.order_by().values("instrument").annotate(n=Count("pk")).values("n")
+            ),
+            first=Subquery(in_range.order_by("timestamp").values("timestamp")[:1]),
+            last=Subquery(in_range.order_by("-timestamp").values("timestamp")[:1]),
+        )
+        .values_list(
+            "pk", "symbol", "timezone", "source_tf", "source_version", "bar_count", "first", "last"
+        )
+    )
+    return {
+        symbol: Coverage(pk, symbol, tz, Timeframe(src) if src else None, ver, n or 0, lo, hi)
+        for pk, symbol, tz, src, ver, n, lo, hi in rows
+    }
+
+
+def coverage_versions(coverage: dict[str, Coverage]) -> dict[str, int]:
+    """{symbol: series version} of the symbols that have a stored series (the provenance map)."""
+    return {s: c.series_version for s, c in coverage.items() if c.series_version is not None}
+
+
+@dataclass(frozen=True)
+class BarsSnapshot:
+    """Coverage and bars read in one database snapshot: the versions describe these bars."""
+
+    coverage: dict[str, Coverage]
+    bars: dict[str, BarSeries]
+
+    @property
+    def versions(self) -> dict[str, int]:
+        return coverage_versions(self.coverage)
+
+
+def bars_snapshot(
+    *, symbols: list[str], timeframe: Timeframe | str, start: datetime, end: datetime
+) -> BarsSnapshot:
+    """{symbol: BarSeries} in the order given, with the series versions they were read at.
+
+    Raises NotFoundError for an unknown symbol; a symbol without a stored series gets empty
+    arrays (and no version).
+    """
+    tf = Timeframe(timeframe)
+    outermost = not connection.in_atomic_block
+    with transaction.atomic():
+        if outermost:
+            _snapshot_isolation()
+        coverage = series_coverage(symbols=symbols, timeframe=tf, start=start, end=end)
+        missing = [s for s in symbols if s not in coverage]
+        if missing:
+            raise NotFoundError(f"No instrument {missing[0].upper()!r}.")
+        bars = {s: _bars_load_covered(coverage[s], tf, start, end) for s in symbols}
+    return BarsSnapshot(coverage, bars)
+
+
+def _snapshot_isolation() -> None:
+    # PostgreSQL's default READ COMMITTED gives every statement its own snapshot, so an import
+    # committing between the version read and the bar read would pair an old version with new
+    # bars (or new bars cached under the old version's key). REPEATABLE READ gives the whole
+    # transaction the first statement's snapshot. SQLite's transactions are snapshots already;
+    # inside an outer transaction (tests) the level is no longer ours to set.
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+
+
+def _bars_load_covered(
+    coverage: Coverage, tf: Timeframe, start: datetime, end: datetime
+) -> BarSeries:
+    if coverage.source is None or coverage.series_version is None:
+        return empty_series(coverage.symbol)
+    # Only the fields the loaders use: the coverage query already read them.
+    instrument = Instrument(
+        pk=coverage.instrument_id, symbol=coverage.symbol, timezone=coverage.timezone
+    )
+    source = (coverage.source, coverage.series_version)
+    return _bars_load_version(instrument, source, tf, start, end)
 
 
 def _cache_key(

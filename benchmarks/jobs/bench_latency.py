@@ -151,7 +151,7 @@ def engine_only_ms() -> float:
     assert row is not None
     bars = bars_for_backtest(
         symbols=row.symbols, timeframe=row.timeframe, start=row.start, end=row.end
-    )
+    ).bars
     from backtesting.engine import Param, Strategy
     from backtesting.engine import indicators as ta
 

@@ -129,3 +129,77 @@ def test_an_unreadable_cache_entry_is_a_miss_not_an_error(imported, monkeypatch,
         again = bars_load_arrays("AAPL", "1d")
     assert again.close.tolist() == expected.close.tolist() == [104, 102, 101, 107, 108]
     assert "unreadable cached bars" in caplog.text
+
+
+def test_series_coverage_answers_instrument_version_and_bars_in_range_in_one_query(
+    imported, django_assert_num_queries
+):
+    with django_assert_num_queries(1):
+        coverage = selectors.series_coverage(
+            symbols=["AAPL", "NOPE"],
+            timeframe="1d",
+            start=datetime(2024, 1, 3, tzinfo=UTC),
+            end=datetime(2024, 1, 5, tzinfo=UTC),
+        )
+    assert list(coverage) == ["AAPL"]  # unknown symbols are absent
+    aapl = coverage["AAPL"]
+    assert (aapl.source, aapl.series_version, aapl.bar_count) == ("1d", 1, 3)
+    assert (aapl.first, aapl.last) == (
+        datetime(2024, 1, 3, tzinfo=UTC),
+        datetime(2024, 1, 5, tzinfo=UTC),
+    )
+    assert aapl.has_data
+
+
+def test_series_coverage_of_a_resampled_timeframe_counts_the_stored_base_bars(imported):
+    coverage = selectors.series_coverage(
+        symbols=["AAPL"],
+        timeframe="1w",
+        start=datetime(2024, 1, 1, tzinfo=UTC),
+        end=datetime(2024, 1, 31, tzinfo=UTC),
+    )["AAPL"]
+    # Five stored daily bars serve the weekly request (resampled into two weeks on load).
+    assert (coverage.source, coverage.series_version, coverage.bar_count) == ("1d", 1, 5)
+
+
+def test_series_coverage_without_bars_in_range_or_without_a_series_has_no_data(
+    instrument, imported
+):
+    later = selectors.series_coverage(
+        symbols=["AAPL"],
+        timeframe="1d",
+        start=datetime(2030, 1, 1, tzinfo=UTC),
+        end=datetime(2030, 12, 31, tzinfo=UTC),
+    )["AAPL"]
+    assert (later.series_version, later.bar_count, later.first, later.has_data) == (
+        1,
+        0,
+        None,
+        False,
+    )
+    # Minutes cannot be resampled from days: no serving series at all.
+    minutes = selectors.series_coverage(
+        symbols=["AAPL"],
+        timeframe="1m",
+        start=datetime(2024, 1, 1, tzinfo=UTC),
+        end=datetime(2024, 1, 31, tzinfo=UTC),
+    )["AAPL"]
+    assert (minutes.source, minutes.series_version, minutes.has_data) == (None, None, False)
+
+
+def test_bars_snapshot_gives_the_bars_with_the_version_they_were_read_at(imported):
+    snapshot = selectors.bars_snapshot(
+        symbols=["AAPL"],
+        timeframe="1d",
+        start=datetime(2024, 1, 1, tzinfo=UTC),
+        end=datetime(2024, 1, 31, tzinfo=UTC),
+    )
+    assert snapshot.versions == {"AAPL": 1}
+    assert snapshot.bars["AAPL"].close.tolist() == [104, 102, 101, 107, 108]
+    with pytest.raises(NotFoundError):
+        selectors.bars_snapshot(
+            symbols=["AAPL", "NOPE"],
+            timeframe="1d",
+            start=datetime(2024, 1, 1, tzinfo=UTC),
+            end=datetime(2024, 1, 31, tzinfo=UTC),
+        )

@@ -1,0 +1,34 @@
+"""Submitting reads market data once, as counts: no bar row is loaded to validate a request."""
+
+from __future__ import annotations
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from backtesting.jobs.models import BacktestStatus
+
+PRICE_COLUMNS = ('"open"', '"high"', '"low"', '"close"', '"volume"')
+
+
+def test_submit_validates_market_data_with_one_query_and_no_bar_prices(submit) -> None:
+    with CaptureQueriesContext(connection) as captured:
+        backtest = submit()
+    assert backtest.status == BacktestStatus.QUEUED
+    # Reads of market data (linking the instruments to the new row is a write, not counted).
+    market_data = [
+        q["sql"]
+        for q in captured
+        if "marketdata_" in q["sql"] and "backtesting_backtest_instruments" not in q["sql"]
+    ]
+    assert len(market_data) == 1, market_data
+    assert "COUNT(" in market_data[0].upper()
+    assert not any(column in sql for sql in market_data for column in PRICE_COLUMNS), (
+        "a submit must not read bar prices"
+    )
+
+
+def test_a_submit_takes_nine_queries(submit, django_assert_num_queries) -> None:
+    # Strategy visible; market-data coverage; savepoint; user lock; two quota counts; the row;
+    # its instruments; release.
+    with django_assert_num_queries(9):
+        submit()

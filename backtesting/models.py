@@ -3,6 +3,7 @@ re-exported for Django's app registry. Market data is its own app (backtesting.m
 
 from backtesting.jobs.models import (
     Backtest,
+    BacktestResult,
     DeadLetter,
     NotificationPreference,
     Trade,
@@ -12,6 +13,7 @@ from backtesting.jobs.models import (
 
 __all__ = [
     "Backtest",
+    "BacktestResult",
     "DeadLetter",
     "NotificationPreference",
     "Trade",

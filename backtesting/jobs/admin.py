@@ -2,13 +2,33 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from backtesting.jobs import services
-from backtesting.jobs.models import Backtest, DeadLetter, Webhook, WebhookDelivery
+from backtesting.jobs.models import Backtest, BacktestResult, DeadLetter, Webhook, WebhookDelivery
 from tradeplatform.errors import ConflictError
+
+
+class BacktestResultInline(admin.StackedInline):
+    """The result on the backtest's own page only: the list never loads it."""
+
+    model = BacktestResult
+    fields = readonly_fields = ("metrics", "timings", "curve_points", "sandbox_log")
+    can_delete = False
+
+    @admin.display(description="equity curve points")
+    def curve_points(self, result: BacktestResult) -> int:
+        return len(result.timestamps or b"") // 8  # int64 per point (backtesting.jobs.curves)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(Backtest)
@@ -27,7 +47,17 @@ class BacktestAdmin(admin.ModelAdmin):
     search_fields = ("id", "owner__username", "request_id")
     raw_id_fields = ("owner", "strategy_version", "rerun_of")
     filter_horizontal = ("instruments",)
-    readonly_fields = ("metrics", "equity_curve", "timings", "claim_token", "lease_expires_at")
+    readonly_fields = ("claim_token", "lease_expires_at", "data_fingerprint_version")
+    inlines = [BacktestResultInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Backtest]:
+        # One query for a page of the list: owner and version joined, the strategy code not.
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("owner", "strategy_version")
+            .defer("strategy_version__code")
+        )
 
 
 @admin.register(DeadLetter)

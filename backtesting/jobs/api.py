@@ -70,9 +70,12 @@ class BacktestDetailOutputSerializer(BacktestOutputSerializer):
     same_data_as_original = serializers.SerializerMethodField()
 
     def get_same_data_as_original(self, backtest: Backtest) -> bool | None:
-        # rerun_of is select_related: no extra query. None until both have run.
+        # rerun_of is select_related: no extra query. None until both have run, and None
+        # (unknown) when the two fingerprints hashed different bar codec versions.
         original = backtest.rerun_of
         if original is None or not original.data_fingerprint or not backtest.data_fingerprint:
+            return None
+        if original.data_fingerprint_version != backtest.data_fingerprint_version:
             return None
         return original.data_fingerprint == backtest.data_fingerprint
 
@@ -169,7 +172,7 @@ class BacktestDetailApi(APIView):
 
     @extend_schema(tags=TAGS, responses=BacktestDetailOutputSerializer)
     def get(self, request: Request, pk: int) -> Response:
-        backtest = selectors.backtest_get(user=request.user, pk=pk)
+        backtest = selectors.backtest_get(user=request.user, pk=pk, with_result=True)
         return Response(BacktestDetailOutputSerializer(backtest).data)
 
     @extend_schema(tags=TAGS, responses={204: None})
@@ -190,7 +193,7 @@ class BacktestEquityApi(APIView):
 
     @extend_schema(tags=TAGS, responses=OutputSerializer)
     def get(self, request: Request, pk: int) -> Response:
-        backtest = selectors.backtest_get(user=request.user, pk=pk)
+        backtest = selectors.backtest_get(user=request.user, pk=pk, with_result=True)
         curve = backtest.equity_curve or {"timestamps": [], "equity": [], "drawdown": []}
         return Response({"id": backtest.pk, "status": backtest.status, **curve})
 

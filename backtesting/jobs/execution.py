@@ -26,6 +26,7 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from backtesting import sandbox
+from backtesting.engine.barcodec import VERSION as BAR_CODEC_VERSION
 from backtesting.engine.barcodec import fingerprint_bars
 from backtesting.jobs import metrics
 from backtesting.jobs.bars import bars_for_backtest
@@ -35,8 +36,9 @@ from backtesting.jobs.bounds import (
     error_details_bound,
     text_bound,
 )
+from backtesting.jobs.curves import curve_encode
 from backtesting.jobs.lifecycle import ClaimOutcome, JobClaim, job_claim, queue_depth_refresh
-from backtesting.jobs.models import Backtest, BacktestStatus, Trade
+from backtesting.jobs.models import Backtest, BacktestResult, BacktestStatus, Trade
 from backtesting.jobs.notifications import notifications_enqueue
 from backtesting.jobs.results import ResultNotStorableError, trades_from_result
 from backtesting.jobs.services import cancel_flag_key
@@ -119,7 +121,7 @@ def _run_and_store(backtest: Backtest, claim: JobClaim) -> None:
         stored = _store_result(backtest, claim, result, (fingerprint, versions, n_bars), timings)
     if stored:
         # The write's own duration is only known now; one more tiny UPDATE records it.
-        claim.rows().update(timings=timings)
+        BacktestResult.objects.filter(backtest_id=backtest.pk).update(timings=timings)
         metrics.BARS_PROCESSED.inc(n_bars)
         backtest_finish_effects(backtest.pk, BacktestStatus.SUCCEEDED)
 
@@ -181,7 +183,13 @@ def _store_success(
     timings: dict[str, float],
 ) -> bool:
     fingerprint, versions, n_bars = provenance
-    curve = result["equity_curve"]
+    result_row = BacktestResult(
+        backtest_id=backtest.pk,
+        metrics=result["statistics"],
+        **curve_encode(result["equity_curve"]),
+        timings=timings,
+        sandbox_log=text_bound((result.get("sandbox") or {}).get("logs", ""), MAX_LOG_CHARS),
+    )
     trades = trades_from_result(backtest.pk, result["trades"])
     with transaction.atomic():
         # Trades of an earlier, interrupted attempt are dropped first: with the unique
@@ -195,17 +203,12 @@ def _store_success(
                 status=BacktestStatus.SUCCEEDED,
                 progress=1.0,
                 finished_at=timezone.now(),
-                metrics=result["statistics"],
-                equity_curve={k: curve[k] for k in ("timestamps", "equity", "drawdown")},
                 engine_version=result["engine_version"],
                 code_sha256=backtest.strategy_version.code_sha256,
                 data_fingerprint=fingerprint,
+                data_fingerprint_version=BAR_CODEC_VERSION,
                 data_versions=versions,
                 bars_processed=n_bars,
-                timings=timings,
-                sandbox_log=text_bound(
-                    (result.get("sandbox") or {}).get("logs", ""), MAX_LOG_CHARS
-                ),
                 lease_expires_at=None,
             )
         )
@@ -213,6 +216,7 @@ def _store_success(
             # Cancelled, deleted or re-claimed meanwhile: this attempt's results must not land.
             transaction.set_rollback(True)
             return False
+        result_row.save()  # after the row is ours: UPDATE, else INSERT, so a redelivery overwrites
     return True
 
 

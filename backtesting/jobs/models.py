@@ -1,4 +1,4 @@
-"""Backtest jobs, their results, the dead-letter record and webhook notifications.
+"""Backtest jobs, their results (a row beside each job), the dead-letter record and webhooks.
 
 A Backtest row is the job: its lifecycle columns come from `JobFields`, and its status is a
 small state machine advanced only by the conditional UPDATEs of `backtesting.jobs.lifecycle`,
@@ -15,6 +15,7 @@ from django.db import models
 from django.db.models import Q
 
 from accounts.ownership import OwnedQuerySet
+from backtesting.jobs.curves import CurveArrays, curve_decode
 from backtesting.jobs.fields import ACTIVE_STATUSES, JobFields, JobStatus
 
 # Every job kind shares one status machine; the backtest name stays for its many readers.
@@ -57,14 +58,11 @@ class Backtest(JobFields):
     engine_version = models.CharField(max_length=32, blank=True)
     code_sha256 = models.CharField(max_length=64, blank=True)
     data_fingerprint = models.CharField(max_length=64, blank=True)
+    # The bar codec's version the fingerprint hashed (backtesting.engine.barcodec.VERSION);
+    # fingerprints of different versions cannot be compared. Null while there is none.
+    data_fingerprint_version = models.PositiveSmallIntegerField(null=True, blank=True)
     data_versions = models.JSONField(default=dict, blank=True)
     bars_processed = models.PositiveBigIntegerField(default=0)
-
-    metrics = models.JSONField(null=True, blank=True)
-    # {"timestamps": [...], "equity": [...], "drawdown": [...]}: read whole, never queried.
-    equity_curve = models.JSONField(null=True, blank=True)
-    timings = models.JSONField(default=dict, blank=True)  # ms per phase, for the benchmark
-    sandbox_log = models.TextField(blank=True)
 
     objects = BacktestQuerySet.as_manager()
 
@@ -96,6 +94,65 @@ class Backtest(JobFields):
     def spec_dict(self) -> dict[str, Any]:
         """The BacktestSpec.to_dict()-shaped input of this run."""
         return {**self.settings, "params": dict(self.parameters)}
+
+    # The result's fields, read through the one-to-one. One query unless the result was
+    # select_related (the detail selector does); lists must never touch these.
+    @property
+    def result_or_none(self) -> BacktestResult | None:
+        try:
+            return self.result
+        except BacktestResult.DoesNotExist:
+            return None
+
+    @property
+    def metrics(self) -> dict[str, Any] | None:
+        result = self.result_or_none
+        return result.metrics if result else None
+
+    @property
+    def equity_curve(self) -> dict[str, list[Any]] | None:
+        result = self.result_or_none
+        return result.equity_curve() if result else None
+
+    @property
+    def timings(self) -> dict[str, float]:
+        result = self.result_or_none
+        return result.timings if result else {}
+
+    @property
+    def sandbox_log(self) -> str:
+        result = self.result_or_none
+        return result.sandbox_log if result else ""
+
+
+class BacktestResult(models.Model):
+    """What a succeeded backtest produced, beside its job row: only detail views load it.
+
+    The equity and drawdown series are compact arrays (layout in backtesting.jobs.curves),
+    null when the run stored no curve. Written in the transaction that marks the job
+    `succeeded` (its write time is added to `timings` just after).
+    """
+
+    backtest = models.OneToOneField(
+        Backtest, on_delete=models.CASCADE, primary_key=True, related_name="result"
+    )
+    metrics = models.JSONField(null=True, blank=True)  # the engine's statistics
+    timestamps = models.BinaryField(null=True, blank=True)
+    equity = models.BinaryField(null=True, blank=True)
+    drawdown = models.BinaryField(null=True, blank=True)
+    timings = models.JSONField(default=dict, blank=True)  # ms per phase, for the benchmark
+    sandbox_log = models.TextField(blank=True)  # the strategy's output, bounded
+
+    def __str__(self) -> str:
+        return f"Result of backtest {self.backtest_id}"
+
+    def equity_curve(self) -> dict[str, list[Any]] | None:
+        """{"timestamps", "equity", "drawdown"} as the API shows them; None without a curve."""
+        if self.timestamps is None or self.equity is None or self.drawdown is None:
+            return None
+        return curve_decode(
+            CurveArrays(timestamps=self.timestamps, equity=self.equity, drawdown=self.drawdown)
+        )
 
 
 class Trade(models.Model):

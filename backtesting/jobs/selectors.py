@@ -19,8 +19,15 @@ def backtest_list(
     strategy_id: int | None = None,
     instrument: str | None = None,
 ) -> BacktestQuerySet:
-    """The user's own backtests, newest first (operators too: "mine" is the API's promise)."""
-    qs = Backtest.objects.owned_by(user).select_related("strategy_version__strategy")
+    """The user's own backtests, newest first (operators too: "mine" is the API's promise).
+
+    Never loads a result (BacktestResult) nor the strategy code: a list shows neither.
+    """
+    qs = (
+        Backtest.objects.owned_by(user)
+        .select_related("strategy_version__strategy")
+        .defer("strategy_version__code")
+    )
     if status:
         qs = qs.filter(status=status)
     if strategy_id:
@@ -30,11 +37,15 @@ def backtest_list(
     return qs.recent()
 
 
-def backtest_get(*, user: Any, pk: Any) -> Backtest:
-    """A backtest the user may see (own, or any for verified operators); 404 otherwise."""
-    return get_visible_or_404(
-        Backtest.objects.select_related("strategy_version__strategy", "rerun_of"), user, pk=pk
-    )
+def backtest_get(*, user: Any, pk: Any, with_result: bool = False) -> Backtest:
+    """A backtest the user may see (own, or any for verified operators); 404 otherwise.
+
+    with_result: join its BacktestResult too (detail views), so reading it costs no query.
+    """
+    qs = Backtest.objects.select_related("strategy_version__strategy", "rerun_of")
+    if with_result:
+        qs = qs.select_related("result")
+    return get_visible_or_404(qs, user, pk=pk)
 
 
 def backtest_trades(*, backtest: Backtest) -> Any:

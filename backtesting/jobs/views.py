@@ -47,7 +47,7 @@ def backtest_list_view(request: HttpRequest) -> HttpResponse:
 @login_required
 def backtest_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
     try:
-        backtest = selectors.backtest_get(user=request.user, pk=pk)
+        backtest = selectors.backtest_get(user=request.user, pk=pk, with_result=True)
     except NotFoundError as exc:
         raise Http404 from exc
     metrics = [(name, (backtest.metrics or {}).get(name)) for name in HEADLINE_METRICS]

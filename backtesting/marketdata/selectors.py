@@ -16,6 +16,8 @@ the bars that were read and fingerprinted.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -81,10 +83,11 @@ def bars_load_arrays(
     """
     instrument = instrument_get(symbol)
     tf = Timeframe(timeframe)
-    source = series_source(instrument, tf)
-    if source is None:
-        return empty_series(instrument.symbol)
-    return _bars_load_version(instrument, source, tf, start, end)
+    with read_snapshot():  # else new bars could be cached under the old version's key
+        source = series_source(instrument, tf)
+        if source is None:
+            return empty_series(instrument.symbol)
+        return _bars_load_version(instrument, source, tf, start, end)
 
 
 def _bars_load_version(
@@ -206,27 +209,32 @@ def bars_snapshot(
     arrays (and no version).
     """
     tf = Timeframe(timeframe)
-    outermost = not connection.in_atomic_block
-    with transaction.atomic():
-        if outermost:
-            _snapshot_isolation()
+    with read_snapshot():
         coverage = series_coverage(symbols=symbols, timeframe=tf, start=start, end=end)
-        missing = [s for s in symbols if s not in coverage]
-        if missing:
-            raise NotFoundError(f"No instrument {missing[0].upper()!r}.")
-        bars = {s: _bars_load_covered(coverage[s], tf, start, end) for s in symbols}
-    return BarsSnapshot(coverage, bars)
+        bars = {s: _bars_load_covered(coverage[s], tf, start, end) for s in coverage}
+    missing = [s for s in symbols if s not in coverage]
+    if missing:
+        raise NotFoundError(f"No instrument {missing[0].upper()!r}.")
+    return BarsSnapshot(coverage, {s: bars[s] for s in symbols})
 
 
-def _snapshot_isolation() -> None:
-    # PostgreSQL's default READ COMMITTED gives every statement its own snapshot, so an import
-    # committing between the version read and the bar read would pair an old version with new
-    # bars (or new bars cached under the old version's key). REPEATABLE READ gives the whole
-    # transaction the first statement's snapshot. SQLite's transactions are snapshots already;
-    # inside an outer transaction (tests) the level is no longer ours to set.
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+@contextmanager
+def read_snapshot() -> Iterator[None]:
+    """Run the reads inside on one database snapshot (a version read and its bars agree).
+
+    PostgreSQL's default READ COMMITTED gives every statement its own snapshot, so an import
+    committing between the version read and the bar read would pair an old version with new
+    bars (or cache new bars under the old version's key). REPEATABLE READ gives the whole
+    transaction its first statement's snapshot; SQLite's transactions are snapshots already.
+    Inside an outer transaction (tests, callers' own) the level is no longer ours to set, and
+    no savepoint is taken: these are reads.
+    """
+    outermost = not connection.in_atomic_block
+    with transaction.atomic(savepoint=False):
+        if outermost and connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        yield
 
 
 def _bars_load_covered(

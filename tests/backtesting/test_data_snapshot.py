@@ -80,3 +80,27 @@ def test_an_import_committing_during_the_data_read_cannot_mismatch_version_and_f
     assert done.status == BacktestStatus.SUCCEEDED, done.error_message
     assert sorted(fingerprints) == [1, 2, 3]  # both imports committed during the read
     assert done.data_fingerprint == fingerprints[done.data_versions["AAA"]]
+
+
+def test_bars_read_while_an_import_commits_are_never_cached_under_the_old_version(
+    monkeypatch,
+) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("needs a second connection to the same database (PostgreSQL)")
+    seed_bars("AAA", 500, seed=1)
+    version, before = current_fingerprint()
+
+    def interleaved(*args: Any, **kwargs: Any) -> Any:
+        monkeypatch.setattr(selectors, "_load_from_database", REAL_LOAD)  # once
+        in_other_thread(lambda: seed_bars("AAA", 500, seed=2))  # commits a new version
+        return REAL_LOAD(*args, **kwargs)
+
+    monkeypatch.setattr(selectors, "_load_from_database", interleaved)
+    selectors.bars_load_arrays("AAA", "1d", START, END)
+
+    # A reader whose snapshot still shows the old version (a worker that started before the
+    # import) looks the bars up under the old version's key: it must find those bars or none.
+    instrument = Instrument.objects.get(symbol="AAA")
+    key = selectors._cache_key(instrument.pk, Timeframe.D1, version, Timeframe.D1, START, END)
+    cached = selectors._cache_read(key, "AAA", Timeframe.D1)
+    assert cached is None or fingerprint_bars("1d", {"AAA": cached}) == before

@@ -30,11 +30,11 @@ def _register_job_kinds() -> None:
     A new kind is one more `job_kind_register` line: its model (inheriting JobFields), its
     task's name and queue, and what follows a final state.
     """
-    from backtesting.jobs.execution import backtest_finish_effects
-    from backtesting.jobs.models import Backtest
+    from backtesting.execution import backtest_finish_effects
     from backtesting.jobs.recovery import jobs_recover_stale_if_due
     from backtesting.jobs.registry import JobKind, job_kind_register
-    from backtesting.jobs.services import BACKTEST_QUEUE, backtest_dead_letter_exhausted
+    from backtesting.models import Backtest
+    from backtesting.services import BACKTEST_QUEUE, backtest_dead_letter_exhausted
     from tradeplatform.worker_services import WorkerService, register_worker_service
 
     job_kind_register(

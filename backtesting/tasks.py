@@ -17,10 +17,14 @@ from kombu.exceptions import OperationalError as BrokerOperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from backtesting.jobs.execution import backtest_execute
-from backtesting.jobs.models import DeadLetterKind
-from backtesting.jobs.notifications import backtest_email_send, delivery_mark_dead, webhook_deliver
-from backtesting.jobs.services import dead_letter_record
+from backtesting.execution import backtest_execute
+from backtesting.models import DeadLetterKind
+from backtesting.notifications.services import (
+    backtest_email_send,
+    delivery_mark_dead,
+    webhook_deliver,
+)
+from backtesting.services import dead_letter_record
 
 TRANSIENT_ERRORS = (
     OperationalError,

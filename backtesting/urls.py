@@ -1,8 +1,12 @@
-"""HTML pages of the backtesting app."""
+"""HTML pages of the backtesting app, mounted under /backtests/."""
 
-from django.urls import include, path
+from django.urls import path
+
+from backtesting import views
 
 app_name = "backtesting"
 urlpatterns = [
-    path("", include("backtesting.jobs.urls")),
+    path("", views.backtest_list_view, name="backtest-list"),
+    path("new/", views.backtest_create_view, name="backtest-create"),
+    path("<int:pk>/", views.backtest_detail_view, name="backtest-detail"),
 ]

@@ -264,7 +264,7 @@ CELERY_TASK_ROUTES = {
     "backtesting.backtest_email": {"queue": "notifications"},
 }
 
-# --- Backtest jobs (backtesting/jobs): limits, leases, retries, webhooks ---
+# --- Backtest jobs (backtesting/, backtesting/jobs): limits, leases, retries, webhooks ---
 # Task limits: the soft one becomes a `failed` job with a clear message; the hard one kills.
 BACKTEST_SOFT_TIME_LIMIT = env.int("BACKTEST_SOFT_TIME_LIMIT", default=600)
 BACKTEST_TIME_LIMIT = env.int("BACKTEST_TIME_LIMIT", default=BACKTEST_SOFT_TIME_LIMIT + 30)

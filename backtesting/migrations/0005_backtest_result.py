@@ -2,7 +2,7 @@
 
 Copies, then drops: each backtest with a result in the old columns (metrics, equity_curve,
 timings, sandbox_log) gets a BacktestResult holding the same values, the curve's JSON lists
-as the arrays of backtesting/jobs/curves.py. Backwards copies them back before the table goes.
+as the arrays of backtesting/curves.py. Backwards copies them back before the table goes.
 Also records which bar codec version each stored fingerprint hashed: 1 for every fingerprint
 stored so far (the framing before backtesting/engine/barcodec.py's version 2).
 

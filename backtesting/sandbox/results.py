@@ -4,7 +4,7 @@ Every value the jobs app writes to a column is checked against that column here,
 boundary, so a run whose result cannot be stored fails now with a message, instead of failing
 the job's write later. A value the user chose (an order tag, the number of trades) that does
 not fit is the user's error; a value the engine owns that does not fit is invalid output.
-The limits mirror backtesting/jobs/models.py (Trade, Backtest) and are listed in docs/sandbox.md.
+The limits mirror backtesting/models.py (Trade, Backtest) and are listed in docs/sandbox.md.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def _optional(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
     return lambda v: v is None or check(v)
 
 
-# The trade fields backtesting/jobs/results.py writes to Trade columns, except the tag (the
+# The trade fields backtesting/results.py writes to Trade columns, except the tag (the
 # user's, checked apart) and the symbol (checked against the bars sent).
 TRADE_FIELDS: dict[str, Callable[[Any], bool]] = {
     "id": _int_in(0, INT32_MAX),

@@ -42,7 +42,7 @@ from django.core.management import call_command  # noqa: E402
 from django.db import transaction  # noqa: E402
 from rest_framework.test import APIClient  # noqa: E402
 
-from backtesting.jobs.models import Backtest  # noqa: E402
+from backtesting.models import Backtest  # noqa: E402
 
 START, END = datetime(2010, 1, 1, tzinfo=UTC), datetime(2019, 12, 31, tzinfo=UTC)
 
@@ -143,8 +143,8 @@ def latency(client: APIClient, strategy: Any, runs: int) -> None:
 
 
 def engine_only_ms() -> float:
+    from backtesting.bars import bars_for_backtest
     from backtesting.engine import BacktestSpec, run_backtest
-    from backtesting.jobs.bars import bars_for_backtest
     from strategies.validation import compile_strategy  # noqa: F401 - same policy as the child
 
     row = Backtest.objects.order_by("-id").first()

@@ -41,8 +41,8 @@ import numpy as np  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 
-from backtesting.jobs.models import Backtest, Trade  # noqa: E402
-from backtesting.jobs.results import trades_from_result  # noqa: E402
+from backtesting.models import Backtest, Trade  # noqa: E402
+from backtesting.results import trades_from_result  # noqa: E402
 
 NUMERIC = ("size", "entry_price", "exit_price", "gross_pnl", "net_pnl", "net_pnl_pct", "fees")
 INTEGER = ("id", "bars_held")

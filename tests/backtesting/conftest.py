@@ -11,11 +11,11 @@ import pytest
 from django.db import transaction
 
 from backtesting.engine import BarSeries
-from backtesting.jobs.execution import backtest_execute
-from backtesting.jobs.models import Backtest
-from backtesting.jobs.services import BacktestInput, backtest_submit
+from backtesting.execution import backtest_execute
 from backtesting.marketdata.services import series_version_bump
 from backtesting.marketdata.writes import bars_upsert
+from backtesting.models import Backtest
+from backtesting.services import BacktestInput, backtest_submit
 from tests.factories import InstrumentFactory, StrategyFactory
 
 START = datetime(2015, 1, 1, tzinfo=UTC)

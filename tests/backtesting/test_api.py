@@ -8,7 +8,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.access import mark_otp_verified
-from backtesting.jobs.models import Backtest, BacktestStatus
+from backtesting.models import Backtest, BacktestStatus
 from tests.backtesting.conftest import execute_job
 from tests.factories import StrategyFactory
 

@@ -6,7 +6,7 @@ import hashlib
 from typing import Any
 
 from backtesting.engine.barcodec import decode_bars
-from backtesting.jobs.models import BacktestStatus
+from backtesting.models import BacktestStatus
 from backtesting.sandbox import launcher
 from tests.backtesting.conftest import execute_job
 

@@ -17,10 +17,10 @@ from django.core.cache import cache
 from django.db import connection
 
 from backtesting.engine.barcodec import fingerprint_bars
-from backtesting.jobs.models import BacktestStatus
 from backtesting.marketdata import selectors
 from backtesting.marketdata.models import Instrument, SeriesVersion
 from backtesting.marketdata.timeframes import Timeframe
+from backtesting.models import BacktestStatus
 from tests.backtesting.conftest import END, START, execute_job, seed_bars
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -17,9 +17,9 @@ import pytest
 from django.db import OperationalError
 from django.utils import timezone
 
-from backtesting import sandbox, tasks
-from backtesting.jobs import execution, recovery
-from backtesting.jobs.models import Backtest, BacktestStatus, DeadLetter, Trade
+from backtesting import execution, sandbox, tasks
+from backtesting.jobs import recovery
+from backtesting.models import Backtest, BacktestStatus, DeadLetter, Trade
 from tests.backtesting.conftest import execute_job
 
 URL = "/api/v1/backtests/"
@@ -173,7 +173,7 @@ def test_a_job_the_recovery_sweep_requeues_after_its_last_attempt_ends_failed(
 def test_an_operator_requeue_gives_a_dead_lettered_job_a_fresh_budget(
     submit, settings, operator, django_capture_on_commit_callbacks
 ) -> None:
-    from backtesting.jobs.services import dead_letter_requeue
+    from backtesting.services import dead_letter_requeue
 
     settings.BACKTEST_MAX_ATTEMPTS = 2
     backtest = submit()

@@ -14,8 +14,8 @@ import pytest
 from django.utils import timezone
 
 from backtesting import tasks
-from backtesting.jobs.models import Backtest, BacktestStatus
-from backtesting.jobs.services import backtest_submit
+from backtesting.models import Backtest, BacktestStatus
+from backtesting.services import backtest_submit
 from tests.backtesting.conftest import execute_job, make_input
 from tests.factories import StrategyFactory
 
@@ -135,7 +135,7 @@ def test_the_per_user_limit_is_a_setting(
 def test_a_cancelled_waiting_job_is_not_started_later(
     submit, published, django_capture_on_commit_callbacks
 ) -> None:
-    from backtesting.jobs.services import backtest_cancel
+    from backtesting.services import backtest_cancel
 
     first, second = submit(), submit()
     _running_elsewhere(first)

@@ -11,9 +11,9 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from backtesting import tasks
-from backtesting.jobs.models import Backtest, BacktestStatus
 from backtesting.jobs.recovery import SWEEP_LOCK_KEY
 from backtesting.jobs.registry import job_kind_for, job_kinds
+from backtesting.models import Backtest, BacktestStatus
 from tradeplatform.worker_services import registered_worker_services
 
 

@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from backtesting import tasks
-from backtesting.jobs.models import Backtest, BacktestStatus
+from backtesting.models import Backtest, BacktestStatus
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from backtesting import tasks
-from backtesting.jobs import notifications
-from backtesting.jobs.models import DeadLetter, DeliveryStatus, Webhook, WebhookDelivery
+from backtesting.models import DeadLetter, DeliveryStatus, Webhook, WebhookDelivery
+from backtesting.notifications import services as notifications
 from tests.backtesting.conftest import execute_job
 
 

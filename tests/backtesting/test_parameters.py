@@ -5,7 +5,7 @@ import pytest
 from backtesting.engine import Param, Strategy
 from backtesting.engine.errors import StrategyError
 from backtesting.engine.strategy import resolve_params
-from backtesting.jobs.parameters import ParameterError, parameters_resolve
+from backtesting.parameters import ParameterError, parameters_resolve
 
 
 def _param(name: str, kind: str, default: object, **extra: object) -> dict:

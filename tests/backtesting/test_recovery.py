@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from backtesting import tasks
 from backtesting.jobs import metrics, recovery
-from backtesting.jobs.models import Backtest, BacktestStatus
+from backtesting.models import Backtest, BacktestStatus
 from tests.backtesting.conftest import execute_job
 
 Published = list[tuple[int, str, dict[str, Any]]]

@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from backtesting.jobs.models import Backtest, BacktestResult
+from backtesting.models import Backtest, BacktestResult
 from tests.backtesting.conftest import execute_job
 
 pytestmark = pytest.mark.django_db(transaction=True)

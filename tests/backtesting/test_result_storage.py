@@ -11,9 +11,9 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from backtesting.curves import curve_decode, curve_encode
 from backtesting.engine.barcodec import VERSION as BAR_CODEC_VERSION
-from backtesting.jobs.curves import curve_decode, curve_encode
-from backtesting.jobs.models import Backtest, BacktestResult, BacktestStatus
+from backtesting.models import Backtest, BacktestResult, BacktestStatus
 from tests.backtesting.conftest import execute_job
 
 API = "/api/v1/backtests/"

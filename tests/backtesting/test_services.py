@@ -10,10 +10,10 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from accounts.quotas import QuotaExceededError
-from backtesting.jobs import execution, services
-from backtesting.jobs.execution import backtest_execute
-from backtesting.jobs.models import Backtest, BacktestStatus, DeadLetter, Trade
-from backtesting.jobs.parameters import ParameterError
+from backtesting import execution, services
+from backtesting.execution import backtest_execute
+from backtesting.models import Backtest, BacktestStatus, DeadLetter, Trade
+from backtesting.parameters import ParameterError
 from tests.backtesting.conftest import END, START, execute_job, make_input, seed_bars
 from tests.factories import StrategyFactory, StrategyVersionFactory
 from tradeplatform.errors import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from backtesting.jobs.models import BacktestStatus
+from backtesting.models import BacktestStatus
 
 PRICE_COLUMNS = ('"open"', '"high"', '"low"', '"close"', '"volume"')
 

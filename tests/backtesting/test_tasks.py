@@ -8,7 +8,7 @@ import pytest
 from django.db import OperationalError
 
 from backtesting import tasks
-from backtesting.jobs.models import DeadLetter
+from backtesting.models import DeadLetter
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from backtesting.jobs.models import Backtest, BacktestStatus
+from backtesting.models import Backtest, BacktestStatus
 from tests.factories import StrategyFactory, StrategyVersionFactory
 
 URL = "/backtests/new/"

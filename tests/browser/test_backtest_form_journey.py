@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from backtesting.jobs.models import Backtest
+from backtesting.models import Backtest
 from tests.backtesting.conftest import seed_bars
 from tests.browser.conftest import BROWSER_MARKS, screenshot, sign_in
 from tests.factories import DEFAULT_PASSWORD, StrategyFactory, TraderFactory

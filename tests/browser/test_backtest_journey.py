@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.template.defaultfilters import floatformat
 
 from backtesting import tasks
-from backtesting.jobs.services import backtest_submit
+from backtesting.services import backtest_submit
 from tests.backtesting.conftest import execute_job, make_input, seed_bars
 from tests.browser.conftest import BROWSER_MARKS, screenshot, sign_in
 from tests.factories import DEFAULT_PASSWORD, StrategyFactory, TraderFactory

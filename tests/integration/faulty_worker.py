@@ -27,7 +27,7 @@ def install_database_faults(**kwargs: Any) -> None:
     # that process (the tests run one pool process, so it sees every attempt).
     from django.db import OperationalError
 
-    from backtesting.jobs import execution
+    from backtesting import execution
 
     real = execution.bars_for_backtest
     failures: Counter[str] = Counter()

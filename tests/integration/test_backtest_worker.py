@@ -13,7 +13,7 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from backtesting.jobs.models import Backtest, BacktestStatus
+from backtesting.models import Backtest, BacktestStatus
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 URL = "/api/v1/backtests/"

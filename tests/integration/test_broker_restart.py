@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from django.conf import settings
 
-from backtesting.jobs import services
-from backtesting.jobs.models import BacktestStatus, Trade
+from backtesting import services
+from backtesting.models import BacktestStatus, Trade
 from tests.integration.conftest import PrivateRedis, Worker
 from tests.integration.test_backtest_worker import finished, post, status_of, wait_for
 from tradeplatform.celery import app as celery_app

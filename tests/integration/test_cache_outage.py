@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from django.conf import settings as django_settings
 
-from backtesting.jobs import services
-from backtesting.jobs.models import BacktestStatus
+from backtesting import services
+from backtesting.models import BacktestStatus
 from tests.integration.conftest import PrivateRedis
 from tests.integration.test_backtest_worker import finished, post, wait_for
 

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from backtesting.jobs import services
-from backtesting.jobs.models import Backtest, BacktestStatus
+from backtesting import services
+from backtesting.models import Backtest, BacktestStatus
 from tests.backtesting.conftest import seed_bars
 from tests.factories import StrategyFactory, StrategyVersionFactory, TraderFactory
 from tests.integration.conftest import SLOW_CODE, SLOW_PARAMS

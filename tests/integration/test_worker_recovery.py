@@ -16,8 +16,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from backtesting.jobs import services
-from backtesting.jobs.models import Backtest, BacktestStatus, DeadLetter, Trade
+from backtesting import services
+from backtesting.models import Backtest, BacktestStatus, DeadLetter, Trade
 from backtesting.tasks import backtest_execute_task
 from tests.backtesting.conftest import seed_bars
 from tests.integration.test_backtest_worker import finished, post, status_of, wait_for

@@ -42,8 +42,8 @@ from schemathesis.specs.openapi.checks import (
 
 from accounts import otp
 from accounts.tokens import tokens_issue
-from backtesting.jobs.models import Backtest, DeadLetter, DeadLetterKind, Webhook, WebhookDelivery
-from backtesting.jobs.services import backtest_submit
+from backtesting.models import Backtest, DeadLetter, DeadLetterKind, Webhook, WebhookDelivery
+from backtesting.services import backtest_submit
 from strategies.services import strategy_update
 from tests.backtesting.conftest import execute_job, make_input, seed_bars
 from tests.factories import (

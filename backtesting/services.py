@@ -1,6 +1,6 @@
 """Backtest workflows: submit, cancel, rerun, delete, and the dead-letter record.
 
-Execution (what the worker does) lives in `backtesting.jobs.execution`. Every status change
+Execution (what the worker does) lives in `backtesting.execution`. Every status change
 goes through `backtesting.jobs.lifecycle` (conditional UPDATEs, so the API and the worker
 race freely: exactly one wins); this module adds what is specific to backtests.
 """
@@ -27,16 +27,16 @@ from backtesting.jobs.lifecycle import (
     job_enqueue_on_commit,
     job_requeue,
 )
-from backtesting.jobs.models import (
+from backtesting.marketdata.selectors import Coverage, coverage_versions, series_coverage
+from backtesting.marketdata.timeframes import Timeframe
+from backtesting.models import (
     Backtest,
     BacktestStatus,
     DeadLetter,
     DeadLetterKind,
 )
-from backtesting.jobs.notifications import delivery_requeue
-from backtesting.jobs.parameters import parameters_resolve
-from backtesting.marketdata.selectors import Coverage, coverage_versions, series_coverage
-from backtesting.marketdata.timeframes import Timeframe
+from backtesting.notifications.services import delivery_requeue
+from backtesting.parameters import parameters_resolve
 from strategies.models import Strategy, StrategyVersion
 from tradeplatform.errors import (
     ConflictError,

@@ -26,22 +26,22 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from backtesting import sandbox
+from backtesting.bars import bars_for_backtest
+from backtesting.curves import curve_encode
 from backtesting.engine.barcodec import VERSION as BAR_CODEC_VERSION
 from backtesting.engine.barcodec import fingerprint_bars
 from backtesting.jobs import metrics
-from backtesting.jobs.bars import bars_for_backtest
 from backtesting.jobs.bounds import (
     MAX_LOG_CHARS,
     MAX_MESSAGE_CHARS,
     error_details_bound,
     text_bound,
 )
-from backtesting.jobs.curves import curve_encode
 from backtesting.jobs.lifecycle import ClaimOutcome, JobClaim, job_claim, queue_depth_refresh
-from backtesting.jobs.models import Backtest, BacktestResult, BacktestStatus, Trade
-from backtesting.jobs.notifications import notifications_enqueue
-from backtesting.jobs.results import ResultNotStorableError, trades_from_result
-from backtesting.jobs.services import cancel_flag_key
+from backtesting.models import Backtest, BacktestResult, BacktestStatus, Trade
+from backtesting.notifications.services import notifications_enqueue
+from backtesting.results import ResultNotStorableError, trades_from_result
+from backtesting.services import cancel_flag_key
 from tradeplatform.soft_cache import soft_delete
 
 logger = logging.getLogger(__name__)

@@ -8,8 +8,8 @@ from typing import Any
 from django.db.models import Exists, Max, Min, OuterRef
 
 from accounts.ownership import get_visible_or_404
-from backtesting.jobs.models import Backtest, BacktestQuerySet, Trade, Webhook, WebhookDelivery
 from backtesting.marketdata.models import Bar, Instrument
+from backtesting.models import Backtest, BacktestQuerySet, Trade
 
 
 def backtest_list(
@@ -50,14 +50,6 @@ def backtest_get(*, user: Any, pk: Any, with_result: bool = False) -> Backtest:
 
 def backtest_trades(*, backtest: Backtest) -> Any:
     return Trade.objects.filter(backtest=backtest).order_by("seq")
-
-
-def webhook_get(*, user: Any, pk: Any) -> Webhook:
-    return get_visible_or_404(Webhook.objects, user, pk=pk)
-
-
-def webhook_deliveries(*, webhook: Webhook) -> Any:
-    return WebhookDelivery.objects.filter(webhook=webhook).order_by("-created_at", "-id")
 
 
 def runnable_instruments() -> tuple[list[str], date | None, date | None]:

@@ -20,10 +20,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsTrader, IsTraderOrReadOnly, IsViewer
-from backtesting.jobs import selectors, services
-from backtesting.jobs.models import Backtest, BacktestStatus
-from backtesting.jobs.results import trades_csv_rows
+from backtesting import selectors, services
 from backtesting.marketdata.timeframes import Timeframe
+from backtesting.models import Backtest, BacktestStatus
+from backtesting.results import trades_csv_rows
 from strategies.models import StrategyVersion
 from strategies.selectors import strategy_get
 from tradeplatform.errors import NotFoundError

@@ -14,8 +14,8 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.access import has_role
 from accounts.models import Role
-from backtesting.jobs import selectors, services
-from backtesting.jobs.forms import BacktestForm, FormChoices
+from backtesting import selectors, services
+from backtesting.forms import BacktestForm, FormChoices
 from strategies.models import Strategy, StrategyVersion
 from strategies.selectors import (
     strategy_get,

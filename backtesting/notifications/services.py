@@ -20,8 +20,8 @@ from django.utils import timezone
 
 from backtesting.jobs import metrics
 from backtesting.jobs.lifecycle import task_enqueue_on_commit
-from backtesting.jobs.models import (
-    Backtest,
+from backtesting.models import Backtest
+from backtesting.notifications.models import (
     DeliveryStatus,
     NotificationPreference,
     Webhook,

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from backtesting.jobs.models import Trade
+from backtesting.models import Trade
 
 TRADE_CSV_FIELDS = (
     "seq", "symbol", "direction", "size", "entry_time", "entry_price", "exit_time",

@@ -14,8 +14,8 @@ from typing import Any, cast
 from django import forms
 
 from backtesting.engine import BacktestSpec
-from backtesting.jobs.services import BacktestInput
 from backtesting.marketdata.timeframes import TIMEFRAME_CHOICES, Timeframe
+from backtesting.services import BacktestInput
 from strategies.models import StrategyVersion
 from strategies.paramspec import ParameterSpace, ParameterSpec
 from tradeplatform.errors import DomainError, DomainValidationError

@@ -14,7 +14,6 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -26,6 +25,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from tradeplatform import worker_heartbeat
+from tradeplatform.disk import var_dir_disk_usage
 
 _CACHE_PROBE_KEY = "health:probe"
 _migrations_applied = False  # once true it stays true: migrations are never un-applied live
@@ -105,23 +105,12 @@ def probe_workers() -> dict[str, Any]:
 
 
 def probe_disk() -> dict[str, Any]:
-    usage = shutil.disk_usage(existing_ancestor(settings.VAR_DIR))
+    usage = var_dir_disk_usage()
     return {
         "ok": usage.free >= settings.HEALTH_DISK_MIN_FREE_BYTES,
         "free_bytes": usage.free,
         "used_ratio": round(usage.used / usage.total, 4),
     }
-
-
-def existing_ancestor(path: Path) -> Path:
-    """`path`, or its nearest existing parent: the filesystem that holds (or will hold) it.
-
-    VAR_DIR is made by whatever first writes there; with PostgreSQL and Redis nothing may have.
-    """
-    path = Path(path).absolute()
-    while not path.exists() and path != path.parent:
-        path = path.parent
-    return path
 
 
 def dependency_checks() -> list[CheckResult]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import resource
-import shutil
 import time
 
 from django.conf import settings
@@ -18,8 +17,8 @@ from django.views.decorators.cache import never_cache
 from django_prometheus.exports import ExportToDjangoView
 from prometheus_client import Gauge
 
+from tradeplatform.disk import var_dir_disk_usage
 from tradeplatform.exception_handler import error_json_response
-from tradeplatform.health import existing_ancestor
 
 # Per-process resource gauges; "liveall" keeps one series per live process in multiprocess mode,
 # where prometheus_client's own process collector cannot aggregate.
@@ -58,7 +57,7 @@ DISK_BYTES = Gauge(
 
 
 def sample_disk_usage() -> None:
-    usage = shutil.disk_usage(existing_ancestor(settings.VAR_DIR))
+    usage = var_dir_disk_usage()
     DISK_BYTES.labels("free").set(usage.free)
     DISK_BYTES.labels("used").set(usage.used)
     DISK_BYTES.labels("total").set(usage.total)

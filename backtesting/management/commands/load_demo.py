@@ -1,4 +1,5 @@
-"""`manage.py load_demo`: the demo user, market data and example strategies. Idempotent."""
+"""`manage.py load_demo`: the demo user, market data, example strategies and a finished backtest
+of each. Idempotent."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ DEFAULT_DEMO_PASSWORD = "demo-trader-2026"  # noqa: S105 - documented local demo
 DEMO_STEPS: tuple[tuple[str, dict[str, str]], ...] = (
     ("load_demo_marketdata", {}),
     ("load_demo_strategies", {"user": DEMO_USERNAME}),
+    ("load_demo_backtests", {"user": DEMO_USERNAME}),
 )
 
 

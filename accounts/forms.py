@@ -114,3 +114,20 @@ class OtpCodeForm(forms.Form):
         max_length=12,
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
     )
+
+
+class ProfileForm(forms.Form):
+    """The self-writable fields of the account page (the API's PATCH /auth/me/ whitelist)."""
+
+    display_name = forms.CharField(max_length=150, required=False)
+    email = forms.EmailField(max_length=254)
+
+    def save(self, user: User) -> User | None:
+        """Update through the service; on a domain error (email taken), put it on the form."""
+        try:
+            return services.user_update_profile(user=user, data=dict(self.cleaned_data))
+        except DomainError as exc:
+            for field, messages in _domain_error_messages(exc).items():
+                for message in messages:
+                    self.add_error(field if field in self.fields else None, message)
+            return None

@@ -5,6 +5,7 @@
     quota_for(user, QuotaKind.STRATEGIES) -> int | None        # None = unlimited
     ensure_within_quota(user, QuotaKind.DAILY_BACKTESTS, current_count) -> None
     daily_window_start() -> datetime                          # count daily usage from here
+    quota_usage(user) -> list[QuotaUsage]                      # used vs limit, for the account page
 
 `current_count` is how many the user *already* has (running backtests, backtests created
 since `daily_window_start()`, existing strategies); the call passes while one more fits.
@@ -29,6 +30,7 @@ a user's non-null `quota_<kind>` field overrides the role's value.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -109,3 +111,30 @@ def ensure_within_quota(user: Any, kind: QuotaKind | str, current_count: int) ->
 def lock_user_for_quota(user: Any) -> None:
     """Serialise quota checks of one user; call inside transaction.atomic()."""
     list(User.objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True))
+
+
+@dataclass(frozen=True)
+class QuotaUsage:
+    kind: QuotaKind
+    used: int
+    limit: int | None  # None = unlimited
+
+    @property
+    def label(self) -> str:
+        return str(self.kind.label)
+
+
+def quota_usage(user: Any) -> list[QuotaUsage]:
+    """How much of each quota the user has used, counted as the services count it.
+
+    Through the user's reverse relations: accounts sits below strategies and backtesting
+    (import-linter's layers) and so never imports their models.
+    """
+    counts = {
+        QuotaKind.STRATEGIES: user.strategies.active().count(),
+        QuotaKind.CONCURRENT_BACKTESTS: user.backtests.active().count(),
+        QuotaKind.DAILY_BACKTESTS: user.backtests.filter(
+            queued_at__gte=daily_window_start()
+        ).count(),
+    }
+    return [QuotaUsage(kind, used, quota_for(user, kind)) for kind, used in counts.items()]

@@ -7,6 +7,7 @@ from accounts import views
 
 app_name = "accounts"
 urlpatterns = [
+    path("", views.account, name="account"),
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("signup/", views.signup, name="signup"),

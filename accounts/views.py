@@ -1,4 +1,4 @@
-"""Browser pages: sign-in/out, sign-up, passwords and two-factor (sessions + CSRF)."""
+"""Browser pages: account, sign-in/out, sign-up, passwords and two-factor (sessions + CSRF)."""
 
 from __future__ import annotations
 
@@ -13,13 +13,14 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordChangeForm, SetPasswordForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
-from django.urls import reverse_lazy
+from django.urls import reverse, reverse_lazy
 from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
 
 from accounts import otp, services
 from accounts.access import is_otp_verified, signed_in_user
-from accounts.forms import LoginForm, OtpCodeForm, SignupForm
+from accounts.forms import LoginForm, OtpCodeForm, ProfileForm, SignupForm
+from accounts.quotas import quota_usage
 from tradeplatform.errors import DomainError
 
 
@@ -87,6 +88,47 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
         )
         self.request.session.pop(auth_views.INTERNAL_RESET_SESSION_TOKEN, None)
         return HttpResponseRedirect(self.get_success_url())
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def account(request: HttpRequest) -> HttpResponse:
+    """The signed-in user's page: profile (editable), security links, API how-to, quotas."""
+    user = signed_in_user(request.user)
+    initial = {"display_name": user.display_name, "email": user.email}
+    form = ProfileForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid() and form.save(user) is not None:
+        messages.success(request, "Your profile is saved.")
+        return redirect("accounts:account")
+    two_factor_on = otp.totp_device_for(user) is not None
+    context: dict[str, Any] = {
+        "form": form,
+        "profile_user": user,
+        "two_factor_on": two_factor_on,
+        "quotas": quota_usage(user),
+        "api": _api_examples(request, user.username, otp_on=two_factor_on),
+    }
+    return render(request, "accounts/account.html", context)
+
+
+def _api_examples(request: HttpRequest, username: str, *, otp_on: bool) -> dict[str, str]:
+    """curl commands for this user against this host's real endpoints (escaped by the template)."""
+    token_url = request.build_absolute_uri(reverse("auth-token"))
+    refresh_url = request.build_absolute_uri(reverse("auth-token-refresh"))
+    strategies_url = request.build_absolute_uri(reverse("api-strategies"))
+    credentials = f'"username": "{username}", "password": "YOUR_PASSWORD"'
+    if otp_on:
+        credentials += ', "otp": "123456"'
+    json_header = "-H 'Content-Type: application/json'"
+    return {
+        "token_url": token_url,
+        "obtain": f"curl -s -X POST {token_url} {json_header} \\\n  -d '{{{credentials}}}'",
+        "refresh": (
+            f"curl -s -X POST {refresh_url} {json_header} \\\n"
+            '  -d "{\\"refresh\\": \\"$REFRESH\\"}"'
+        ),
+        "strategies": f'curl -s {strategies_url} -H "Authorization: Bearer $ACCESS"',
+    }
 
 
 @login_required

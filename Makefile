@@ -4,8 +4,12 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
-# The stamp changes with the requirements, so an edited pin reinstalls and nothing else does.
-STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
+# The stamp changes with the requirements and the npm lock, so an edited pin reinstalls and
+# nothing else does.
+LOCKS := requirements.txt requirements-dev.txt package-lock.json
+STAMP := $(VENV)/.installed-$(shell cat $(LOCKS) | sha1sum | cut -c1-12)
+# Browser libraries: npm's standalone builds, copied here (git-ignored; never a CDN).
+VENDOR := static/vendor
 
 .PHONY: run test install system-packages lint typecheck importcheck check ci bench clean
 
@@ -17,10 +21,14 @@ test: install ## the whole suite with coverage (PostgreSQL/Redis when reachable)
 
 install: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): $(LOCKS) package.json
 	@deploy/dev/system-packages.sh
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --disable-pip-version-check -r requirements-dev.txt
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@rm -rf $(VENDOR) && mkdir -p $(VENDOR)/lightweight-charts
+	cp node_modules/lightweight-charts/dist/lightweight-charts.standalone.production.mjs \
+	   node_modules/lightweight-charts/LICENSE $(VENDOR)/lightweight-charts/
 	@rm -f $(VENV)/.installed-* && touch $@
 
 .env:

@@ -8,13 +8,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from accounts.access import has_role
 from accounts.models import Role
 from backtesting import selectors, services
+from backtesting.chart_series import backtest_chart_data
 from backtesting.forms import BacktestForm, FormChoices
 from strategies.models import Strategy, StrategyVersion
 from strategies.selectors import (
@@ -57,6 +58,17 @@ def backtest_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
         "backtests/detail.html",
         {"backtest": backtest, "metrics": metrics, "trades": trades},
     )
+
+
+@login_required
+@require_http_methods(["GET"])
+def backtest_charts_view(request: HttpRequest, pk: int) -> JsonResponse:
+    """The detail page's chart series (down-sampled; layout in docs/backtests.md)."""
+    try:
+        backtest = selectors.backtest_get(user=request.user, pk=pk, with_result=True)
+    except NotFoundError as exc:
+        raise Http404 from exc
+    return JsonResponse(backtest_chart_data(backtest.result_or_none))
 
 
 @login_required

@@ -70,3 +70,42 @@ def test_another_trader_gets_the_not_found_page_for_my_backtest(
     assert page.inner_text("h1") == "Page not found"
     page.click(".site-nav >> text=Backtests")
     assert "No backtests yet." in page.inner_text("main table")
+
+
+def test_the_detail_page_draws_the_equity_and_drawdown_the_server_sent(live_server, page) -> None:
+    trader = TraderFactory(username="tom")
+    seed_bars("AAA", n=300)
+    version = StrategyFactory.create(owner=trader, name="Trend").versions.get()
+    done = execute_job(backtest_submit(owner=trader, data=make_input(version)).pk)
+    assert done is not None and done.status == "succeeded"
+    sign_in(page, live_server.url, "tom", DEFAULT_PASSWORD)
+
+    page.goto(f"{live_server.url}/backtests/{done.pk}/")
+    page.wait_for_selector(".charts[data-ready=true]")
+    sent = page.request.get(f"{live_server.url}/backtests/{done.pk}/charts.json").json()
+    assert len(sent["equity"]) > 100 and len(sent["drawdown"]) > 100
+    # What the chart library holds, not only that a canvas exists.
+    held = page.evaluate(
+        "() => ({equity: window.tpCharts.equity.series.data().length,"
+        " drawdown: window.tpCharts.drawdown.series.data().length})"
+    )
+    assert held == {"equity": len(sent["equity"]), "drawdown": len(sent["drawdown"])}
+    assert page.get_attribute("#equity-chart", "data-points") == str(len(sent["equity"]))
+    for chart in ("#equity-chart", "#drawdown-chart"):
+        assert page.get_attribute(chart, "aria-describedby") == "metrics-summary"
+        assert page.locator(f"{chart} canvas").count() > 0
+    screenshot(page, "22-backtest-detail-charts")
+
+    # The charts follow the window and the colour preference.
+    wide = page.locator("#equity-chart canvas").first.bounding_box()
+    page.set_viewport_size({"width": 700, "height": 900})
+    page.wait_for_function(
+        "w => document.querySelector('#equity-chart canvas').getBoundingClientRect().width < w",
+        arg=wide["width"] if wide else 0,
+    )
+    light = page.evaluate("() => window.tpCharts.equity.chart.options().layout.background.color")
+    page.emulate_media(color_scheme="dark")
+    page.wait_for_function(
+        "c => window.tpCharts.equity.chart.options().layout.background.color !== c", arg=light
+    )
+    screenshot(page, "23-backtest-detail-charts-dark")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -43,12 +42,19 @@ def test_progress_is_streamed_to_the_caller(run: Callable[..., dict[str, Any]]) 
     assert seen == sorted(seen) and all(0.0 <= f <= 1.0 for f in seen)
 
 
-def test_cancel_kills_the_child_promptly(run: Callable[..., dict[str, Any]]) -> None:
-    started = time.monotonic()
+def test_cancel_kills_the_child_at_the_first_yes(run: Callable[..., dict[str, Any]]) -> None:
+    # LOOP never ends on its own, so returning at all means the child was killed; the poll
+    # count (not a clock) shows it happened at the first "cancel", without waiting further.
+    polls: list[bool] = []
+
+    def should_cancel() -> bool:
+        polls.append(len(polls) >= 2)
+        return polls[-1]
+
     with pytest.raises(SandboxError) as caught:
-        run(LOOP, should_cancel=lambda: time.monotonic() - started > 0.5)
+        run(LOOP, should_cancel=should_cancel)
     assert caught.value.code == "cancelled"
-    assert time.monotonic() - started < 1.5
+    assert polls == [False, False, True]
 
 
 def test_an_exception_in_on_progress_propagates_after_killing_the_child(

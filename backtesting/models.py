@@ -19,6 +19,7 @@ from django.db.models import Q
 
 from accounts.ownership import OwnedQuerySet
 from backtesting.curves import CurveArrays, curve_decode
+from backtesting.engine.strategy import MAX_TAG_LENGTH
 from backtesting.jobs.fields import ACTIVE_STATUSES, JobFields, JobStatus
 from backtesting.notifications.models import (
     DeliveryStatus,
@@ -182,7 +183,7 @@ class Trade(models.Model):
     fees = models.FloatField(default=0.0)
     bars_held = models.IntegerField(default=0)
     exit_reason = models.CharField(max_length=32, blank=True)
-    tag = models.CharField(max_length=100, blank=True)
+    tag = models.CharField(max_length=MAX_TAG_LENGTH, blank=True)
     is_open = models.BooleanField(default=False)
 
     class Meta:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
 from typing import Any
 
+from backtesting.engine.strategy import MAX_TAG_LENGTH
 from backtesting.sandbox.errors import InvalidOutputError, StrategyRuntimeError
 
 # Top-level keys of BacktestResult.to_dict() and the JSON types each must have.
@@ -30,7 +31,8 @@ RESULT_SCHEMA: dict[str, type | tuple[type, ...]] = {
     "orders": list,
     "statistics": dict,
 }
-MAX_TAG_CHARS = 100  # Trade.tag varchar(100)
+# One limit for the engine (where the order is placed), this check and the Trade.tag column.
+MAX_TAG_CHARS = MAX_TAG_LENGTH
 MAX_TRADES = 100_000  # rows one backtest may add to the trades table
 MAX_VERSION_CHARS = 32  # Backtest.engine_version varchar(32)
 MAX_SPEC_ECHO_BYTES = 16 * 1024  # the spec echo without its params (engine-owned fields)

@@ -21,14 +21,18 @@ test: install ## the whole suite with coverage (PostgreSQL/Redis when reachable)
 
 install: $(STAMP)
 
-$(STAMP): $(LOCKS) package.json
+$(STAMP): $(LOCKS) package.json static/src/codemirror-bundle.js
 	@deploy/dev/system-packages.sh
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --disable-pip-version-check -r requirements-dev.txt
 	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
-	@rm -rf $(VENDOR) && mkdir -p $(VENDOR)/lightweight-charts
+	@rm -rf $(VENDOR) && mkdir -p $(VENDOR)/lightweight-charts $(VENDOR)/echarts $(VENDOR)/codemirror
 	cp node_modules/lightweight-charts/dist/lightweight-charts.standalone.production.mjs \
 	   node_modules/lightweight-charts/LICENSE $(VENDOR)/lightweight-charts/
+	cp node_modules/echarts/dist/echarts.esm.min.mjs node_modules/echarts/LICENSE $(VENDOR)/echarts/
+	@# CodeMirror ships as many ES modules with bare imports: esbuild bundles the pieces we use.
+	node_modules/.bin/esbuild static/src/codemirror-bundle.js --bundle --format=esm --minify \
+	   --legal-comments=eof --log-level=warning --outfile=$(VENDOR)/codemirror/codemirror.mjs
 	@rm -f $(VENV)/.installed-* && touch $@
 
 .env:

@@ -1,4 +1,4 @@
-"""Backtest pages: my backtests, one backtest with its progress and metrics, the run form."""
+"""The run form: choose a strategy, then its version, instruments, range, costs and parameters."""
 
 from __future__ import annotations
 
@@ -7,15 +7,14 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import path
 from django.views.decorators.http import require_http_methods
 
 from accounts.access import has_role
 from accounts.models import Role
 from backtesting import selectors, services
-from backtesting.chart_series import backtest_chart_data
 from backtesting.forms import BacktestForm, FormChoices
 from strategies.models import Strategy, StrategyVersion
 from strategies.selectors import (
@@ -30,45 +29,6 @@ from tradeplatform.errors import (
     PermissionDeniedError,
     RateLimitedError,
 )
-
-# The headline statistics shown on the page, in this order.
-HEADLINE_METRICS = (
-    "total_return", "cagr", "sharpe_ratio", "sortino_ratio", "max_drawdown", "n_trades",
-    "win_rate", "profit_factor",
-)  # fmt: skip
-
-
-@login_required
-def backtest_list_view(request: HttpRequest) -> HttpResponse:
-    qs = selectors.backtest_list(user=request.user, status=request.GET.get("status") or None)
-    page = Paginator(qs, 25).get_page(request.GET.get("page"))
-    return render(request, "backtests/list.html", {"page": page})
-
-
-@login_required
-def backtest_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
-    try:
-        backtest = selectors.backtest_get(user=request.user, pk=pk, with_result=True)
-    except NotFoundError as exc:
-        raise Http404 from exc
-    metrics = [(name, (backtest.metrics or {}).get(name)) for name in HEADLINE_METRICS]
-    trades = selectors.backtest_trades(backtest=backtest)[:50]
-    return render(
-        request,
-        "backtests/detail.html",
-        {"backtest": backtest, "metrics": metrics, "trades": trades},
-    )
-
-
-@login_required
-@require_http_methods(["GET"])
-def backtest_charts_view(request: HttpRequest, pk: int) -> JsonResponse:
-    """The detail page's chart series (down-sampled; layout in docs/backtests.md)."""
-    try:
-        backtest = selectors.backtest_get(user=request.user, pk=pk, with_result=True)
-    except NotFoundError as exc:
-        raise Http404 from exc
-    return JsonResponse(backtest_chart_data(backtest.result_or_none))
 
 
 @login_required
@@ -118,3 +78,8 @@ def _positive_int(raw: Any) -> int:
     if value < 0:
         raise ValueError(raw)
     return value
+
+
+urlpatterns = [
+    path("new/", backtest_create_view, name="backtest-create"),
+]

@@ -1,0 +1,1 @@
+"""The backtesting app's HTML pages, one module per page family; each exports `urlpatterns`."""

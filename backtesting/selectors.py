@@ -9,7 +9,8 @@ from django.db.models import Exists, Max, Min, OuterRef
 
 from accounts.ownership import get_visible_or_404
 from backtesting.marketdata.models import Bar, Instrument
-from backtesting.models import Backtest, BacktestQuerySet, Trade
+from backtesting.models import Backtest, BacktestQuerySet, BacktestStatus, Trade
+from tradeplatform.errors import NotFoundError
 
 
 def backtest_list(
@@ -66,3 +67,33 @@ def runnable_instruments() -> tuple[list[str], date | None, date | None]:
     )
     first, last = span["first"], span["last"]
     return symbols, first.date() if first else None, last.date() if last else None
+
+
+def backtests_to_compare(*, user: Any, ids: list[int]) -> list[Backtest]:
+    """The user's OWN backtests `ids`, in that order, results joined (the compare page).
+
+    Raises NotFoundError when any id is not one of theirs: another user's backtest is not
+    found, never compared (operators included: compare is about one's own work).
+    """
+    found = (
+        Backtest.objects.owned_by(user)
+        .select_related("strategy_version__strategy", "result")
+        .defer("strategy_version__code")
+        .in_bulk(ids)
+    )
+    missing = [pk for pk in ids if pk not in found]
+    if missing:
+        raise NotFoundError(f"No backtest {missing[0]}.")
+    return [found[pk] for pk in ids]
+
+
+def backtests_comparable(*, user: Any, limit: int = 50) -> list[Backtest]:
+    """The user's succeeded backtests, newest first, for the compare picker (no result loaded)."""
+    qs = (
+        Backtest.objects.owned_by(user)
+        .filter(status=BacktestStatus.SUCCEEDED)
+        .select_related("strategy_version__strategy")
+        .defer("strategy_version__code")
+        .recent()
+    )
+    return list(qs[:limit])

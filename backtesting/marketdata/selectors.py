@@ -70,6 +70,41 @@ def series_source(instrument: Instrument, timeframe: Timeframe) -> tuple[Timefra
     return None
 
 
+def data_availability() -> dict[str, dict[str, tuple[datetime, datetime]]]:
+    """{symbol: {timeframe: (first, last)}} of every active instrument with bars.
+
+    A timeframe is listed when series_source would find a series for it: stored itself, or
+    resampled from a finer stored one (the coarsest, as series_source picks it), whose first
+    and last bar bound it. Symbols in order; two index seeks per stored series, no bar loaded.
+    """
+    bars = Bar.objects.filter(instrument=OuterRef("instrument"), timeframe=OuterRef("timeframe"))
+    rows = (
+        SeriesVersion.objects.filter(instrument__in=Instrument.objects.active())
+        .annotate(
+            first=Subquery(bars.order_by("timestamp").values("timestamp")[:1]),
+            last=Subquery(bars.order_by("-timestamp").values("timestamp")[:1]),
+        )
+        .order_by("instrument__symbol")
+        .values_list("instrument__symbol", "timeframe", "first", "last")
+    )
+    stored: dict[str, dict[Timeframe, tuple[datetime, datetime]]] = {}
+    for symbol, timeframe, first, last in rows:
+        if first is not None and last is not None:  # a version whose bars were all deleted
+            stored.setdefault(symbol, {})[Timeframe(timeframe)] = (first, last)
+    return {symbol: _served_spans(series) for symbol, series in stored.items()}
+
+
+def _served_spans(
+    stored: dict[Timeframe, tuple[datetime, datetime]],
+) -> dict[str, tuple[datetime, datetime]]:
+    served = {}
+    for tf in Timeframe:
+        source = next((c for c in (tf, *tf.finer()) if c in stored), None)
+        if source is not None:
+            served[tf.value] = stored[source]
+    return served
+
+
 def bars_load_arrays(
     symbol: str,
     timeframe: Timeframe | str,

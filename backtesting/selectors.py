@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from django.db.models import Exists, Max, Min, OuterRef
+from django.db.models import Exists, F, Max, Min, OuterRef, QuerySet
 
 from accounts.ownership import get_visible_or_404
 from backtesting.marketdata.models import Bar, Instrument
-from backtesting.models import Backtest, BacktestQuerySet, BacktestStatus, Trade
+from backtesting.models import Backtest, BacktestQuerySet, BacktestResult, BacktestStatus, Trade
 from tradeplatform.errors import NotFoundError
 
 
@@ -51,6 +51,49 @@ def backtest_get(*, user: Any, pk: Any, with_result: bool = False) -> Backtest:
 
 def backtest_trades(*, backtest: Backtest) -> Any:
     return Trade.objects.filter(backtest=backtest).order_by("seq")
+
+
+# Columns the detail page's trades table sorts by; anything else falls back to the engine's order.
+TRADE_SORT_FIELDS = frozenset({
+    "seq", "symbol", "direction", "size", "entry_time", "entry_price", "exit_time",
+    "exit_price", "net_pnl", "net_pnl_pct", "bars_held",
+})  # fmt: skip
+
+
+def backtest_trades_filtered(
+    *, backtest: Backtest, symbol: str = "", side: str = "", sort: str = "seq"
+) -> QuerySet[Trade]:
+    """A backtest's trades of one symbol and/or side, ordered by `sort` ("-net_pnl": descending).
+
+    An unknown `sort` means the engine's order (seq). Open trades have no exit or P&L yet:
+    they sort last either way, and `seq` breaks ties so pages never overlap.
+    """
+    trades = Trade.objects.filter(backtest=backtest)
+    if symbol:
+        trades = trades.filter(symbol=symbol)
+    if side:
+        trades = trades.filter(direction=side)
+    field = sort.removeprefix("-")
+    if field not in TRADE_SORT_FIELDS:
+        return trades.order_by("seq")
+    column = (
+        F(field).desc(nulls_last=True) if sort.startswith("-") else F(field).asc(nulls_last=True)
+    )
+    return trades.order_by(column, "seq")
+
+
+def backtest_headline_metrics(
+    *, backtest_ids: list[int], keys: tuple[str, ...]
+) -> dict[int, dict[str, Any]]:
+    """{backtest id: {key: value}} of a few statistics, read from the results' JSON in one query.
+
+    For list pages, which must not load whole results: only the named keys leave the database.
+    """
+    columns = {key: F(f"metrics__{key}") for key in keys}
+    rows = BacktestResult.objects.filter(backtest_id__in=backtest_ids).values(
+        "backtest_id", **columns
+    )
+    return {row.pop("backtest_id"): row for row in rows}
 
 
 def runnable_instruments() -> tuple[list[str], date | None, date | None]:

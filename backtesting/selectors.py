@@ -93,7 +93,7 @@ def backtest_headline_metrics(
     rows = BacktestResult.objects.filter(backtest_id__in=backtest_ids).values(
         "backtest_id", **columns
     )
-    return {row.pop("backtest_id"): row for row in rows}
+    return {row["backtest_id"]: {key: row[key] for key in keys} for row in rows}  # type: ignore[literal-required]
 
 
 def runnable_instruments() -> tuple[list[str], date | None, date | None]:

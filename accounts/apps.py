@@ -1,4 +1,4 @@
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
 from django.db.models.signals import post_migrate
 
 
@@ -18,5 +18,12 @@ class AccountsConfig(AppConfig):
         # the default site); operators enrol at /accounts/2fa/ first.
         admin.site.__class__ = OTPAdminSite
         admin.site.login_form = AdminLoginForm  # the sign-in lockout applies there too
+        # django-otp's sign-in page, in plain English and saying where to turn two-factor on.
+        admin.site.login_template = "admin/two_factor_login.html"
+        admin.site.site_header = admin.site.site_title = "tradeplatform admin"
+        admin.site.index_title = "Operators' console"
+        # Third-party app headings the admin index shows ("Otp_Totp" reads as code).
+        apps.get_app_config("otp_totp").verbose_name = "Two-factor devices"
+        apps.get_app_config("token_blacklist").verbose_name = "API tokens"
         # Apps migrated after ours add permissions the role groups must include.
         post_migrate.connect(sync_role_groups_after_migrate, dispatch_uid="accounts_role_groups")

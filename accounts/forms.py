@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.http import HttpRequest
 from django_otp.admin import OTPAdminAuthenticationForm
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import services
 from accounts.errors import OtpRequiredError
@@ -75,6 +76,26 @@ class AdminLoginForm(OTPAdminAuthenticationForm):
     Without it /admin/login/ would let anyone go on testing an operator's password (its
     errors tell a right password from a wrong code) after the account is locked.
     """
+
+    otp_error_messages = {
+        **OTPAdminAuthenticationForm.otp_error_messages,
+        "token_required": "Enter the 6-digit code from your authenticator app.",
+        "invalid_token": "That code is not valid: enter the one your app shows now.",
+        "device_required": (
+            "Two-factor authentication is not on for this account: sign in to the site and "
+            "turn it on at /accounts/2fa/ first."
+        ),
+    }
+
+    def _chosen_device(self, user: Any) -> Any:
+        # A user has at most one TOTP device (accounts.otp), so the form needs no device
+        # picker: django-otp would otherwise refuse the first attempt with "select a device".
+        device = super()._chosen_device(user)
+        if device is None:
+            device = (
+                TOTPDevice.objects.select_for_update().filter(user=user, confirmed=True).first()
+            )
+        return device
 
     def clean(self) -> dict[str, Any]:
         login = str(self.data.get("username", ""))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
@@ -33,6 +33,21 @@ class TradePlatformUserManager(UserManager["User"]):
 
     def get_by_natural_key(self, username: str | None) -> User:
         return self.for_login(username).get()
+
+    def create_superuser(
+        self, username: str, email: str | None = None, password: str | None = None, **extra: Any
+    ) -> User:
+        """`createsuperuser`'s user: an operator by role too, in the Operators group.
+
+        Without this the stored role stayed "trader": the admin's user list, the Traders
+        group and the API's `role` all said trader for the site's first operator.
+        """
+        from accounts.roles import sync_user_groups
+
+        extra.setdefault("role", Role.OPERATOR)
+        user = super().create_superuser(username, email, password, **extra)
+        sync_user_groups(user)
+        return user
 
 
 class User(AbstractUser):

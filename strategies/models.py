@@ -57,6 +57,7 @@ class Strategy(models.Model):
     objects = StrategyQuerySet.as_manager()
 
     class Meta:
+        verbose_name_plural = "strategies"  # the admin would say "Strategys"
         ordering = ["-updated_at", "-id"]
         constraints = [
             # Archived strategies free their name: they no longer appear anywhere.

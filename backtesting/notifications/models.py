@@ -86,6 +86,7 @@ class WebhookDelivery(models.Model):
     objects = WebhookDeliveryQuerySet.as_manager()
 
     class Meta:
+        verbose_name_plural = "webhook deliveries"  # the admin would say "Webhook deliverys"
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:

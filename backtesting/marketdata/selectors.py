@@ -29,7 +29,8 @@ from django.db.models import Case, Count, IntegerField, OuterRef, Subquery, Valu
 from backtesting.engine import BarSeries, EngineError
 from backtesting.engine.barcodec import BarCodecError, decode_bars, encode_bars
 from backtesting.marketdata.arrays import empty_series, series_slice
-from backtesting.marketdata.models import Bar, Instrument, SeriesVersion
+from backtesting.marketdata.chartdata import Candles, Gap, candles_bucket, gaps_find
+from backtesting.marketdata.models import AssetClass, Bar, Instrument, SeriesVersion
 from backtesting.marketdata.resampling import resample
 from backtesting.marketdata.timeframes import Timeframe
 from backtesting.marketdata.writes import datetime_to_ns, ns_to_datetime
@@ -410,3 +411,97 @@ def bars_page(
     if len(bars) > limit:
         return series_slice(bars, 0, limit), int(bars.timestamps[limit])
     return bars, None
+
+
+# --- The market-data pages for traders (/marketdata/): coverage per instrument, one chart ---
+
+
+@dataclass(frozen=True)
+class StoredSeries:
+    """One stored (instrument, timeframe): its bars and when an import last changed it."""
+
+    timeframe: Timeframe
+    bar_count: int
+    first: datetime | None
+    last: datetime | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class InstrumentCoverage:
+    instrument: Instrument
+    stored: list[StoredSeries]
+    # Timeframes served by resampling a stored finer one: {timeframe: its stored source}.
+    derived: dict[Timeframe, Timeframe]
+
+    @property
+    def bar_count(self) -> int:
+        return sum(s.bar_count for s in self.stored)
+
+    @property
+    def last_update(self) -> datetime | None:
+        return max((s.updated_at for s in self.stored), default=None)
+
+
+def servable_timeframes(stored: set[Timeframe]) -> dict[Timeframe, Timeframe]:
+    """{timeframe: the stored one serving it} for every timeframe `stored` can serve, finest
+    first; the same choice as series_source (itself, else the coarsest finer stored one)."""
+    servable = {}
+    for tf in sorted(Timeframe, key=lambda t: t.nanoseconds):
+        source = next((c for c in (tf, *tf.finer()) if c in stored), None)
+        if source is not None:
+            servable[tf] = source
+    return servable
+
+
+def instruments_coverage(instruments: list[Instrument]) -> list[InstrumentCoverage]:
+    """Each instrument's stored series (count, first and last bar, last update) and the
+    timeframes it can serve by resampling, in ONE query whatever the number of instruments.
+
+    The counts and ends are correlated subqueries on the bars' unique (instrument, timeframe,
+    timestamp) index: first/last are index seeks, the count an index-only scan of one series.
+    """
+    bars = Bar.objects.filter(instrument=OuterRef("instrument"), timeframe=OuterRef("timeframe"))
+    rows = (
+        SeriesVersion.objects.filter(instrument__in=instruments)
+        .annotate(
+            bar_count=Subquery(
+                bars.order_by().values("instrument").annotate(n=Count("pk")).values("n")
+            ),
+            first=Subquery(bars.order_by("timestamp").values("timestamp")[:1]),
+            last=Subquery(bars.order_by("-timestamp").values("timestamp")[:1]),
+        )
+        .values_list("instrument_id", "timeframe", "bar_count", "first", "last", "updated_at")
+    )
+    stored: dict[int, list[StoredSeries]] = {i.pk: [] for i in instruments}
+    for instrument_id, tf, n, first, last, updated_at in rows:
+        stored[instrument_id].append(StoredSeries(Timeframe(tf), n or 0, first, last, updated_at))
+    return [_instrument_coverage(i, stored[i.pk]) for i in instruments]
+
+
+def _instrument_coverage(instrument: Instrument, stored: list[StoredSeries]) -> InstrumentCoverage:
+    stored = sorted((s for s in stored if s.bar_count), key=lambda s: s.timeframe.nanoseconds)
+    servable = servable_timeframes({s.timeframe for s in stored})
+    derived = {tf: src for tf, src in servable.items() if tf is not src}
+    return InstrumentCoverage(instrument, stored, derived)
+
+
+@dataclass(frozen=True)
+class InstrumentChart:
+    """One instrument's bars at `timeframe` in a range, bucketed for drawing, with its gaps."""
+
+    timeframe: Timeframe
+    bars: BarSeries
+    candles: Candles
+    gaps: list[Gap]
+
+
+def instrument_chart(
+    instrument: Instrument, timeframe: Timeframe, start: datetime | None, end: datetime | None
+) -> InstrumentChart:
+    """Bars of `instrument` (start <= t <= end, either open) at `timeframe`, stored or resampled;
+    at most MAX_CANDLES candles; gaps found on the bars themselves, not the candles."""
+    bars = bars_load_arrays(instrument.symbol, timeframe, start, end)
+    crypto = instrument.asset_class == AssetClass.CRYPTO
+    gaps = gaps_find(bars, timeframe, instrument.timezone, crypto=crypto)
+    return InstrumentChart(timeframe, bars, candles_bucket(bars), gaps)

@@ -21,10 +21,24 @@ class StrategyForm(forms.Form):
         strip=False,
         max_length=MAX_CODE_BYTES,
         widget=forms.Textarea(
-            attrs={"rows": 30, "spellcheck": "false", "class": "code-editor", "wrap": "off"}
+            # data-code-editor: static/js/strategy-editor.js puts CodeMirror over this textarea,
+            # which stays the form field (kept in sync), so the form also works without JS.
+            attrs={
+                "rows": 30,
+                "spellcheck": "false",
+                "class": "code-editor",
+                "wrap": "off",
+                "data-code-editor": "",
+            }
         ),
     )
 
 
 class CloneForm(forms.Form):
     name = forms.CharField(max_length=100, required=False)
+
+
+class CodeCheckForm(forms.Form):
+    """The editor's Validate button: the code only (an empty file is the validator's to judge)."""
+
+    code = forms.CharField(strip=False, required=False, max_length=MAX_CODE_BYTES)

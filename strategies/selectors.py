@@ -3,25 +3,27 @@
 from __future__ import annotations
 
 import difflib
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from accounts.ownership import get_editable_or_404, get_visible_or_404
 from strategies.models import Strategy, StrategyVersion
 from tradeplatform.errors import DomainValidationError, NotFoundError
 
 
-def strategy_list(*, user: Any) -> QuerySet[Strategy]:
-    """Active strategies the user can read (own, shared, all for operators), newest first."""
-    return (
-        Strategy.objects.active()
-        .with_latest_version_number()
-        .visible_to(user)
-        .select_related("owner")
-        .order_by("-updated_at", "-id")
-    )
+def strategy_list(*, user: Any, search: str = "") -> QuerySet[Strategy]:
+    """Active strategies the user can read (own, shared, all for operators), newest first.
+
+    `search` keeps those whose name or description contains it (case-insensitive).
+    """
+    strategies = Strategy.objects.active().with_latest_version_number().visible_to(user)
+    if search:
+        strategies = strategies.filter(Q(name__icontains=search) | Q(description__icontains=search))
+    return strategies.select_related("owner").order_by("-updated_at", "-id")
 
 
 def strategy_get(*, user: Any, pk: Any) -> Strategy:
@@ -52,6 +54,9 @@ def strategy_version_latest(*, strategy: Strategy) -> StrategyVersion:
 class DiffLine:
     kind: str  # "added" | "removed" | "context" | "hunk" | "header"
     text: str
+    # Line numbers in the old and the new version (None where the line is not in that one).
+    old_line: int | None = None
+    new_line: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +69,14 @@ class VersionDiff:
     @property
     def is_empty(self) -> bool:
         return not self.unified
+
+    @property
+    def added_count(self) -> int:
+        return sum(1 for line in self.lines if line.kind == "added")
+
+    @property
+    def removed_count(self) -> int:
+        return sum(1 for line in self.lines if line.kind == "removed")
 
 
 def strategy_version_diff(
@@ -100,8 +113,29 @@ def _diff(old: StrategyVersion, new: StrategyVersion) -> VersionDiff:
         from_number=old.number,
         to_number=new.number,
         unified=unified,
-        lines=tuple(_classify(index, line.rstrip("\n")) for index, line in enumerate(raw)),
+        lines=_numbered(_classify(index, line.rstrip("\n")) for index, line in enumerate(raw)),
     )
+
+
+_HUNK = re.compile(r"^@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@")
+
+
+def _numbered(lines: Iterable[DiffLine]) -> tuple[DiffLine, ...]:
+    """Give each diff line its number in the old and the new version, read off the hunks."""
+    numbered = []
+    old = new = 0
+    for line in lines:
+        hunk = _HUNK.match(line.text) if line.kind == "hunk" else None
+        if hunk:
+            old, new = int(hunk[1]), int(hunk[2])
+        elif line.kind == "removed":
+            line, old = DiffLine(line.kind, line.text, old_line=old), old + 1
+        elif line.kind == "added":
+            line, new = DiffLine(line.kind, line.text, new_line=new), new + 1
+        elif line.kind == "context":
+            line, old, new = DiffLine(line.kind, line.text, old, new), old + 1, new + 1
+        numbered.append(line)
+    return tuple(numbered)
 
 
 def _classify(index: int, line: str) -> DiffLine:

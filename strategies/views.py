@@ -14,7 +14,8 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -22,8 +23,8 @@ from accounts.access import has_operator_access, has_role
 from accounts.models import Role
 from accounts.quotas import QuotaExceededError
 from strategies import selectors, services
-from strategies.forms import CloneForm, StrategyForm
-from strategies.library import example_get, example_list
+from strategies.forms import CloneForm, CodeCheckForm, StrategyForm
+from strategies.library import ExampleStrategy, example_get, example_list
 from strategies.models import Strategy
 from tradeplatform.errors import (
     DomainError,
@@ -33,6 +34,7 @@ from tradeplatform.errors import (
 )
 
 View = Callable[..., HttpResponse]
+STRATEGIES_PER_PAGE = 25
 
 
 def _domain_errors_as_http(view: View) -> View:
@@ -79,8 +81,15 @@ def _can_edit(user: Any, strategy: Strategy) -> bool:
 
 @page
 def strategy_list_view(request: HttpRequest) -> HttpResponse:
-    strategies = selectors.strategy_list(user=request.user)
-    context = {"strategies": strategies, "can_create": has_role(request.user, Role.TRADER)}
+    search = request.GET.get("q", "").strip()
+    strategies = selectors.strategy_list(user=request.user, search=search)
+    page_obj = Paginator(strategies, STRATEGIES_PER_PAGE).get_page(request.GET.get("page"))
+    context = {
+        "page_obj": page_obj,
+        "page_range": page_obj.paginator.get_elided_page_range(page_obj.number),
+        "q": search,
+        "can_create": has_role(request.user, Role.TRADER),
+    }
     return render(request, "strategies/list.html", context)
 
 
@@ -102,7 +111,12 @@ def strategy_create_view(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"Created “{strategy.name}” (version 1).")
             return redirect("strategies:detail", pk=strategy.pk)
-    context = {"form": form, "problems": problems, "templates": example_list(), "chosen": template}
+    context = {
+        "form": form,
+        "problems": problems,
+        "templates": _template_cards(),
+        "chosen": template,
+    }
     context["code_lines"] = _code_lines(form, problems)
     return render(request, "strategies/form.html", context)
 
@@ -148,6 +162,10 @@ def strategy_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
         "can_edit": _can_edit(request.user, strategy),
         "can_clone": has_role(request.user, Role.TRADER)
         and (strategy.is_shared or strategy.owner_id == request.user.pk),
+        # The compare form starts on the latest change: the previous version to the latest.
+        "numbers": [version.number for version in versions],
+        "diff_from": versions[1].number if len(versions) > 1 else latest.number,
+        "diff_to": latest.number,
     }
     return render(request, "strategies/detail.html", context)
 
@@ -162,15 +180,33 @@ def strategy_version_view(request: HttpRequest, pk: int, number: int) -> HttpRes
 
 @page
 def strategy_diff_view(request: HttpRequest, pk: int, number: int) -> HttpResponse:
+    """Version `number` against ?against= (default: the version before it)."""
     strategy = selectors.strategy_get(user=request.user, pk=pk)
-    against = _int_or_none(request.GET.get("against"))
+    return _diff_page(request, strategy, number, _int_or_none(request.GET.get("against")))
+
+
+@page
+def strategy_compare_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Any two versions: ?from=&to= (default: the latest change)."""
+    strategy = selectors.strategy_get(user=request.user, pk=pk)
+    to_number = _int_or_none(request.GET.get("to"))
+    if to_number is None:
+        to_number = selectors.strategy_version_latest(strategy=strategy).number
+    return _diff_page(request, strategy, to_number, _int_or_none(request.GET.get("from")))
+
+
+@page
+@require_POST
+def strategy_validate_view(request: HttpRequest) -> JsonResponse:
+    """The editor's Validate button: every problem with its line and column; stores nothing."""
+    form = CodeCheckForm(request.POST)
+    if not form.is_valid():
+        return JsonResponse({"error": " ".join(map(str, form["code"].errors))}, status=400)
     try:
-        diff = selectors.strategy_version_diff(strategy=strategy, number=number, against=against)
-    except DomainValidationError:
-        diff = None  # version 1 with nothing to compare: the page offers the choice
-    numbers = list(strategy.versions.order_by("-number").values_list("number", flat=True))
-    context = {"strategy": strategy, "number": number, "diff": diff, "numbers": numbers}
-    return render(request, "strategies/diff.html", context)
+        verdict = services.strategy_code_check(form.cleaned_data["code"])
+    except services.StrategyCodeError as exc:
+        verdict = exc.verdict
+    return JsonResponse(verdict.to_dict())
 
 
 @page
@@ -184,7 +220,11 @@ def strategy_clone_view(request: HttpRequest, pk: int) -> HttpResponse:
     except (DomainValidationError, QuotaExceededError) as exc:
         messages.error(request, _error_text(exc))
         return redirect("strategies:detail", pk=source.pk)
-    messages.success(request, f"Cloned into your strategy “{clone.name}”.")
+    messages.success(
+        request,
+        f"Cloned “{source.name}” into your own private strategy “{clone.name}”. "
+        "This copy is yours to edit; the original is unchanged.",
+    )
     return redirect("strategies:detail", pk=clone.pk)
 
 
@@ -200,6 +240,42 @@ def strategy_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _diff_page(
+    request: HttpRequest, strategy: Strategy, number: int, against: int | None
+) -> HttpResponse:
+    try:
+        diff = selectors.strategy_version_diff(strategy=strategy, number=number, against=against)
+    except DomainValidationError:
+        diff = None  # version 1 with nothing to compare: the page offers the choice
+    numbers = list(strategy.versions.order_by("-number").values_list("number", flat=True))
+    context = {
+        "strategy": strategy,
+        "number": number,
+        "diff": diff,
+        "numbers": numbers,
+        "diff_from": diff.from_number if diff else None,
+        "diff_to": number,
+    }
+    return render(request, "strategies/diff.html", context)
+
+
+@dataclass(frozen=True)
+class TemplateCard:
+    slug: str
+    name: str
+    summary: str
+
+
+def _template_cards() -> list[TemplateCard]:
+    """Each example as a card: its short name and its title without the name repeated."""
+    return [TemplateCard(e.slug, e.name, _summary(e)) for e in example_list()]
+
+
+def _summary(example: ExampleStrategy) -> str:
+    head, sep, rest = example.title.partition(": ")
+    return rest if sep and head.lower() == example.name.lower() else example.title
 
 
 def _form_errors(form: StrategyForm, exc: DomainError) -> list[dict[str, Any]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from collections.abc import Callable
 
@@ -101,6 +102,27 @@ class AccessLogMiddleware:
         return response
 
 
+class CspNonce:
+    """A per-request nonce for style-src, made only when a page renders it.
+
+    The code editor (CodeMirror) injects its styles in a <style> element, which
+    `style-src 'self'` refuses; the page hands it this nonce (`{{ request.csp_nonce }}`).
+    Pages that never render it keep the policy without a nonce.
+    """
+
+    def __init__(self) -> None:
+        self._value = ""
+
+    def __str__(self) -> str:
+        if not self._value:
+            self._value = secrets.token_urlsafe(18)
+        return self._value
+
+    @property
+    def used(self) -> bool:
+        return bool(self._value)
+
+
 class SecurityHeadersMiddleware:
     """Headers Django's SecurityMiddleware does not set (CSP, X-XSS-Protection, ...)."""
 
@@ -108,10 +130,13 @@ class SecurityHeadersMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        nonce = request.csp_nonce = CspNonce()  # type: ignore[attr-defined]
         response = self.get_response(request)
         policy = settings.CONTENT_SECURITY_POLICY
         if request.path.startswith(_DOCS_PATHS):
             policy = policy.replace("style-src 'self'", _DOCS_STYLE_POLICY)
+        elif nonce.used:
+            policy = policy.replace("style-src 'self'", f"style-src 'self' 'nonce-{nonce}'")
         response.setdefault("Content-Security-Policy", policy)
         # OWASP: the legacy XSS auditor is itself exploitable; "0" switches it off and the CSP
         # above does the real work.

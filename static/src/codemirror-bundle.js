@@ -11,9 +11,12 @@ export {
 export { defaultKeymap, history, historyKeymap, indentWithTab } from "@codemirror/commands";
 export {
   bracketMatching, foldGutter, foldKeymap, indentOnInput, indentUnit, syntaxHighlighting,
-  defaultHighlightStyle,
+  defaultHighlightStyle, HighlightStyle,
 } from "@codemirror/language";
+// The highlight tags come with @codemirror/language (its dependency, pinned by the lock):
+// the editor's own highlight style colours them with the page's light/dark design tokens.
+export { tags } from "@lezer/highlight";
 export { closeBrackets, closeBracketsKeymap } from "@codemirror/autocomplete";
 export { searchKeymap, highlightSelectionMatches } from "@codemirror/search";
-export { linter, lintGutter, setDiagnostics, forceLinting } from "@codemirror/lint";
+export { linter, lintGutter, lintKeymap, setDiagnostics, forceLinting } from "@codemirror/lint";
 export { python } from "@codemirror/lang-python";

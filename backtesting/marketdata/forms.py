@@ -41,3 +41,22 @@ class BarImportForm(forms.Form):
         except (ZoneInfoNotFoundError, ValueError):
             raise forms.ValidationError("Unknown time zone.") from None
         return value
+
+
+class ChartQueryForm(forms.Form):
+    """The instrument page's and its bars.json's query: timeframe and an optional date range.
+
+    Dates are UTC calendar days, both ends included (a daily bar is stamped 00:00 UTC of its
+    session date, so a day picks exactly its session).
+    """
+
+    timeframe = forms.ChoiceField(choices=TIMEFRAME_CHOICES, required=False)
+    start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        start, end = data.get("start"), data.get("end")
+        if start and end and start > end:
+            self.add_error("end", "The end date must not be before the start date.")
+        return data

@@ -94,6 +94,10 @@ def test_the_old_admin_addresses_redirect_to_the_market_data_admin(client, old, 
     assert response["Location"] == new
 
 
-def test_the_menu_links_the_upload_page_at_its_new_address(client, operator):
+def test_the_market_data_list_links_the_upload_page_for_operators_only(
+    client, operator, owner, instrument
+):
     client.force_login(operator)
-    assert f'href="{PAGE}"'.encode() in client.get("/strategies/").content
+    assert f'href="{PAGE}"'.encode() in client.get("/marketdata/").content
+    client.force_login(owner)
+    assert f'href="{PAGE}"'.encode() not in client.get("/marketdata/").content

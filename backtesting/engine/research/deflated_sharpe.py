@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from statistics import NormalDist
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 EULER_MASCHERONI = 0.5772156649015329
 _STANDARD_NORMAL = NormalDist()
@@ -46,7 +47,7 @@ class ReturnMoments:
     kurtosis: float
 
 
-def return_moments(returns: np.ndarray) -> ReturnMoments:
+def return_moments(returns: ArrayLike) -> ReturnMoments:
     """Per-period Sharpe (ddof=1), N, population skewness and non-excess kurtosis of ``returns``.
 
     NaN moments for fewer than 2 returns or zero variance (N is still the count).
@@ -123,7 +124,7 @@ def deflated_sharpe_ratio(moments: ReturnMoments, n_trials: int, sharpe_variance
     return probabilistic_sharpe_ratio(moments, expected_max_sharpe(n_trials, sharpe_variance))
 
 
-def trial_sharpe_variance(trial_sharpes: np.ndarray) -> float:
+def trial_sharpe_variance(trial_sharpes: ArrayLike) -> float:
     """Sample variance (ddof=1) of the trials' per-period Sharpe ratios, NaN/inf skipped;
     0.0 with fewer than 2 finite values (nothing to deflate for, as with one trial)."""
     s = np.asarray(trial_sharpes, dtype=np.float64)

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, time
 from typing import Any, cast
 
 from django import forms
+from django.db.models import TextChoices
 
 from backtesting.engine import BacktestSpec
 from backtesting.marketdata.timeframes import TIMEFRAME_CHOICES, Timeframe
@@ -33,64 +34,175 @@ class AnySymbolField(forms.MultipleChoiceField):
         return [s.strip().upper() for s in super().clean(value)]
 
 
+# Costs a professional would not leave at zero, as people read them (the demo's backtests use
+# the same: management/commands/load_demo_backtests.py). The engine takes the commission as a
+# fraction of the notional (0.001) and slippage in basis points per side (5.0).
+DEFAULT_COMMISSION_PERCENT = 0.1
+DEFAULT_SLIPPAGE_BPS = 5
+PREFERRED_TIMEFRAME = Timeframe.D1.value
+
+# {symbol: {timeframe: (first bar, last bar)}}: data_availability()'s shape.
+Availability = dict[str, dict[str, tuple[datetime, datetime]]]
+
+
+class Sizing(TextChoices):
+    """How order sizes are rounded: the engine's unit step (BacktestSpec.unit_step)."""
+
+    WHOLE = "whole", "Whole units"
+    FRACTIONAL = "fractional", "Fractional units"
+    LOTS = "lots", "Lots of a fixed size"
+
+
 @dataclass(frozen=True)
 class FormChoices:
-    """What the form offers: the strategy's versions and the instruments with data."""
+    """What the form offers: the strategy's versions, and the instruments and timeframes with
+    data (`availability`), priced in `currency`."""
 
     versions: list[StrategyVersion]
-    symbols: list[str]
-    first_day: date | None
-    last_day: date | None
+    availability: Availability
+    currency: str = "USD"
+
+    @property
+    def symbols(self) -> list[str]:
+        return list(self.availability)
+
+    def timeframes(self) -> list[str]:
+        """Timeframes that at least one instrument has data for, shortest first."""
+        offered = {tf for series in self.availability.values() for tf in series}
+        return [tf.value for tf in Timeframe if tf.value in offered]
+
+    def common_range(self, symbols: list[str], timeframe: str) -> tuple[date, date] | None:
+        """The days every one of `symbols` has `timeframe` data (all symbols when none given)."""
+        spans = [self.availability[s].get(timeframe) for s in symbols or self.symbols]
+        known = [span for span in spans if span is not None]
+        if not known:
+            return None
+        if symbols:  # the range all of them cover; without a choice, the widest
+            first, last = max(s[0] for s in known), min(s[1] for s in known)
+        else:
+            first, last = min(s[0] for s in known), max(s[1] for s in known)
+        return (first.date(), last.date()) if first <= last else None
+
+    def as_json(self) -> dict[str, dict[str, list[str]]]:
+        """The availability as the page's script reads it: days as ISO dates."""
+        return {symbol: _iso_days(spans) for symbol, spans in self.availability.items()}
+
+
+def _iso_days(spans: dict[str, tuple[datetime, datetime]]) -> dict[str, list[str]]:
+    return {tf: [lo.date().isoformat(), hi.date().isoformat()] for tf, (lo, hi) in spans.items()}
 
 
 class BacktestForm(forms.Form):
     version = forms.TypedChoiceField(coerce=int, label="Strategy version")
-    instruments = AnySymbolField(widget=forms.SelectMultiple(attrs={"size": 6}))
-    timeframe = forms.ChoiceField(choices=TIMEFRAME_CHOICES, initial=Timeframe.D1.value)
+    instruments = AnySymbolField(
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Only instruments with market data are listed.",
+    )
+    timeframe = forms.ChoiceField(
+        help_text="Only timeframes with data for the chosen instruments can run."
+    )
     start = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
-    initial_cash = forms.FloatField(widget=forms.NumberInput(attrs={"step": "any"}))
+    end = forms.DateField(
+        widget=forms.DateInput(attrs={"type": "date"}), help_text="Included whole."
+    )
+    initial_cash = forms.FloatField(widget=forms.NumberInput(attrs={"step": "any", "min": "0"}))
     commission_pct = forms.FloatField(
-        label="Commission (%)",
-        help_text="Of each trade's value, e.g. 0.1 for 0.1 %.",
+        label="Commission (% of each trade's value)",
+        help_text="Paid on every buy and every sell: 0.1 means 0.1 %, i.e. 1 per 1,000 traded.",
+        min_value=0,
         widget=forms.NumberInput(attrs={"step": "any"}),
     )
     slippage_bps = forms.FloatField(
-        label="Slippage (bps)", widget=forms.NumberInput(attrs={"step": "any"})
+        label="Slippage (basis points per fill)",
+        help_text="The price moves against you on every fill: 5 bps = 0.05 %.",
+        min_value=0,
+        widget=forms.NumberInput(attrs={"step": "any"}),
     )
-    allow_short = forms.BooleanField(required=False)
-    fractional_units = forms.BooleanField(required=False)
+    sizing = forms.ChoiceField(
+        label="Order sizes",
+        choices=Sizing.choices,
+        initial=Sizing.WHOLE,
+        help_text="How the strategy's orders are rounded.",
+    )
+    lot_size = forms.FloatField(
+        label="Lot size (units)",
+        required=False,
+        help_text="Only with lots of a fixed size, e.g. 100 shares.",
+        widget=forms.NumberInput(attrs={"step": "any", "min": "0"}),
+    )
+    allow_short = forms.BooleanField(required=False, label="Allow short selling")
+    benchmark = forms.ChoiceField(
+        label="Benchmark (buy and hold)",
+        required=False,
+        help_text="Metrics compare the strategy with buying and holding this instrument.",
+    )
 
     def __init__(
-        self, *args: Any, choices: FormChoices, version: StrategyVersion, **kw: Any
+        self,
+        *args: Any,
+        choices: FormChoices,
+        version: StrategyVersion,
+        chosen: list[str] | None = None,
+        **kw: Any,
     ) -> None:
+        kw.setdefault("label_suffix", "")
         super().__init__(*args, **kw)
+        self.choices = choices
         self.versions = {v.number: v for v in choices.versions}
         latest = max(self.versions)
         cast(forms.ChoiceField, self.fields["version"]).choices = [
             (n, f"v{n}{' (latest)' if n == latest else ''}") for n in sorted(self.versions)[::-1]
         ]
-        cast(forms.ChoiceField, self.fields["instruments"]).choices = [
-            (s, s) for s in choices.symbols
+        symbols = [(s, s) for s in choices.symbols]
+        cast(forms.ChoiceField, self.fields["instruments"]).choices = symbols
+        labels = dict(TIMEFRAME_CHOICES)
+        cast(forms.ChoiceField, self.fields["timeframe"]).choices = [
+            (tf, labels[tf]) for tf in choices.timeframes()
         ]
-        self.initial.update(_initial(version, choices))
+        cast(forms.ChoiceField, self.fields["benchmark"]).choices = [
+            ("", "The first instrument"),
+            *symbols,
+        ]
+        self.fields["initial_cash"].label = f"Initial cash ({choices.currency})"
+        self.initial.update(_initial(version, choices, chosen or []))
         self.parameter_specs = ParameterSpace.from_dicts(version.parameters).specs
         for spec in self.parameter_specs:
             self.fields[PARAM_PREFIX + spec.name] = parameter_field(spec)
 
     def run_fields(self) -> list[forms.BoundField]:
-        return [self[name] for name in ("version", "instruments", "timeframe", "start", "end")]
+        return [self[name] for name in ("version", "start", "end")]
 
     def parameter_fields(self) -> list[forms.BoundField]:
         return [self[PARAM_PREFIX + spec.name] for spec in self.parameter_specs]
 
+    def cost_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in ("initial_cash", "commission_pct", "slippage_bps")]
+
     def setting_fields(self) -> list[forms.BoundField]:
-        names = ("initial_cash", "commission_pct", "slippage_bps", "allow_short")
-        return [self[name] for name in (*names, "fractional_units")]
+        return [self[name] for name in ("sizing", "lot_size", "allow_short", "benchmark")]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        symbols, timeframe = data.get("instruments") or [], data.get("timeframe")
+        if timeframe:
+            # Unknown symbols are the service's to report; known ones must have this timeframe.
+            known = [s for s in symbols if s in self.choices.availability]
+            missing = [s for s in known if timeframe not in self.choices.availability[s]]
+            if missing:
+                self.add_error("timeframe", f"No {timeframe} data for {', '.join(missing)}.")
+        benchmark = data.get("benchmark")
+        if benchmark and "instruments" in data and benchmark not in symbols:
+            self.add_error("benchmark", "Pick one of the instruments chosen above.")
+        if data.get("sizing") == Sizing.LOTS:
+            lot = data.get("lot_size")
+            if lot is None or lot < 1 or lot != int(lot):
+                self.add_error("lot_size", "Give a whole number of units, 1 or more.")
+        return data
 
     def to_input(self) -> BacktestInput:
         """The cleaned form as the service's input (call after is_valid())."""
         data = self.cleaned_data
+        lots = data["sizing"] == Sizing.LOTS
         return BacktestInput(
             strategy_version=self.versions[data["version"]],
             symbols=data["instruments"],
@@ -107,7 +219,9 @@ class BacktestForm(forms.Form):
                     "slippage_bps": data["slippage_bps"],
                 },
                 "allow_short": data["allow_short"],
-                "fractional_units": data["fractional_units"],
+                "fractional_units": data["sizing"] == Sizing.FRACTIONAL,
+                "lot_size": data["lot_size"] if lots else None,
+                "benchmark": data.get("benchmark") or None,
             },
         )
 
@@ -148,20 +262,27 @@ def _flatten(key: str, errors: Any) -> list[tuple[str, str]]:
     return [(key, str(errors))]
 
 
-def _initial(version: StrategyVersion, choices: FormChoices) -> dict[str, Any]:
-    spec = BacktestSpec()  # the engine's defaults are the form's defaults
+def _initial(version: StrategyVersion, choices: FormChoices, chosen: list[str]) -> dict[str, Any]:
+    spec = BacktestSpec()  # the engine's defaults, but for costs: it charges none by default
     initial: dict[str, Any] = {
         "version": version.number,
-        "start": choices.first_day,
-        "end": choices.last_day,
-        "initial_cash": spec.initial_cash,
-        "commission_pct": spec.costs.commission_pct * 100,
-        "slippage_bps": spec.costs.slippage_bps,
+        "initial_cash": round(spec.initial_cash),  # 100000, not 100000.0
+        "commission_pct": DEFAULT_COMMISSION_PERCENT,
+        "slippage_bps": DEFAULT_SLIPPAGE_BPS,
         "allow_short": spec.allow_short,
-        "fractional_units": spec.fractional_units,
     }
-    if len(choices.symbols) == 1:
-        initial["instruments"] = choices.symbols
+    timeframes = choices.timeframes()
+    if not timeframes:  # no market data at all: the page says so
+        return initial
+    symbols = chosen or (choices.symbols if len(choices.symbols) == 1 else [])
+    if symbols:  # a timeframe all of them have, else the form's error says which lack it
+        common = set.intersection(*(set(choices.availability[s]) for s in symbols))
+        timeframes = [tf for tf in timeframes if tf in common] or timeframes
+    timeframe = PREFERRED_TIMEFRAME if PREFERRED_TIMEFRAME in timeframes else timeframes[0]
+    initial.update(instruments=symbols, timeframe=timeframe)
+    span = choices.common_range(symbols, timeframe)
+    if span is not None:
+        initial["start"], initial["end"] = span
     return initial
 
 
@@ -169,7 +290,7 @@ def parameter_field(spec: ParameterSpec) -> forms.Field:
     """One form field for a declared parameter, its default filled in."""
     common: dict[str, Any] = {
         "label": spec.name,
-        "help_text": spec.description,
+        "help_text": parameter_help(spec),
         "initial": spec.default,
         "required": False,
     }
@@ -183,9 +304,26 @@ def parameter_field(spec: ParameterSpec) -> forms.Field:
     if spec.type == "int":
         return forms.IntegerField(widget=forms.NumberInput(attrs=_bounds(spec)), **common)
     if spec.type == "float":
-        attrs = {**_bounds(spec), "step": "any"}
+        attrs = {"step": "any", **_bounds(spec)}  # the declared step when the default is on it
         return forms.FloatField(widget=forms.NumberInput(attrs=attrs), **common)
     return forms.CharField(strip=False, **common)
+
+
+def parameter_help(spec: ParameterSpec) -> str:
+    """The declaration as a sentence, e.g. "Fast SMA. A whole number from 2 to 200; default 10." """
+    kinds = {"int": "A whole number", "float": "A number", "str": "Text", "bool": "On or off"}
+    said = kinds.get(spec.type, "A value")
+    if spec.choices is not None:
+        said = "One of " + ", ".join(str(c) for c in spec.choices)
+    elif spec.min is not None and spec.max is not None:
+        said += f" from {spec.min} to {spec.max}"
+    elif spec.min is not None:
+        said += f" of at least {spec.min}"
+    elif spec.max is not None:
+        said += f" of at most {spec.max}"
+    default = ("on" if spec.default else "off") if spec.type == "bool" else spec.default
+    sentence = f"{said}; default {default}."
+    return f"{spec.description.rstrip('.')}. {sentence}" if spec.description else sentence
 
 
 def _bounds(spec: ParameterSpec) -> dict[str, Any]:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
@@ -14,8 +16,10 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.access import has_role
 from accounts.models import Role
-from backtesting import selectors, services
+from backtesting import services
 from backtesting.forms import BacktestForm, FormChoices
+from backtesting.marketdata.models import Instrument
+from backtesting.marketdata.selectors import data_availability
 from strategies.models import Strategy, StrategyVersion
 from strategies.selectors import (
     strategy_get,
@@ -30,6 +34,8 @@ from tradeplatform.errors import (
     RateLimitedError,
 )
 
+STRATEGIES_PER_PAGE = 25
+
 
 @login_required
 @require_http_methods(["GET", "POST"])
@@ -37,13 +43,14 @@ def backtest_create_view(request: HttpRequest) -> HttpResponse:
     if not has_role(request.user, Role.TRADER):
         raise PermissionDenied("Only traders can run backtests; your role is read-only.")
     if not request.GET.get("strategy"):
-        strategies = strategy_list(user=request.user)
-        return render(request, "backtests/choose_strategy.html", {"strategies": strategies})
+        return _choose_strategy(request)
     strategy, version = _strategy_and_version(request)
-    symbols, first_day, last_day = selectors.runnable_instruments()
     versions = list(strategy.versions.defer("code").order_by("number"))
-    choices = FormChoices(versions, symbols, first_day, last_day)
-    form = BacktestForm(request.POST or None, choices=choices, version=version)
+    choices = _form_choices(versions)
+    # A link from an instrument's page names it: it comes ticked.
+    asked = [s.strip().upper() for s in request.GET.getlist("instruments")]
+    chosen = [s for s in asked if s in choices.availability]
+    form = BacktestForm(request.POST or None, choices=choices, version=version, chosen=chosen)
     if request.method == "POST" and form.is_valid():
         try:
             backtest = services.backtest_submit(owner=request.user, data=form.to_input())
@@ -56,8 +63,36 @@ def backtest_create_view(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"Backtest {backtest.pk} is queued.")
             return redirect("backtesting:backtest-detail", pk=backtest.pk)
-    context = {"strategy": strategy, "version": version, "form": form, "has_data": bool(symbols)}
+    context = {
+        "strategy": strategy,
+        "version": version,
+        "form": form,
+        "has_data": bool(choices.availability),
+        "availability": choices.as_json(),
+    }
     return render(request, "backtests/new.html", context)
+
+
+def _choose_strategy(request: HttpRequest) -> HttpResponse:
+    """Mine and shared strategies, searchable by name, each with a Run button; paginated."""
+    query = request.GET.get("q", "").strip()
+    strategies = strategy_list(user=request.user)
+    if query:
+        strategies = strategies.filter(name__icontains=query)
+    page = Paginator(strategies, STRATEGIES_PER_PAGE).get_page(request.GET.get("page"))
+    # The instruments a link asked for ride along to the form.
+    instruments = "".join(f"&instruments={quote(s)}" for s in request.GET.getlist("instruments"))
+    context = {"page": page, "query": query, "instruments": instruments}
+    return render(request, "backtests/choose_strategy.html", context)
+
+
+def _form_choices(versions: list[StrategyVersion]) -> FormChoices:
+    availability = data_availability()
+    currencies = set(
+        Instrument.objects.filter(symbol__in=availability).values_list("currency", flat=True)
+    )
+    # Cash is held in the instruments' currency; the engine converts none.
+    return FormChoices(versions, availability, "/".join(sorted(currencies)) or "USD")
 
 
 def _strategy_and_version(request: HttpRequest) -> tuple[Strategy, StrategyVersion]:

@@ -3,13 +3,22 @@ outsider, a viewer and an anonymous visitor. Celery never runs: the task is stub
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
+import numpy as np
 import pytest
+from django.db import transaction
 from django.test import Client
 
+from backtesting.engine import BarSeries
+from backtesting.marketdata.selectors import data_availability
+from backtesting.marketdata.services import series_version_bump
+from backtesting.marketdata.writes import bars_upsert
 from backtesting.models import Backtest, BacktestStatus
-from tests.factories import StrategyFactory, StrategyVersionFactory
+from tests.backtesting.conftest import seed_bars
+from tests.factories import InstrumentFactory, StrategyFactory, StrategyVersionFactory
 
 URL = "/backtests/new/"
 
@@ -53,6 +62,7 @@ def form_data(**overrides: Any) -> dict[str, Any]:
         "commission_pct": "0.1",
         "slippage_bps": "2",
         "allow_short": "on",
+        "sizing": "whole",
     }
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not None}
@@ -66,11 +76,179 @@ def test_the_form_shows_the_latest_version_its_parameters_and_the_data_range(
     html = response.content.decode()
     assert 'name="csrfmiddlewaretoken"' in html
     assert '<option value="2" selected>v2 (latest)</option>' in html
-    assert 'name="param_fast" value="10"' in html and 'min="2"' in html and 'max="200"' in html
-    assert '<option value="AAA" selected>AAA</option>' in html  # the only instrument with data
+    assert 'name="param_fast" value="10" min="2" max="200" step="1"' in html
+    assert "Fast SMA period (bars). A whole number from 2 to 200; default 10." in html
+    # The only instrument with data comes ticked, the dates span its bars.
+    assert (
+        '<input type="checkbox" name="instruments" value="AAA" id="id_instruments_0" checked>'
+        in html
+    )
     assert 'name="start" value="2015-01-01"' in html and 'name="end" value="2016-05-14"' in html
-    assert 'name="initial_cash" value="100000.0"' in html
-    assert "<script" not in html and "style=" not in html
+    assert 'name="initial_cash" value="100000"' in html and "Initial cash (USD)" in html
+    # The CSP allows no inline script: every script is a file or JSON data.
+    scripts = re.findall(r"<script[^>]*>", html)
+    assert scripts and all("src=" in tag or 'type="application/json"' in tag for tag in scripts)
+    assert "style=" not in html
+
+
+def test_costs_default_to_0_1_percent_commission_and_5_bps_slippage_with_their_units(
+    client, strategy
+) -> None:
+    html = client.get(URL, {"strategy": strategy.pk}).content.decode()
+    assert 'name="commission_pct" value="0.1"' in html
+    assert "Commission (% of each trade&#x27;s value)" in html
+    assert 'name="slippage_bps" value="5"' in html and "Slippage (basis points per fill)" in html
+    defaults = form_data(commission_pct="0.1", slippage_bps="5.0")
+    client.post(f"{URL}?strategy={strategy.pk}", defaults)
+    # The engine's units: a fraction of the notional, basis points per side.
+    costs = Backtest.objects.get().settings["costs"]
+    assert costs["commission_pct"] == pytest.approx(0.001) and costs["slippage_bps"] == 5.0
+
+
+def seed_hourly(symbol: str, n: int = 48) -> Any:
+    """`n` hourly bars from 2015-03-02 (a stored 1h series: 4h and 1d are resampled from it)."""
+    instrument: Any = InstrumentFactory(symbol=symbol, timezone="UTC")
+    ts = np.datetime64("2015-03-02T00:00", "ns").astype(np.int64) + np.arange(n) * 3600 * 10**9
+    close = np.linspace(100, 110, n)
+    bars = BarSeries(symbol, ts, close, close * 1.01, close * 0.99, close, np.full(n, 10.0))
+    with transaction.atomic():
+        counts = bars_upsert(
+            instrument_id=instrument.pk, timeframe="1h", bars=bars, batch_size=500, progress=None
+        )
+        series_version_bump(instrument, "1h", changed=counts.changed)
+    return instrument
+
+
+def timeframe_options(html: str) -> list[str]:
+    select = html[html.index('<select name="timeframe"') :]
+    select = select[: select.index("</select>")]
+    return re.findall(r'<option value="([^"]+)"', select)
+
+
+def test_only_timeframes_with_data_are_offered(client, strategy) -> None:
+    assert timeframe_options(client.get(URL, {"strategy": strategy.pk}).content.decode()) == [
+        "1d",
+        "1w",
+    ]  # AAA has daily bars: no minute or hour timeframe without data behind it
+    seed_hourly("HHH")
+    html = client.get(URL, {"strategy": strategy.pk}).content.decode()
+    # Hourly bars serve 1h and everything coarser (resampled), never 1m-15m.
+    assert timeframe_options(html) == ["1h", "4h", "1d", "1w"]
+    availability = json.loads(
+        html.split('id="data-availability" type="application/json">')[1].split("</script>")[0]
+    )
+    assert availability["HHH"]["4h"] == ["2015-03-02", "2015-03-03"]
+    assert availability["AAA"] == {
+        "1d": ["2015-01-01", "2016-05-14"],
+        "1w": ["2015-01-01", "2016-05-14"],
+    }
+    # Two instruments: none ticked, the dates span all of the default (daily) data.
+    assert 'name="instruments" value="AAA" id="id_instruments_0">' in html
+    assert 'name="start" value="2015-01-01"' in html and 'name="end" value="2016-05-14"' in html
+
+
+def test_a_timeframe_one_chosen_instrument_lacks_is_an_error_on_the_timeframe(
+    client, strategy
+) -> None:
+    seed_hourly("HHH")
+    data = form_data(
+        instruments=["AAA", "HHH"], timeframe="1h", start="2015-03-02", end="2015-03-03"
+    )
+    response = client.post(f"{URL}?strategy={strategy.pk}", data)
+    assert response.context["form"].errors["timeframe"] == ["No 1h data for AAA."]
+    assert "No 1h data for AAA." in row_html(response.content.decode(), "timeframe")
+    assert not Backtest.objects.exists()
+
+
+def test_the_data_availability_lists_each_served_timeframe_with_its_source_range(db) -> None:
+    seed_bars("DDD", n=10)
+    seed_hourly("HHH", n=5)
+    availability = data_availability()
+    assert list(availability) == ["DDD", "HHH"]
+    assert set(availability["DDD"]) == {"1d", "1w"}
+    first, last = availability["HHH"]["1d"]
+    assert (first.hour, last.hour) == (0, 4) and set(availability["HHH"]) == {
+        "1h",
+        "4h",
+        "1d",
+        "1w",
+    }
+
+
+def test_sizing_and_benchmark_reach_the_engine_settings(client, strategy) -> None:
+    seed_bars("BBB", seed=2)
+    data = form_data(instruments=["AAA", "BBB"], sizing="lots", lot_size="100", benchmark="BBB")
+    assert client.post(f"{URL}?strategy={strategy.pk}", data).status_code == 302
+    settings = Backtest.objects.get().settings
+    assert settings["lot_size"] == 100.0 and settings["fractional_units"] is False
+    assert settings["benchmark"] == "BBB"
+    client.post(f"{URL}?strategy={strategy.pk}", form_data(sizing="fractional"))
+    latest = Backtest.objects.latest("pk").settings
+    assert latest["fractional_units"] is True and latest["lot_size"] is None
+    assert latest["benchmark"] is None
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "message"),
+    [
+        ({"benchmark": "BBB"}, "benchmark", "Pick one of the instruments chosen above."),
+        (
+            {"sizing": "lots", "lot_size": ""},
+            "lot_size",
+            "Give a whole number of units, 1 or more.",
+        ),
+        (
+            {"sizing": "lots", "lot_size": "2.5"},
+            "lot_size",
+            "Give a whole number of units, 1 or more.",
+        ),
+        ({"commission_pct": "-1"}, "commission_pct", "greater than or equal to 0"),
+    ],
+)
+def test_bad_settings_are_shown_next_to_their_field(
+    client, strategy, overrides, field, message
+) -> None:
+    seed_bars("BBB", seed=2)
+    response = client.post(f"{URL}?strategy={strategy.pk}", form_data(**overrides))
+    assert response.status_code == 200
+    assert message in row_html(response.content.decode(), field)
+    assert not Backtest.objects.exists()
+
+
+def test_parameter_fields_follow_the_declared_types_choices_and_bounds(
+    client, owner, instrument
+) -> None:
+    strategy = StrategyFactory.create(owner=owner)
+    StrategyVersionFactory(
+        strategy=strategy,
+        parameters=[
+            {"name": "level", "type": "float", "default": 30.0, "min": 5.0, "max": 50.0,
+             "step": 0.5, "choices": None, "description": "RSI level"},
+            {"name": "filter", "type": "bool", "default": True, "min": None, "max": None,
+             "step": None, "choices": None, "description": ""},
+            {"name": "mode", "type": "str", "default": "fast", "min": None, "max": None,
+             "step": None, "choices": ["fast", "slow"], "description": "Which one"},
+        ],
+    )  # fmt: skip
+    html = client.get(URL, {"strategy": strategy.pk}).content.decode()
+    assert 'name="param_level" value="30.0" step="0.5" min="5.0" max="50.0"' in html
+    assert "RSI level. A number from 5.0 to 50.0; default 30.0." in html
+    assert 'type="checkbox" name="param_filter"' in html and "On or off; default on." in html
+    assert (
+        '<select name="param_mode"' in html
+        and '<option value="fast" selected>fast</option>' in html
+    )
+    assert "Which one. One of fast, slow; default fast." in html
+
+
+def row_html(html: str, field: str) -> str:
+    """The markup of one field's row: where its label, input, help and errors are."""
+    start = html.index(f'id="row-{field}"')
+    return html[
+        start : html.index("</div>", start)
+        if field != "instruments"
+        else html.index("</fieldset>", start)
+    ]
 
 
 def test_submitting_queues_a_backtest_pinned_to_the_chosen_version_and_redirects(
@@ -124,7 +302,9 @@ def test_bad_input_re_renders_the_form_with_the_error_and_creates_nothing(
     form = response.context["form"]
     errors = form.errors.get(field or "__all__", [])
     assert any(message in error for error in errors), form.errors
-    assert message.split(": ")[-1].split(" (")[0] in response.content.decode()
+    # Shown in the field's own row (or the summary on top), not only somewhere on the page.
+    where = row_html(response.content.decode(), field) if field else response.content.decode()
+    assert message.split(": ")[-1].split(" (")[0] in where
     assert not Backtest.objects.exists()
 
 
@@ -157,9 +337,22 @@ def test_a_missing_version_or_a_malformed_strategy_id_is_not_found(client, strat
     assert client.get(URL, {"strategy": "abc"}).status_code == 404
 
 
-def test_without_a_strategy_the_page_lists_the_strategies_to_choose_from(client, strategy) -> None:
+def test_without_a_strategy_the_page_lists_mine_and_shared_ones_with_a_run_button(
+    client, strategy, other_user
+) -> None:
+    shared = StrategyFactory.create(owner=other_user, name="Their shared trend", is_shared=True)
+    private = StrategyFactory.create(owner=other_user, name="Their secret")
     html = client.get(URL).content.decode()
-    assert f'href="/backtests/new/?strategy={strategy.pk}"' in html and "Trend" in html
+    assert f'href="/backtests/new/?strategy={strategy.pk}" aria-label="Run Trend">Run</a>' in html
+    assert f'href="/backtests/new/?strategy={shared.pk}"' in html and "shared by" in html
+    assert f"?strategy={private.pk}" not in html and "Their secret" not in html
+
+
+def test_the_strategy_list_is_searchable_by_name(client, strategy, owner) -> None:
+    StrategyFactory.create(owner=owner, name="Mean reversion")
+    html = client.get(URL, {"q": "revers"}).content.decode()
+    assert "Mean reversion" in html and "Trend" not in html
+    assert "No strategy's name contains “zzz”" in client.get(URL, {"q": "zzz"}).content.decode()
 
 
 def test_viewers_get_the_forbidden_page(viewer, strategy) -> None:
@@ -185,3 +378,12 @@ def test_the_form_is_protected_by_csrf(owner, strategy) -> None:
     client = Client(enforce_csrf_checks=True)
     client.force_login(owner)
     assert client.post(f"{URL}?strategy={strategy.pk}", form_data()).status_code == 403
+
+
+def test_an_instrument_named_in_the_link_comes_ticked(client, strategy) -> None:
+    seed_bars("BBB", seed=2)
+    chooser = client.get(URL, {"instruments": "BBB"}).content.decode()
+    assert f'href="/backtests/new/?strategy={strategy.pk}&amp;instruments=BBB"' in chooser
+    html = client.get(URL, {"strategy": strategy.pk, "instruments": "BBB"}).content.decode()
+    assert 'value="BBB" id="id_instruments_1" checked>' in html
+    assert 'value="AAA" id="id_instruments_0">' in html

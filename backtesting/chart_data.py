@@ -1,0 +1,149 @@
+"""The detail page's chart data of one backtest: reads the stored result, its trades and the
+market data the run used, and shapes them with backtesting.chart_series.
+
+Two documents, so the page can ask for both at once and draw each as it arrives:
+`backtest_chart_data` (equity with the benchmark, drawdown, monthly returns, trade returns) and
+`backtest_price_data` (one symbol's candles, volume and trade markers). A finished backtest's
+result never changes, so both are cached under the backtest's id and finish time: the second
+visit costs one cache read instead of a million-bar load.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from backtesting import selectors
+from backtesting.chart_series import (
+    TradeEvent,
+    benchmark_equity,
+    candle_points,
+    candles_bucketed,
+    chart_series,
+    monthly_returns,
+    trade_markers,
+    trade_return_histogram,
+)
+from backtesting.curves import CURVE_SERIES
+from backtesting.engine.spec import BacktestSpec
+from backtesting.marketdata.selectors import bars_load_arrays
+from backtesting.marketdata.writes import datetime_to_ns
+from backtesting.models import Backtest, BacktestResult
+from tradeplatform.errors import NotFoundError
+from tradeplatform.soft_cache import soft_get, soft_set
+
+# Bump when a document's shape changes, so cached documents of the old shape are not served.
+CHART_DATA_VERSION = 1
+CACHE_SECONDS = 24 * 3600
+
+
+def backtest_chart_data(backtest: Backtest) -> dict[str, Any]:
+    """{"equity", "drawdown", "benchmark", "monthly_returns", "trade_returns", "symbols"}.
+
+    Series are empty (and the rest null) while the backtest has no stored curve.
+    """
+    return _cached(backtest, "summary", lambda: _chart_data(backtest))
+
+
+def backtest_price_data(backtest: Backtest, symbol: str) -> dict[str, Any]:
+    """{"symbol", "bars", "bucket", "candles", "volume", "markers"} of one of the run's
+    symbols (NotFoundError for another one)."""
+    if symbol not in backtest.symbols:
+        raise NotFoundError(f"Backtest {backtest.pk} did not trade {symbol!r}.")
+    return _cached(backtest, f"prices:{symbol}", lambda: _price_data(backtest, symbol))
+
+
+def _cached(backtest: Backtest, name: str, build: Any) -> dict[str, Any]:
+    if backtest.finished_at is None:
+        return build()  # type: ignore[no-any-return]
+    key = f"charts:{CHART_DATA_VERSION}:{backtest.pk}:{backtest.finished_at.timestamp()}:{name}"
+    data = soft_get(key)
+    if data is None:
+        data = build()
+        soft_set(key, data, timeout=CACHE_SECONDS)
+    return data  # type: ignore[no-any-return]
+
+
+def curve_arrays(result: BacktestResult | None) -> dict[str, np.ndarray] | None:
+    """{"timestamps", "equity", "drawdown"} of the stored curve as arrays, or None."""
+    if result is None or result.timestamps is None:
+        return None
+    arrays = {"timestamps": np.frombuffer(bytes(result.timestamps), dtype="<i8")}
+    for name in CURVE_SERIES:
+        raw = getattr(result, name)
+        arrays[name] = np.frombuffer(bytes(raw), dtype="<f8") if raw is not None else np.empty(0)
+    return arrays
+
+
+def _chart_data(backtest: Backtest) -> dict[str, Any]:
+    curve = curve_arrays(backtest.result_or_none)
+    if curve is None:
+        empty: dict[str, Any] = {name: [] for name in CURVE_SERIES}
+        return empty | {"benchmark": None, "monthly_returns": [], "trade_returns": None,
+                        "symbols": list(backtest.symbols)}  # fmt: skip
+    stamps, equity = curve["timestamps"], curve["equity"]
+    return {
+        **{name: chart_series(stamps[: len(curve[name])], curve[name]) for name in CURVE_SERIES},
+        "benchmark": _benchmark(backtest, stamps, equity),
+        "monthly_returns": monthly_returns(stamps, equity, _initial_cash(backtest)),
+        "trade_returns": trade_return_histogram(_trade_returns_pct(backtest)),
+        "symbols": list(backtest.symbols),
+    }
+
+
+def _initial_cash(backtest: Backtest) -> float:
+    return float(backtest.settings.get("initial_cash", BacktestSpec.initial_cash))
+
+
+def _benchmark(backtest: Backtest, stamps: np.ndarray, equity: np.ndarray) -> dict[str, Any] | None:
+    # The engine's default: buy-and-hold of the first symbol unless the run names another.
+    symbol = backtest.settings.get("benchmark") or (backtest.symbols or [None])[0]
+    if not symbol:
+        return None
+    try:
+        bars = bars_load_arrays(symbol, backtest.timeframe, backtest.start, backtest.end)
+    except NotFoundError:
+        return None  # the instrument was deleted since: the strategy's line still stands
+    times, values = benchmark_equity(stamps, equity, bars)
+    return {"symbol": symbol, "points": chart_series(times, values)}
+
+
+def _trade_returns_pct(backtest: Backtest) -> np.ndarray:
+    closed = selectors.backtest_trades(backtest=backtest).filter(
+        is_open=False, net_pnl_pct__isnull=False
+    )
+    return np.fromiter(closed.values_list("net_pnl_pct", flat=True), dtype=np.float64)
+
+
+def _price_data(backtest: Backtest, symbol: str) -> dict[str, Any]:
+    bars = bars_load_arrays(symbol, backtest.timeframe, backtest.start, backtest.end)
+    candles = candles_bucketed(bars)
+    ohlc, volume = candle_points(candles)
+    return {
+        "symbol": symbol,
+        "bars": len(bars),
+        "bucket": -(-len(bars) // len(candles)) if len(candles) else 0,
+        "candles": ohlc,
+        "volume": volume,
+        "markers": trade_markers(_trade_events(backtest, symbol), candles.timestamps),
+    }
+
+
+def _trade_events(backtest: Backtest, symbol: str) -> list[TradeEvent]:
+    rows = (
+        selectors.backtest_trades(backtest=backtest)
+        .filter(symbol=symbol)
+        .values_list(
+            "seq", "direction", "entry_time", "entry_price", "exit_time", "exit_price",
+            "net_pnl_pct", "is_open",
+        )
+    )  # fmt: skip
+    events: list[TradeEvent] = []
+    for seq, direction, entry_time, entry_price, exit_time, exit_price, pnl, is_open in rows:
+        events.append(TradeEvent(seq, "entry", direction, datetime_to_ns(entry_time), entry_price))
+        if not is_open and exit_time is not None and exit_price is not None:
+            events.append(
+                TradeEvent(seq, "exit", direction, datetime_to_ns(exit_time), exit_price, pnl)
+            )
+    return events

@@ -1,0 +1,97 @@
+"""The detail page's chart endpoints: the owner's data (benchmark, monthly and trade returns,
+candles with exact trade markers, the full equity CSV); another user's is a 404."""
+
+from __future__ import annotations
+
+import csv
+from datetime import UTC, datetime
+from io import StringIO
+
+import pytest
+from django.test import Client
+
+from backtesting.chart_series import DISPLAY_CANDLES
+from tests.backtesting.conftest import execute_job, seed_bars
+
+
+@pytest.fixture
+def done(owner, submit):
+    backtest = execute_job(submit().pk)
+    assert backtest.status == "succeeded" and backtest.trades.count() > 0
+    return backtest
+
+
+def _client(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_charts_carry_the_benchmark_from_the_same_start_and_the_returns(owner, done) -> None:
+    data = _client(owner).get(f"/backtests/{done.pk}/charts.json").json()
+    assert data["symbols"] == ["AAA"]
+    bench = data["benchmark"]
+    assert bench["symbol"] == "AAA"  # the engine's default: the first symbol
+    assert bench["points"][0] == data["equity"][0]  # same time, same money
+    assert len(bench["points"]) == len(data["equity"])
+    closed = done.trades.filter(is_open=False)
+    assert data["trade_returns"]["count"] == closed.count()
+    assert data["trade_returns"]["winners"] == closed.filter(net_pnl_pct__gt=0).count()
+    assert sum(b["count"] for b in data["trade_returns"]["bins"]) == closed.count()
+    months = [m for row in data["monthly_returns"] for m in row["months"] if m is not None]
+    assert [row["year"] for row in data["monthly_returns"]] == [2015, 2016]
+    assert len(months) >= 12
+
+
+def test_prices_are_the_runs_candles_with_every_entry_and_exit(owner, done) -> None:
+    data = _client(owner).get(f"/backtests/{done.pk}/prices.json").json()
+    assert data["symbol"] == "AAA" and data["bars"] == 500 and data["bucket"] == 1
+    assert len(data["candles"]) == 500 == len(data["volume"])
+    trades = list(done.trades.order_by("seq"))
+    exits = [t for t in trades if not t.is_open]
+    assert len(data["markers"]) == len(trades) + len(exits)
+    first = next(m for m in data["markers"] if m["seq"] == trades[0].seq and m["kind"] == "entry")
+    assert first["price"] == trades[0].entry_price
+    assert first["at"] == first["time"] == int(trades[0].entry_time.timestamp())
+
+
+def test_prices_of_a_long_series_are_bucketed_with_markers_kept(owner, submit) -> None:
+    seed_bars("BBB", n=4500, seed=3)
+    backtest = execute_job(submit(symbols=["BBB"], end=datetime(2027, 12, 31, tzinfo=UTC)).pk)
+    data = _client(owner).get(f"/backtests/{backtest.pk}/prices.json?symbol=BBB").json()
+    assert data["bars"] == 4500 and data["bucket"] == 3
+    assert len(data["candles"]) == 1500 <= DISPLAY_CANDLES
+    trades = backtest.trades.all()
+    assert len(data["markers"]) == trades.count() + trades.filter(is_open=False).count() > 0
+    starts = [c["time"] for c in data["candles"]]
+    for marker in data["markers"]:
+        at = starts.index(marker["time"])  # drawn on a candle...
+        later = starts[at + 1] if at + 1 < len(starts) else float("inf")
+        assert marker["time"] <= marker["at"] < later  # ...the one whose bucket holds it
+
+
+def test_a_symbol_the_run_did_not_trade_is_not_found(owner, done) -> None:
+    response = _client(owner).get(f"/backtests/{done.pk}/prices.json?symbol=ZZZ")
+    assert response.status_code == 404
+
+
+def test_the_full_equity_curve_downloads_as_csv(owner, done) -> None:
+    response = _client(owner).get(f"/backtests/{done.pk}/equity.csv")
+    assert response.status_code == 200 and response["Content-Type"] == "text/csv"
+    rows = list(csv.reader(StringIO(response.getvalue().decode())))
+    curve = done.equity_curve
+    assert curve is not None
+    assert rows[0] == ["timestamp", "equity", "drawdown"]
+    assert len(rows) - 1 == len(curve["timestamps"])
+    assert rows[1][0] == curve["timestamps"][0] and float(rows[-1][1]) == curve["equity"][-1]
+
+
+@pytest.mark.parametrize("endpoint", ["charts.json", "prices.json", "equity.csv"])
+def test_another_users_chart_data_is_not_found(other_user, done, endpoint) -> None:
+    assert _client(other_user).get(f"/backtests/{done.pk}/{endpoint}").status_code == 404
+
+
+@pytest.mark.parametrize("endpoint", ["charts.json", "prices.json", "equity.csv"])
+def test_chart_data_needs_a_signed_in_user(done, endpoint) -> None:
+    response = Client().get(f"/backtests/{done.pk}/{endpoint}")
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]

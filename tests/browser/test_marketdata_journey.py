@@ -62,6 +62,8 @@ def test_an_operator_signs_in_with_a_code_and_imports_a_good_and_a_bad_file(
     report = page.inner_text("#import-report")
     assert "Imported ACME 1d" in report and "5 valid of 5 rows; inserted 5" in report
     assert Bar.objects.filter(instrument__symbol="ACME").count() == 5
+    chart_link = page.locator("#import-report a", has_text="Open the ACME 1d chart")
+    assert chart_link.get_attribute("href") == "/marketdata/ACME/?timeframe=1d"
     screenshot(page, "31-marketdata-imported")
 
     # A rejected file answers 400, which Chromium logs as a failed resource load.
@@ -73,6 +75,8 @@ def test_an_operator_signs_in_with_a_code_and_imports_a_good_and_a_bad_file(
     assert lines == ["3", "4"]
     assert "parse_error" in rejected.nth(0).inner_text()
     screenshot(page, "32-marketdata-rejected")
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert_no_sideways_scroll(page)
     assert Bar.objects.filter(instrument__symbol="ACME").count() == 5  # nothing written
 
 

@@ -4,6 +4,12 @@ Django-free: the worker imports it, and the jailed child imports parts of it. Se
 docs/sandbox.md for the threat model and the layers.
 """
 
+from backtesting.sandbox.batch import (
+    BatchItemResult,
+    BatchResult,
+    ParameterSetError,
+    run_strategy_batch_in_sandbox,
+)
 from backtesting.sandbox.errors import (
     ChildCrashedError,
     CpuTimeLimitError,
@@ -23,12 +29,15 @@ from backtesting.sandbox.launcher import run_strategy_in_sandbox
 from backtesting.sandbox.limits import SandboxLimits
 
 __all__ = [
+    "BatchItemResult",
+    "BatchResult",
     "ChildCrashedError",
     "CpuTimeLimitError",
     "ForbiddenConstructError",
     "InvalidOutputError",
     "MemoryLimitError",
     "OutputTooLargeError",
+    "ParameterSetError",
     "SandboxCancelledError",
     "SandboxError",
     "SandboxInternalError",
@@ -37,5 +46,6 @@ __all__ = [
     "StrategySyntaxError",
     "WallClockLimitError",
     "isolation_level",
+    "run_strategy_batch_in_sandbox",
     "run_strategy_in_sandbox",
 ]

@@ -38,14 +38,17 @@ def main() -> None:
         sys.stdin.close()
     except (ValueError, KeyError, OSError):
         os._exit(EXIT_PROTOCOL)
-    from backtesting.sandbox import runner  # heavy imports happen before the lockdown
+    from backtesting.sandbox import batch_runner, runner  # heavy imports before the lockdown
+
+    # One parameter set, or a batch of them (docs/sandbox.md, "Batches"): the same lockdown.
+    job = batch_runner.run_batch if header.get("mode") == "batch" else runner.run_job
 
     try:
         _lock_down(header, keep_fd=channel.fileno())
     except OSError as exc:
         os.write(2, f"sandbox lockdown failed: {exc}\n".encode())
         os._exit(EXIT_LOCKDOWN)
-    _finish(channel, lambda: runner.run_job(header, columns, _progress_sender(channel)))
+    _finish(channel, lambda: job(header, columns, _progress_sender(channel)))
 
 
 def _finish(channel: BinaryIO, job: Callable[[], dict[str, Any]]) -> None:

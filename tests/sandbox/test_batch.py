@@ -1,0 +1,419 @@
+"""run_strategy_batch_in_sandbox(): N parameter sets in one jailed child, N compact results.
+
+Each combination must equal a single sandbox run with the same parameters, start from fresh
+strategy state, and fail alone when the user's code fails; everything else fails the batch
+with the classification of a single run, under the same lockdown.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from backtesting.engine import BacktestSpec, BarSeries
+from backtesting.sandbox import (
+    BatchResult,
+    ParameterSetError,
+    SandboxError,
+    SandboxLimits,
+    batch,
+    batch_runner,
+    launcher,
+    run_strategy_batch_in_sandbox,
+    run_strategy_in_sandbox,
+)
+from backtesting.sandbox.batch import batch_limits, interpret_batch, parameter_sets_resolve
+from backtesting.sandbox.batch_runner import cpu_soft_limit
+from backtesting.sandbox.compact import HEADLINE_METRICS, MAX_ITEM_BYTES
+from backtesting.sandbox.supervisor import Outcome
+from strategies.paramspec import ParameterSpec
+from strategies.validation import validate_strategy_code
+from tests.sandbox.conftest import HEADER, PROJECT_ROOT, SECRET, SMA_CROSS, leaked_text
+
+MIB = 1024 * 1024
+LIMITS = SandboxLimits(cpu_seconds=2, wall_seconds=8.0, memory_bytes=512 * MIB)
+SMA_SETS = [
+    {"fast": 5, "slow": 20},
+    {"fast": 10, "slow": 30},
+    {"fast": 3, "slow": 50},
+    {"fast": 20, "slow": 60},
+]
+# A module-level list and a class-level list: if either survived from an earlier combination,
+# `shift` would grow and the moving averages (so every metric) would change.
+LEAKY = HEADER + (
+    "HISTORY = []\n\n\n"
+    "class Leaky(Strategy):\n"
+    "    fast = Param(10, min=2, max=100)\n"
+    "    slow = Param(30, min=5, max=200)\n"
+    "    seen = []\n\n"
+    "    def init(self):\n"
+    "        HISTORY.append(self.fast)\n"
+    "        self.seen.append(self.slow)\n"
+    "        shift = len(HISTORY) + len(self.seen)\n"
+    "        self.a = self.I(ta.sma, self.data.close, self.fast + shift)\n"
+    "        self.b = self.I(ta.sma, self.data.close, self.slow + shift)\n\n"
+    "    def next(self):\n"
+    "        if ta.crossover(self.a, self.b):\n"
+    "            self.buy()\n"
+    "        elif ta.crossunder(self.a, self.b):\n"
+    "            self.close()\n"
+)
+
+
+def sma_with(body: str) -> str:
+    """The SMA crossover with `body` run first in next() (indented lines)."""
+    return SMA_CROSS.replace(
+        "    def next(self):\n",
+        "    def next(self):\n        " + body.replace("\n", "\n        ") + "\n",
+    )
+
+
+def declared(code: str) -> list[ParameterSpec]:
+    verdict = validate_strategy_code(code)
+    assert verdict.ok, verdict.problems
+    return list(verdict.parameters)
+
+
+@pytest.fixture
+def run_batch(spec: dict[str, Any], bars: dict[str, BarSeries]) -> Callable[..., BatchResult]:
+    def _run(code: str, sets: list[dict[str, Any]], **kwargs: Any) -> BatchResult:
+        kwargs.setdefault("limits", LIMITS)
+        params = kwargs.pop("declared", None) or declared(code)
+        return run_strategy_batch_in_sandbox(code, spec, bars, sets, params, **kwargs)
+
+    return _run
+
+
+def single_metrics(
+    code: str, params: dict[str, Any], spec: dict[str, Any], bars: dict[str, BarSeries]
+) -> dict[str, Any]:
+    result = run_strategy_in_sandbox(code, {**spec, "params": params}, bars, LIMITS)
+    return {key: result["statistics"][key] for key in HEADLINE_METRICS}
+
+
+# ------------------------------------------------------------------ results
+
+
+def test_each_combination_equals_a_single_sandbox_run_with_its_parameters(
+    run_batch: Callable[..., BatchResult], spec: dict[str, Any], bars: dict[str, BarSeries]
+) -> None:
+    result = run_batch(SMA_CROSS, SMA_SETS)
+    assert [item.parameters for item in result.items] == SMA_SETS
+    assert all(item.ok for item in result.items)
+    for item, params in zip(result.items, SMA_SETS, strict=True):
+        assert item.metrics == single_metrics(SMA_CROSS, params, spec, bars)
+    returns = {item.metrics["total_return"] for item in result.items if item.metrics}
+    assert len(returns) == len(SMA_SETS), "the combinations differ, so the check has teeth"
+    assert result.sandbox["isolation_level"] == launcher.isolation_level()
+
+
+def test_progress_counts_combinations_done(run_batch: Callable[..., BatchResult]) -> None:
+    seen: list[tuple[int, int]] = []
+    run_batch(SMA_CROSS, SMA_SETS, on_progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(1, 4), (2, 4), (3, 4), (4, 4)]
+
+
+@pytest.mark.parametrize("order", ["forward", "reversed"])
+def test_no_state_leaks_between_combinations(
+    order: str,
+    run_batch: Callable[..., BatchResult],
+    spec: dict[str, Any],
+    bars: dict[str, BarSeries],
+) -> None:
+    sets = SMA_SETS[:3] if order == "forward" else SMA_SETS[:3][::-1]
+    result = run_batch(LEAKY, sets)
+    for item, params in zip(result.items, sets, strict=True):
+        assert item.metrics == single_metrics(LEAKY, params, spec, bars)
+
+
+def test_the_same_combination_repeated_gives_the_same_metrics(
+    run_batch: Callable[..., BatchResult],
+) -> None:
+    result = run_batch(LEAKY, [SMA_SETS[0]] * 3)
+    assert result.items[0].metrics == result.items[1].metrics == result.items[2].metrics
+
+
+def test_the_first_combinations_print_output_is_returned(
+    run_batch: Callable[..., BatchResult],
+) -> None:
+    result = run_batch(sma_with("if len(self.data.close) == 60:\n    print('fast', self.fast)"),
+                       SMA_SETS[:2])  # fmt: skip
+    assert result.sandbox["logs"] == "fast 5\n"
+
+
+# ------------------------------------------------------------------ failures
+
+
+def test_a_users_exception_fails_only_its_combination(
+    run_batch: Callable[..., BatchResult],
+) -> None:
+    code = sma_with("if self.fast == 10:\n    raise ValueError('no ten, ' + str(self.slow))")
+    result = run_batch(code, SMA_SETS[:3])
+    ok_first, failed, ok_last = result.items
+    assert ok_first.ok and ok_last.ok and not failed.ok
+    assert failed.metrics is None and failed.error is not None
+    assert failed.error.code == "runtime_error" and failed.error.user_fault
+    assert failed.error.message == "ValueError: no ten, 30"
+    assert failed.error.traceback == ["line 17, in next"]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        # What the validator lets through and only the run-time guards refuse; the first two
+        # would poison every later combination of the batch if they succeeded.
+        ("ta.sma = ta.ema", "cannot modify objects of type SimpleNamespace"),
+        ("Strategy.buy = None", "cannot modify objects of type type"),
+        ("self.data.close[-1] = 0.0", "cannot modify objects of type SeriesView"),
+    ],
+    ids=["poison_facade", "poison_base_class", "write_bars"],
+)
+def test_an_escape_attempt_in_one_combination_is_refused_as_in_a_single_run(
+    body: str, message: str, run_batch: Callable[..., BatchResult]
+) -> None:
+    result = run_batch(sma_with(f"if self.fast == 3:\n    {body}"), SMA_SETS[:3])
+    assert [item.ok for item in result.items] == [True, True, False]
+    error = result.items[2].error
+    assert error is not None and error.code == "runtime_error"
+    assert message in error.message
+    assert SECRET not in leaked_text(error)
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [("import os", "forbidden_construct"),
+     ("print(open('/etc/passwd').read())", "forbidden_construct"),
+     ("if True\n    pass", "syntax_error")],
+    ids=["import_os", "open", "syntax"],
+)  # fmt: skip
+def test_code_the_policy_refuses_fails_the_batch_before_any_combination_runs(
+    body: str, code: str, run_batch: Callable[..., BatchResult]
+) -> None:
+    seen: list[tuple[int, int]] = []
+    with pytest.raises(SandboxError) as caught:
+        run_batch(sma_with(body), SMA_SETS, declared=declared(SMA_CROSS),
+                  on_progress=lambda done, total: seen.append((done, total)))  # fmt: skip
+    assert caught.value.code == code
+    assert seen == []
+
+
+def test_the_policy_runs_once_per_batch_not_per_combination(
+    monkeypatch: pytest.MonkeyPatch, bars: dict[str, BarSeries]
+) -> None:
+    # The child's job in this process (trusted test code): counts the validator's runs.
+    calls: list[str] = []
+    real = batch_runner.compile_strategy
+
+    def counting(code: str) -> Any:
+        calls.append(code)
+        return real(code)
+
+    monkeypatch.setattr(batch_runner, "compile_strategy", counting)
+    columns = {s: {n: getattr(b, n) for n in ("timestamps", "open", "high", "low", "close",
+                                               "volume")} for s, b in bars.items()}  # fmt: skip
+    header = {
+        "code": SMA_CROSS, "spec": BacktestSpec().to_dict(), "parameter_sets": SMA_SETS,
+        "limits": {**LIMITS.to_dict(), "item_cpu_seconds": 10**6},
+    }  # fmt: skip
+    message = batch_runner.run_batch(header, columns, lambda fraction: None)
+    assert message["type"] == "result" and len(message["result"]["items"]) == 4
+    assert calls == [SMA_CROSS]
+
+
+def test_a_memory_error_in_one_combination_fails_the_batch_as_memory_limit(
+    run_batch: Callable[..., BatchResult],
+) -> None:
+    with pytest.raises(SandboxError) as caught:
+        run_batch(sma_with("if self.fast == 10:\n    x = [0] * (10 ** 10)"), SMA_SETS[:3],
+                  declared=declared(SMA_CROSS))  # fmt: skip
+    assert caught.value.code == "memory_limit"
+
+
+def test_a_spinning_combination_stops_the_batch_at_the_cpu_limit(
+    run_batch: Callable[..., BatchResult],
+) -> None:
+    limits = SandboxLimits(cpu_seconds=1, wall_seconds=30.0, memory_bytes=512 * MIB)
+    with pytest.raises(SandboxError) as caught:
+        run_batch(sma_with("while self.fast == 10:\n    pass"), SMA_SETS, limits=limits,
+                  declared=declared(SMA_CROSS))  # fmt: skip
+    assert caught.value.code == "cpu_time_limit"
+    assert "A combination used more than its 1 s of CPU time" in caught.value.message
+
+
+# A child that reports one combination done, then crashes while "user code" runs.
+CRASH_AFTER_ONE = (
+    "import ctypes, os\n"
+    'os.write(1, b\'{"type":"started"}\\n{"type":"progress","fraction":0.25}\\n\')\n'
+    "ctypes.string_at(0)\n"
+)
+
+
+def test_a_crash_mid_batch_fails_it_as_a_crash_and_the_worker_lives(
+    run_batch: Callable[..., BatchResult], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(launcher, "BOOTSTRAP", CRASH_AFTER_ONE)
+    seen: list[tuple[int, int]] = []
+    with pytest.raises(SandboxError) as caught:
+        run_batch(SMA_CROSS, SMA_SETS, on_progress=lambda done, total: seen.append((done, total)))
+    assert caught.value.code == "child_crashed" and caught.value.user_fault
+    assert "(segmentation fault, signal 11)" in caught.value.message
+    assert seen == [(1, 4)]
+    monkeypatch.undo()
+    assert run_batch(SMA_CROSS, SMA_SETS[:1]).items[0].ok, "this process still runs batches"
+
+
+def test_cancel_between_combinations_kills_the_child(
+    run_batch: Callable[..., BatchResult],
+) -> None:
+    # The second combination never ends on its own: returning at all means the child was killed.
+    seen: list[tuple[int, int]] = []
+    code = sma_with("while self.fast == 10:\n    pass")
+    with pytest.raises(SandboxError) as caught:
+        run_batch(code, SMA_SETS, declared=declared(SMA_CROSS),
+                  limits=SandboxLimits(cpu_seconds=30, wall_seconds=60.0, memory_bytes=512 * MIB),
+                  on_progress=lambda done, total: seen.append((done, total)),
+                  should_cancel=lambda: bool(seen))  # fmt: skip
+    assert caught.value.code == "cancelled"
+    assert seen == [(1, 4)]
+
+
+# ------------------------------------------------------------------ parameter sets
+
+
+def test_a_bad_parameter_set_is_refused_before_any_child_starts(
+    run_batch: Callable[..., BatchResult], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_child(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("a child was started")
+
+    monkeypatch.setattr(batch, "ChildRun", no_child)
+    sets = [{"fast": 5}, {"fast": 3, "slow": 500, "speed": 1}]
+    with pytest.raises(ParameterSetError) as caught:
+        run_batch(SMA_CROSS, sets)
+    assert caught.value.index == 1
+    assert caught.value.problems == {
+        "speed": "not declared by the strategy",
+        "slow": "parameter slow=500 is above its maximum 400",
+    }
+    with pytest.raises(ParameterSetError) as wrong_type:
+        run_batch(SMA_CROSS, [{"fast": "5"}])
+    assert wrong_type.value.problems == {"fast": "parameter fast='5' is not a int"}
+    with pytest.raises(ValueError, match="1 to 10,000"):
+        run_batch(SMA_CROSS, [])
+
+
+def test_parameter_sets_are_sent_complete_and_typed() -> None:
+    specs = declared(SMA_CROSS)
+    assert parameter_sets_resolve(specs, [{"fast": 4.0}, {}]) == [
+        {"fast": 4, "slow": 20},
+        {"fast": 10, "slow": 20},
+    ]
+
+
+# ------------------------------------------------------------------ limits and output
+
+
+def test_batch_limits_scale_cpu_wall_and_output_with_the_number_of_combinations() -> None:
+    one = SandboxLimits(cpu_seconds=3, wall_seconds=5.0, memory_bytes=512 * MIB, log_bytes=1000)
+    whole = batch_limits(one, 90)
+    assert (whole.cpu_seconds, whole.wall_seconds) == (270, 450.0)
+    assert whole.memory_bytes == one.memory_bytes and whole.max_open_files == one.max_open_files
+    assert whole.output_bytes == 16 * 1024 + 6 * 1000 + 90 * MAX_ITEM_BYTES
+
+
+def test_each_combination_gets_its_own_share_of_the_cpu_limit() -> None:
+    assert cpu_soft_limit(0.2, 5, 450) == 6
+    assert cpu_soft_limit(12.0, 5, 450) == 17
+    assert cpu_soft_limit(448.5, 5, 450) == 450, "never above the batch's limit"
+
+
+METRICS = dict.fromkeys(HEADLINE_METRICS, 0.5) | {"n_trades": 3, "n_days": 300}
+
+
+def finished(items: Any) -> Outcome:
+    return Outcome(final={"type": "result", "result": {"items": items}}, returncode=0)
+
+
+@pytest.mark.parametrize(
+    "items",
+    [
+        [{"index": 0, "ok": True, "metrics": METRICS}],  # one item for two sets
+        [{"index": 1, "ok": True, "metrics": METRICS}] * 2,
+        [{"index": 0, "ok": True, "metrics": {**METRICS, "n_trades": 1.5}},
+         {"index": 1, "ok": True, "metrics": METRICS}],
+        [{"index": 0, "ok": True, "metrics": {**METRICS, "extra": 1}},
+         {"index": 1, "ok": True, "metrics": METRICS}],
+        [{"index": 0, "ok": True, "metrics": METRICS, "trades": []},
+         {"index": 1, "ok": True, "metrics": METRICS}],
+        [{"index": 0, "ok": False, "error": {"code": "cancelled", "message": "x"}},
+         {"index": 1, "ok": True, "metrics": METRICS}],
+        [{"index": 0, "ok": False, "error": {"code": "internal_error", "message": "x"}},
+         {"index": 1, "ok": True, "metrics": METRICS}],
+    ],
+    ids=["count", "index", "int_metric", "extra_metric", "extra_field", "forged_cancel",
+         "forged_internal"],
+)  # fmt: skip
+def test_malformed_or_forged_items_are_invalid_output(items: Any) -> None:
+    with pytest.raises(SandboxError) as caught:
+        interpret_batch(finished(items), LIMITS, LIMITS, "rlimits", [{}, {}])
+    assert caught.value.code == "invalid_output" and not caught.value.user_fault
+
+
+def test_an_item_error_is_bounded_like_a_single_runs() -> None:
+    error = {"code": "runtime_error", "message": "x" * 10_000, "traceback": ["l"] * 50}
+    result = interpret_batch(
+        finished([{"index": 0, "ok": False, "error": error}]), LIMITS, LIMITS, "rlimits", [{}]
+    )
+    item_error = result.items[0].error
+    assert item_error is not None and len(item_error.message) == 2_000
+    assert len(item_error.traceback) == 20
+
+
+@pytest.mark.parametrize(
+    ("outcome", "code"),
+    [
+        (Outcome(returncode=-11, user_code_started=True), "child_crashed"),
+        (Outcome(returncode=3), "memory_limit"),
+        (Outcome(killed_for="output_too_large"), "output_too_large"),
+        (Outcome(final={"type": "error", "code": "memory_limit", "message": "m"}, returncode=0),
+         "memory_limit"),
+        (Outcome(final={"type": "error", "code": "cancelled"}, returncode=0), "invalid_output"),
+        (Outcome(final={"type": "result", "result": {"items": []}}, returncode=1,
+                 user_code_started=True), "internal_error"),
+    ],
+)  # fmt: skip
+def test_a_failed_batch_is_classified_as_a_single_run(outcome: Outcome, code: str) -> None:
+    with pytest.raises(SandboxError) as caught:
+        interpret_batch(outcome, LIMITS, LIMITS, "rlimits", [{}])
+    assert caught.value.code == code
+
+
+def test_a_batch_loads_no_module_after_the_lockdown() -> None:
+    """As for a single run: everything the batch needs is imported before the lockdown."""
+    probe = (
+        "import sys; sys.path.insert(0, sys.argv[1])\n"
+        "from backtesting.sandbox import batch_runner, runner  # what child.py imports\n"
+        "from tests.sandbox.conftest import make_bars\n"
+        "from backtesting.engine import BacktestSpec\n"
+        "from backtesting.sandbox.limits import SandboxLimits\n"
+        "cols = {s: {n: getattr(b, n) for n in ('timestamps', 'open', 'high', 'low', 'close',"
+        " 'volume')} for s, b in make_bars().items()}\n"
+        "header = {'code': sys.stdin.read(), 'spec': BacktestSpec().to_dict(),"
+        " 'parameter_sets': [{'fast': 5}, {'fast': 8}],"
+        " 'limits': {**SandboxLimits().to_dict(), 'item_cpu_seconds': 10**6}}\n"
+        "before = set(sys.modules)\n"
+        "message = batch_runner.run_batch(header, cols, lambda fraction: None)\n"
+        "assert message['type'] == 'result', message\n"
+        "assert all(item['ok'] for item in message['result']['items']), message\n"
+        "print(sorted(set(sys.modules) - before))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", probe, str(PROJECT_ROOT)],
+        input=SMA_CROSS, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -155,6 +155,9 @@ def test_clone_button_copies_into_my_strategies(owner, other_user, owner_web):
     clone = Strategy.objects.get(owner=owner)
     assert response["Location"] == f"/strategies/{clone.pk}/"
     assert clone.name == "Theirs"
+    page = owner_web.get(response["Location"]).content.decode()
+    assert "Cloned “Theirs” into your own private strategy “Theirs”." in page
+    assert f"/strategies/{clone.pk}/edit/" in page  # the copy is editable
 
 
 def test_edit_with_changed_code_saves_a_new_version(owner, owner_web):

@@ -12,11 +12,11 @@ worker), no calls, attributes, subscripts, lambdas, comprehensions, f-strings, n
 with ``_``. Bounds: 500 characters, 200 syntax nodes, nesting depth 32; so parsing and
 evaluating take bounded time.
 
-Evaluation: arithmetic and ordering need numbers (bool counts as a number only in ``==``/``!=``);
-a value that is not int, float, bool or str, a missing name, a division by zero or a
-comparison of a string with a number raises ``ConstraintError``. The whole expression and
-every operand of ``and``/``or``/``not`` must be a comparison, a logical combination or a
-boolean parameter.
+Evaluation: arithmetic and ordering need numbers (a bool is not one: compare it with ``==``).
+A value that is not int, float, bool or str, a missing name, a division by zero, a number too
+large for a float or a comparison of a string with a number raises ``ConstraintError``. The
+whole expression and every operand of ``and``/``or``/``not`` must be a comparison, a logical
+combination or a boolean parameter.
 """
 
 from __future__ import annotations
@@ -372,6 +372,8 @@ def _compile_binop(node: ast.BinOp) -> _Eval:
             return op(a, b)
         except ZeroDivisionError:
             raise ConstraintError(f"division by zero in {a!r} and {b!r}") from None
+        except OverflowError:  # int / int whose result no float can hold
+            raise ConstraintError("a number in the constraint grew too large") from None
 
     return apply
 

@@ -4,6 +4,7 @@ rejected with a column."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import random
 import re
@@ -201,9 +202,34 @@ def test_unknown_names_are_errors_when_the_parameters_are_given():
         ("mode * 3 == 'x'", {"mode": "ab"}, "not a number"),
         ("use_stop and fast < 2", {"use_stop": 1, "fast": 1}, "not true or false"),
         ("flag + 1 > 1", {"flag": True}, "not a number"),
+        (" * ".join(["fast"] * 30) + " / 3 > 1", {"fast": 10**15}, "too large"),
     ],
 )
 def test_evaluation_errors_are_constraint_errors(expression, values, says):
     constraint = compile_constraint(expression)
     with pytest.raises(ConstraintError, match=says):
         constraint(values)
+
+
+def test_random_token_soup_only_ever_raises_constraint_errors():
+    # Fuzz with a fixed seed: whatever is typed, the answer is a Constraint or a
+    # ConstraintError, and evaluating a Constraint gives a bool or a ConstraintError.
+    tokens = [
+        "fast", "slow", "mode", "_x", "__class__", "1", "0", "2.5", "1e400", "'ema'", "True",
+        "(", ")", "[", "]", "{", "}", ",", ".", ":", "<", "<=", "==", "!=", ">", "+", "-", "*",
+        "/", "//", "%", "**", "and", "or", "not", "in", "is", "if", "else", "lambda", "for",
+        "import", "f'", "\\", "#", ";", "=", ":=", "@", "~", "&", "|", "^", " ",
+    ]  # fmt: skip
+    rng = random.Random(2024)
+    values = {"fast": 10, "slow": 0, "mode": "ema"}
+    compiled = 0
+    for _ in range(3_000):
+        expression = " ".join(rng.choice(tokens) for _ in range(rng.randint(1, 12)))
+        try:
+            constraint = compile_constraint(expression)
+        except ConstraintError:
+            continue
+        compiled += 1
+        with contextlib.suppress(ConstraintError):
+            assert isinstance(constraint(values), bool)
+    assert compiled > 10

@@ -97,15 +97,17 @@ def take_satisfying(
 ) -> list[Mapping[str, Any]]:
     """The first ``n`` points that satisfy every constraint, e.g. from a long seeded sample
     (``space.sample(max_candidates, seed)``) so the result is reproducible from the seed.
-    Raises ConstraintError when ``points`` runs out first."""
+    Raises ConstraintError when ``points`` runs out first, ValueError for n < 0."""
+    if n < 0:
+        raise ValueError(f"cannot take {n} combinations")
     taken: list[Mapping[str, Any]] = []
     seen = 0
     for point in points:
+        if len(taken) == n:
+            return taken
         seen += 1
         if all(c(point) for c in constraints):
             taken.append(point)
-            if len(taken) == n:
-                return taken
     if len(taken) < n:
         raise ConstraintError(
             f"only {len(taken)} of {seen} candidate combinations satisfy the constraints; "

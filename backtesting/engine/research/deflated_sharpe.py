@@ -28,11 +28,13 @@ _STANDARD_NORMAL = NormalDist()
 __all__ = [
     "EULER_MASCHERONI",
     "ReturnMoments",
+    "SweepSharpe",
     "deflated_sharpe_ratio",
     "expected_max_sharpe",
     "per_period_sharpe",
     "probabilistic_sharpe_ratio",
     "return_moments",
+    "sweep_deflated_sharpe",
     "trial_sharpe_variance",
 ]
 
@@ -130,3 +132,52 @@ def trial_sharpe_variance(trial_sharpes: ArrayLike) -> float:
     s = np.asarray(trial_sharpes, dtype=np.float64)
     s = s[np.isfinite(s)]
     return float(np.var(s, ddof=1)) if len(s) >= 2 else 0.0
+
+
+@dataclass(frozen=True)
+class SweepSharpe:
+    """The best combination's Sharpe next to its PSR and DSR, as an optimization reports them.
+
+    ``sharpe`` and ``expected_max_sharpe`` are annualised (x sqrt(P)) for display;
+    ``sharpe_variance`` is the per-period variance the DSR used.
+    """
+
+    sharpe: float
+    probabilistic_sharpe_ratio: float
+    deflated_sharpe_ratio: float
+    expected_max_sharpe: float
+    n_trials: int
+    sharpe_variance: float
+
+
+def sweep_deflated_sharpe(
+    best: ReturnMoments,
+    trial_sharpes: ArrayLike,
+    periods_per_year: float,
+    n_trials: int | None = None,
+) -> SweepSharpe:
+    """PSR and DSR of a sweep's best combination from its daily-return moments (``best``) and
+    every trial's ANNUALISED Sharpe (the rows' ``sharpe_ratio``; None/NaN allowed).
+
+    ``n_trials`` defaults to the number of trials given, undefined ones included: they were
+    tried. The trials' variance is taken per period (annualised variance / P).
+    Raises ValueError for periods_per_year <= 0 or no trial.
+    """
+    if periods_per_year <= 0:
+        raise ValueError(f"periods_per_year must be > 0, got {periods_per_year}")
+    annual = np.array(
+        [math.nan if s is None else s for s in np.asarray(trial_sharpes, dtype=object).ravel()],
+        dtype=np.float64,
+    )
+    trials = len(annual) if n_trials is None else n_trials
+    variance = trial_sharpe_variance(annual) / periods_per_year
+    sr0 = expected_max_sharpe(trials, variance)
+    root = math.sqrt(periods_per_year)
+    return SweepSharpe(
+        sharpe=best.sharpe * root,
+        probabilistic_sharpe_ratio=probabilistic_sharpe_ratio(best),
+        deflated_sharpe_ratio=probabilistic_sharpe_ratio(best, sr0),
+        expected_max_sharpe=sr0 * root,
+        n_trials=trials,
+        sharpe_variance=variance,
+    )

@@ -72,6 +72,7 @@ def test_a_seeded_sample_gives_the_first_n_satisfying_points_reproducibly():
     assert first == again
     assert len(first) == 2_000
     assert all(p["fast"] < p["slow"] for p in first)
+    assert take_satisfying(space.sample(3, seed=1), [fast_lt_slow], 0) == []
     with pytest.raises(ConstraintError, match="only 0 of 3"):
         take_satisfying(space.sample(3, seed=1), [compile_constraint("fast > 1000")], 1)
 

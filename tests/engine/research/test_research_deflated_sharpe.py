@@ -95,3 +95,30 @@ def test_trial_variance_skips_undefined_sharpes_and_annualised_ones_scale_back()
     assert ds.trial_sharpe_variance(np.array([0.1, 0.3, math.nan, math.inf])) == pytest.approx(0.02)
     assert ds.trial_sharpe_variance(np.array([0.1, math.nan])) == 0.0
     assert ds.per_period_sharpe(2.5, 250) == pytest.approx(2.5 / math.sqrt(250))
+
+
+def test_a_sweep_reports_the_papers_example_from_annualised_trial_sharpes():
+    # 100 trials whose annualised Sharpes have variance 1/2: two values repeated, a = 1 +- d
+    # with d chosen so the sample variance (ddof=1) is exactly 0.5: d^2 * 100/99 = 0.5.
+    d = math.sqrt(0.5 * 99 / 100)
+    trials = [1.0 + d] * 50 + [1.0 - d] * 50
+    best = ds.ReturnMoments(sharpe=2.5 / math.sqrt(250), n=1250, skewness=-3.0, kurtosis=10.0)
+    report = ds.sweep_deflated_sharpe(best, trials, periods_per_year=250)
+    assert report.n_trials == 100
+    assert report.sharpe_variance == pytest.approx(0.5 / 250)
+    assert report.sharpe == pytest.approx(2.5)
+    assert report.expected_max_sharpe == pytest.approx(0.1132 * math.sqrt(250), abs=1e-3)
+    assert report.deflated_sharpe_ratio == pytest.approx(0.9004, abs=5e-5)
+    assert report.probabilistic_sharpe_ratio > report.deflated_sharpe_ratio
+
+
+def test_a_sweep_counts_undefined_trials_as_tried_but_not_in_the_variance():
+    best = ds.ReturnMoments(0.1, 250, 0.0, 3.0)
+    report = ds.sweep_deflated_sharpe(best, [1.0, None, math.nan, 2.0], periods_per_year=252)
+    assert report.n_trials == 4
+    assert report.sharpe_variance == pytest.approx(0.5 / 252)
+    assert ds.sweep_deflated_sharpe(best, [1.0], 252).deflated_sharpe_ratio == pytest.approx(
+        ds.probabilistic_sharpe_ratio(best)
+    )
+    with pytest.raises(ValueError, match="n_trials"):
+        ds.sweep_deflated_sharpe(best, [], 252)

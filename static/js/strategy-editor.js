@@ -155,7 +155,12 @@ async function requestCheck(url, form, code) {
   const body = new FormData();
   body.append("code", code);
   body.append("csrfmiddlewaretoken", form.querySelector("[name=csrfmiddlewaretoken]").value);
-  const response = await fetch(url, { method: "POST", body, credentials: "same-origin" });
+  let response;
+  try {
+    response = await fetch(url, { method: "POST", body, credentials: "same-origin" });
+  } catch {
+    throw new Error("The server could not be reached; check the connection and try again.");
+  }
   const isJson = (response.headers.get("content-type") || "").includes("application/json");
   if (!isJson) throw new Error("Your session may have ended: reload the page and sign in again.");
   const data = await response.json();

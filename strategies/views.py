@@ -174,7 +174,12 @@ def strategy_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
 def strategy_version_view(request: HttpRequest, pk: int, number: int) -> HttpResponse:
     strategy = selectors.strategy_get(user=request.user, pk=pk)
     version = selectors.strategy_version_get(strategy=strategy, number=number)
-    context = {"strategy": strategy, "version": version, "code_lines": numbered_lines(version.code)}
+    context = {
+        "strategy": strategy,
+        "version": version,
+        "code_lines": numbered_lines(version.code),
+        "can_run": has_role(request.user, Role.TRADER),
+    }
     return render(request, "strategies/version.html", context)
 
 

@@ -205,6 +205,10 @@ def test_version_and_diff_pages(owner, owner_web):
     diff = owner_web.get(f"/strategies/{strategy.pk}/versions/2/diff/").content.decode()
 
     assert "Param(10," in version
+    assert (
+        f'href="/backtests/new/?strategy={strategy.pk}&amp;version=1">Run backtest on v1' in version
+    )
+    assert '<tr id="L1" class="code-line">' in version  # #L<n> links land on a line
     rows = diff_rows(diff)
     changed = [r for r in rows if r[0] in ("added", "removed")]
     assert changed == [

@@ -17,7 +17,8 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from accounts.access import has_operator_access
+from accounts.access import has_operator_access, has_role
+from accounts.models import Role
 from backtesting.marketdata.chartdata import Gap, candle_index, gap_rule_text
 from backtesting.marketdata.errors import BarImportError
 from backtesting.marketdata.forms import BarImportForm, ChartQueryForm
@@ -151,6 +152,8 @@ def instrument_detail_view(request: HttpRequest, symbol: str) -> HttpResponse:
         "timeframes": _timeframe_links(request, coverage, query),
         "chart": chart,
         "price_format": _price_format(instrument),
+        # Viewers are read-only: the run form would refuse them.
+        "can_backtest": has_role(request.user, Role.TRADER),
         "backtest_url": reverse("backtesting:backtest-create")
         + "?"
         + urlencode({"instruments": instrument.symbol}),

@@ -83,7 +83,9 @@ def test_the_list_shows_each_stored_series_with_its_real_coverage(signed_in, imp
     assert 'href="/marketdata/AAPL/"' in html
     assert "2024-01-02" in html and "2024-01-08" in html
     assert "2024-03-04 14:30" in html and "2024-03-04 15:59" in html
-    assert 'title="resampled from 1d">1w<' in html
+    assert (
+        'href="/marketdata/AAPL/?timeframe=1w" title="resampled from 1d; open the 1w chart"' in html
+    )
 
 
 def test_an_instrument_without_bars_is_listed_as_such(signed_in, instrument):
@@ -316,3 +318,10 @@ def test_candle_buckets_keep_every_extreme():
     assert candles.bars.low.min() == bars.low.min()
     assert candles.bars.volume.sum() == n
     assert candles.bars.close[-1] == bars.close[-1]
+
+
+def test_a_viewer_reads_the_chart_but_is_not_offered_a_backtest(client, viewer, imported):
+    client.force_login(viewer)
+    response = client.get("/marketdata/AAPL/")
+    assert response.status_code == 200 and response.context["chart"]["bar_count"] == 5
+    assert "Run a backtest on AAPL" not in response.content.decode()

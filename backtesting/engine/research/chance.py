@@ -21,7 +21,9 @@ Conventions (docs/metrics.md, "Research statistics"):
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -33,6 +35,7 @@ __all__ = [
     "histogram",
     "random_entry_bars",
     "random_entry_test",
+    "trade_arrays",
     "trade_set_return",
 ]
 
@@ -87,6 +90,25 @@ def _trades(symbol: ArrayLike, entry: ArrayLike, exit_: ArrayLike, side: ArrayLi
     if not bool(np.all(np.isin(t.side, (-1, 1)))):
         raise ValueError("side must be +1 (long) or -1 (short)")
     return t
+
+
+def trade_arrays(
+    records: Iterable[Mapping[str, Any]], symbols: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(symbol, entry_bar, exit_bar, side) from a BacktestResult's trade records; ``symbols``
+    are the result's symbols in row order of the close array (bars index the aligned bars,
+    warm-up included). Raises ValueError for a symbol not in ``symbols``."""
+    row = {name: i for i, name in enumerate(symbols)}
+    out: tuple[list[int], list[int], list[int], list[int]] = ([], [], [], [])
+    for t in records:
+        if t["symbol"] not in row:
+            raise ValueError(f"trade symbol {t['symbol']!r} is not among {list(symbols)}")
+        out[0].append(row[t["symbol"]])
+        out[1].append(int(t["entry_bar"]))
+        out[2].append(int(t["exit_bar"]))
+        out[3].append(1 if t["direction"] == "long" else -1)
+    symbol, entry, exit_, side = (np.array(a, dtype=np.int64) for a in out)
+    return symbol, entry, exit_, side
 
 
 def trade_set_return(

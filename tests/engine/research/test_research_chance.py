@@ -14,6 +14,7 @@ from backtesting.engine.research.chance import (
     histogram,
     random_entry_bars,
     random_entry_test,
+    trade_arrays,
     trade_set_return,
 )
 
@@ -167,3 +168,17 @@ def test_bad_inputs_are_clear_errors(kwargs, says):
     args.update(kwargs)
     with pytest.raises(ValueError, match=says):
         random_entry_test(**args)
+
+
+def test_trade_records_of_a_result_become_the_test_arrays():
+    records = [
+        {"symbol": "MSFT", "entry_bar": 3, "exit_bar": 9, "direction": "short"},
+        {"symbol": "AAPL", "entry_bar": 5, "exit_bar": 5, "direction": "long"},
+    ]
+    symbol, entry, exit_, side = trade_arrays(records, ("AAPL", "MSFT"))
+    assert symbol.tolist() == [1, 0]
+    assert entry.tolist() == [3, 5]
+    assert exit_.tolist() == [9, 5]
+    assert side.tolist() == [-1, 1]
+    with pytest.raises(ValueError, match="'GOOG' is not among"):
+        trade_arrays([{**records[0], "symbol": "GOOG"}], ("AAPL",))

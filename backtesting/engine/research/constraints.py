@@ -25,7 +25,7 @@ import ast
 import math
 import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 MAX_EXPRESSION_CHARS = 500
@@ -65,7 +65,7 @@ class Constraint:
 
     expression: str
     names: tuple[str, ...]
-    _evaluate: _Eval
+    _evaluate: _Eval = field(compare=False, repr=False)
 
     def __call__(self, values: Values) -> bool:
         """True when the combination ``values`` satisfies the constraint."""

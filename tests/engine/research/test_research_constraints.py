@@ -191,6 +191,8 @@ def test_unknown_names_are_errors_when_the_parameters_are_given():
         compile_constraint("fast < sloww", ["fast", "slow"])
     assert raised.value.column == 8
     assert compile_constraint("fast < slow and fast > 1").names == ("fast", "slow")
+    assert compile_constraint("fast < slow") == compile_constraint("fast < slow")
+    assert "fast < slow" in repr(compile_constraint("fast < slow"))
 
 
 @pytest.mark.parametrize(

@@ -76,6 +76,11 @@ def test_a_trader_writes_validates_fixes_and_diffs_a_strategy(live_server, page)
     assert "\n        fast = Param(" in code_in_form(page)
     page.keyboard.press("Shift+Tab")
     assert code_in_form(page) == template_code
+    # Escape, then Tab: keyboard users leave the editor (as the hint under the label says).
+    page.keyboard.press("Escape")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent.trim()") == "Create strategy"
+    assert code_in_form(page) == template_code
 
     page.click("#validate-button")
     page.wait_for_selector("#code-check.no-problems")

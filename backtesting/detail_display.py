@@ -40,6 +40,8 @@ def _yes_no(value: Any) -> str:
 def _commission(costs: dict[str, Any]) -> str:
     pct, fixed, minimum = (costs.get(k) or 0 for k in ("commission_pct", "commission_fixed",
                                                        "commission_min"))  # fmt: skip
+    if not (pct or fixed or minimum):
+        return "none"
     parts = [_percent(pct, 3) + " of notional"]
     if fixed:
         parts.append(f"+ {format_money(fixed)} per fill")

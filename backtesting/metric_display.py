@@ -89,7 +89,7 @@ METRIC_GROUPS: tuple[MetricGroup, ...] = (
            "Mean duration of the drawdown episodes, peak to recovery."),
         _m("n_drawdowns", "Drawdowns", "count", "lower",
            "Number of drawdown episodes (maximal runs of bars under the running peak)."),
-        _m("annualized_volatility", "Annualized volatility", "percent", "lower",
+        _m("annualized_volatility", "Annualized volatility", "rate", "lower",
            f"Sample standard deviation of daily returns times the square root of P, {_DAILY}."),
         _m("sharpe_ratio", "Sharpe ratio", "ratio", "higher",
            "Mean daily excess return over its sample standard deviation, times the square root "

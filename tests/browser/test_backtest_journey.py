@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from django.template.defaultfilters import floatformat
-
 from backtesting import tasks
+from backtesting.metric_display import format_metric
 from backtesting.services import backtest_submit
 from tests.backtesting.conftest import execute_job, make_input, seed_bars
 from tests.browser.conftest import BROWSER_MARKS, screenshot, sign_in
@@ -37,15 +36,16 @@ def test_a_trader_reads_a_finished_backtest_from_the_list(live_server, page, mon
 
     finished.locator("a").click()
     page.wait_for_selector(f"h1:has-text('Backtest {done.pk}: Trend v1')")
-    facts = page.inner_text("dl.facts")
-    assert "Succeeded" in facts and "AAA (1d)" in facts and "fast=5, slow=20" in facts
+    assert page.inner_text("[data-live=status]") == "Succeeded"
+    facts = page.inner_text(".bt-facts-grid")
+    assert "AAA" in facts and "1d" in facts and "fast=5, slow=20" in facts
     assert done.data_fingerprint in facts
-    metrics = page.locator("main table").first
-    for name in ("total_return", "sharpe_ratio", "max_drawdown", "n_trades"):
-        assert metrics.locator("th", has_text=name).count() == 1, name
-    sharpe = metrics.locator("tr", has_text="sharpe_ratio").locator("td").inner_text()
+    metrics = page.locator("#metrics-summary")
+    for label in ("Total return", "Sharpe ratio", "Max drawdown", "Trades"):
+        assert metrics.locator("th", has_text=label).count() >= 1, label
+    sharpe = page.inner_text("#metrics-summary [data-metric=sharpe_ratio]")
     assert done.metrics is not None
-    assert sharpe == floatformat(done.metrics["sharpe_ratio"], "-4")  # rounded to be read
+    assert sharpe == format_metric("sharpe_ratio", done.metrics["sharpe_ratio"])  # as read
     screenshot(page, "21-backtest-detail")
 
     csv_link = page.get_by_text("Download all trades (CSV)")
@@ -69,4 +69,4 @@ def test_another_trader_gets_the_not_found_page_for_my_backtest(
     assert response is not None and response.status == 404
     assert page.inner_text("h1") == "Page not found"
     page.click(".site-nav >> text=Backtests")
-    assert "No backtests yet." in page.inner_text("main table")
+    assert "No backtests yet" in page.inner_text("main .empty-state")

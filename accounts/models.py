@@ -9,11 +9,10 @@ from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models.functions import Lower
 
+# The roles are defined beside their groups; imported here, where the code has always found them.
+from accounts.roles import Role, sync_user_groups
 
-class Role(models.TextChoices):
-    VIEWER = "viewer", "Viewer"
-    TRADER = "trader", "Trader"
-    OPERATOR = "operator", "Operator"
+__all__ = ["RefreshTokenFamily", "Role", "TradePlatformUserManager", "User"]
 
 
 # Each role can do everything the roles before it can.
@@ -42,8 +41,6 @@ class TradePlatformUserManager(UserManager["User"]):
         Without this the stored role stayed "trader": the admin's user list, the Traders
         group and the API's `role` all said trader for the site's first operator.
         """
-        from accounts.roles import sync_user_groups
-
         extra.setdefault("role", Role.OPERATOR)
         user = super().create_superuser(username, email, password, **extra)
         sync_user_groups(user)

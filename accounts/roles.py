@@ -11,7 +11,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from accounts.models import Role
+from django.db import models
+
+
+class Role(models.TextChoices):
+    """A user's role (User.role; accounts.models re-exports it)."""
+
+    VIEWER = "viewer", "Viewer"
+    TRADER = "trader", "Trader"
+    OPERATOR = "operator", "Operator"
+
 
 ROLE_GROUPS: dict[str, str] = {
     Role.VIEWER: "Viewers",

@@ -6,7 +6,7 @@ from drf_spectacular.views import (
     SpectacularSwaggerSplitView,
 )
 
-from tradeplatform import health, metrics, views
+from tradeplatform import health, metrics
 
 handler400 = "tradeplatform.views.bad_request"
 handler403 = "tradeplatform.views.permission_denied"
@@ -14,7 +14,8 @@ handler404 = "tradeplatform.views.page_not_found"
 handler500 = "tradeplatform.views.server_error"
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    # The front page: marketing for visitors, the dashboard once signed in.
+    path("", include("backtesting.views.dashboard")),
     path("live", health.live, name="live"),
     path("ready", health.ready, name="ready"),
     path("health", health.health, name="health"),

@@ -1,4 +1,7 @@
-"""Site-wide pages and the error handlers (JSON under /api/, friendly HTML elsewhere)."""
+"""The error handlers: JSON under /api/, friendly HTML elsewhere.
+
+The front page ("/") is backtesting.views.dashboard: it reads the apps, which this package
+never imports."""
 
 from __future__ import annotations
 
@@ -19,10 +22,6 @@ _ERRORS = {
     404: ("not_found", "Not found."),
     500: ("internal_error", "Something went wrong on our side; quote the request_id."),
 }
-
-
-def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "home.html")
 
 
 def _error_response(request: HttpRequest, status: int) -> HttpResponse:

@@ -39,7 +39,7 @@ def test_a_newcomer_signs_up_signs_out_and_signs_in_with_the_email(live_server, 
     page.wait_for_selector(".nav-user")
     nav = page.locator(".site-nav")
     assert page.inner_text(".nav-user") == "dora"
-    for link in ("Strategies", "Backtests", "Two-factor", "Password", "Sign out"):
+    for link in ("Dashboard", "Strategies", "Backtests", "Market data", "Account", "Sign out"):
         assert nav.get_by_text(link, exact=True).is_visible(), link
     assert nav.get_by_text("Sign in", exact=True).count() == 0
 

@@ -13,6 +13,7 @@ def test_the_account_page_fits_a_390px_phone(live_server, page) -> None:
     page.set_viewport_size({"width": 390, "height": 844})
     sign_in(page, live_server.url, "phoebe", DEFAULT_PASSWORD)
 
+    page.click(".site-menu-button")  # at 390 px the header's links are behind its menu
     page.click(".site-nav >> text=Account")
     page.wait_for_selector("#api-heading")
 

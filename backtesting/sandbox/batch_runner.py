@@ -12,6 +12,7 @@ Imported by child.py before the lockdown, like runner.py.
 
 from __future__ import annotations
 
+import gc
 import math
 import resource
 from collections.abc import Callable
@@ -55,31 +56,49 @@ def run_batch(
     goes on; a MemoryError, a memory failure inside the engine or an internal error ends the
     batch (the process is shared, and a bug of ours must not be reported per combination).
     """
-    limits = header["limits"]
-    log_bytes = int(limits["log_bytes"])
+    log_bytes = int(header["limits"]["log_bytes"])
     first_log = BoundedLog(log_bytes)
     try:
         code = compile_strategy(header["code"])  # the policy runs once per batch
     except StrategyValidationError as exc:
         return _validation_error(exc)
     bars = {symbol: _bar_series(symbol, cols) for symbol, cols in columns.items()}
-    sets = header["parameter_sets"]
-    items = []
-    for index, params in enumerate(sets):
-        _limit_cpu_of_next_combination(int(limits["item_cpu_seconds"]))
-        log = first_log if index == 0 else BoundedLog(log_bytes)
-        spec = {**header["spec"], "params": params}
-        try:
-            items.append({"index": index, **_run_one(code, spec, bars, log)})
-        except _BatchFailed as failed:
-            return failed.message
-        progress((index + 1) / len(sets))
+    # Everything alive now is ours and lives to the end: frozen, so the collection after each
+    # combination only walks what that combination left behind (a few objects, not ~40,000).
+    gc.freeze()
+    try:
+        items = _run_all(code, header, bars, first_log, progress)
+    except _BatchFailed as failed:
+        return failed.message
+    finally:
+        gc.unfreeze()
     return {
         "type": "result",
         "result": {"items": items},
         "logs": first_log.text(),
         "logs_truncated": first_log.truncated,
     }
+
+
+def _run_all(
+    code: CodeType,
+    header: dict[str, Any],
+    bars: dict[str, BarSeries],
+    first_log: BoundedLog,
+    progress: Callable,
+) -> list[dict[str, Any]]:
+    sets = header["parameter_sets"]
+    items = []
+    for index, params in enumerate(sets):
+        _limit_cpu_of_next_combination(int(header["limits"]["item_cpu_seconds"]))
+        log = first_log if index == 0 else BoundedLog(first_log.limit)
+        spec = {**header["spec"], "params": params}
+        items.append({"index": index, **_run_one(code, spec, bars, log)})
+        # A combination's reference cycles (a strategy holding big arrays) are freed now, not
+        # whenever the collector runs: the next combination gets the memory a single run has.
+        gc.collect()
+        progress((index + 1) / len(sets))
+    return items
 
 
 def _run_one(

@@ -145,6 +145,26 @@ def test_the_first_combinations_print_output_is_returned(
     assert result.sandbox["logs"] == "fast 5\n"
 
 
+def test_memory_a_combination_kept_in_a_reference_cycle_is_free_for_the_next(
+    run_batch: Callable[..., BatchResult], spec: dict[str, Any], bars: dict[str, BarSeries]
+) -> None:
+    # 160 MB held by a strategy in a cycle fits a 512 MiB address space once, not twice: a
+    # batch must not fail where every single run succeeds.
+    code = HEADER + (
+        "class Big(Strategy):\n"
+        "    fast = Param(10, min=2, max=100)\n\n"
+        "    def init(self):\n"
+        "        self.big = np.ones(20_000_000)\n"
+        "        self.me = [self]\n\n"
+        "    def next(self):\n"
+        "        if not self.position():\n"
+        "            self.buy()\n"
+    )
+    result = run_batch(code, [{"fast": 5}] * 3)
+    alone = single_metrics(code, {"fast": 5}, spec, bars)
+    assert [item.metrics for item in result.items] == [alone] * 3
+
+
 # ------------------------------------------------------------------ failures
 
 
@@ -233,12 +253,17 @@ def test_a_memory_error_in_one_combination_fails_the_batch_as_memory_limit(
     assert caught.value.code == "memory_limit"
 
 
-def test_a_spinning_combination_stops_the_batch_at_the_cpu_limit(
+def test_a_spinning_combination_is_stopped_after_its_own_cpu_share(
     run_batch: Callable[..., BatchResult],
 ) -> None:
-    limits = SandboxLimits(cpu_seconds=1, wall_seconds=30.0, memory_bytes=512 * MIB)
+    # 200 combinations of 1 s CPU and 0.1 s wall each: the batch may use 200 s of CPU and
+    # 20 s of wall clock. The spinner in the first combination must hit its own 1 s share
+    # (cpu_time_limit, after ~2 s); with only the batch's CPU limit it would spin until the
+    # wall clock ran out (wall_clock_limit).
+    sets = [{"fast": 10, "slow": 20 + k} for k in range(200)]
+    limits = SandboxLimits(cpu_seconds=1, wall_seconds=0.1, memory_bytes=512 * MIB)
     with pytest.raises(SandboxError) as caught:
-        run_batch(sma_with("while self.fast == 10:\n    pass"), SMA_SETS, limits=limits,
+        run_batch(sma_with("while self.fast == 10:\n    pass"), sets, limits=limits,
                   declared=declared(SMA_CROSS))  # fmt: skip
     assert caught.value.code == "cpu_time_limit"
     assert "A combination used more than its 1 s of CPU time" in caught.value.message

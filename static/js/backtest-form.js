@@ -79,6 +79,9 @@ class RunForm {
     });
     this.filter.hidden = false;
     this.filter.addEventListener("input", () => this.applyFilter());
+    this.filter.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") event.preventDefault(); // filtering, not submitting
+    });
     this.showLotSize();
     this.update(false);
     this.form.dataset.ready = "true";
@@ -101,10 +104,12 @@ class RunForm {
     this.count.textContent = `${chosen} chosen` + (shown < total ? ` · ${shown} of ${total} shown.` : ".");
   }
 
+  // moveDates: false on load, when the page shows what was chosen (or sent back with errors)
+  // and nothing is changed behind the user's back, only what cannot run is greyed out.
   update(moveDates) {
     const symbols = this.chosen();
-    this.narrowTimeframes(symbols);
-    this.narrowBenchmark(symbols);
+    this.narrowTimeframes(symbols, moveDates);
+    this.narrowBenchmark(symbols, moveDates);
     this.labelRanges();
     this.applyFilter();
     const timeframe = this.el.timeframe.value;
@@ -127,26 +132,28 @@ class RunForm {
     return `Data for all of them (${label}): ${range[0]} to ${range[1]}.`;
   }
 
-  narrowTimeframes(symbols) {
+  narrowTimeframes(symbols, move) {
     const offered = offeredTimeframes(this.availability, symbols);
     const select = this.el.timeframe;
     for (const option of select.options) {
-      option.disabled = !offered.has(option.value);
+      // A selected option stays enabled on load: a disabled one would not be submitted.
+      option.disabled = !offered.has(option.value) && (move || !option.selected);
       option.hidden = option.disabled;
     }
-    if (select.selectedOptions[0]?.disabled) {
+    if (move && !offered.has(select.value)) {
       const preferred = offered.has("1d") ? "1d" : [...select.options].find((o) => !o.disabled)?.value;
       if (preferred) select.value = preferred;
     }
   }
 
-  narrowBenchmark(symbols) {
+  narrowBenchmark(symbols, move) {
     const select = this.el.benchmark;
     for (const option of select.options) {
-      option.disabled = option.value !== "" && !symbols.includes(option.value);
+      const unchosen = option.value !== "" && !symbols.includes(option.value);
+      option.disabled = unchosen && (move || !option.selected);
       option.hidden = option.disabled;
     }
-    if (select.selectedOptions[0]?.disabled) select.value = "";
+    if (move && select.value !== "" && !symbols.includes(select.value)) select.value = "";
   }
 
   labelRanges() {

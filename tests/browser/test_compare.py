@@ -66,3 +66,6 @@ def test_a_trader_compares_two_backtests(live_server, page, monkeypatch) -> None
     page.set_viewport_size({"width": 390, "height": 844})
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     screenshot(page, "compare-390", full_page=False)
+    page.emulate_media(color_scheme="dark")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    screenshot(page, "compare-dark", full_page=False)

@@ -3,12 +3,15 @@
 // change), so the form posts the same data with or without JavaScript. "Validate" posts the
 // code to the page's JSON endpoint (nothing is stored) and shows each problem inline at its
 // line and column, in the lint gutter and in a list of links above the editor.
+// On the read-only pages (detail, version) the same module colours the numbered listing, so
+// code reads the same everywhere; the listing's rows (and their #L<n> anchors) stay as served.
 import {
   EditorState, EditorView, HighlightStyle, bracketMatching, closeBrackets, closeBracketsKeymap,
   defaultKeymap, drawSelection, foldGutter, foldKeymap, highlightActiveLine,
-  highlightActiveLineGutter, highlightSelectionMatches, highlightSpecialChars, history,
-  historyKeymap, indentOnInput, indentUnit, indentWithTab, keymap, lineNumbers, lintGutter,
-  lintKeymap, python, searchKeymap, setDiagnostics, syntaxHighlighting, tags,
+  highlightActiveLineGutter, highlightCode, highlightSelectionMatches, highlightSpecialChars,
+  history, historyKeymap, indentOnInput, indentUnit, indentWithTab, keymap, lineNumbers,
+  lintGutter, lintKeymap, python, pythonLanguage, searchKeymap, setDiagnostics,
+  syntaxHighlighting, tagHighlighter, tags,
 } from "../vendor/codemirror/codemirror.mjs";
 
 // Colours come from the page's design tokens (static/css/app.css), so the editor follows
@@ -43,17 +46,26 @@ const theme = EditorView.theme({
   ".cm-foldPlaceholder": { backgroundColor: "var(--subtle)", color: "var(--muted)", border: "none" },
 });
 
-const highlight = HighlightStyle.define([
-  { tag: [tags.keyword, tags.controlKeyword, tags.definitionKeyword, tags.moduleKeyword,
-    tags.operatorKeyword], color: "var(--accent)", fontWeight: "600" },
-  { tag: [tags.string, tags.special(tags.string)], color: "var(--ok)" },
-  { tag: [tags.number, tags.bool, tags.null], color: "var(--warn)" },
-  { tag: [tags.comment, tags.lineComment, tags.docString], color: "var(--muted)", fontStyle: "italic" },
-  { tag: [tags.definition(tags.variableName), tags.definition(tags.className),
-    tags.function(tags.definition(tags.variableName))], fontWeight: "600" },
-  { tag: tags.self, color: "var(--accent)", fontStyle: "italic" },
-  { tag: tags.invalid, color: "var(--danger)" },
-]);
+// One colouring for the editor and the listings: each group of highlight tags gets a class
+// (tok-*, styled in strategies.css for the listing) and a style (for the editor).
+const TOKEN_GROUPS = [
+  { name: "keyword", style: { color: "var(--accent)", fontWeight: "600" },
+    tag: [tags.keyword, tags.controlKeyword, tags.definitionKeyword, tags.moduleKeyword,
+      tags.operatorKeyword] },
+  { name: "string", style: { color: "var(--ok)" }, tag: [tags.string, tags.special(tags.string)] },
+  { name: "number", style: { color: "var(--warn)" }, tag: [tags.number, tags.bool, tags.null] },
+  { name: "comment", style: { color: "var(--muted)", fontStyle: "italic" },
+    tag: [tags.comment, tags.lineComment, tags.docString] },
+  { name: "definition", style: { fontWeight: "600" },
+    tag: [tags.definition(tags.variableName), tags.definition(tags.className),
+      tags.function(tags.definition(tags.variableName))] },
+  { name: "self", style: { color: "var(--accent)", fontStyle: "italic" }, tag: tags.self },
+  { name: "invalid", style: { color: "var(--danger)" }, tag: tags.invalid },
+];
+const highlight = HighlightStyle.define(TOKEN_GROUPS.map(({ tag, style }) => ({ tag, ...style })));
+const listingHighlighter = tagHighlighter(
+  TOKEN_GROUPS.map(({ name, tag }) => ({ tag, class: `tok-${name}` })),
+);
 
 function extensions(textarea, nonce) {
   return [
@@ -187,7 +199,31 @@ function wireValidate(button, form, view, box) {
   });
 }
 
+// Colour a served listing (templates/strategies/_code.html) line by line, with text nodes
+// only: the code is the user's.
+function highlightListing(listing) {
+  const rows = [...listing.querySelectorAll("tr.code-line .line-text pre")];
+  const code = rows.map((pre) => pre.textContent).join("\n");
+  const lines = [document.createDocumentFragment()];
+  highlightCode(code, pythonLanguage.parser.parse(code), listingHighlighter, (text, classes) => {
+    const last = lines[lines.length - 1];
+    if (!classes) {
+      last.append(text);
+      return;
+    }
+    const span = document.createElement("span");
+    span.className = classes;
+    span.textContent = text;
+    last.append(span);
+  }, () => lines.push(document.createDocumentFragment()));
+  rows.forEach((pre, index) => pre.replaceChildren(lines[index] || ""));
+  listing.dataset.highlighted = "true";
+}
+
 function start() {
+  for (const listing of document.querySelectorAll(".code-listing[data-highlight]")) {
+    highlightListing(listing);
+  }
   const textarea = document.querySelector("textarea[data-code-editor]");
   if (!textarea) return;
   const host = textarea.closest(".code-editor-host");

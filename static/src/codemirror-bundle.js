@@ -15,8 +15,8 @@ export {
 } from "@codemirror/language";
 // The highlight tags come with @codemirror/language (its dependency, pinned by the lock):
 // the editor's own highlight style colours them with the page's light/dark design tokens.
-export { tags } from "@lezer/highlight";
+export { tags, tagHighlighter, highlightCode } from "@lezer/highlight";
 export { closeBrackets, closeBracketsKeymap } from "@codemirror/autocomplete";
 export { searchKeymap, highlightSelectionMatches } from "@codemirror/search";
 export { linter, lintGutter, lintKeymap, setDiagnostics, forceLinting } from "@codemirror/lint";
-export { python } from "@codemirror/lang-python";
+export { python, pythonLanguage } from "@codemirror/lang-python";

@@ -91,6 +91,13 @@ def test_a_trader_writes_validates_fixes_and_diffs_a_strategy(live_server, page)
     page.wait_for_selector("text=Created “SMA crossover” (version 1).")
     strategy = Strategy.objects.get()
     assert strategy.versions.get().code == template_code
+    # The listing is coloured as in the editor, its lines (and #L<n> anchors) unchanged.
+    page.wait_for_selector(".code-listing[data-highlighted=true]")
+    class_line = template_code.splitlines().index("class SmaCrossover(Strategy):") + 1
+    row = page.locator(f"tr#L{class_line} .line-text")
+    assert row.inner_text() == "class SmaCrossover(Strategy):"
+    assert row.locator(".tok-keyword").inner_text() == "class"
+    assert row.locator(".tok-definition").inner_text() == "SmaCrossover"
     page.set_viewport_size(PHONE)
     assert no_sideways_scroll(page) <= PHONE["width"]
     page.set_viewport_size({"width": 1280, "height": 900})

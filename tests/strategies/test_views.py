@@ -127,6 +127,10 @@ def test_detail_shows_code_parameters_and_versions(owner, owner_web):
     assert f"/strategies/{strategy.pk}/versions/1/" in html
     assert f"/strategies/{strategy.pk}/versions/2/diff/" in html
     assert f"/strategies/{strategy.pk}/edit/" in html
+    # The listing, coloured by the editor's module (rows stay as served without JS).
+    assert '<table class="code-listing" data-highlight>' in html
+    assert "{#" not in html  # no template comment leaks into the page
+    assert '<script type="module" src="/static/js/strategy-editor.js">' in html
 
 
 def test_another_users_private_strategy_pages_are_404(other_user, owner_web):

@@ -312,11 +312,36 @@ def metric_groups_for(metrics: dict[str, Any], currency: str = "USD") -> list[Me
     return groups
 
 
+def buy_and_hold_cagr(metrics: dict[str, Any]) -> float | None:
+    """Buy-and-hold's CAGR over the same calendar time as the strategy's `cagr`.
+
+    Derived from the stored `buy_and_hold_return` and `duration_days` with cagr's own
+    convention (years of 365.25 days; -100 % once the benchmark is worthless).
+    """
+    bh, days = _finite(metrics.get("buy_and_hold_return")), _finite(metrics.get("duration_days"))
+    if bh is None or days is None or days <= 0:
+        return None
+    if bh <= -1:
+        return -1.0
+    return float((1 + bh) ** (365.25 / days) - 1)
+
+
+def _benchmark_row(key: str, metrics: dict[str, Any], currency: str) -> MetricRow | None:
+    if key == "cagr":
+        value = buy_and_hold_cagr(metrics)
+        if value is None:
+            return None
+        return MetricRow(METRICS["cagr"], value, format_metric("cagr", value, currency),
+                         metric_tone("cagr", value))  # fmt: skip
+    bench_key = BENCHMARK_OF.get(key)
+    if bench_key is None or _finite(metrics.get(bench_key)) is None:
+        return None
+    return metric_row(bench_key, metrics, currency)
+
+
 def headline_cards_for(metrics: dict[str, Any], currency: str = "USD") -> list[HeadlineCard]:
-    cards = []
-    for key in HEADLINE_KEYS:
-        bench_key = BENCHMARK_OF.get(key)
-        has_bench = bench_key is not None and _finite(metrics.get(bench_key)) is not None
-        bench = metric_row(bench_key, metrics, currency) if has_bench and bench_key else None
-        cards.append(HeadlineCard(metric_row(key, metrics, currency), bench))
-    return cards
+    """The cards of HEADLINE_KEYS; total return and CAGR carry buy-and-hold's number."""
+    return [
+        HeadlineCard(metric_row(key, metrics, currency), _benchmark_row(key, metrics, currency))
+        for key in HEADLINE_KEYS
+    ]

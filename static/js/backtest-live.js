@@ -24,7 +24,7 @@ function start(section) {
 
   function show(data) {
     badge.textContent = data.status_label;
-    badge.className = `badge status-${data.status}`;
+    badge.className = `badge badge-${data.status}`;
     bar.value = data.progress;
     const whole = Math.floor(data.progress * 100);
     bar.textContent = `${whole} %`;

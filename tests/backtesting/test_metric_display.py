@@ -110,6 +110,16 @@ def test_total_return_card_is_compared_with_buy_and_hold_when_stored() -> None:
     assert headline_cards_for({"total_return": 0.2})[0].benchmark is None
 
 
+def test_cagr_card_compares_with_buy_and_hold_over_the_same_calendar_time() -> None:
+    two_years = {"cagr": 0.1, "buy_and_hold_return": 0.21, "duration_days": 730.5}
+    cagr_card = headline_cards_for(two_years)[1]
+    assert cagr_card.row.spec.key == "cagr" and cagr_card.benchmark is not None
+    assert cagr_card.benchmark.display == "+10.00 %"  # 1.21 over two years is 10 % a year
+    wiped = headline_cards_for({**two_years, "buy_and_hold_return": -1.0})[1]
+    assert wiped.benchmark is not None and wiped.benchmark.display == "-100.00 %"
+    assert headline_cards_for({"cagr": 0.1, "buy_and_hold_return": 0.2})[1].benchmark is None
+
+
 def test_unknown_keys_still_show_in_an_other_group() -> None:
     groups = metric_groups_for({"total_return": 0.1, "brand_new": 3})
     assert groups[-1].title == "Other" and groups[-1].rows[0].display == "3"

@@ -115,6 +115,9 @@ def test_trades_sort_and_page_and_the_pages_fit_a_phone(live_server, page, monke
     assert page.inner_text(".trades-count") == "Showing 51\u2013100 of 120 trades."
     page.goto(f"{live_server.url}/backtests/{done.pk}/")
     screenshot(page, "backtest-detail")
+    page.emulate_media(color_scheme="dark")
+    screenshot(page, "backtest-detail-dark", full_page=False)
+    page.emulate_media(color_scheme="light")
 
     page.goto(f"{live_server.url}/backtests/{failed.pk}/")
     failing = page.locator(".bt-code-line.is-failing")

@@ -7,7 +7,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from backtesting.comparison import best_columns
@@ -191,3 +193,17 @@ def test_anonymous_visitors_are_sent_to_the_login_page(owner) -> None:
     for url in (URL, DATA_URL):
         response = Client().get(f"{url}?{ids(a, b)}")
         assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_the_page_reads_the_same_number_of_queries_for_two_or_four_backtests(
+    client, owner, django_assert_num_queries
+) -> None:
+    runs = [finished(owner) for _ in range(4)]
+    with CaptureQueriesContext(connection) as two:
+        client.get(f"{URL}?{ids(*runs[:2])}")
+    with django_assert_num_queries(len(two.captured_queries)):
+        client.get(f"{URL}?{ids(*runs)}")
+    with CaptureQueriesContext(connection) as data_two:
+        client.get(f"{DATA_URL}?{ids(*runs[:2])}")
+    with django_assert_num_queries(len(data_two.captured_queries)):
+        client.get(f"{DATA_URL}?{ids(*runs)}")

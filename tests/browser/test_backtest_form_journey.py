@@ -21,9 +21,11 @@ ENABLED_TIMEFRAMES = (
 )
 
 
-def no_sideways_scroll(page: Any) -> None:
+def no_sideways_scroll(page: Any, shot: str = "") -> None:
     page.set_viewport_size({"width": 390, "height": 844})
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    if shot:
+        screenshot(page, shot)
     page.set_viewport_size({"width": 1280, "height": 900})
 
 
@@ -45,7 +47,7 @@ def test_a_trader_filters_instruments_and_runs_a_backtest(live_server, page, mon
     page.goto(f"{live_server.url}/backtests/new/")
     page.fill("#strategy-q", "tre")  # narrows as you type
     assert page.is_hidden("li[data-name='mean reversion']")
-    no_sideways_scroll(page)
+    no_sideways_scroll(page, "backtest-choose-390")
     page.click("a[aria-label='Run Trend']")
     page.wait_for_selector("form.backtest-form[data-ready=true]")
     assert page.input_value("input[name=param_fast]") == "10"  # the declared default
@@ -72,7 +74,7 @@ def test_a_trader_filters_instruments_and_runs_a_backtest(live_server, page, mon
     page.fill("input[name=param_fast]", "7")
     page.fill("#instrument-filter", "")
     screenshot(page, "backtest-new")
-    no_sideways_scroll(page)
+    no_sideways_scroll(page, "backtest-new-390")
     page.click("form.backtest-form button[type=submit]")
 
     page.wait_for_selector("h1:has-text('Backtest ')")

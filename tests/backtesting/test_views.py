@@ -248,6 +248,16 @@ def test_status_json_reports_progress_and_when_it_finished(submit, owner) -> Non
 # --- actions --------------------------------------------------------------------------
 
 
+def test_a_running_backtest_offers_cancel_and_a_finished_one_rerun(done, submit, owner) -> None:
+    client = client_for(owner)
+    finished = client.get(f"/backtests/{done.pk}/").content.decode()
+    assert f'action="/backtests/{done.pk}/rerun/"' in finished and "/cancel/" not in finished
+    queued = submit()
+    waiting = client.get(f"/backtests/{queued.pk}/").content.decode()
+    assert f'action="/backtests/{queued.pk}/cancel/"' in waiting and "/rerun/" not in waiting
+    assert f'action="/backtests/{queued.pk}/delete/"' in waiting
+
+
 def test_cancel_a_queued_backtest(submit, owner) -> None:
     backtest = submit()
     response = client_for(owner).post(f"/backtests/{backtest.pk}/cancel/", follow=True)

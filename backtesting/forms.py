@@ -258,8 +258,26 @@ def _flatten(key: str, errors: Any) -> list[tuple[str, str]]:
             return [(PARAM_PREFIX + name, str(msg)) for name, msg in errors.items()]
         return [(key, f"{name}: {msg}") for name, msg in errors.items()]
     if isinstance(errors, list):
+        if key == "settings":
+            return [(_setting_field(str(msg)), str(msg)) for msg in errors]
         return [(key, str(msg)) for msg in errors]
     return [(key, str(errors))]
+
+
+# The engine words a bad setting "<field> must be ..." ("costs.slippage_bps must be a finite
+# number >= 0"): the field it names is where the form shows it.
+_SETTING_FIELDS = {
+    "initial_cash": "initial_cash",
+    "costs.commission_pct": "commission_pct",
+    "costs.slippage_bps": "slippage_bps",
+    "lot_size": "lot_size",
+    "benchmark": "benchmark",
+}
+
+
+def _setting_field(message: str) -> str:
+    named = message.split(" ", 1)[0]
+    return _SETTING_FIELDS.get(named, "settings")
 
 
 def _initial(version: StrategyVersion, choices: FormChoices, chosen: list[str]) -> dict[str, Any]:

@@ -291,7 +291,7 @@ def test_blank_parameters_take_the_declared_defaults(client, strategy) -> None:
         ({"start": "2016-01-01", "end": "2015-01-01"}, "start", "Must be before end."),
         ({"timeframe": "7m"}, "timeframe", "Select a valid choice."),
         ({"instruments": None}, "instruments", "This field is required."),
-        ({"initial_cash": "-5"}, None, "initial_cash"),
+        ({"initial_cash": "-5"}, "initial_cash", "initial_cash must be"),
     ],
 )
 def test_bad_input_re_renders_the_form_with_the_error_and_creates_nothing(

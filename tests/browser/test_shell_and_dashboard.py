@@ -78,6 +78,10 @@ def test_the_front_door_pages_fit_a_390px_phone(live_server, page) -> None:
     screenshot(page, "signup-390")
     page.goto(f"{live_server.url}/")
     screenshot(page, "home-390")
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/")
+    assert "/accounts/2fa/" in page.inner_text("#two-factor-help")
+    assert_no_sideways_scroll(page, "the admin's sign-in")
+    screenshot(page, "admin-login-390")
 
     sign_in(page, live_server.url, "nina-with-a-rather-long-name", DEFAULT_PASSWORD)
     for name, path in (("dashboard", "/"), ("account", "/accounts/")):

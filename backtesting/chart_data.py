@@ -5,11 +5,16 @@ Two documents, so the page can ask for both at once and draw each as it arrives:
 `backtest_chart_data` (equity with the benchmark, drawdown, monthly returns, trade returns) and
 `backtest_price_data` (one symbol's candles, volume and trade markers). A finished backtest's
 result never changes, so both are cached under the backtest's id and finish time: the second
-visit costs one cache read instead of a million-bar load.
+visit costs one cache read instead of a million-bar load. The worker builds them as soon as a
+run succeeds (`backtest_charts_prepare`, from the bars it already holds), so even the first
+visit finds them there; a visit after the cache lost them builds them again from the database.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -26,6 +31,7 @@ from backtesting.chart_series import (
     trade_return_histogram,
 )
 from backtesting.curves import CURVE_SERIES
+from backtesting.engine import BarSeries
 from backtesting.engine.spec import BacktestSpec
 from backtesting.marketdata.selectors import bars_load_arrays
 from backtesting.marketdata.writes import datetime_to_ns
@@ -33,17 +39,31 @@ from backtesting.models import Backtest, BacktestResult
 from tradeplatform.errors import NotFoundError
 from tradeplatform.soft_cache import soft_get, soft_set
 
+logger = logging.getLogger(__name__)
+
 # Bump when a document's shape changes, so cached documents of the old shape are not served.
 CHART_DATA_VERSION = 1
 CACHE_SECONDS = 24 * 3600
 
+BarsOf = Callable[[str], BarSeries]  # symbol -> the run's bars of it
+
 
 def backtest_chart_data(backtest: Backtest) -> dict[str, Any]:
-    """{"equity", "drawdown", "benchmark", "monthly_returns", "trade_returns", "symbols"}.
+    """{"equity", "drawdown", "benchmark", "monthly_returns", "trade_returns", "symbols",
+    "prices"}: "prices" is the first symbol's price document (backtest_price_data), so the
+    page needs one request and a rebuild loads the usual benchmark's bars (the first
+    symbol's) once for both.
 
-    Series are empty (and the rest null) while the backtest has no stored curve.
+    Series are empty (and the rest null) while the backtest has no stored curve. Reads the
+    result only when the document is not cached (the curve arrays are megabytes).
     """
-    return _cached(backtest, "summary", lambda: _chart_data(backtest))
+    bars_of = functools.cache(_stored_bars(backtest))
+    summary = _cached(backtest, "summary", lambda: _chart_data(backtest, bars_of))
+    prices = None
+    if summary["equity"] and backtest.symbols:
+        first = backtest.symbols[0]
+        prices = _cached(backtest, f"prices:{first}", lambda: _price_data(backtest, first, bars_of))
+    return {**summary, "prices": prices}
 
 
 def backtest_price_data(backtest: Backtest, symbol: str) -> dict[str, Any]:
@@ -51,17 +71,50 @@ def backtest_price_data(backtest: Backtest, symbol: str) -> dict[str, Any]:
     symbols (NotFoundError for another one)."""
     if symbol not in backtest.symbols:
         raise NotFoundError(f"Backtest {backtest.pk} did not trade {symbol!r}.")
-    return _cached(backtest, f"prices:{symbol}", lambda: _price_data(backtest, symbol))
+    build = lambda: _price_data(backtest, symbol, _stored_bars(backtest))  # noqa: E731
+    return _cached(backtest, f"prices:{symbol}", build)
 
 
-def _cached(backtest: Backtest, name: str, build: Any) -> dict[str, Any]:
+def backtest_charts_prepare(*, backtest_id: int, bars: Mapping[str, BarSeries]) -> None:
+    """Build and cache every chart document of a just-succeeded backtest from `bars`, the
+    bars its run used (the worker's snapshot), so no visit has to load them again.
+
+    Never raises: the charts are rebuilt on demand if this fails, and the run itself stands.
+    """
+    try:
+        backtest = Backtest.objects.select_related("result").get(pk=backtest_id)
+        stored = _stored_bars(backtest)
+        bars_of: BarsOf = lambda symbol: bars[symbol] if symbol in bars else stored(symbol)  # noqa: E731
+        _store(backtest, "summary", _chart_data(backtest, bars_of))
+        for symbol in backtest.symbols:
+            _store(backtest, f"prices:{symbol}", _price_data(backtest, symbol, bars_of))
+    except Exception:
+        logger.exception("chart data not prepared", extra={"backtest_id": backtest_id})
+
+
+def _stored_bars(backtest: Backtest) -> BarsOf:
+    return lambda symbol: bars_load_arrays(symbol, backtest.timeframe, backtest.start, backtest.end)
+
+
+def _cache_key(backtest: Backtest, name: str) -> str | None:
     if backtest.finished_at is None:
-        return build()  # type: ignore[no-any-return]
-    key = f"charts:{CHART_DATA_VERSION}:{backtest.pk}:{backtest.finished_at.timestamp()}:{name}"
-    data = soft_get(key)
+        return None  # not final yet: nothing to cache
+    stamp = backtest.finished_at.timestamp()
+    return f"charts:{CHART_DATA_VERSION}:{backtest.pk}:{stamp}:{name}"
+
+
+def _store(backtest: Backtest, name: str, data: dict[str, Any]) -> None:
+    key = _cache_key(backtest, name)
+    if key is not None:
+        soft_set(key, data, timeout=CACHE_SECONDS)
+
+
+def _cached(backtest: Backtest, name: str, build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    key = _cache_key(backtest, name)
+    data = soft_get(key) if key is not None else None
     if data is None:
         data = build()
-        soft_set(key, data, timeout=CACHE_SECONDS)
+        _store(backtest, name, data)
     return data  # type: ignore[no-any-return]
 
 
@@ -76,7 +129,7 @@ def curve_arrays(result: BacktestResult | None) -> dict[str, np.ndarray] | None:
     return arrays
 
 
-def _chart_data(backtest: Backtest) -> dict[str, Any]:
+def _chart_data(backtest: Backtest, bars_of: BarsOf) -> dict[str, Any]:
     curve = curve_arrays(backtest.result_or_none)
     if curve is None:
         empty: dict[str, Any] = {name: [] for name in CURVE_SERIES}
@@ -85,7 +138,7 @@ def _chart_data(backtest: Backtest) -> dict[str, Any]:
     stamps, equity = curve["timestamps"], curve["equity"]
     return {
         **{name: chart_series(stamps[: len(curve[name])], curve[name]) for name in CURVE_SERIES},
-        "benchmark": _benchmark(backtest, stamps, equity),
+        "benchmark": _benchmark(backtest, stamps, equity, bars_of),
         "monthly_returns": monthly_returns(stamps, equity, _initial_cash(backtest)),
         "trade_returns": trade_return_histogram(_trade_returns_pct(backtest)),
         "symbols": list(backtest.symbols),
@@ -96,13 +149,15 @@ def _initial_cash(backtest: Backtest) -> float:
     return float(backtest.settings.get("initial_cash", BacktestSpec.initial_cash))
 
 
-def _benchmark(backtest: Backtest, stamps: np.ndarray, equity: np.ndarray) -> dict[str, Any] | None:
+def _benchmark(
+    backtest: Backtest, stamps: np.ndarray, equity: np.ndarray, bars_of: BarsOf
+) -> dict[str, Any] | None:
     # The engine's default: buy-and-hold of the first symbol unless the run names another.
     symbol = backtest.settings.get("benchmark") or (backtest.symbols or [None])[0]
     if not symbol:
         return None
     try:
-        bars = bars_load_arrays(symbol, backtest.timeframe, backtest.start, backtest.end)
+        bars = bars_of(symbol)
     except NotFoundError:
         return None  # the instrument was deleted since: the strategy's line still stands
     times, values = benchmark_equity(stamps, equity, bars)
@@ -116,8 +171,8 @@ def _trade_returns_pct(backtest: Backtest) -> np.ndarray:
     return np.fromiter(closed.values_list("net_pnl_pct", flat=True), dtype=np.float64)
 
 
-def _price_data(backtest: Backtest, symbol: str) -> dict[str, Any]:
-    bars = bars_load_arrays(symbol, backtest.timeframe, backtest.start, backtest.end)
+def _price_data(backtest: Backtest, symbol: str, bars_of: BarsOf) -> dict[str, Any]:
+    bars = bars_of(symbol)
     candles = candles_bucketed(bars)
     ohlc, volume = candle_points(candles)
     return {

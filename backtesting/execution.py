@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from backtesting import sandbox
 from backtesting.bars import bars_for_backtest
+from backtesting.chart_data import backtest_charts_prepare
 from backtesting.curves import curve_encode
 from backtesting.engine.barcodec import VERSION as BAR_CODEC_VERSION
 from backtesting.engine.barcodec import fingerprint_bars
@@ -124,6 +125,8 @@ def _run_and_store(backtest: Backtest, claim: JobClaim) -> None:
         BacktestResult.objects.filter(backtest_id=backtest.pk).update(timings=timings)
         metrics.BARS_PROCESSED.inc(n_bars)
         backtest_finish_effects(backtest.pk, BacktestStatus.SUCCEEDED)
+        # The bars are in memory now: the page's first visit need not load them again.
+        backtest_charts_prepare(backtest_id=backtest.pk, bars=bars)
 
 
 def run_sandboxed(

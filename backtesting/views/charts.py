@@ -19,9 +19,10 @@ from backtesting.models import Backtest
 from tradeplatform.errors import NotFoundError
 
 
-def _visible_backtest(request: HttpRequest, pk: int) -> Backtest:
+def _visible_backtest(request: HttpRequest, pk: int, *, with_result: bool = False) -> Backtest:
+    # Without the result by default: a cached chart document needs none of its megabytes.
     try:
-        return selectors.backtest_get(user=request.user, pk=pk, with_result=True)
+        return selectors.backtest_get(user=request.user, pk=pk, with_result=with_result)
     except NotFoundError as exc:
         raise Http404 from exc
 
@@ -49,7 +50,7 @@ def backtest_prices_view(request: HttpRequest, pk: int) -> JsonResponse:
 @require_http_methods(["GET"])
 def backtest_equity_csv_view(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     """Every point of the equity curve: timestamp, equity, drawdown (empty where null)."""
-    backtest = _visible_backtest(request, pk)
+    backtest = _visible_backtest(request, pk, with_result=True)
     response = StreamingHttpResponse(_equity_rows(backtest), content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="backtest-{backtest.pk}-equity.csv"'
     return response

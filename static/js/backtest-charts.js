@@ -1,7 +1,7 @@
 // The backtest detail page's charts: price with trades, equity with the benchmark, drawdown
 // (lightweight-charts), monthly returns and trade returns (ECharts, loaded on demand).
-// Data comes from the page's JSON endpoints (the CSP forbids inline scripts): charts.json and
-// prices.json are requested at once and each chart is drawn as its data arrives.
+// Data comes from the page's JSON endpoints (the CSP forbids inline scripts): charts.json holds
+// every chart's data with the first symbol's prices; prices.json another symbol's.
 //
 // For tests and tools: each chart element carries what its library holds (data-points,
 // data-candles, data-markers, data-cells, data-bins), window.tpCharts exposes the charts, and
@@ -169,16 +169,14 @@ async function drawReturns(data, colors, module) {
   return drawn;
 }
 
-async function drawPrices(root, price) {
+// The first symbol's prices come with charts.json; another symbol's on demand.
+function followSymbolChoice(root, price) {
   const select = document.getElementById("price-symbol");
-  const url = (symbol) => `${root.dataset.pricesUrl}?symbol=${encodeURIComponent(symbol)}`;
-  const data = await getJson(url(select ? select.value : root.dataset.firstSymbol));
-  price.show(data);
-  describePrices(data);
   select?.addEventListener("change", async () => {
-    const next = await getJson(url(select.value));
-    price.show(next);
-    describePrices(next);
+    const url = `${root.dataset.pricesUrl}?symbol=${encodeURIComponent(select.value)}`;
+    const data = await getJson(url);
+    price.show(data);
+    describePrices(data);
   });
 }
 
@@ -186,28 +184,31 @@ async function start() {
   const root = document.querySelector("[data-charts-url]");
   if (!root) return;
   const colors = chartColors();
-  // Both documents and the (large) ECharts module at once, each drawn when it arrives.
+  // The data and the (large) ECharts module at once; the lightweight charts meanwhile.
   const summary = getJson(root.dataset.chartsUrl);
   const returnsModule = import("./returns-charts.js");
   const charts = {};
   charts.price = drawPriceChart(document.getElementById("price-chart"), colors);
   followCrosshair(charts.price, document.getElementById("price-readout"));
-  const prices = drawPrices(root, charts.price);
   const data = await summary;
   if (data.equity.length === 0) {
     root.hidden = true; // nothing to draw yet; the page says why
     return;
   }
+  charts.price.show(data.prices);
+  describePrices(data.prices);
+  followSymbolChoice(root, charts.price);
   charts.equity = drawEquity(document.getElementById("equity-chart"), data, colors);
   charts.drawdown = drawDrawdown(document.getElementById("drawdown-chart"), data.drawdown, colors);
   describeEquity(data);
   Object.assign(charts, await drawReturns(data, colors, returnsModule));
-  await prices;
   onColorSchemeChange((next) => {
     for (const chart of Object.values(charts)) chart.restyle(next);
   });
   window.tpCharts = charts;
   root.dataset.ready = "true";
+  // Milliseconds since the navigation started: the page-load timing test reads it.
+  document.body.dataset.chartsReadyAt = String(Math.round(performance.now()));
   document.body.dataset.chartsReady = "1";
   document.dispatchEvent(new CustomEvent("tp:charts-ready"));
 }

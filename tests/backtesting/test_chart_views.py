@@ -10,6 +10,7 @@ from io import StringIO
 import pytest
 from django.test import Client
 
+from backtesting import chart_data
 from backtesting.chart_series import DISPLAY_CANDLES
 from tests.backtesting.conftest import execute_job, seed_bars
 
@@ -45,6 +46,8 @@ def test_charts_carry_the_benchmark_from_the_same_start_and_the_returns(owner, d
 
 def test_prices_are_the_runs_candles_with_every_entry_and_exit(owner, done) -> None:
     data = _client(owner).get(f"/backtests/{done.pk}/prices.json").json()
+    # The page's one request carries the first symbol's prices too.
+    assert _client(owner).get(f"/backtests/{done.pk}/charts.json").json()["prices"] == data
     assert data["symbol"] == "AAA" and data["bars"] == 500 and data["bucket"] == 1
     assert len(data["candles"]) == 500 == len(data["volume"])
     trades = list(done.trades.order_by("seq"))
@@ -95,3 +98,15 @@ def test_another_users_chart_data_is_not_found(other_user, done, endpoint) -> No
 def test_chart_data_needs_a_signed_in_user(done, endpoint) -> None:
     response = Client().get(f"/backtests/{done.pk}/{endpoint}")
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_a_finished_run_leaves_its_chart_data_ready_for_the_first_visit(
+    owner, done, monkeypatch
+) -> None:
+    # The worker built the documents from the bars it ran on: no visit loads bars again.
+    def no_bar_reads(*args, **kwargs):
+        raise AssertionError("chart data loaded bars although the worker prepared it")
+
+    monkeypatch.setattr(chart_data, "bars_load_arrays", no_bar_reads)
+    data = _client(owner).get(f"/backtests/{done.pk}/charts.json").json()
+    assert data["prices"]["markers"] and data["benchmark"]["points"]

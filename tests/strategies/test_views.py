@@ -291,7 +291,11 @@ def test_delete_archives_after_confirmation(owner, owner_web):
 
 def test_pages_use_no_inline_scripts_or_styles(owner, owner_web):
     strategy = StrategyFactory(owner=owner)
-    for path in ("/strategies/", "/strategies/new/", f"/strategies/{strategy.pk}/"):
+    StrategyVersionFactory(strategy=strategy, code=CHANGED_CODE)
+    pages = ("", "new/", f"{strategy.pk}/", f"{strategy.pk}/edit/", f"{strategy.pk}/diff/")
+    for path in [f"/strategies/{page}" for page in pages] + [
+        f"/strategies/{strategy.pk}/versions/1/"
+    ]:
         html = owner_web.get(path).content.decode()
         assert "<script>" not in html
         assert "<style" not in html

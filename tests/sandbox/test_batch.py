@@ -442,3 +442,16 @@ def test_a_batch_loads_no_module_after_the_lockdown() -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_without_bubblewrap_a_batch_runs_at_the_rlimits_level(
+    run_batch: Callable[..., BatchResult], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from backtesting.sandbox import isolation
+
+    monkeypatch.setattr(isolation, "find_bwrap", lambda: None)
+    monkeypatch.setattr(launcher, "find_bwrap", lambda: None)
+    monkeypatch.setattr(batch, "isolation_level", lambda: "rlimits")
+    result = run_batch(SMA_CROSS, SMA_SETS[:2])
+    assert result.sandbox["isolation_level"] == "rlimits"
+    assert all(item.ok for item in result.items)

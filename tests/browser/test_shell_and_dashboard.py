@@ -40,6 +40,9 @@ def test_the_dashboard_and_its_header_menu_on_a_phone(live_server, page) -> None
     assert page.inner_text(".coverage-dates") == "2015-01-02 → 2024-12-31"
     assert page.locator(".site-menu-button").is_hidden()  # wide screen: the links show inline
     screenshot(page, "dashboard")
+    page.emulate_media(color_scheme="dark")
+    screenshot(page, "dashboard-dark")
+    page.emulate_media(color_scheme="light")
 
     page.set_viewport_size(PHONE)
     button = page.locator(".site-menu-button")

@@ -17,7 +17,8 @@ export function lightweightOptions(colors) {
     layout: { background: { color: colors.card }, textColor: colors.fg, attributionLogo: false,
       panes: { separatorColor: colors.border } },
     grid: { vertLines: { color: colors.subtle }, horzLines: { color: colors.subtle } },
-    timeScale: { borderColor: colors.border },
+    // Narrowing the window squeezes the same dates in rather than cutting the oldest off.
+    timeScale: { borderColor: colors.border, lockVisibleTimeRangeOnResize: true },
     rightPriceScale: { borderColor: colors.border },
     crosshair: { mode: 0 }, // free crosshair: it follows the pointer, not the nearest close
   };

@@ -119,6 +119,8 @@ function mount(element, build, colors) {
 }
 
 export function drawMonthlyReturns(element, rows, colors) {
+  // A row per year stays readable however many years the run spans.
+  element.style.height = `${Math.max(220, 100 + rows.length * 44)}px`;
   const drawn = mount(element, (c, narrow) => monthlyOption(rows, c, narrow), colors);
   element.dataset.cells = String(drawn.chart.getOption().series[0].data.length);
   return drawn;

@@ -5,6 +5,7 @@ Mounted at "/" by tradeplatform.urls (include by name, so the platform imports n
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import path
@@ -18,7 +19,7 @@ from backtesting.dashboard import dashboard_for
 @require_GET
 def home_view(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
-        return render(request, "home.html")
+        return render(request, "home.html", {"registration_open": settings.REGISTRATION_OPEN})
     context = {
         "dashboard": dashboard_for(request.user),
         # Viewers read; the New buttons would only lead them to a refusal.

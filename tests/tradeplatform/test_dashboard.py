@@ -52,6 +52,14 @@ def test_a_visitor_sees_the_marketing_page_with_sign_up_and_sign_in():
     assert "Recent backtests" not in body
 
 
+def test_with_registration_closed_the_marketing_page_offers_only_sign_in(settings):
+    settings.REGISTRATION_OPEN = False
+    body = Client().get("/").content.decode()
+    assert "Create a free account" not in body
+    assert "New accounts are by invitation" in body
+    assert 'class="button button-large" href="/accounts/login/"' in body
+
+
 def test_a_new_user_sees_the_three_steps_with_every_template(owner):
     body = signed_in(owner).get("/").content.decode()
     assert "Your first backtest in three steps" in body

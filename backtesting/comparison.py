@@ -16,9 +16,10 @@ from typing import Any
 
 import numpy as np
 
+from backtesting.chart_data import curve_arrays
 from backtesting.chart_series import ChartPoint, chart_series
 from backtesting.metric_display import METRIC_GROUPS, Better, MetricSpec, format_metric
-from backtesting.models import Backtest, BacktestResult
+from backtesting.models import Backtest
 
 MIN_COMPARED = 2
 MAX_COMPARED = 4
@@ -85,11 +86,10 @@ def compare_groups(metrics: list[dict[str, Any]], currencies: list[str]) -> list
 
 def compare_series(backtest: Backtest) -> dict[str, list[ChartPoint]]:
     """{"equity": rebased to 100 at the first point, "drawdown": fractions}, down-sampled."""
-    result: BacktestResult | None = backtest.result_or_none
-    if result is None or result.timestamps is None or result.equity is None:
+    curve = curve_arrays(backtest.result_or_none)
+    if curve is None:
         return {"equity": [], "drawdown": []}
-    stamps = np.frombuffer(bytes(result.timestamps), dtype="<i8")
-    equity = np.frombuffer(bytes(result.equity), dtype="<f8")
+    stamps, equity, drawdown = curve["timestamps"], curve["equity"], curve["drawdown"]
     finite = equity[np.isfinite(equity)]
     # Rebased on the first finite equity: a run that starts with 10,000 and one with 1,000,000
     # then share one axis, and "100 -> 120" reads as +20 %.
@@ -97,12 +97,7 @@ def compare_series(backtest: Backtest) -> dict[str, list[ChartPoint]]:
         rebased = np.full_like(equity, np.nan)
     else:
         rebased = equity / finite[0] * REBASED_START
-    drawdown = (
-        np.frombuffer(bytes(result.drawdown), dtype="<f8")
-        if result.drawdown is not None
-        else np.empty(0)
-    )
     return {
-        "equity": chart_series(stamps, rebased),
+        "equity": chart_series(stamps[: len(rebased)], rebased),
         "drawdown": chart_series(stamps[: len(drawdown)], drawdown),
     }

@@ -79,6 +79,7 @@ def test_the_dashboard_shows_my_backtests_with_headline_metrics_as_people_read_t
         metrics={"total_return": 0.168466, "sharpe_ratio": 1.23456, "max_drawdown": -0.081},
     )  # fmt: skip
     running = make_backtest(owner, status="running", name="Still going", age_minutes=-1)
+    Backtest.objects.filter(pk=running.pk).update(progress=0.42)
     body = signed_in(owner).get("/").content.decode()
 
     assert "Your first backtest in three steps" not in body
@@ -89,6 +90,7 @@ def test_the_dashboard_shows_my_backtests_with_headline_metrics_as_people_read_t
     assert '<span class="badge badge-succeeded">Succeeded</span>' in body
     assert f'href="/backtests/{running.pk}/"' in body
     assert '<span class="badge badge-running">Running</span>' in body
+    assert "42 % done" in body
     # Newest first: the running one was queued after the finished one.
     assert body.index("Still going") < body.index("Trend rider")
 

@@ -1,8 +1,8 @@
 """`make bench`: every benchmark, one after the other, each printing ratios against its baseline.
 
-    .venv/bin/python -m benchmarks [engine] [marketdata] [jobs] [validation]
+    .venv/bin/python -m benchmarks [engine] [marketdata] [jobs] [validation] [sandbox]
 
-The engine and validation benchmarks need nothing else; the market-data and job benchmarks
+The engine, validation and sandbox benchmarks need nothing else; the market-data and job benchmarks
 need PostgreSQL and Redis (DATABASE_URL / REDIS_URL / CELERY_BROKER_URL, defaulting to the
 local servers on their own databases so they never touch a dev database).
 """
@@ -25,6 +25,7 @@ BENCHMARKS = {
     "marketdata": ["benchmarks/marketdata/bench_load.py"],
     "jobs": ["-m", "benchmarks.jobs.bench_latency"],
     "validation": ["-m", "benchmarks.validation.bench_worst_case"],
+    "sandbox": ["-m", "benchmarks.sandbox.bench_batch"],
 }
 
 
@@ -47,7 +48,7 @@ def main(selected: list[str]) -> int:
     prepared = False
     for name in selected or list(BENCHMARKS):
         env = dict(os.environ)
-        if name not in ("engine", "validation"):  # these two need no services
+        if name not in ("engine", "validation", "sandbox"):  # these need no services
             env = {**SERVICES, **env}
             if not prepared:
                 prepare_database(env)

@@ -11,7 +11,9 @@ from django.test import Client
 
 from backtesting.metric_display import METRICS
 from backtesting.models import Backtest, BacktestResult, BacktestStatus, Trade
-from tests.backtesting.conftest import execute_job
+from backtesting.services import backtest_submit
+from tests.backtesting.conftest import execute_job, make_input
+from tests.factories import StrategyFactory, StrategyVersionFactory
 
 
 def client_for(user: Any) -> Client:
@@ -45,6 +47,11 @@ def make_trades(backtest: Backtest, n: int) -> None:
               net_pnl=i * 10.0 - 500, net_pnl_pct=(i * 10.0 - 500) / 10, bars_held=i % 7)
         for i in range(1, n + 1)
     )  # fmt: skip
+
+
+FAILING_LINE = re.compile(
+    r'is-failing" aria-current="true"><span class="bt-code-no">(\d+)</span>([^<]*)<'
+)
 
 
 def trade_seqs(html: str) -> list[int]:
@@ -212,12 +219,34 @@ def test_a_runtime_error_shows_the_failing_line_of_the_strategy(submit, owner) -
     )  # fmt: skip
     page = client_for(owner).get(f"/backtests/{backtest.pk}/").content.decode()
     assert "runtime_error" in page and "division by zero &lt;b&gt;" in page
-    failing = re.search(
-        r'is-failing" aria-current="true"><span class="bt-code-no">(\d+)</span>([^<]*)<', page
-    )
+    failing = FAILING_LINE.search(page)
     assert failing is not None and failing.group(1) == "6"
     assert failing.group(2) == code[5].replace("'", "&#x27;").replace('"', "&quot;")
     assert '<span class="bt-code-no">3</span>' in page  # three lines of context above
+
+
+BROKEN_CODE = """from strategy import Strategy
+
+
+class Broken(Strategy):
+    def init(self):
+        pass
+
+    def next(self):
+        x = 1 / 0
+"""
+
+
+def test_a_real_runtime_failure_highlights_the_users_line(owner, instrument) -> None:
+    strategy = StrategyFactory(owner=owner, code="")
+    broken = StrategyVersionFactory(strategy=strategy, code=BROKEN_CODE, parameters=[],
+                                    class_name="Broken")  # fmt: skip
+    backtest = execute_job(backtest_submit(owner=owner, data=make_input(broken, parameters={})).pk)
+    assert backtest.status == BacktestStatus.FAILED
+    page = client_for(owner).get(f"/backtests/{backtest.pk}/").content.decode()
+    failing = FAILING_LINE.search(page)
+    assert failing is not None and failing.groups() == ("9", "        x = 1 / 0")
+    assert "ZeroDivisionError" in page
 
 
 def test_the_log_output_is_shown_escaped(done, owner) -> None:

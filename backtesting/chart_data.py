@@ -12,6 +12,7 @@ visit finds them there; a visit after the cache lost them builds them again from
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 from collections.abc import Callable, Mapping
@@ -62,7 +63,11 @@ def backtest_chart_data(backtest: Backtest) -> dict[str, Any]:
     prices = None
     if summary["equity"] and backtest.symbols:
         first = backtest.symbols[0]
-        prices = _cached(backtest, f"prices:{first}", lambda: _price_data(backtest, first, bars_of))
+        # NotFoundError: the instrument was deleted since; the other charts still stand.
+        with contextlib.suppress(NotFoundError):
+            prices = _cached(
+                backtest, f"prices:{first}", lambda: _price_data(backtest, first, bars_of)
+            )
     return {**summary, "prices": prices}
 
 

@@ -195,9 +195,13 @@ async function start() {
     root.hidden = true; // nothing to draw yet; the page says why
     return;
   }
-  charts.price.show(data.prices);
-  describePrices(data.prices);
-  followSymbolChoice(root, charts.price);
+  if (data.prices) {
+    charts.price.show(data.prices);
+    describePrices(data.prices);
+    followSymbolChoice(root, charts.price);
+  } else {
+    document.getElementById("price-block").hidden = true; // its market data is gone
+  }
   charts.equity = drawEquity(document.getElementById("equity-chart"), data, colors);
   charts.drawdown = drawDrawdown(document.getElementById("drawdown-chart"), data.drawdown, colors);
   describeEquity(data);

@@ -85,6 +85,15 @@ def test_every_chart_holds_the_data_the_server_sent(live_server, page) -> None:
     assert f"{returns['winners']} winners" in page.inner_text("#returns-summary")
     screenshot(page, "backtest-charts")
 
+    # Crosshair and tooltips: the price under the pointer as text; ECharts' tooltips drawn on
+    # the canvas (an HTML tooltip's inline styles would be CSP violations, failing this test).
+    page.hover("#price-chart", position={"x": 400, "y": 120})
+    page.wait_for_function("() => document.querySelector('#price-readout').textContent !== ''")
+    assert page.inner_text("#price-readout").startswith("O ")
+    page.hover("#monthly-chart")
+    page.hover("#returns-chart", position={"x": 200, "y": 200})
+    screenshot(page, "backtest-charts-tooltip", full_page=False)
+
     # Another symbol of the run: its own candles, and no marker (the strategy traded AAA).
     page.select_option("#price-symbol", "BBB")
     page.wait_for_function("() => document.querySelector('#price-chart').dataset.candles === '450'")

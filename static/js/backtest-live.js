@@ -36,6 +36,12 @@ function start(section) {
     timer = null;
     try {
       const response = await fetch(url, { headers: { Accept: "application/json" }, cache: "no-store" });
+      if (response.status === 404 || response.status === 403) {
+        // Deleted meanwhile, or the session ended: polling again cannot help.
+        stopped = true;
+        if (note) note.textContent = "This backtest is no longer available; reload the page.";
+        return;
+      }
       if (!response.ok) throw new Error(`status ${response.status}`);
       const data = await response.json();
       show(data);

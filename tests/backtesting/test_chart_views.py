@@ -110,3 +110,21 @@ def test_a_finished_run_leaves_its_chart_data_ready_for_the_first_visit(
     monkeypatch.setattr(chart_data, "bars_load_arrays", no_bar_reads)
     data = _client(owner).get(f"/backtests/{done.pk}/charts.json").json()
     assert data["prices"]["markers"] and data["benchmark"]["points"]
+
+
+def test_the_benchmark_is_the_one_the_run_named(owner, submit) -> None:
+    seed_bars("BBB", n=500, seed=5)
+    settings = {"initial_cash": 10_000.0, "benchmark": "BBB"}
+    backtest = execute_job(submit(symbols=["AAA", "BBB"], settings=settings).pk)
+    data = _client(owner).get(f"/backtests/{backtest.pk}/charts.json").json()
+    assert data["benchmark"]["symbol"] == "BBB" and data["symbols"] == ["AAA", "BBB"]
+    assert data["benchmark"]["points"][0]["value"] == data["equity"][0]["value"]
+    assert data["prices"]["symbol"] == "AAA"  # the page opens on the first symbol
+
+
+def test_a_backtest_without_result_has_nothing_to_draw(owner, submit) -> None:
+    queued = submit()
+    data = _client(owner).get(f"/backtests/{queued.pk}/charts.json").json()
+    assert data["equity"] == [] and data["drawdown"] == [] and data["monthly_returns"] == []
+    assert data["benchmark"] is None and data["prices"] is None
+    assert data["trade_returns"] is None

@@ -7,6 +7,8 @@ with the classification of a single run, under the same lockdown.
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -455,3 +457,44 @@ def test_without_bubblewrap_a_batch_runs_at_the_rlimits_level(
     result = run_batch(SMA_CROSS, SMA_SETS[:2])
     assert result.sandbox["isolation_level"] == "rlimits"
     assert all(item.ok for item in result.items)
+
+
+# The real child, with its batch job wrapped to report the process's limits from inside it,
+# after the lockdown, in place of the first combination's print log.
+REPORT_LOCKDOWN = (
+    "import sys; sys.path.insert(0, sys.argv[1])\n"
+    "import ctypes, json, os, resource\n"
+    "from backtesting.sandbox import batch_runner, child\n"
+    "real = batch_runner.run_batch\n"
+    "def reporting(header, columns, progress):\n"
+    "    message = real(header, columns, progress)\n"
+    "    names = ('RLIMIT_AS', 'RLIMIT_NPROC', 'RLIMIT_FSIZE', 'RLIMIT_NOFILE', 'RLIMIT_CPU')\n"
+    "    message['logs'] = json.dumps({\n"
+    "        'rlimits': {n: resource.getrlimit(getattr(resource, n)) for n in names},\n"
+    "        'seccomp_mode': ctypes.CDLL(None).prctl(21, 0, 0, 0, 0),\n"
+    "        'uid': os.getuid(), 'env': sorted(os.environ)})\n"
+    "    return message\n"
+    "batch_runner.run_batch = reporting\n"
+    "child.main()\n"
+)
+
+
+def test_a_batch_runs_under_the_single_runs_lockdown(
+    run_batch: Callable[..., BatchResult], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(launcher, "BOOTSTRAP", REPORT_LOCKDOWN)
+    result = run_batch(SMA_CROSS, SMA_SETS[:3])
+    assert all(item.ok for item in result.items)
+    seen = json.loads(result.sandbox["logs"])
+    limits = seen["rlimits"]
+    assert limits["RLIMIT_AS"] == [LIMITS.memory_bytes] * 2
+    assert limits["RLIMIT_NPROC"] == [0, 0] and limits["RLIMIT_FSIZE"] == [0, 0]
+    assert limits["RLIMIT_NOFILE"] == [LIMITS.max_open_files] * 2
+    # The batch's hard CPU limit; the soft one is the last combination's share.
+    assert limits["RLIMIT_CPU"][1] == 3 * LIMITS.cpu_seconds + 1
+    assert limits["RLIMIT_CPU"][0] <= 1 + LIMITS.cpu_seconds
+    if launcher.isolation_level() == "bubblewrap+seccomp":
+        assert seen["seccomp_mode"] == 2
+    if os.geteuid() == 0:
+        assert seen["uid"] == 65534
+    assert not set(seen["env"]) & {"DATABASE_URL", "SECRET_KEY", "REDIS_URL"}

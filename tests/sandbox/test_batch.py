@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -35,6 +36,7 @@ from backtesting.sandbox.supervisor import Outcome
 from strategies.paramspec import ParameterSpec
 from strategies.validation import validate_strategy_code
 from tests.sandbox.conftest import HEADER, PROJECT_ROOT, SECRET, SMA_CROSS, leaked_text
+from tests.sandbox.test_attacks import ATTACKS
 
 MIB = 1024 * 1024
 LIMITS = SandboxLimits(cpu_seconds=2, wall_seconds=8.0, memory_bytes=512 * MIB)
@@ -84,7 +86,7 @@ def declared(code: str) -> list[ParameterSpec]:
 def run_batch(spec: dict[str, Any], bars: dict[str, BarSeries]) -> Callable[..., BatchResult]:
     def _run(code: str, sets: list[dict[str, Any]], **kwargs: Any) -> BatchResult:
         kwargs.setdefault("limits", LIMITS)
-        params = kwargs.pop("declared", None) or declared(code)
+        params = kwargs.pop("declared") if "declared" in kwargs else declared(code)
         return run_strategy_batch_in_sandbox(code, spec, bars, sets, params, **kwargs)
 
     return _run
@@ -498,3 +500,25 @@ def test_a_batch_runs_under_the_single_runs_lockdown(
     if os.geteuid() == 0:
         assert seen["uid"] == 65534
     assert not set(seen["env"]) & {"DATABASE_URL", "SECRET_KEY", "REDIS_URL"}
+
+
+@pytest.mark.parametrize("name", sorted(ATTACKS))
+def test_the_attack_corpus_fails_in_a_batch_as_in_a_single_run(
+    name: str,
+    run_batch: Callable[..., BatchResult],
+    listener: socket.socket,
+    no_new_files: None,
+) -> None:
+    code, expected = ATTACKS[name]
+    code = code.replace("('127.0.0.1', 1)", f"('127.0.0.1', {listener.getsockname()[1]})")
+    try:
+        result = run_batch(code, [{}, {}], declared=[])
+    except SandboxError as exc:  # the whole batch: refused code, a limit, a crash
+        assert exc.code in expected, exc.to_dict()
+        assert SECRET not in leaked_text(exc)
+    else:  # each combination failed on its own, as the single run did
+        errors = [item.error for item in result.items]
+        assert all(e is not None and e.code in expected for e in errors), errors
+        assert SECRET not in leaked_text([e.to_dict() for e in errors if e]) + str(result.sandbox)
+    with pytest.raises(BlockingIOError):
+        listener.accept()

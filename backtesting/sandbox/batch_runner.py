@@ -137,13 +137,13 @@ def _item_error(message: str, lines: list[str]) -> dict[str, Any]:
     return {"ok": False, "error": {k: error[k] for k in ("code", "message", "traceback")}}
 
 
-def cpu_soft_limit(used_seconds: float, item_seconds: int, hard_soft: int) -> int:
+def cpu_soft_limit(used_seconds: float, item_seconds: int, batch_seconds: int) -> int:
     """RLIMIT_CPU's soft limit for the next combination: its share on top of what is used.
 
-    Never above the batch's own soft limit (`hard_soft`): the rlimit set at lockdown stays the
-    ceiling, and raising a soft limit up to it is all an unprivileged process can do.
+    Never above the batch's own soft limit (`batch_seconds`, set at lockdown): that stays the
+    ceiling, and raising a soft limit up to the hard one is all an unprivileged process can do.
     """
-    return min(math.ceil(used_seconds) + item_seconds, hard_soft)
+    return min(math.ceil(used_seconds) + item_seconds, batch_seconds)
 
 
 def _limit_cpu_of_next_combination(item_seconds: int) -> None:

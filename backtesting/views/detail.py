@@ -41,7 +41,9 @@ NUMERIC_TRADE_COLUMNS = frozenset({"seq", "size", "net_pnl", "net_pnl_pct", "bar
 
 def _visible(request: HttpRequest, pk: int, *, with_result: bool = False) -> Backtest:
     try:
-        return selectors.backtest_get(user=request.user, pk=pk, with_result=with_result)
+        return selectors.backtest_get(
+            user=request.user, pk=pk, with_result=with_result, without_curves=True
+        )
     except NotFoundError as exc:
         raise Http404 from exc
 

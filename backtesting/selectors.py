@@ -38,14 +38,20 @@ def backtest_list(
     return qs.recent()
 
 
-def backtest_get(*, user: Any, pk: Any, with_result: bool = False) -> Backtest:
+def backtest_get(
+    *, user: Any, pk: Any, with_result: bool = False, without_curves: bool = False
+) -> Backtest:
     """A backtest the user may see (own, or any for verified operators); 404 otherwise.
 
     with_result: join its BacktestResult too (detail views), so reading it costs no query.
+    without_curves: leave the result's curve arrays in the database (a page that shows
+    metrics and the log, not the curves: a million-bar run's arrays are tens of megabytes).
     """
     qs = Backtest.objects.select_related("strategy_version__strategy", "rerun_of")
     if with_result:
         qs = qs.select_related("result")
+        if without_curves:
+            qs = qs.defer("result__timestamps", "result__equity", "result__drawdown")
     return get_visible_or_404(qs, user, pk=pk)
 
 

@@ -95,6 +95,7 @@ INSTALLED_APPS = [
     "strategies",
     "backtesting.marketdata.apps.MarketdataConfig",
     "backtesting",
+    "backtesting.optimization.apps.OptimizationConfig",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,172 @@
+"""What a worker does with one chunk of a sweep: claim it, run its combinations in one sandbox
+child over bars loaded once, store one row per combination, end the chunk.
+
+Idempotent under at-least-once delivery: the claim is the shared lifecycle's (a duplicate
+message finds the chunk running or finished and does nothing; a dead worker's chunk is
+re-claimed once its lease expires); combinations already stored are skipped, and rows are
+inserted with ON CONFLICT DO NOTHING on (optimization, index), so nothing counts twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.utils import timezone
+
+from backtesting import sandbox
+from backtesting.bars import bars_for_backtest
+from backtesting.engine.research.ranking import objective_value
+from backtesting.jobs.bounds import MAX_MESSAGE_CHARS, text_bound
+from backtesting.jobs.fields import JobStatus
+from backtesting.jobs.lifecycle import ClaimOutcome, JobClaim, job_claim
+from backtesting.optimization.finish import sandbox_limits
+from backtesting.optimization.models import (
+    Optimization,
+    OptimizationChunk,
+    OptimizationResult,
+    ResultStatus,
+)
+from strategies.paramspec import ParameterSpace
+
+logger = logging.getLogger(__name__)
+Pending = list[tuple[int, dict[str, Any]]]
+
+
+def optimization_chunk_execute(*, chunk_id: int) -> OptimizationChunk | None:
+    """Claim, run and store one chunk; returns it in its final state (None if gone).
+
+    A chunk failing through the user's code (or a sandbox limit) stores its combinations as
+    failed rows with the message and ends `failed`; the other chunks are untouched. Database
+    and broker errors release the claim and propagate, so the task retries them.
+    """
+    token = uuid.uuid4().hex
+    if job_claim(OptimizationChunk, job_id=chunk_id, token=token) is not ClaimOutcome.CLAIMED:
+        return OptimizationChunk.objects.filter(pk=chunk_id).first()
+    claim = JobClaim(OptimizationChunk, chunk_id, token)
+    chunk = OptimizationChunk.objects.select_related("optimization__strategy_version").get(
+        pk=chunk_id
+    )
+    Optimization.objects.filter(pk=chunk.optimization_id, status=JobStatus.QUEUED).update(
+        status=JobStatus.RUNNING, started_at=timezone.now()
+    )
+    pending = _pending(chunk)
+    try:
+        if pending:
+            _run_and_store(chunk, pending, claim)
+        claim.finish(JobStatus.SUCCEEDED, progress=1.0)
+    except SoftTimeLimitExceeded:
+        limit = settings.BACKTEST_SOFT_TIME_LIMIT
+        _fail(chunk, pending, claim, "time_limit", f"The chunk ran longer than {limit} s.")
+    except sandbox.SandboxCancelledError:
+        claim.finish(JobStatus.CANCELLED, error_code="cancelled", error_message="Cancelled.")
+    except sandbox.SandboxError as exc:
+        _fail(chunk, pending, claim, exc.code, exc.message)
+    except BaseException:
+        claim.release()
+        raise
+    return OptimizationChunk.objects.filter(pk=chunk_id).first()
+
+
+def _pending(chunk: OptimizationChunk) -> Pending:
+    """The chunk's combinations that have no row yet (all of them but after a redelivery)."""
+    stored = set(
+        OptimizationResult.objects.filter(
+            optimization_id=chunk.optimization_id,
+            index__in=[index for index, _ in chunk.combinations],
+        ).values_list("index", flat=True)
+    )
+    return [(index, params) for index, params in chunk.combinations if index not in stored]
+
+
+def _run_and_store(chunk: OptimizationChunk, pending: Pending, claim: JobClaim) -> None:
+    optimization = chunk.optimization
+    bars = bars_for_backtest(
+        symbols=list(optimization.symbols),
+        timeframe=optimization.timeframe,
+        start=optimization.start,
+        end=optimization.end,
+    ).bars
+    batch = sandbox.run_strategy_batch_in_sandbox(
+        optimization.strategy_version.code,
+        optimization.spec_dict(),
+        bars,
+        [{**optimization.parameters, **params} for _, params in pending],
+        ParameterSpace.from_dicts(optimization.strategy_version.parameters),
+        limits=sandbox_limits(),
+        on_progress=lambda done, total: claim.on_progress(done / max(total, 1)),
+        should_cancel=claim.should_cancel,
+        timeframe=optimization.timeframe,
+    )
+    if claim.lost:
+        raise sandbox.SandboxCancelledError()
+    rows = [
+        _row(optimization, index, params, item)
+        for (index, params), item in zip(pending, batch.items, strict=True)
+    ]
+    OptimizationResult.objects.bulk_create(rows, ignore_conflicts=True)
+
+
+def _row(
+    optimization: Optimization, index: int, params: dict[str, Any], item: sandbox.BatchItemResult
+) -> OptimizationResult:
+    if item.ok and item.metrics is not None:
+        n_trades = item.metrics.get("n_trades")
+        return OptimizationResult(
+            optimization=optimization,
+            index=index,
+            parameters=params,
+            status=ResultStatus.OK,
+            objective=objective_value(item.metrics, optimization.objective),
+            n_trades=int(n_trades) if isinstance(n_trades, int) else None,
+            metrics=item.metrics,
+        )
+    message = item.error.message if item.error else "This combination failed."
+    return _failed_row(optimization, index, params, message)
+
+
+def _failed_row(
+    optimization: Optimization, index: int, params: dict[str, Any], message: str
+) -> OptimizationResult:
+    return OptimizationResult(
+        optimization=optimization,
+        index=index,
+        parameters=params,
+        status=ResultStatus.FAILED,
+        error_message=text_bound(message, MAX_MESSAGE_CHARS),
+    )
+
+
+def _fail(
+    chunk: OptimizationChunk, pending: Pending, claim: JobClaim, code: str, message: str
+) -> None:
+    """Every combination of the chunk not yet stored fails with the message; then the chunk."""
+    rows = [_failed_row(chunk.optimization, index, params, message) for index, params in pending]
+    OptimizationResult.objects.bulk_create(rows, ignore_conflicts=True)
+    claim.finish(
+        JobStatus.FAILED, error_code=code, error_message=text_bound(message, MAX_MESSAGE_CHARS)
+    )
+
+
+def chunk_finish_effects(chunk_id: int, status: str) -> None:
+    """The lifecycle's hook once a chunk ended: let its sweep advance (or end)."""
+    from backtesting.optimization.services import optimization_advance
+
+    row = OptimizationChunk.objects.filter(pk=chunk_id).values("optimization_id").first()
+    if row is not None:
+        optimization_advance(optimization_id=row["optimization_id"])
+
+
+def chunk_exhausted(chunk_id: int, attempts: int) -> None:
+    """The attempt cap ended a chunk `failed` (its workers kept dying): its rows fail with it,
+    so the sweep still finishes with every other chunk's results."""
+    chunk = OptimizationChunk.objects.select_related("optimization").filter(pk=chunk_id).first()
+    if chunk is None:
+        return
+    message = f"Our workers were lost {attempts} times while running these combinations."
+    rows = [_failed_row(chunk.optimization, i, p, message) for i, p in _pending(chunk)]
+    OptimizationResult.objects.bulk_create(rows, ignore_conflicts=True)
+    logger.error("optimization chunk exhausted", extra={"chunk_id": chunk_id})

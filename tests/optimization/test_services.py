@@ -1,0 +1,207 @@
+"""Sweeps end to end through the services and the real sandbox: plans, chunks, best, DSR."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from unittest.mock import ANY
+
+import pytest
+from django.utils import timezone
+
+from backtesting import sandbox
+from backtesting.execution import backtest_execute
+from backtesting.jobs.recovery import job_recover_stale
+from backtesting.optimization.execution import optimization_chunk_execute
+from backtesting.optimization.models import Optimization, OptimizationChunk, OptimizationResult
+from backtesting.optimization.services import optimization_cancel, optimization_result_backtest
+from tests.optimization.conftest import SMA_GRID, run_all_chunks
+from tradeplatform.errors import ConflictError, DomainValidationError
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_sma_grid_with_fast_below_slow_runs_exactly_90_combinations(sweep):
+    optimization = sweep()
+    assert optimization.total == 90
+    assert optimization.chunks.count() == 4  # 25 + 25 + 25 + 15
+    optimization = run_all_chunks(optimization)
+    assert optimization.status == "succeeded"
+    assert optimization.progress == 1.0
+    rows = OptimizationResult.objects.filter(optimization=optimization)
+    assert rows.count() == 90
+    assert all(r["fast"] < r["slow"] for r in rows.values_list("parameters", flat=True))
+    assert sorted(rows.values_list("index", flat=True)) == list(range(90))
+
+
+def test_a_random_space_with_constraints_runs_exactly_the_samples_asked_for(sweep):
+    space = {**SMA_GRID, "kind": "random", "samples": 40, "seed": 3}
+    first, second = sweep(space=space), sweep(space=space)
+    assert first.total == 40 and first.chunks.count() == 2
+    plan = [c for chunk in first.chunks.all() for c in chunk.combinations]
+    assert [c[0] for c in plan] == list(range(40))
+    assert all(p["fast"] < p["slow"] for _, p in plan)
+    again = [c for chunk in second.chunks.all() for c in chunk.combinations]
+    assert plan == again  # the same seed draws the same combinations
+
+
+def test_tpe_batches_are_reproducible_from_the_seed(sweep):
+    space = {**SMA_GRID, "kind": "tpe", "samples": 24, "seed": 7, "batch_size": 8}
+    runs = [run_all_chunks(sweep(space=space)) for _ in range(2)]
+    other = run_all_chunks(sweep(space={**space, "seed": 8}))
+    seen = [
+        list(
+            OptimizationResult.objects.filter(optimization=o)
+            .order_by("index")
+            .values_list("parameters", flat=True)
+        )
+        for o in (*runs, other)
+    ]
+    assert len(seen[0]) == 24 and runs[0].chunks.count() == 3  # three ask/tell batches
+    assert seen[0] == seen[1]
+    assert seen[0] != seen[2]
+    assert all(p["fast"] < p["slow"] for p in seen[0])
+    assert runs[0].best_index == runs[1].best_index
+
+
+def test_the_best_combination_ranks_first_among_those_with_enough_trades(sweep):
+    space = {
+        "kind": "grid",
+        "parameters": {
+            "fast": {"min": 5, "max": 30, "step": 5},
+            "slow": {"min": 40, "max": 120, "step": 40},
+        },
+    }
+    unfiltered = run_all_chunks(sweep(space=space))
+    rows = list(OptimizationResult.objects.filter(optimization=unfiltered, status="ok"))
+    best = max(rows, key=lambda r: r.objective)
+    assert unfiltered.best_index == best.index
+    # Require more trades than the best has: the best must then come from the others.
+    min_trades = best.n_trades + 1
+    eligible = [r for r in rows if r.n_trades >= min_trades]
+    assert eligible, "the fixture needs a combination with more trades than the best"
+    filtered = run_all_chunks(sweep(space=space, min_trades=min_trades))
+    assert filtered.best_index == max(eligible, key=lambda r: r.objective).index
+    minimised = run_all_chunks(sweep(space=space, direction="min"))
+    assert minimised.best_index == min(rows, key=lambda r: r.objective).index
+
+
+def test_a_sweep_row_equals_a_normal_backtest_of_the_same_parameters(sweep, owner):
+    optimization = run_all_chunks(sweep())
+    best = OptimizationResult.objects.get(optimization=optimization, index=optimization.best_index)
+    backtest = optimization_result_backtest(optimization=optimization, result=best, owner=owner)
+    assert backtest.parameters == {**optimization.parameters, **best.parameters}
+    backtest = backtest_execute(backtest_id=backtest.pk)
+    assert backtest is not None and backtest.status == "succeeded"
+    for key, value in best.metrics.items():
+        expected = value if value is None else pytest.approx(value, rel=1e-12, abs=1e-12)
+        assert backtest.metrics[key] == expected, key
+    # The DSR's re-run of the best combination reproduces the sweep's Sharpe.
+    deflated = optimization.deflated
+    assert deflated["sharpe"] == pytest.approx(best.metrics["sharpe_ratio"], rel=1e-9)
+    assert deflated["n_trials"] == 90
+    assert 0.0 <= deflated["dsr"] < deflated["psr"] <= 1.0
+
+
+def test_constraints_are_compiled_at_submit_and_a_bad_one_names_its_column(sweep):
+    with pytest.raises(DomainValidationError) as caught:
+        sweep(constraints=["fast < slow", "fast < slow +"])
+    assert caught.value.details == {"constraints": {"1": {"message": ANY, "column": ANY}}}
+    with pytest.raises(DomainValidationError) as caught:
+        sweep(constraints=["fast < nope"])
+    assert "nope" in caught.value.details["constraints"]["0"]["message"]
+    with pytest.raises(DomainValidationError) as caught:
+        sweep(space={"kind": "grid", "parameters": {"fast": {"min": 1, "max": 50, "step": 5}}})
+    assert "fast" in caught.value.details["space"]
+
+
+def test_a_sweep_larger_than_the_bound_is_refused(sweep, settings):
+    settings.OPTIMIZATION_MAX_COMBINATIONS = 89
+    with pytest.raises(DomainValidationError, match="90 combinations"):
+        sweep()
+    assert not Optimization.objects.exists()
+
+
+def test_a_chunk_failing_for_the_users_code_fails_its_rows_and_no_other(sweep, monkeypatch):
+    real = sandbox.run_strategy_batch_in_sandbox
+
+    def second_chunk_runs_out_of_memory(code, spec, bars, sets, *args, **kwargs):
+        if {"fast": 5, "slow": 140} in [{"fast": s["fast"], "slow": s["slow"]} for s in sets]:
+            raise sandbox.MemoryLimitError("The strategy used more than 1024 MB.")
+        return real(code, spec, bars, sets, *args, **kwargs)
+
+    monkeypatch.setattr(sandbox, "run_strategy_batch_in_sandbox", second_chunk_runs_out_of_memory)
+    optimization = run_all_chunks(sweep())
+    chunks = dict(optimization.chunks.values_list("number", "status"))
+    failed_number = next(n for n, s in chunks.items() if s == "failed")
+    assert list(chunks.values()).count("succeeded") == 3
+    rows = OptimizationResult.objects.filter(optimization=optimization)
+    assert rows.count() == 90
+    failed = rows.filter(status="failed")
+    failed_chunk = optimization.chunks.get(number=failed_number)
+    assert sorted(failed.values_list("index", flat=True)) == [
+        i for i, _ in failed_chunk.combinations
+    ]
+    assert set(failed.values_list("error_message", flat=True)) == {
+        "The strategy used more than 1024 MB."
+    }
+    assert optimization.status == "succeeded" and optimization.best_index is not None
+
+
+def test_a_redelivered_chunk_reruns_only_what_was_not_stored_and_counts_nothing_twice(
+    sweep, monkeypatch
+):
+    optimization = sweep()
+    chunk = optimization.chunks.get(number=0)
+    optimization_chunk_execute(chunk_id=chunk.pk)
+    first_rows = {
+        r.index: r.metrics for r in OptimizationResult.objects.filter(optimization=optimization)
+    }
+    assert len(first_rows) == 25
+    # The worker died after storing 15 rows and before ending the chunk: its lease expired.
+    OptimizationResult.objects.filter(optimization=optimization, index__gte=15).delete()
+    OptimizationChunk.objects.filter(pk=chunk.pk).update(
+        status="running", claim_token="dead", lease_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    report = job_recover_stale(OptimizationChunk)
+    assert report.requeued_running == [chunk.pk]
+    sets_run: list[int] = []
+    real = sandbox.run_strategy_batch_in_sandbox
+
+    def counting(code, spec, bars, sets, *args, **kwargs):
+        sets_run.append(len(sets))
+        return real(code, spec, bars, sets, *args, **kwargs)
+
+    monkeypatch.setattr(sandbox, "run_strategy_batch_in_sandbox", counting)
+    optimization_chunk_execute(chunk_id=chunk.pk)
+    optimization_chunk_execute(chunk_id=chunk.pk)  # a duplicate message: nothing to do
+    assert sets_run == [10]
+    rows = {
+        r.index: r.metrics for r in OptimizationResult.objects.filter(optimization=optimization)
+    }
+    assert rows == first_rows
+    chunk.refresh_from_db()
+    assert chunk.status == "succeeded" and chunk.attempts == 2
+
+
+def test_cancelling_ends_queued_chunks_at_once_and_stops_a_running_one(
+    sweep, monkeypatch, settings
+):
+    settings.BACKTEST_CANCEL_POLL_SECONDS = 0.0
+    optimization = sweep()
+    first = optimization.chunks.get(number=0)
+    optimization_chunk_execute(chunk_id=first.pk)
+    real = sandbox.run_strategy_batch_in_sandbox
+
+    def cancelled_while_running(*args, **kwargs):
+        optimization_cancel(optimization=Optimization.objects.get(pk=optimization.pk))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sandbox, "run_strategy_batch_in_sandbox", cancelled_while_running)
+    optimization_chunk_execute(chunk_id=optimization.chunks.get(number=1).pk)
+    optimization.refresh_from_db()
+    statuses = list(optimization.chunks.order_by("number").values_list("status", flat=True))
+    assert statuses == ["succeeded", "cancelled", "cancelled", "cancelled"]
+    assert optimization.status == "cancelled"
+    assert OptimizationResult.objects.filter(optimization=optimization).count() == 25
+    with pytest.raises(ConflictError):
+        optimization_cancel(optimization=optimization)

@@ -492,6 +492,11 @@ PROMETHEUS_EXPORT_MIGRATIONS = False  # /metrics must stay cheap; /ready checks 
 HEALTH_DISK_MIN_FREE_BYTES = env.int("HEALTH_DISK_MIN_FREE_BYTES", default=500 * 1024 * 1024)
 HEALTH_WORKERS_CRITICAL = env.bool("HEALTH_WORKERS_CRITICAL", default=False)
 
+# --- Backups (`manage.py backup` / `restore`, tradeplatform/backups): where, how many kept ---
+# A directory (a mounted volume in Kubernetes); `--keep 0` or BACKUP_KEEP=0 keeps every backup.
+BACKUP_DIR = Path(env.str("BACKUP_DIR", default=str(VAR_DIR / "backups")))
+BACKUP_KEEP = env.int("BACKUP_KEEP", default=14)
+
 # --- Market data (backtesting.marketdata): imports, the bar cache, providers and their breaker ---
 # Rows per COPY chunk / bulk batch: bounds memory per round trip, the import stays one transaction.
 MARKETDATA_IMPORT_BATCH_SIZE = env.int("MARKETDATA_IMPORT_BATCH_SIZE", default=50_000)

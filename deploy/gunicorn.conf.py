@@ -41,6 +41,13 @@ def child_exit(server: Any, worker: Any) -> None:
         metrics_process_forget(worker.pid)
 
 
+def post_fork(server: Any, worker: Any) -> None:
+    """Tell the settings this is a web process with this many threads: its database pool
+    holds one connection per thread (tradeplatform/postgres/budget.py)."""
+    os.environ.setdefault("TP_PROCESS_KIND", "web")
+    os.environ["GUNICORN_THREADS"] = str(worker.cfg.threads)
+
+
 def post_worker_init(worker: Any) -> None:
     worker.wsgi = close_after_unread_body(worker.wsgi)
 

@@ -7,8 +7,12 @@ default (SQLite, a file cache shared by all processes, Celery over the filesyste
 
 from __future__ import annotations
 
+import copy
+import os
+import sys
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import environ
 
@@ -18,6 +22,12 @@ from tradeplatform.config_checks import (
     format_problems,
 )
 from tradeplatform.logging import build_logging_config
+from tradeplatform.postgres.budget import (
+    celery_pool_and_concurrency,
+    default_pool_bounds,
+    detect_process_kind,
+    pool_bounds_from_env,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -108,6 +118,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "tradeplatform.middleware.RequestGuardMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Read replica: per-request routing state; outside the session so its writes count.
+    "tradeplatform.db_router.ReplicaPinMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -145,17 +157,37 @@ TEMPLATES = [
 ]
 
 # --- Database: PostgreSQL with psycopg 3's pool when DATABASE_URL is set, else SQLite ---
-if DATABASE_URL:
-    _db = env.db_url("DATABASE_URL")
+# Each process's pool is sized for its kind (tradeplatform/postgres/budget.py), so the whole
+# fleet fits the server's max_connections: docs/operations.md, "Scaling and the connection budget".
+PROCESS_KIND = detect_process_kind(os.environ, sys.argv)
+_celery_pool, _celery_concurrency = celery_pool_and_concurrency(sys.argv, os.environ)
+DB_POOL_BOUNDS = pool_bounds_from_env(
+    default_pool_bounds(
+        PROCESS_KIND,
+        web_threads=env.int("GUNICORN_THREADS", default=4),
+        celery_pool=_celery_pool,
+        celery_concurrency=_celery_concurrency,
+    ),
+    min_size=env.int("DB_POOL_MIN_SIZE", default=env.int("DB_POOL_SIZE", default=None)),
+    max_size=env.int("DB_POOL_MAX_SIZE", default=None),
+    overflow=env.int("DB_POOL_OVERFLOW", default=None),
+)
+# "pgbouncer": PgBouncer in transaction mode in front of PostgreSQL. A transaction may land
+# on any server connection, so nothing may outlive it: no server-side cursors (iterator()
+# fetches client-side in chunks) and no prepared statements.
+DATABASE_POOLER = env.str("DATABASE_POOLER", default="")
+DATABASE_REPLICA_URL = env.str("DATABASE_REPLICA_URL", default="")
+
+
+def _postgres_database(url_env: str) -> dict[str, Any]:
+    db: dict[str, Any] = env.db_url(url_env)
     # django-prometheus' backend on a pool that fails fast in an outage and reconnects within
     # seconds after it (tradeplatform/postgres/pool.py).
-    _db["ENGINE"] = "tradeplatform.postgres"
-    # The suite runs several processes side by side; a small pool keeps it under max_connections.
-    _pool_size = env.int("DB_POOL_SIZE", default=2 if IS_TEST else 20)
-    _db["OPTIONS"] = {
+    db["ENGINE"] = "tradeplatform.postgres"
+    db["OPTIONS"] = {
         "pool": {
-            "min_size": _pool_size,
-            "max_size": _pool_size + env.int("DB_POOL_OVERFLOW", default=10),
+            "min_size": DB_POOL_BOUNDS.min_size,
+            "max_size": DB_POOL_BOUNDS.max_size,
             # Recycle connections hourly so server-side memory and stale state do not accumulate.
             "max_lifetime": env.float("DB_POOL_MAX_LIFETIME", default=3600.0),
             # How long a request waits for a free connection before a 503: short, so an outage
@@ -169,12 +201,35 @@ if DATABASE_URL:
         # libpq's connect timeout (whole seconds, 2 at least): a blackholed host costs 3 s.
         "connect_timeout": env.int("DB_CONNECT_TIMEOUT", default=3),
     }
-    _db["CONN_MAX_AGE"] = 0  # pooling replaces persistent connections
+    if DATABASE_POOLER == "pgbouncer":
+        db["OPTIONS"]["prepare_threshold"] = None  # Django's default too; said explicitly
+        db["OPTIONS"]["server_side_binding"] = False
+        db["DISABLE_SERVER_SIDE_CURSORS"] = True
+    db["CONN_MAX_AGE"] = 0  # pooling replaces persistent connections
     # Django passes ConnectionPool.check_connection to the pool: every connection is probed
     # before it is handed out, so a restarted server costs no failed request.
-    _db["CONN_HEALTH_CHECKS"] = True
+    db["CONN_HEALTH_CHECKS"] = True
+    return db
+
+
+if DATABASE_POOLER not in ("", "pgbouncer"):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"DATABASE_POOLER={DATABASE_POOLER!r}; expected '' or 'pgbouncer'")
+if DATABASE_URL:
+    _db = _postgres_database("DATABASE_URL")
     _db["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", default=f"test_{_db['NAME']}")}
     DATABASES = {"default": _db}
+    # A read replica (tradeplatform/db_router.py): web reads go there unless the user wrote
+    # moments ago. The test suite gets a "replica" that mirrors the test database, so the
+    # router's tests run on two aliases; it is read from only where a test turns reads on.
+    if DATABASE_REPLICA_URL:
+        DATABASES["replica"] = _postgres_database("DATABASE_REPLICA_URL")
+    elif IS_TEST:
+        DATABASES["replica"] = copy.deepcopy(_db)
+    if "replica" in DATABASES:
+        DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+        DATABASE_ROUTERS = ["tradeplatform.db_router.PrimaryReplicaRouter"]
 else:
     DATABASES = {
         "default": {
@@ -191,6 +246,13 @@ else:
             "TEST": {"NAME": VAR_DIR / "test_tradeplatform.sqlite3"},
         }
     }
+
+# Only web processes read from the replica: a worker's claims, leases and sweeps, a command's
+# work and beat always read the primary. A user who wrote reads the primary for this long.
+DATABASE_REPLICA_READS = env.bool(
+    "DATABASE_REPLICA_READS", default=bool(DATABASE_REPLICA_URL) and PROCESS_KIND == "web"
+)
+DATABASE_REPLICA_PIN_SECONDS = env.int("DATABASE_REPLICA_PIN_SECONDS", default=10)
 
 # --- Cache: shared by every process (rate limits, job progress, breaker state) ---
 if REDIS_URL:

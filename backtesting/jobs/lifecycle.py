@@ -30,7 +30,7 @@ from typing import Any
 from celery import current_app
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -85,11 +85,15 @@ def job_claim(model: JobModel, *, job_id: int, token: str) -> ClaimOutcome:
     return ClaimOutcome.EXHAUSTED
 
 
+def _primary(model: JobModel) -> Any:
+    # Claims, leases and cancel polls read the primary even when a read replica is set up
+    # (tradeplatform/db_router.py): a lagging copy could show a live lease as expired.
+    return model._default_manager.db_manager(DEFAULT_DB_ALIAS)
+
+
 def _claimable(model: JobModel, now: datetime) -> Any:
     expired = Q(status=JobStatus.RUNNING, lease_expires_at__lt=now)
-    return model._default_manager.filter(
-        Q(status=JobStatus.QUEUED) | expired, cancel_requested=False
-    )
+    return _primary(model).filter(Q(status=JobStatus.QUEUED) | expired, cancel_requested=False)
 
 
 def _owner_lock(owner_id: int) -> None:
@@ -105,9 +109,11 @@ def _owner_at_limit(model: JobModel, owner_id: int, job_id: int, now: datetime) 
     if limit <= 0:
         return False
     # Only live leases count: a job whose worker died must not block its owner until the sweep.
-    running = model._default_manager.filter(
-        owner_id=owner_id, status=JobStatus.RUNNING, lease_expires_at__gte=now
-    ).exclude(pk=job_id)
+    running = (
+        _primary(model)
+        .filter(owner_id=owner_id, status=JobStatus.RUNNING, lease_expires_at__gte=now)
+        .exclude(pk=job_id)
+    )
     return running.count() >= limit
 
 
@@ -144,7 +150,7 @@ def _defer(model: JobModel, job_id: int, now: datetime) -> ClaimOutcome:
     )
     if not updated:
         return ClaimOutcome.NOT_CLAIMABLE
-    row = model._default_manager.values("request_id", "queue").get(pk=job_id)
+    row = _primary(model).values("request_id", "queue").get(pk=job_id)
     # Jittered, so deferred jobs of many owners do not come back in step.
     countdown = random.uniform(0.5, 1.0) * defer_seconds
     job_enqueue_on_commit(model, job_id=job_id, countdown=countdown, **row)
@@ -187,7 +193,7 @@ class JobClaim:
         self.lost = False
 
     def rows(self) -> Any:
-        return self.model._default_manager.filter(pk=self.job_id, claim_token=self.token)
+        return _primary(self.model).filter(pk=self.job_id, claim_token=self.token)
 
     def on_progress(self, fraction: float) -> None:
         now = time.monotonic()

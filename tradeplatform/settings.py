@@ -106,6 +106,7 @@ INSTALLED_APPS = [
     "backtesting.marketdata.apps.MarketdataConfig",
     "backtesting",
     "backtesting.optimization.apps.OptimizationConfig",
+    "backtesting.robustness.apps.RobustnessConfig",
 ]
 
 MIDDLEWARE = [
@@ -323,6 +324,7 @@ CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_ROUTES = {
     "backtesting.backtest_execute": {"queue": "backtests"},
     "backtesting.optimization_*": {"queue": "optimizations"},
+    "backtesting.robustness_*": {"queue": "optimizations"},
     "backtesting.webhook_deliver": {"queue": "notifications"},
     "backtesting.backtest_email": {"queue": "notifications"},
 }

@@ -28,7 +28,10 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--disable-dev-shm-usage",
 ]
-SCREENSHOT_DIR = Path(os.environ.get("TP_SCREENSHOT_DIR", "/tmp/tp-screens"))
+# Test artefacts for a human to look at: under the checkout's git-ignored var/ by default.
+SCREENSHOT_DIR = Path(
+    os.environ.get("TP_SCREENSHOT_DIR", Path(__file__).resolve().parents[2] / "var" / "screenshots")
+)
 # Apply to every browser test module: `pytestmark = BROWSER_MARKS`.
 BROWSER_MARKS = [
     pytest.mark.browser,

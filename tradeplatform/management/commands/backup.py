@@ -15,6 +15,8 @@ from tradeplatform.backups.services import backup_create
 
 
 class Command(BaseCommand):
+    # A recovery must not hinge on the URL conf or an app's system check passing.
+    requires_system_checks: list[str] = []
     help = "Back up the database (PostgreSQL: pg_dump custom format; SQLite: online copy)."
 
     def add_arguments(self, parser: CommandParser) -> None:

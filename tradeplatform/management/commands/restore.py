@@ -16,6 +16,8 @@ from tradeplatform.backups.services import RestorePlan, backup_restore
 
 
 class Command(BaseCommand):
+    # A recovery must not hinge on the URL conf or an app's system check passing.
+    requires_system_checks: list[str] = []
     help = "Restore a backup made by `manage.py backup` into an empty database (or --force)."
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -27,10 +27,12 @@ urlpatterns = [
     path("api/v1/", include("accounts.api_urls")),
     path("api/v1/", include("strategies.api_urls")),
     path("api/v1/", include("backtesting.api_urls")),
+    path("api/v1/", include("backtesting.optimization.api_urls")),
     path("api/v1/marketdata/", include("backtesting.marketdata.api_urls")),
     path("strategies/", include("strategies.urls")),
     path("backtests/", include("backtesting.urls")),
     path("marketdata/", include("backtesting.marketdata.urls")),
+    path("research/sweeps/", include("backtesting.optimization.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's initialiser as a separate script, so no inline JS.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),

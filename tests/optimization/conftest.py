@@ -70,3 +70,16 @@ def run_all_chunks(optimization: Optimization) -> Optimization:
             optimization_chunk_execute(chunk_id=chunk_id)
     optimization.refresh_from_db()
     return optimization
+
+
+def sweep_optimizations(owner: Any, version: Any) -> tuple[Optimization, Optimization]:
+    """(a finished two-combination sweep, a queued one) over bars named AAA, for the schema
+    conformance walk."""
+    small = {"kind": "grid", "parameters": {"fast": {"min": 5, "max": 10, "step": 5}}}
+    finished = run_all_chunks(
+        optimization_submit(owner=owner, data=sweep_input(version, space=small, constraints=[]))
+    )
+    queued = optimization_submit(
+        owner=owner, data=sweep_input(version, space=small, constraints=[])
+    )
+    return finished, queued

@@ -38,6 +38,8 @@ PAGINATED_LISTS = [
     "/api/v1/backtests/{id}/trades/",
     "/api/v1/dead-letters/",
     "/api/v1/marketdata/instruments/",
+    "/api/v1/optimizations/",
+    "/api/v1/optimizations/{id}/results/",
     "/api/v1/strategies/",
     "/api/v1/strategies/{id}/versions/",
     "/api/v1/webhooks/{id}/deliveries/",

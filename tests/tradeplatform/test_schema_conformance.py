@@ -53,6 +53,7 @@ from tests.factories import (
     TraderFactory,
     totp_code,
 )
+from tests.optimization.conftest import sweep_optimizations
 from tradeplatform.wsgi import application
 
 pytestmark = pytest.mark.django_db
@@ -80,6 +81,7 @@ class World:
     queued: Backtest
     webhook: Webhook
     dead_letter: DeadLetter
+    optimizations: tuple[Any, Any] = (None, None)  # (finished, queued)
 
 
 @pytest.fixture
@@ -112,6 +114,7 @@ def world(settings) -> World:
         queued=queued,
         webhook=webhook,
         dead_letter=dead_letter,
+        optimizations=sweep_optimizations(owner, version),
     )
 
 
@@ -161,6 +164,11 @@ def _path_parameters(world: World, path: str) -> dict[str, Any]:
         return {"symbol": "AAA"}
     if path.startswith("/api/v1/backtests/{id}/cancel/"):
         return {"id": world.queued.pk}
+    if path.startswith("/api/v1/optimizations/{id}/"):
+        finished, queued = world.optimizations
+        if path.endswith("/cancel/"):
+            return {"id": queued.pk}
+        return {"id": finished.pk, "index": finished.best_index}
     ids = {
         "/api/v1/backtests/": world.finished.pk,
         "/api/v1/strategies/": world.strategy.pk,
@@ -287,6 +295,38 @@ WALK: dict[tuple[str, str], Builder] = {
     ("POST", "/api/v1/backtests/{id}/rerun/"): lambda w: [{"status": 202}],
     ("GET", "/api/v1/backtests/{id}/trades/"): lambda w: [{"status": 200}, CSV],
     ("GET", "/api/v1/dead-letters/"): lambda w: [{"status": 200}],
+    ("GET", "/api/v1/optimizations/"): lambda w: [{"status": 200}],
+    ("POST", "/api/v1/optimizations/"): lambda w: [
+        {
+            "body": {
+                "strategy": w.strategy.pk,
+                "instruments": ["AAA"],
+                "timeframe": "1d",
+                "start": "2015-01-01T00:00:00Z",
+                "end": "2015-04-01T00:00:00Z",
+                "space": {"parameters": {"fast": {"min": 5, "max": 10, "step": 5}}},
+                "objective": "sharpe",
+            },
+            "status": 202,
+        },
+        {
+            "body": {
+                "strategy": w.strategy.pk,
+                "instruments": ["AAA"],
+                "timeframe": "1d",
+                "start": "2015-01-01T00:00:00Z",
+                "end": "2015-04-01T00:00:00Z",
+                "space": {},
+                "objective": "sharpe",
+            },
+            "status": 400,
+        },
+    ],
+    ("GET", "/api/v1/optimizations/{id}/"): lambda w: [{"status": 200}],
+    ("POST", "/api/v1/optimizations/{id}/cancel/"): lambda w: [{"status": 202}],
+    ("GET", "/api/v1/optimizations/{id}/results/"): lambda w: [{"status": 200}, CSV],
+    ("POST", "/api/v1/optimizations/{id}/results/{index}/backtest/"): lambda w: [{"status": 202}],
+    ("POST", "/api/v1/dead-letters/{id}/requeue/"): lambda w: [{"status": 202}],
     ("POST", "/api/v1/dead-letters/{id}/requeue/"): lambda w: [{"status": 202}],
     ("GET", "/api/v1/marketdata/instruments/"): lambda w: [{"status": 200}],
     ("GET", "/api/v1/marketdata/instruments/{symbol}/"): lambda w: [{"status": 200}],

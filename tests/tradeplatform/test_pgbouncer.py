@@ -80,7 +80,8 @@ threads = [threading.Thread(target=many_small_transactions, args=(n,)) for n in 
 for t in threads: t.start()
 for t in threads: t.join()
 out["thread_errors"] = errors
-out["updated_by_threads"] = User.objects.filter(username__startswith="pgb-").exclude(last_name="").count()
+pgb_users = User.objects.filter(username__startswith="pgb-")
+out["updated_by_threads"] = pgb_users.exclude(last_name="").count()
 print("RESULT " + json.dumps(out))
 """
 

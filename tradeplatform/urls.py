@@ -27,11 +27,13 @@ urlpatterns = [
     path("api/v1/", include("accounts.api_urls")),
     path("api/v1/", include("strategies.api_urls")),
     path("api/v1/", include("backtesting.api_urls")),
+    path("api/v1/", include("backtesting.robustness.api_urls")),
     path("api/v1/", include("backtesting.optimization.api_urls")),
     path("api/v1/marketdata/", include("backtesting.marketdata.api_urls")),
     path("strategies/", include("strategies.urls")),
     path("backtests/", include("backtesting.urls")),
     path("marketdata/", include("backtesting.marketdata.urls")),
+    path("research/robustness/", include("backtesting.robustness.urls")),
     path("research/sweeps/", include("backtesting.optimization.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's initialiser as a separate script, so no inline JS.

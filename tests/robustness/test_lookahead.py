@@ -36,8 +36,12 @@ class Peek(Strategy):
 
 
 def _run(owner, backtest, n_checks=6, seed=3):
-    run = robustness_submit(owner=owner, backtest=backtest, kind="lookahead",
-                            parameters={"n_checks": n_checks, "seed": seed})  # fmt: skip
+    run = robustness_submit(
+        owner=owner,
+        backtest=backtest,
+        kind="lookahead",
+        parameters={"n_checks": n_checks, "seed": seed},
+    )
     run = robustness_execute(run_id=run.pk)
     assert run is not None and run.status == JobStatus.SUCCEEDED, run.error_message
     return run.result.data

@@ -35,6 +35,7 @@ def test_the_schema_validates_with_no_warnings(tmp_path):
 
 PAGINATED_LISTS = [
     "/api/v1/backtests/",
+    "/api/v1/backtests/{id}/robustness/",
     "/api/v1/backtests/{id}/trades/",
     "/api/v1/dead-letters/",
     "/api/v1/marketdata/instruments/",

@@ -43,6 +43,7 @@ from schemathesis.specs.openapi.checks import (
 from accounts import otp
 from accounts.tokens import tokens_issue
 from backtesting.models import Backtest, DeadLetter, DeadLetterKind, Webhook, WebhookDelivery
+from backtesting.robustness.services import robustness_submit
 from backtesting.services import backtest_submit
 from strategies.services import strategy_update
 from tests.backtesting.conftest import execute_job, make_input, seed_bars
@@ -82,6 +83,7 @@ class World:
     webhook: Webhook
     dead_letter: DeadLetter
     optimizations: tuple[Any, Any] = (None, None)  # (finished, queued)
+    robustness_run: Any = None  # queued, on `finished`
 
 
 @pytest.fixture
@@ -115,6 +117,9 @@ def world(settings) -> World:
         webhook=webhook,
         dead_letter=dead_letter,
         optimizations=sweep_optimizations(owner, version),
+        robustness_run=robustness_submit(
+            owner=owner, backtest=finished, kind="lookahead", parameters={"n_checks": 2}
+        ),
     )
 
 
@@ -164,6 +169,8 @@ def _path_parameters(world: World, path: str) -> dict[str, Any]:
         return {"symbol": "AAA"}
     if path.startswith("/api/v1/backtests/{id}/cancel/"):
         return {"id": world.queued.pk}
+    if path.startswith("/api/v1/robustness/{id}/"):
+        return {"id": world.robustness_run.pk}
     if path.startswith("/api/v1/optimizations/{id}/"):
         finished, queued = world.optimizations
         if path.endswith("/cancel/"):
@@ -327,7 +334,13 @@ WALK: dict[tuple[str, str], Builder] = {
     ("GET", "/api/v1/optimizations/{id}/results/"): lambda w: [{"status": 200}, CSV],
     ("POST", "/api/v1/optimizations/{id}/results/{index}/backtest/"): lambda w: [{"status": 202}],
     ("POST", "/api/v1/dead-letters/{id}/requeue/"): lambda w: [{"status": 202}],
-    ("POST", "/api/v1/dead-letters/{id}/requeue/"): lambda w: [{"status": 202}],
+    ("GET", "/api/v1/backtests/{id}/robustness/"): lambda w: [{"status": 200}],
+    ("POST", "/api/v1/backtests/{id}/robustness/"): lambda w: [
+        {"body": {"kind": "monte_carlo", "parameters": {"n_runs": 50, "seed": 1}}, "status": 202},
+        {"body": {"kind": "monte_carlo", "parameters": {"n_runs": 0}}, "status": 400},
+    ],
+    ("GET", "/api/v1/robustness/{id}/"): lambda w: [{"status": 200}],
+    ("POST", "/api/v1/robustness/{id}/cancel/"): lambda w: [{"status": 202}],
     ("GET", "/api/v1/marketdata/instruments/"): lambda w: [{"status": 200}],
     ("GET", "/api/v1/marketdata/instruments/{symbol}/"): lambda w: [{"status": 200}],
     ("GET", "/api/v1/marketdata/instruments/{symbol}/bars/"): lambda w: [

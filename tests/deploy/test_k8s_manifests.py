@@ -141,6 +141,8 @@ def test_workers_have_startup_liveness_and_readiness_probes(name):
     for probe in ("startupProbe", "livenessProbe"):
         command = " ".join(worker[probe]["exec"]["command"])
         assert "inspect ping" in command and "celery@$HOSTNAME" in command
+        # A probe's own metric files would stay in the worker's directory for good.
+        assert "env -u PROMETHEUS_MULTIPROC_DIR" in command
     assert worker["readinessProbe"]["tcpSocket"]["port"] == "metrics"
 
 
@@ -343,3 +345,14 @@ def test_each_overlay_sets_its_environment_host_namespace_and_image(
     assert {o["metadata"]["namespace"] for o in namespaced} == {namespace}
     images = {c["image"] for _, spec in pod_specs(overlay) for c in containers(spec)}
     assert len(images) == 1 and images.pop().startswith("ghcr.io/tradeplatform/tradeplatform:")
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_roles_that_do_not_make_the_metrics_directory_write_metrics_to_a_mounted_one(overlay):
+    # The image's entrypoint makes /tmp/prometheus for web and worker only; beat, migrate and
+    # manage would fail on their first metric import without an existing directory.
+    for kind, name in (("Deployment", "beat"), ("Job", "migrate"), ("CronJob", "jobs-recover")):
+        (container,) = pod_spec(named(overlay, kind, name))["containers"]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        mounts = {m["mountPath"] for m in container["volumeMounts"]}
+        assert env["PROMETHEUS_MULTIPROC_DIR"] in mounts, name

@@ -356,3 +356,22 @@ def test_roles_that_do_not_make_the_metrics_directory_write_metrics_to_a_mounted
         env = {e["name"]: e.get("value") for e in container["env"]}
         mounts = {m["mountPath"] for m in container["volumeMounts"]}
         assert env["PROMETHEUS_MULTIPROC_DIR"] in mounts, name
+
+
+# The Pod Security levels that refuse `appArmorProfile: Unconfined` (baseline and restricted).
+LEVELS_REFUSING_UNCONFINED_APPARMOR = {"baseline", "restricted"}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_namespace_admits_the_workers_apparmor_exception(overlay):
+    unconfined = [
+        owner
+        for owner, spec in pod_specs(overlay)
+        for container in containers(spec)
+        if container["securityContext"].get("appArmorProfile", {}).get("type") == "Unconfined"
+    ]
+    assert unconfined == [f"Deployment/{STRATEGY_WORKERS}"]
+    (namespace,) = objects(overlay, "Namespace")
+    labels = namespace["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] not in LEVELS_REFUSING_UNCONFINED_APPARMOR
+    assert labels["pod-security.kubernetes.io/audit"] == "restricted"

@@ -33,25 +33,32 @@ fresh_metrics_dir() {
 case "$role" in
   web)
     fresh_metrics_dir
+    export TP_PROCESS_KIND=web  # sizes the database pool for this kind (docs/operations.md)
     exec gunicorn --config deploy/gunicorn.conf.py "$@" tradeplatform.wsgi
     ;;
   worker)
     fresh_metrics_dir
     queues="${1:-${CELERY_QUEUES:-celery,backtests,optimizations,notifications}}"
     [ "$#" -gt 0 ] && shift
+    export TP_PROCESS_KIND=worker
     # Started first and left running beside Celery; tini reaps it when the container stops.
     python deploy/docker/worker_metrics.py &
     exec celery -A tradeplatform worker --loglevel "${CELERY_LOG_LEVEL:-INFO}" \
       --queues "$queues" --concurrency "${CELERY_CONCURRENCY:-2}" "$@"
     ;;
   beat)
+    export TP_PROCESS_KIND=beat
     exec celery -A tradeplatform beat --loglevel "${CELERY_LOG_LEVEL:-INFO}" \
       --schedule /tmp/celerybeat-schedule "$@"
     ;;
   migrate)
+    # Straight to PostgreSQL when MIGRATE_DATABASE_URL is set: DDL holding locks for long and
+    # session state are what a transaction pooler (PgBouncer) handles worst.
+    export TP_PROCESS_KIND=command DATABASE_URL="${MIGRATE_DATABASE_URL:-${DATABASE_URL:-}}"
     exec python manage.py migrate --noinput "$@"
     ;;
   manage)
+    export TP_PROCESS_KIND=command
     exec python manage.py "$@"
     ;;
   help|--help|-h)

@@ -19,7 +19,8 @@ export PYTHONPATH
 
 role="${1:-web}"
 [ "$#" -gt 0 ] && shift
-printf '%s\n' "$role" > "${HEALTHCHECK_ROLE_FILE:-/tmp/tradeplatform-role}"
+# For the image's HEALTHCHECK; a read-only /tmp only costs the role-aware probe (web's is used).
+printf '%s\n' "$role" 2>/dev/null > "${HEALTHCHECK_ROLE_FILE:-/tmp/tradeplatform-role}" || true
 
 fresh_metrics_dir() {
   # One directory per container, emptied at start: files of a previous run (same pids after

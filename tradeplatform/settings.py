@@ -557,8 +557,8 @@ HEALTH_DISK_MIN_FREE_BYTES = env.int("HEALTH_DISK_MIN_FREE_BYTES", default=500 *
 HEALTH_WORKERS_CRITICAL = env.bool("HEALTH_WORKERS_CRITICAL", default=False)
 
 # --- Backups (`manage.py backup` / `restore`, tradeplatform/backups): where, how many kept ---
-# A directory (a mounted volume in Kubernetes); `--keep 0` or BACKUP_KEEP=0 keeps every backup.
-BACKUP_DIR = Path(env.str("BACKUP_DIR", default=str(VAR_DIR / "backups")))
+# A directory (a mounted volume) or s3://bucket/prefix; BACKUP_KEEP=0 keeps every backup.
+BACKUP_DIR = env.str("BACKUP_DIR", default=str(VAR_DIR / "backups"))
 BACKUP_KEEP = env.int("BACKUP_KEEP", default=14)
 
 # --- Market data (backtesting.marketdata): imports, the bar cache, providers and their breaker ---

@@ -308,3 +308,62 @@ def test_sqlite_is_backed_up_online_and_restored_by_the_commands(tmp_path):
     copy = sqlite3.connect(restored)
     assert copy.execute("SELECT count(*), sum(close) FROM bars").fetchone() == (1000, 749250.0)
     copy.close()
+
+
+@pytest.fixture
+def s3_bucket(monkeypatch) -> Iterator[Any]:
+    """An S3 bucket in moto's in-process fake; boto3 reads the fake credentials as usual."""
+    import boto3
+    from moto import mock_aws
+
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        client = boto3.client("s3")
+        client.create_bucket(Bucket="tp-backups")
+        yield client
+
+
+def s3_keys(client: Any) -> list[str]:
+    listing = client.list_objects_v2(Bucket="tp-backups")
+    return sorted(item["Key"] for item in listing.get("Contents", []))
+
+
+@committed
+@postgres_only
+def test_backups_go_to_s3_with_retention_and_restore_from_there(
+    trading_data, scratch_database, s3_bucket
+):
+    s3_bucket.put_object(Bucket="tp-backups", Key="nightly/README", Body=b"not a backup")
+    s3_bucket.put_object(Bucket="tp-backups", Key="nightly/old/tradeplatform-x.dump", Body=b"")
+    names = [backup_create(destination="s3://tp-backups/nightly", keep=2).manifest.name
+             for _ in range(3)]  # fmt: skip
+
+    keys = s3_keys(s3_bucket)
+    assert keys == sorted(
+        ["nightly/README", "nightly/old/tradeplatform-x.dump"]
+        + [f"nightly/{n}{suffix}" for n in names[1:] for suffix in (".dump", ".manifest.json")]
+    )
+    plan = backup_restore(
+        reference=f"s3://tp-backups/nightly/{names[2]}.manifest.json", target=scratch_database
+    )
+    assert plan.restored
+    assert table_snapshot(scratch_database) == table_snapshot(source_target())
+
+
+@committed
+@postgres_only
+def test_a_tampered_dump_in_s3_is_refused(trading_data, scratch_database, s3_bucket, settings):
+    settings.BACKUP_DIR = "s3://tp-backups/nightly"
+    name = backup_create(keep=0).manifest.name
+    key = f"nightly/{name}.dump"
+    data = bytearray(s3_bucket.get_object(Bucket="tp-backups", Key=key)["Body"].read())
+    data[-1] ^= 0x01
+    s3_bucket.put_object(Bucket="tp-backups", Key=key, Body=bytes(data))
+
+    with pytest.raises(CommandError, match="fails its checksum"):
+        call_command("restore", name, database_url=url_of(scratch_database))  # by name
+    assert public_tables(scratch_database) == []

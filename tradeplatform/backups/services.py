@@ -21,7 +21,7 @@ from tradeplatform.backups import databases as db
 from tradeplatform.backups.databases import DatabaseTarget
 from tradeplatform.backups.errors import BackupCorruptError, BackupError, RestoreRefusedError
 from tradeplatform.backups.manifest import NAME_PREFIX, Manifest, file_sha256, verify_dump
-from tradeplatform.backups.storage import DirectoryStore, locate_backup
+from tradeplatform.backups.storage import BackupStore, locate_backup, store_for
 
 logger = logging.getLogger("tradeplatform.backups")
 
@@ -51,8 +51,8 @@ class RestorePlan:
     duration_seconds: float = 0.0
 
 
-def default_store() -> DirectoryStore:
-    return DirectoryStore(Path(settings.BACKUP_DIR))
+def default_store() -> BackupStore:
+    return store_for(str(settings.BACKUP_DIR))
 
 
 def default_target() -> DatabaseTarget:
@@ -62,10 +62,11 @@ def default_target() -> DatabaseTarget:
 def backup_create(*, destination: str | None = None, keep: int | None = None) -> BackupResult:
     """Back up the default database into a store, then apply retention.
 
-    destination: a directory (default BACKUP_DIR); keep: the newest backups to keep there
-    (default BACKUP_KEEP; 0 keeps all). Raises BackupError when a tool or the store fails.
+    destination: a directory or s3://bucket/prefix (default BACKUP_DIR); keep: the newest
+    backups to keep there (default BACKUP_KEEP; 0 keeps all). Raises BackupError when a tool
+    or the store fails.
     """
-    store = DirectoryStore(Path(destination)) if destination else default_store()
+    store = store_for(destination) if destination else default_store()
     keep = settings.BACKUP_KEEP if keep is None else keep
     if keep < 0:
         raise BackupError("--keep must be 0 (keep all) or more.")
@@ -73,9 +74,7 @@ def backup_create(*, destination: str | None = None, keep: int | None = None) ->
     started = time.monotonic()
     now = datetime.now(UTC)
     name = NAME_PREFIX + now.strftime("%Y%m%dT%H%M%S_%fZ")
-    store.root.mkdir(parents=True, exist_ok=True)
-    # The dump is written inside the store (same filesystem: the final move is a rename).
-    with tempfile.TemporaryDirectory(dir=store.root, prefix=".partial-") as workdir:
+    with tempfile.TemporaryDirectory(dir=store.staging_dir(), prefix=".partial-") as workdir:
         dump, server_version, tool = _dump(target, Path(workdir), name)
         manifest = Manifest(
             name=name,
@@ -113,7 +112,7 @@ def _dump(target: DatabaseTarget, workdir: Path, name: str) -> tuple[Path, str, 
     return dump, sqlite3.sqlite_version, "sqlite3 backup API"
 
 
-def backups_prune(store: DirectoryStore, keep: int) -> list[str]:
+def backups_prune(store: BackupStore, keep: int) -> list[str]:
     """Delete all but the newest `keep` backups (dump and manifest); their names."""
     old = store.manifests()[keep:]
     for manifest in old:
@@ -153,16 +152,23 @@ def backup_restore(
 ) -> RestorePlan:
     """Verify a backup, then restore it into `target` (default: the app's own database).
 
-    reference: a manifest or dump path, or a backup's name in BACKUP_DIR. dry_run checks and
-    describes but changes nothing. Raises BackupCorruptError before touching the target when
-    the dump fails its checksum or cannot be read; RestoreRefusedError when the target holds
-    tables and `force` is not given, or is of another vendor.
+    reference: a manifest or dump path or s3:// URL, or a backup's name in BACKUP_DIR.
+    dry_run checks and describes but changes nothing. Raises BackupCorruptError before
+    touching the target when the dump fails its checksum or cannot be read;
+    RestoreRefusedError when the target holds tables and `force` is not given, or is of
+    another vendor.
     """
-    store, name = locate_backup(reference, default_store())
+    store, name = locate_backup(reference, str(settings.BACKUP_DIR))
     manifest = store.load(name)
-    dump = store.dump_path(manifest)
+    with tempfile.TemporaryDirectory(prefix="tradeplatform-restore-") as workdir:
+        dump = store.fetch_dump(manifest, Path(workdir))  # in place for a directory
+        return _restore(manifest, dump, target or default_target(), dry_run=dry_run, force=force)
+
+
+def _restore(
+    manifest: Manifest, dump: Path, target: DatabaseTarget, *, dry_run: bool, force: bool
+) -> RestorePlan:
     verify_dump(manifest, dump)
-    target = target or default_target()
     if target.vendor != manifest.vendor:
         raise RestoreRefusedError(
             f"The backup is of a {manifest.vendor} database; the target is {target.describe()}."
@@ -188,7 +194,7 @@ def backup_restore(
     else:
         db.sqlite_copy(dump, Path(target.name))
     duration = round(time.monotonic() - started, 3)
-    logger.info("backup restored", extra={"backup": name, "duration_seconds": duration})
+    logger.info("backup restored", extra={"backup": manifest.name, "duration_seconds": duration})
     return RestorePlan(**{**plan.__dict__, "restored": True, "duration_seconds": duration})
 
 

@@ -20,7 +20,9 @@ class Command(BaseCommand):
     help = "Back up the database (PostgreSQL: pg_dump custom format; SQLite: online copy)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--to", dest="destination", help="directory (default BACKUP_DIR)")
+        parser.add_argument(
+            "--to", dest="destination", help="directory or s3://bucket/prefix (default BACKUP_DIR)"
+        )
         parser.add_argument(
             "--keep", type=int, help="keep the newest N backups there (default BACKUP_KEEP; 0: all)"
         )

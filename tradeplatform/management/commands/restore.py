@@ -21,7 +21,9 @@ class Command(BaseCommand):
     help = "Restore a backup made by `manage.py backup` into an empty database (or --force)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("backup", help="a manifest or dump path, or a name in BACKUP_DIR")
+        parser.add_argument(
+            "backup", help="a manifest or dump (path or s3:// URL), or a name in BACKUP_DIR"
+        )
         parser.add_argument("--dry-run", action="store_true", help="check and describe only")
         parser.add_argument("--force", action="store_true", help="replace a non-empty database")
         parser.add_argument(

@@ -94,9 +94,11 @@ function histogramOption(hist, actual, format, title, colors) {
   return {
     animation: false,
     title: { text: title, left: "center", textStyle: { color: colors.fg, fontSize: 13 } },
-    grid: { left: 44, right: 12, top: 36, bottom: 48 },
+    grid: { left: 44, right: 16, top: 56, bottom: 28 },
     tooltip: { trigger: "axis", formatter: (p) => `${p[0].name}: ${p[0].value} runs` },
-    xAxis: { type: "category", data: labels, axisLabel: { color: colors.muted, rotate: 45 },
+    // A label every fifth bin: thirty rotated labels would overlap on any width.
+    xAxis: { type: "category", data: labels,
+      axisLabel: { color: colors.muted, interval: 4, hideOverlap: true },
       axisLine: { lineStyle: { color: colors.border } } },
     yAxis: { type: "value", axisLabel: { color: colors.muted },
       splitLine: { lineStyle: { color: colors.subtle } } },
@@ -107,7 +109,7 @@ function histogramOption(hist, actual, format, title, colors) {
       })),
       markLine: marked < 0 ? undefined : {
         symbol: "none", silent: true, lineStyle: { color: colors.warn, width: 2 },
-        label: { formatter: `This strategy ${format(actual)}`, color: colors.fg },
+        label: { formatter: `This strategy ${format(actual)}`, color: colors.fg, position: "end" },
         data: [{ xAxis: marked }],
       },
     }],

@@ -8,7 +8,6 @@ from django import template
 
 from backtesting.models import Backtest
 from backtesting.robustness.selectors import robustness_list
-from backtesting.robustness.services import BOUNDS, MONTE_CARLO_METHODS
 
 register = template.Library()
 
@@ -23,6 +22,4 @@ def robustness_box(backtest: Backtest, user: Any, can_run: bool) -> dict[str, An
         "backtest": backtest,
         "runs": runs,
         "can_run": can_run,
-        "bounds": {kind: {k: v[2] for k, v in fields.items()} for kind, fields in BOUNDS.items()},
-        "methods": MONTE_CARLO_METHODS,
     }

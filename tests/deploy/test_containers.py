@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import sysconfig
@@ -123,3 +124,60 @@ def test_entrypoint_runs_any_command_and_records_its_role(tmp_path: Path) -> Non
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "hello"
     assert role_file.read_text().strip() == "echo"
+
+
+def env_example(name: str) -> dict[str, str]:
+    lines = (ROOT / f"deploy/docker/{name}.env.example").read_text().splitlines()
+    pairs = [line.partition("=") for line in lines if line and not line.startswith("#")]
+    return {key: value for key, _, value in pairs}
+
+
+def compose() -> dict:
+    import yaml
+
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_compose_app_env_names_only_variables_the_app_reads() -> None:
+    readers = [ROOT / "deploy/gunicorn.conf.py", ROOT / "deploy/docker/entrypoint.sh"]
+    readers += sorted((ROOT / "tradeplatform").rglob("*.py"))
+    source = "\n".join(path.read_text() for path in readers)
+    unknown = [
+        key
+        for key in env_example("app")
+        if not re.search(rf"[\"']{key}[\"']|\$\{{?{key}\b", source)
+    ]
+    assert not unknown, unknown
+
+
+def test_compose_examples_hold_placeholders_never_secrets() -> None:
+    app, postgres = env_example("app"), env_example("postgres")
+    assert app["SECRET_KEY"] == "CHANGE_ME"
+    assert env_example("grafana")["GF_SECURITY_ADMIN_PASSWORD"] == "CHANGE_ME"
+    password = postgres["POSTGRES_PASSWORD"]
+    assert password == postgres["DB_PASSWORD"] == "CHANGE_ME_DB_PASSWORD"
+    assert f":{password}@pgbouncer:" in app["DATABASE_URL"]
+    assert f":{password}@postgres:" in app["MIGRATE_DATABASE_URL"]
+
+
+def test_compose_lets_prometheus_scrape_web_and_jails_the_worker() -> None:
+    import ipaddress
+
+    import yaml
+
+    services = compose()["services"]
+    app = env_example("app")
+    prometheus_ip = services["prometheus"]["networks"]["default"]["ipv4_address"]
+    allowed = [ipaddress.ip_network(net) for net in app["METRICS_ALLOWED_NETWORKS"].split(",")]
+    assert any(ipaddress.ip_address(prometheus_ip) in net for net in allowed)
+    scrape = yaml.safe_load((ROOT / "deploy/monitoring/prometheus.yml").read_text())
+    web_job = next(j for j in scrape["scrape_configs"] if j["job_name"] == "tradeplatform-web")
+    web_host = web_job["static_configs"][0]["targets"][0].split(":")[0]
+    assert web_host in app["ALLOWED_HOSTS"].split(",")
+    for name in ("worker", "web"):
+        options = services[name]["security_opt"]
+        assert "seccomp=deploy/docker/seccomp-worker.json" in options
+        assert services[name]["cap_drop"] == ["ALL"] and "cap_add" not in services[name]
+    assert services["worker"]["depends_on"]["migrate"]["condition"] == (
+        "service_completed_successfully"
+    )

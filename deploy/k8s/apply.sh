@@ -6,6 +6,7 @@
 # The CI deploy jobs run it (.github/workflows/ci.yml); an operator can too, with KUBECONFIG
 # pointing at the cluster. KUBE_CONFIG (base64 kubeconfig, CI's environment secret) is used
 # when set. kubectl comes from PATH, else from the pinned wheel in requirements-dev.txt.
+# APPLY_DRY_RUN=1 prints what would be applied and touches no cluster.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 overlay=$1 namespace=$2 image=$3 tag=$4
@@ -29,6 +30,10 @@ images:
   - {name: ghcr.io/tradeplatform/tradeplatform, newName: $image, newTag: $tag}
 YAML
 kubectl kustomize "$work" > "$work/rendered.yaml"
+if [ "${APPLY_DRY_RUN:-0}" = 1 ]; then
+  cat "$work/rendered.yaml"
+  exit 0
+fi
 
 # A Job's pod template is immutable: the previous release's Job goes, this one's runs. New web
 # pods turn ready only once /ready sees every migration applied, so the rollout that starts

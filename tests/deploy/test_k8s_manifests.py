@@ -375,3 +375,30 @@ def test_the_namespace_admits_the_workers_apparmor_exception(overlay):
     labels = namespace["metadata"]["labels"]
     assert labels["pod-security.kubernetes.io/enforce"] not in LEVELS_REFUSING_UNCONFINED_APPARMOR
     assert labels["pod-security.kubernetes.io/audit"] == "restricted"
+
+
+def test_the_deploy_script_applies_the_releases_image_to_every_container(tmp_path):
+    environment = {
+        "PATH": f"{KUBECTL.parent}:/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "APPLY_DRY_RUN": "1",
+    }
+    out = subprocess.run(
+        [str(K8S / "apply.sh"), "prod", "tradeplatform", "ghcr.io/acme/tradeplatform", "sha-1234"],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=environment,
+    ).stdout
+    rendered = [doc for doc in yaml.safe_load_all(out) if doc]
+    images = {
+        c["image"]
+        for owner in rendered
+        if owner["kind"] in POD_OWNERS
+        for c in containers(pod_spec(owner))
+    }
+    assert images == {"ghcr.io/acme/tradeplatform:sha-1234"}
+    assert {o["metadata"].get("namespace") for o in rendered if o["kind"] != "Namespace"} == {
+        "tradeplatform"
+    }
+    assert not list(K8S.glob(".release-*"))  # its work directory is gone

@@ -16,6 +16,7 @@ from typing import Any
 
 import environ
 
+from tradeplatform import redis_sentinel
 from tradeplatform.config_checks import (
     ConfigSnapshot,
     find_configuration_problems,
@@ -256,20 +257,28 @@ DATABASE_REPLICA_READS = env.bool(
 DATABASE_REPLICA_PIN_SECONDS = env.int("DATABASE_REPLICA_PIN_SECONDS", default=10)
 
 # --- Cache: shared by every process (rate limits, job progress, breaker state) ---
+# REDIS_URL may name Redis behind Sentinel (sentinel://..., tradeplatform/redis_sentinel.py).
+REDIS_SENTINEL_PASSWORD = env.str("REDIS_SENTINEL_PASSWORD", default="")
+_redis_options: dict[str, Any] = {
+    "CLIENT_CLASS": "django_redis.client.DefaultClient",
+    "CONNECTION_POOL_KWARGS": {"max_connections": env.int("REDIS_POOL_SIZE", default=50)},
+    "SOCKET_CONNECT_TIMEOUT": env.float("REDIS_CONNECT_TIMEOUT", default=2.0),
+    "SOCKET_TIMEOUT": env.float("REDIS_SOCKET_TIMEOUT", default=2.0),
+}
+_redis_location: str | list[str] = REDIS_URL
+if redis_sentinel.is_sentinel_url(REDIS_URL):
+    _cache_sentinel = redis_sentinel.parse_sentinel_url(REDIS_URL)
+    _redis_location = redis_sentinel.cache_location(_cache_sentinel)
+    _redis_options.update(
+        redis_sentinel.cache_options(_cache_sentinel, sentinel_password=REDIS_SENTINEL_PASSWORD)
+    )
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django_prometheus.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
+            "LOCATION": _redis_location,
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="tp"),
-            "OPTIONS": {
-                "CLIENT_CLASS": "django_redis.client.DefaultClient",
-                "CONNECTION_POOL_KWARGS": {
-                    "max_connections": env.int("REDIS_POOL_SIZE", default=50)
-                },
-                "SOCKET_CONNECT_TIMEOUT": env.float("REDIS_CONNECT_TIMEOUT", default=2.0),
-                "SOCKET_TIMEOUT": env.float("REDIS_SOCKET_TIMEOUT", default=2.0),
-            },
+            "OPTIONS": _redis_options,
         }
     }
 else:
@@ -281,10 +290,44 @@ else:
         }
     }
 
+# Sessions live in the database, never only in the cache: a Redis outage or flush must sign
+# nobody out (tests/tradeplatform/test_redis_sentinel.py signs in with the cache down).
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+
 # --- Celery: JSON only, late acks, one task prefetched per process ---
 # "localhost" only names the transport's (unused) host; without it kombu warns on every connect.
 CELERY_BROKER_URL = CELERY_BROKER_URL or "filesystem://localhost//"
 CELERY_BROKER_DIR = VAR_DIR / "broker"
+# Redis keeps an unacknowledged message for visibility_timeout, then hands it out again: it
+# must outlast the longest task (BACKTEST_TIME_LIMIT), or a running job gets a duplicate.
+_redis_broker_options: dict[str, object] = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
+}
+if redis_sentinel.is_sentinel_url(CELERY_BROKER_URL):
+    # Celery reads the CELERY_BROKER_URL environment variable as is: only a broker that
+    # follows REDIS_URL can be translated to kombu's form here (tradeplatform/redis_sentinel.py).
+    _broker_master = env.str("CELERY_BROKER_SENTINEL_MASTER", default="")
+    if not redis_sentinel.is_kombu_sentinel_url(CELERY_BROKER_URL):
+        _broker_sentinel = redis_sentinel.parse_sentinel_url(CELERY_BROKER_URL)
+        CELERY_BROKER_URL = redis_sentinel.broker_url(_broker_sentinel)
+        _broker_master = _broker_master or _broker_sentinel.master
+        if env.str("CELERY_BROKER_URL", default=""):
+            from django.core.exceptions import ImproperlyConfigured
+
+            raise ImproperlyConfigured(
+                "CELERY_BROKER_URL: Celery reads it as is; write kombu's form "
+                "(sentinel://host:26379/1;sentinel://host2:26379/1) and name the master in "
+                "CELERY_BROKER_SENTINEL_MASTER, or leave it unset to follow REDIS_URL."
+            )
+    if not _broker_master:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured("CELERY_BROKER_SENTINEL_MASTER names the Sentinel master.")
+    _redis_broker_options.update(
+        redis_sentinel.broker_transport_options(
+            _broker_master, sentinel_password=REDIS_SENTINEL_PASSWORD
+        )
+    )
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = (
     {
         "data_folder_in": str(CELERY_BROKER_DIR / "queue"),
@@ -295,7 +338,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = (
         "store_processed": False,
     }
     if CELERY_BROKER_URL.startswith("filesystem")
-    else {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+    else _redis_broker_options
 )
 CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=3.0)
 # Broker outages: a worker reconnects for as long as it takes, at start too. Celery's default

@@ -24,9 +24,9 @@ from backtesting.engine.research.montecarlo import (
 
 Progress = Callable[[float], None]  # fraction done; may raise to stop the run (cancel)
 
-# One batch holds at most this many path values (16 MB of float64): 5,000 runs of 100,000
-# bars would be 4 GB at once.
-BATCH_VALUES = 2_000_000
+# One batch holds at most this many path values (8 MB of float64; the block bootstrap's index
+# arrays take a few times that): 5,000 runs of 100,000 bars would be 4 GB at once.
+BATCH_VALUES = 1_000_000
 DISPLAY_POINTS = 250  # the equity chart's bands: enough for a page, small enough to store
 HISTOGRAM_BINS = 30
 CHANCE_BATCH = 250  # random strategies per batch (progress and cancel between batches)

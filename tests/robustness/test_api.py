@@ -109,3 +109,18 @@ def test_cancel_ends_a_queued_test_and_a_second_cancel_is_a_conflict(owner_clien
     assert response.status_code == 202 and response.json()["status"] == "cancelled"
     assert again.status_code == 409
     assert RobustnessRun.objects.get().status == JobStatus.CANCELLED
+
+
+def test_the_list_costs_the_same_queries_however_many_tests_it_shows(
+    owner_client, backtest, django_assert_num_queries
+):
+    for seed in range(3):
+        _start(owner_client, backtest, seed=seed)
+    url = f"/api/v1/backtests/{backtest.pk}/robustness/"
+
+    # the backtest, the count and the page: no query per run
+    with django_assert_num_queries(3) as captured:
+        body = owner_client.get(url).json()
+
+    assert body["count"] == 3
+    assert not any("robustness_robustnessresult" in q["sql"] for q in captured.captured_queries)

@@ -54,16 +54,21 @@ LABEL org.opencontainers.image.title="tradeplatform" \
 # bubblewrap jails each strategy run; python3-seccomp is the libseccomp binding the sandbox
 # loads by path from /usr/lib/python3/dist-packages (backtesting/sandbox/seccomp_filter.py);
 # it pulls in Debian's python3, which nothing else uses. tini reaps the worker's children.
+# postgresql-client gives `manage.py backup`/`restore` pg_dump and pg_restore (bookworm's 15,
+# the server major the compose file and docs/deployment.md name; a newer server needs the
+# client of its own major).
 # Versions come from the pinned Debian release (bookworm's security updates included).
 # hadolint ignore=DL3008
 RUN apt-get update \
- && apt-get install -y --no-install-recommends bubblewrap python3-seccomp tini \
+ && apt-get install -y --no-install-recommends bubblewrap python3-seccomp tini postgresql-client \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --gid 10001 app \
  && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
       --shell /usr/sbin/nologin app
 COPY --from=builder /opt/venv /opt/venv
-ENV PATH=/opt/venv/bin:$PATH \
+# APP_VERSION names the release in backup manifests (the image has no .git to ask).
+ENV APP_VERSION=${VERSION} \
+    PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     DJANGO_ENV=prod \

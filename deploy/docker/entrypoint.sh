@@ -31,6 +31,10 @@ fresh_metrics_dir() {
   fi
 }
 
+# Every role imports the metrics code, which needs its directory to exist (web and worker
+# empty it first; a command run beside them must not wipe their files, so only create it).
+[ -n "${PROMETHEUS_MULTIPROC_DIR:-}" ] && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+
 case "$role" in
   web)
     fresh_metrics_dir

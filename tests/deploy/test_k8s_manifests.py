@@ -268,6 +268,26 @@ def test_the_recovery_cronjob_runs_jobs_recover_one_at_a_time(overlay):
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
+def test_a_nightly_backup_runs_one_at_a_time_and_reaches_only_its_stores(overlay):
+    cronjob = named(overlay, "CronJob", "backup")
+    assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"
+    assert cronjob["spec"]["schedule"].split()[2:] == ["*", "*", "*"]  # every day
+    container = pod_spec(cronjob)["containers"][0]
+    assert container["args"][-1].endswith("entrypoint.sh manage backup")
+    env = {e["name"]: e["valueFrom"]["secretKeyRef"]["key"] for e in container["env"]
+           if "valueFrom" in e}  # fmt: skip
+    assert env["BACKUP_DIR"] == "BACKUP_DIR" and "AWS_SECRET_ACCESS_KEY" in env
+    labels = dict(cronjob["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"])
+    ports = {
+        port["port"]
+        for policy in policies_selecting(overlay, labels)
+        for rule in policy["spec"].get("egress", [])
+        for port in rule["ports"]
+    }
+    assert ports == DATASTORE_PORTS | {443}  # PostgreSQL (and DNS) plus the object store
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
 def test_migrations_run_as_a_job(overlay):
     assert pod_spec(named(overlay, "Job", "migrate"))["containers"][0]["args"] == ["migrate"]
 

@@ -57,28 +57,15 @@ def monte_carlo(
 
     Raises ValueError as the engine's research functions do (empty or non-finite values...).
     """
-    n_points = len(values) + 1
-    index = display_index(n_points)
-    per_batch = max(1, BATCH_VALUES // n_points)
-    stats: dict[str, list[np.ndarray]] = {"final_return": [], "max_drawdown": [], "sharpe": []}
-    shown: list[np.ndarray] = []
-    for batch, start in enumerate(range(0, n_runs, per_batch)):
-        size = min(per_batch, n_runs - start)
-        paths = _resample(
-            values, method, size, batch_seed(seed, batch), initial_equity, mean_block_length
-        )
-        for name, collected in stats.items():
-            collected.append(getattr(paths, name))
-        shown.append(paths.equity[:, index])
-        if progress:
-            progress((start + size) / n_runs)
+    index = display_index(len(values) + 1)
+    stats, shown = _resample_in_batches(
+        values, method, n_runs, seed, initial_equity, mean_block_length, index, progress
+    )
     kind = "return" if method == "block_bootstrap" else "pnl"
     actual = _actual(values, kind, initial_equity)
-    distributions = {
-        name: _distribution(np.concatenate(parts), actual[name]) for name, parts in stats.items()
-    }
-    finals = np.concatenate(stats["final_return"])
-    bands = percentile_bands(np.concatenate(shown))
+    distributions = {name: _distribution(runs, actual[name]) for name, runs in stats.items()}
+    finals = stats["final_return"]
+    bands = percentile_bands(shown)
     return {
         "n_runs": n_runs,
         "n_steps": len(values),
@@ -92,6 +79,32 @@ def monte_carlo(
             "actual": [_num(v) for v in actual["equity"][index]],
         },
     }
+
+
+def _resample_in_batches(
+    values: np.ndarray,
+    method: str,
+    n_runs: int,
+    seed: int,
+    initial: float,
+    block: float,
+    index: np.ndarray,
+    progress: Progress | None,
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Each run's statistics and its path at the display points; a batch's full paths are
+    dropped before the next batch is drawn."""
+    per_batch = max(1, BATCH_VALUES // (len(values) + 1))
+    stats: dict[str, list[np.ndarray]] = {"final_return": [], "max_drawdown": [], "sharpe": []}
+    shown: list[np.ndarray] = []
+    for batch, start in enumerate(range(0, n_runs, per_batch)):
+        size = min(per_batch, n_runs - start)
+        paths = _resample(values, method, size, batch_seed(seed, batch), initial, block)
+        for name, collected in stats.items():
+            collected.append(getattr(paths, name))
+        shown.append(paths.equity[:, index])
+        if progress:
+            progress((start + size) / n_runs)
+    return {k: np.concatenate(v) for k, v in stats.items()}, np.concatenate(shown)
 
 
 def _resample(

@@ -27,13 +27,13 @@ logger = logging.getLogger(__name__)
 ROBUSTNESS_QUEUE = "optimizations"
 MAX_ACTIVE_PER_USER = 5
 
-# name: (type, lowest, highest, default) per kind; the seed defaults to a fresh random one,
-# stored, so every run can be repeated exactly.
 MAX_RUNS = 5_000
 MAX_STRATEGIES = 5_000
 MAX_CHECKS = 20
 MAX_SEED = 2**32 - 1
 MONTE_CARLO_METHODS = ("shuffle", "bootstrap", "block_bootstrap")
+# Per kind, name: (type, lowest, highest, default). The seed defaults to a fresh random one,
+# stored on the run, so every run can be repeated exactly.
 BOUNDS: dict[str, dict[str, tuple[type, float, float, Any]]] = {
     RobustnessKind.MONTE_CARLO: {
         "n_runs": (int, 10, MAX_RUNS, 1_000),

@@ -72,6 +72,14 @@ def test_a_monte_carlo_run_page_draws_the_bands_and_histograms_it_stored(live_se
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     screenshot(page, "robustness-montecarlo-390")
 
+    page.emulate_media(color_scheme="dark")
+    page.wait_for_timeout(200)  # the charts restyle on the next frame
+    background = page.evaluate(
+        "getComputedStyle(document.querySelector('.rb-chart')).backgroundColor"
+    )
+    assert background != "rgb(255, 255, 255)"
+    screenshot(page, "robustness-montecarlo-dark", full_page=False)
+
 
 def test_the_random_entry_and_lookahead_pages_show_their_verdicts(live_server, page):
     done = _finished_backtest()

@@ -13,6 +13,7 @@ from backtesting.engine import metrics
 from backtesting.engine.bars import AlignedBars
 from backtesting.engine.broker import Broker
 from backtesting.engine.orders import Order
+from backtesting.engine.plotted import PlottedIndicators
 from backtesting.engine.spec import BacktestSpec
 from backtesting.engine.trades import Trade
 from backtesting.engine.version import ENGINE_VERSION
@@ -58,6 +59,8 @@ class BacktestResult:
 
     ``timestamps`` and the curve arrays cover the evaluation window (after warm-up) only.
     ``trades`` / ``orders`` are tuples of plain dicts in a fixed key order.
+    ``indicators`` are the strategy's ``self.I`` outputs for the price chart, over every bar
+    (warm-up included); they are not part of ``to_dict`` (the sandbox sends them as arrays).
     """
 
     engine_version: str
@@ -74,6 +77,7 @@ class BacktestResult:
     trades: Sequence[dict[str, Any]]
     orders: Sequence[dict[str, Any]]
     statistics: dict[str, Any]
+    indicators: PlottedIndicators | None = None
 
     @property
     def rejected_orders(self) -> tuple[dict[str, Any], ...]:
@@ -395,7 +399,7 @@ def assemble_ledger(
     window = slice(eval_start, bars.n_bars)
     curve = build_curve(ledger, bars, spec.initial_cash)
     stats = statistics_for(spec, bars, window, curve, ledger)
-    arrays = {
+    arrays: dict[str, np.ndarray] = {
         "timestamps": bars.timestamps[window],
         "equity": curve.equity[window],
         "cash": curve.cash[window],
@@ -414,5 +418,9 @@ def assemble_ledger(
         trades=Records(lambda: trade_records(ledger.trades(), bars)),
         orders=Records(lambda: order_records(ledger.orders(), bars.timestamps)),
         statistics=stats,
-        **arrays,
+        timestamps=arrays["timestamps"],
+        equity=arrays["equity"],
+        cash=arrays["cash"],
+        exposure=arrays["exposure"],
+        drawdown=arrays["drawdown"],
     )

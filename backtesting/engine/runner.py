@@ -6,6 +6,7 @@ Per bar ``i`` the loop (1) fills pending orders on bar i, (2) applies close-of-b
 
 from __future__ import annotations
 
+import dataclasses
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +17,7 @@ import numpy as np
 from backtesting.engine.bars import AlignedBars, BarSeries, align_bars
 from backtesting.engine.broker import Broker
 from backtesting.engine.errors import EngineError, StrategyError
+from backtesting.engine.plotted import plotted_indicators
 from backtesting.engine.result import BacktestResult, assemble, assemble_ledger
 from backtesting.engine.spec import BacktestSpec
 from backtesting.engine.strategy import (
@@ -65,7 +67,8 @@ def run_backtest(
     with _user_errors(code_files):
         user._bind(broker, _datas(aligned, clock), clock, spec.params)
     if _overrides(strategy, "signals"):
-        return _run_signals(spec, aligned, broker, user, code_files, progress)
+        result = _run_signals(spec, aligned, broker, user, code_files, progress)
+        return _with_indicators(result, user, aligned)
     with _user_errors(code_files):
         user._phase = PHASE_INIT
         user.init()
@@ -74,7 +77,26 @@ def run_backtest(
     user._go_live()
     _run_loop(broker, clock, user.next, start, aligned.n_bars, code_files, progress)
     broker.finish_run()
-    return assemble(spec, aligned, broker, "event", start, eval_start)
+    result = assemble(spec, aligned, broker, "event", start, eval_start)
+    return _with_indicators(result, user, aligned)
+
+
+def _with_indicators(
+    result: BacktestResult, user: Strategy, aligned: AlignedBars
+) -> BacktestResult:
+    """The result with the strategy's plotted indicators, read after the run has ended.
+
+    Only now is the instance's __dict__ read for the attribute names (``vars`` during the
+    run would slow every ``self.x`` in ``next()``); nothing here feeds back into the run.
+    """
+    attributes = getattr(user, "__dict__", None)
+    plotted = plotted_indicators(
+        user._indicator_sources,
+        attributes if isinstance(attributes, dict) else {},
+        aligned.symbols,
+        aligned.timestamps,
+    )
+    return dataclasses.replace(result, indicators=plotted)
 
 
 def _run_signals(

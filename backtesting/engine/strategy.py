@@ -14,6 +14,7 @@ from backtesting.engine import indicators
 from backtesting.engine import orders as ok
 from backtesting.engine.errors import StrategyError, shown
 from backtesting.engine.orders import Order, OrderView, order_view
+from backtesting.engine.plotted import IndicatorSource, indicator_label, source_symbol
 from backtesting.engine.views import Clock, SeriesView, readonly
 from strategies.paramspec import (
     ParameterDeclarationError,
@@ -34,7 +35,7 @@ HOOKS = frozenset({"init", "next", "signals"})
 ENGINE_ATTRIBUTES = frozenset(
     {
         "_broker", "_clock", "_phase", "_datas", "_datas_view", "_symbols",
-        "_indicator_arrays", "_positions", "_sym_index", "_param_values",
+        "_indicator_arrays", "_indicator_sources", "_positions", "_sym_index", "_param_values",
     }
 )  # fmt: skip
 # Tags are stored with the trades (a 100-character text column): refuse what cannot be stored
@@ -194,6 +195,7 @@ class Strategy:
         # The strategy reads instruments through a read-only mapping; the engine keeps the dict.
         self._datas_view = MappingProxyType(datas)
         self._indicator_arrays: list[np.ndarray] = []
+        self._indicator_sources: list[IndicatorSource] = []
         self._positions = [Position(broker, s) for s in range(len(datas))]
         self._sym_index = {sym: s for s, sym in enumerate(datas)}
         self._param_values = resolve_params(type(self), params)
@@ -251,17 +253,26 @@ class Strategy:
         return self._positions[self._resolve(symbol)]
 
     def I(  # noqa: E743 - the public API name
-        self, func: Callable[..., Any], *args: Any, **kwargs: Any
+        self, func: Callable[..., Any], *args: Any, name: str | None = None, **kwargs: Any
     ) -> Any:
         """Compute an indicator over the whole series; returns progressive view(s) of it.
 
         Registers the output for warm-up: ``next`` starts once every indicator has a value.
+        ``name`` labels it on the price chart (else the attribute it is stored in).
         """
         if self._phase == PHASE_RUN:
             raise RuntimeError("self.I() can only be called in init() or signals()")
+        if name is not None and not isinstance(name, str):
+            raise ValueError(f"the indicator name must be text, got {shown(name)}")
         result = func(*args, **kwargs)
         arrays = _indicator_arrays(result, len(self.data._arrays["close"]))
         self._indicator_arrays.extend(arrays)
+        self._indicator_sources.append(
+            IndicatorSource(
+                tuple(arrays), name, indicator_label(func, args, kwargs),
+                source_symbol(self._datas, args, kwargs),
+            )
+        )  # fmt: skip
         single = not isinstance(result, tuple | list) and np.ndim(result) == 1
         if self._phase == PHASE_SETUP:  # signals(): plain arrays, no views
             return arrays[0] if single else tuple(arrays)

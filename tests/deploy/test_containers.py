@@ -126,6 +126,24 @@ def test_entrypoint_runs_any_command_and_records_its_role(tmp_path: Path) -> Non
     assert role_file.read_text().strip() == "echo"
 
 
+def test_every_role_finds_its_metrics_directory_and_keeps_what_is_in_it(tmp_path: Path) -> None:
+    """beat, migrate and manage import the metrics code too; it fails without the directory."""
+    metrics = tmp_path / "prometheus"
+    for role in ("sh", "manage"):  # any command (`sh`), then a Django command
+        args = ["check"] if role == "manage" else ["-c", "ls -d $PROMETHEUS_MULTIPROC_DIR"]
+        done = subprocess.run(
+            ["sh", str(ROOT / "deploy/docker/entrypoint.sh"), role, *args],
+            capture_output=True, text=True, check=False, timeout=60,
+            env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics),
+                 "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+                 "HEALTHCHECK_ROLE_FILE": str(tmp_path / "role")},
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert metrics.is_dir()
+        (metrics / "counter_1.db").write_bytes(b"web's samples")
+    assert (metrics / "counter_1.db").read_bytes() == b"web's samples"  # never emptied here
+
+
 def env_example(name: str) -> dict[str, str]:
     lines = (ROOT / f"deploy/docker/{name}.env.example").read_text().splitlines()
     pairs = [line.partition("=") for line in lines if line and not line.startswith("#")]

@@ -19,7 +19,9 @@ from tradeplatform.worker_services import registered_worker_services
 
 def test_backtest_is_a_registered_job_kind_run_by_its_task_name() -> None:
     kind = job_kind_for(Backtest)
-    assert [k.name for k in job_kinds()] == ["backtest"]
+    names = [k.name for k in job_kinds()]
+    # Other apps register their kinds too (sweeps, robustness); each name once.
+    assert "backtest" in names and len(names) == len(set(names))
     assert kind.task_name == tasks.backtest_execute_task.name and kind.queue == "backtests"
 
 

@@ -99,7 +99,7 @@ def plotted_indicators(
 
 def _name(source: IndicatorSource, k: int, attribute: str | None) -> str:
     suffix = f" {k + 1}" if len(source.arrays) > 1 else ""
-    if source.name is not None:
+    if source.name:  # an empty name= names nothing
         return source.name + suffix
     return attribute if attribute is not None else source.label + suffix
 

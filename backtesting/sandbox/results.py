@@ -17,6 +17,7 @@ from typing import Any
 
 from backtesting.engine.strategy import MAX_TAG_LENGTH
 from backtesting.sandbox.errors import InvalidOutputError, StrategyRuntimeError
+from backtesting.sandbox.indicators import indicators_check
 
 # Top-level keys of BacktestResult.to_dict() and the JSON types each must have.
 RESULT_SCHEMA: dict[str, type | tuple[type, ...]] = {
@@ -31,6 +32,8 @@ RESULT_SCHEMA: dict[str, type | tuple[type, ...]] = {
     "orders": list,
     "statistics": dict,
 }
+# Keys a result may lack: the strategy's plotted indicators (backtesting/sandbox/indicators.py).
+OPTIONAL_KEYS = frozenset({"indicators"})
 # One limit for the engine (where the order is placed), this check and the Trade.tag column.
 MAX_TAG_CHARS = MAX_TAG_LENGTH
 MAX_TRADES = 100_000  # rows one backtest may add to the trades table
@@ -112,6 +115,8 @@ def validate_result(
         if not isinstance(order, dict):
             raise InvalidOutputError(f"Order {position} is not an object.")
         _check_tag(order.get("tag"), f"order {position}")
+    if "indicators" in result:
+        indicators_check(result["indicators"], symbols)
     return result
 
 
@@ -125,7 +130,7 @@ def _check_shape(result: Any) -> None:
             isinstance(result[key], bool) and expected in (int, float)
         ):
             raise InvalidOutputError(f"The result's '{key}' has the wrong type.")
-    if set(result) - set(RESULT_SCHEMA):
+    if set(result) - set(RESULT_SCHEMA) - OPTIONAL_KEYS:
         raise InvalidOutputError("The result has unexpected keys.")
 
 

@@ -38,6 +38,7 @@ from backtesting.sandbox.bounds import (
 )
 from backtesting.sandbox.facades import build_facades
 from backtesting.sandbox.guards import BoundedLog, restricted_globals
+from backtesting.sandbox.indicators import indicators_wire
 from strategies.validation import StrategyValidationError, compile_strategy
 from strategies.validation.policy import FILENAME
 
@@ -96,7 +97,10 @@ def _execute(
     strategy_class = find_strategy_class(namespace)
     spec = BacktestSpec.from_dict(header["spec"])
     bars = {symbol: _bar_series(symbol, cols) for symbol, cols in columns.items()}
-    return run_backtest(spec, bars, strategy_class, progress=progress).to_dict()
+    run = run_backtest(spec, bars, strategy_class, progress=progress)
+    result = run.to_dict()
+    indicators = indicators_wire(run.indicators, result, header["limits"])
+    return result if indicators is None else {**result, "indicators": indicators}
 
 
 def find_strategy_class(namespace: dict[str, Any]) -> type:

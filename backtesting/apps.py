@@ -1,16 +1,5 @@
-from typing import Any
-
 from django.apps import AppConfig
 from django.conf import settings
-
-
-def sandbox_health() -> dict[str, Any]:
-    """Which isolation the strategy sandbox has on this host (rlimits alone is not enough
-    for staging/prod, where untrusted code must also be jailed)."""
-    from backtesting.sandbox import isolation_level
-
-    level = isolation_level()
-    return {"isolation": level, "ok": level != "rlimits" or not settings.IS_STRICT}
 
 
 class BacktestingConfig(AppConfig):
@@ -18,6 +7,7 @@ class BacktestingConfig(AppConfig):
     verbose_name = "Backtesting"
 
     def ready(self) -> None:
+        from backtesting.sandbox_health import sandbox_health
         from tradeplatform.apps import register_health_check
 
         register_health_check("sandbox", sandbox_health, critical=True)
@@ -34,6 +24,7 @@ def _register_job_kinds() -> None:
     from backtesting.jobs.recovery import jobs_recover_stale_if_due
     from backtesting.jobs.registry import JobKind, job_kind_register
     from backtesting.models import Backtest
+    from backtesting.sandbox_health import REPORT_INTERVAL_SECONDS, sandbox_isolation_report
     from backtesting.services import BACKTEST_QUEUE, backtest_dead_letter_exhausted
     from tradeplatform.worker_services import WorkerService, register_worker_service
 
@@ -46,6 +37,14 @@ def _register_job_kinds() -> None:
             key_prefix="backtests",
             finish_effects=backtest_finish_effects,
             exhausted=backtest_dead_letter_exhausted,
+        )
+    )
+    register_worker_service(
+        WorkerService(
+            name="sandbox-isolation-report",
+            run=sandbox_isolation_report,
+            interval=lambda: REPORT_INTERVAL_SECONDS,
+            uses_database=False,
         )
     )
     register_worker_service(

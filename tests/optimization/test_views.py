@@ -89,3 +89,23 @@ def test_cancel_from_the_page_and_another_user_gets_404(
     assert optimization.status == "cancelled"
     listed = client.get("/research/sweeps/").content.decode()
     assert f'data-sweep="{optimization.pk}"' in listed and "Cancelled" in listed
+
+
+def test_a_backtest_offers_a_sweep_prefilled_with_its_inputs(
+    client, owner, instrument, strategy_version
+):
+    from backtesting.services import backtest_submit
+    from tests.backtesting.conftest import make_input
+
+    backtest = backtest_submit(
+        owner=owner, data=make_input(strategy_version, parameters={"fast": 7, "slow": 30})
+    )
+    Backtest.objects.filter(pk=backtest.pk).update(status="failed")  # finished: actions shown
+    client.force_login(owner)
+    detail = client.get(f"/backtests/{backtest.pk}/").content.decode()
+    link = f"/research/sweeps/new/?backtest={backtest.pk}"
+    assert link in detail.replace("&amp;", "&")
+    page = client.get(link).content.decode()
+    assert f"backtest {backtest.pk}" in page
+    assert 'name="value_fast" value="7"' in page and 'name="start" value="2015-01-01"' in page
+    assert 'href="/research/sweeps/" aria-current="page">Research</a>' in page

@@ -11,6 +11,7 @@ _SECTIONS = (
     ("/strategies/", "strategies"),
     ("/backtests/", "backtests"),
     ("/marketdata/", "marketdata"),
+    ("/research/", "research"),
     ("/accounts/", "account"),
     ("/admin/", "admin"),
 )

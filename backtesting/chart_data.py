@@ -27,6 +27,7 @@ from backtesting.chart_series import (
     candle_points,
     candles_bucketed,
     chart_series,
+    indicator_points,
     monthly_returns,
     trade_markers,
     trade_return_histogram,
@@ -34,6 +35,7 @@ from backtesting.chart_series import (
 from backtesting.curves import CURVE_SERIES
 from backtesting.engine import BarSeries
 from backtesting.engine.spec import BacktestSpec
+from backtesting.indicator_arrays import indicators_decode
 from backtesting.marketdata.selectors import bars_load_arrays
 from backtesting.marketdata.writes import datetime_to_ns
 from backtesting.models import Backtest, BacktestResult
@@ -43,7 +45,7 @@ from tradeplatform.soft_cache import soft_get, soft_set
 logger = logging.getLogger(__name__)
 
 # Bump when a document's shape changes, so cached documents of the old shape are not served.
-CHART_DATA_VERSION = 1
+CHART_DATA_VERSION = 2
 CACHE_SECONDS = 24 * 3600
 
 BarsOf = Callable[[str], BarSeries]  # symbol -> the run's bars of it
@@ -72,8 +74,11 @@ def backtest_chart_data(backtest: Backtest) -> dict[str, Any]:
 
 
 def backtest_price_data(backtest: Backtest, symbol: str) -> dict[str, Any]:
-    """{"symbol", "bars", "bucket", "candles", "volume", "markers"} of one of the run's
-    symbols (NotFoundError for another one)."""
+    """{"symbol", "bars", "bucket", "candles", "volume", "markers", "indicators",
+    "indicators_dropped"} of one of the run's symbols (NotFoundError for another one).
+
+    "indicators" are the strategy's lines over this symbol: [{"name", "overlay", "points"}],
+    one point per candle; "overlay" says whether they live on the price's scale."""
     if symbol not in backtest.symbols:
         raise NotFoundError(f"Backtest {backtest.pk} did not trade {symbol!r}.")
     build = lambda: _price_data(backtest, symbol, _stored_bars(backtest))  # noqa: E731
@@ -187,7 +192,41 @@ def _price_data(backtest: Backtest, symbol: str, bars_of: BarsOf) -> dict[str, A
         "candles": ohlc,
         "volume": volume,
         "markers": trade_markers(_trade_events(backtest, symbol), candles.timestamps),
+        **_indicator_lines(backtest, symbol, bars, candles),
     }
+
+
+def _indicator_lines(
+    backtest: Backtest, symbol: str, bars: BarSeries, candles: BarSeries
+) -> dict[str, Any]:
+    # Only the two indicator columns: the rest of the result (the curves) is not needed here.
+    row = (
+        BacktestResult.objects.filter(backtest_id=backtest.pk)
+        .values_list("indicators", "indicator_values")
+        .first()
+    )
+    stored = indicators_decode(*row) if row else None
+    if stored is None:
+        return {"indicators": [], "indicators_dropped": 0}
+    lines = []
+    for item in stored.series:
+        if item.symbol != symbol:
+            continue
+        points = indicator_points(bars.timestamps, candles.timestamps, stored.timestamps,
+                                  item.values)  # fmt: skip
+        lines.append({"name": item.name, "overlay": _overlays(points, candles), "points": points})
+    return {"indicators": lines, "indicators_dropped": stored.dropped}
+
+
+def _overlays(points: list[Any], candles: BarSeries) -> bool:
+    """Whether a line belongs on the price's scale (a moving average) rather than its own pane
+    (an RSI between 0 and 100 would flatten the candles): its typical value is near the close."""
+    if not points:
+        return True
+    starts = candles.timestamps // 1_000_000_000
+    at = np.minimum(np.searchsorted(starts, [p["time"] for p in points]), len(starts) - 1)
+    ratio = np.array([p["value"] for p in points]) / candles.close[at]
+    return bool(0.5 <= float(np.median(ratio)) <= 2.0)
 
 
 def _trade_events(backtest: Backtest, symbol: str) -> list[TradeEvent]:

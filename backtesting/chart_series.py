@@ -195,6 +195,32 @@ def candle_points(candles: BarSeries) -> tuple[list[Candle], list[ChartPoint]]:
     return ohlc, volume
 
 
+def indicator_points(
+    bar_times_ns: np.ndarray,
+    candle_times_ns: np.ndarray,
+    times_ns: np.ndarray,
+    values: np.ndarray,
+) -> list[ChartPoint]:
+    """One point per candle for an indicator line: its value at the candle's last bar.
+
+    `bar_times_ns` are the symbol's bars, `candle_times_ns` their candles (candles_bucketed),
+    `times_ns`/`values` the indicator over the run's bars. A candle's point is stamped with the
+    candle's time, like the candle; candles where the indicator has no value (warm-up) get none.
+    """
+    if len(candle_times_ns) == 0 or len(times_ns) == 0:
+        return []
+    # A candle's last bar is the one just before the next candle's first bar.
+    ends = np.append(np.searchsorted(bar_times_ns, candle_times_ns[1:], side="left") - 1,
+                     len(bar_times_ns) - 1)  # fmt: skip
+    at = np.searchsorted(times_ns, bar_times_ns[ends], side="right") - 1
+    picked = np.where(at >= 0, values[np.maximum(at, 0)], np.nan)
+    finite = np.isfinite(picked)
+    times = (candle_times_ns[finite] // NS_PER_SECOND).tolist()
+    return [
+        ChartPoint(time=t, value=v) for t, v in zip(times, picked[finite].tolist(), strict=True)
+    ]
+
+
 def trade_markers(events: Iterable[TradeEvent], candle_times_ns: np.ndarray) -> list[TradeMarker]:
     """One marker per event, on the candle whose bucket holds its time, sorted by time.
 

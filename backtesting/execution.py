@@ -31,6 +31,7 @@ from backtesting.chart_data import backtest_charts_prepare
 from backtesting.curves import curve_encode
 from backtesting.engine.barcodec import VERSION as BAR_CODEC_VERSION
 from backtesting.engine.barcodec import fingerprint_bars
+from backtesting.indicator_arrays import indicators_encode
 from backtesting.jobs import metrics
 from backtesting.jobs.bounds import (
     MAX_LOG_CHARS,
@@ -190,6 +191,7 @@ def _store_success(
         backtest_id=backtest.pk,
         metrics=result["statistics"],
         **curve_encode(result["equity_curve"]),
+        **indicators_encode(result.get("indicators")),
         timings=timings,
         sandbox_log=text_bound((result.get("sandbox") or {}).get("logs", ""), MAX_LOG_CHARS),
     )

@@ -150,6 +150,10 @@ class BacktestResult(models.Model):
     timestamps = models.BinaryField(null=True, blank=True)
     equity = models.BinaryField(null=True, blank=True)
     drawdown = models.BinaryField(null=True, blank=True)
+    # The strategy's self.I lines for the price chart (layout in backtesting.indicator_arrays);
+    # null for older results and runs without indicators.
+    indicators = models.JSONField(null=True, blank=True)
+    indicator_values = models.BinaryField(null=True, blank=True)
     timings = models.JSONField(default=dict, blank=True)  # ms per phase, for the benchmark
     sandbox_log = models.TextField(blank=True)  # the strategy's output, bounded
 

@@ -146,7 +146,7 @@ def worker_launcher(django_db_setup, django_db_blocker, tmp_path_factory) -> Wor
 
 @pytest.fixture(scope="session")
 def celery_worker(worker_launcher: WorkerLauncher) -> Iterator[Worker]:
-    worker = worker_launcher.start(queues="backtests,notifications,celery")
+    worker = worker_launcher.start(queues="backtests,optimizations,notifications,celery")
     try:
         yield worker
     finally:

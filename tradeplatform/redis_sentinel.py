@@ -96,6 +96,26 @@ def is_kombu_sentinel_url(url: str) -> bool:
     )
 
 
+def broker_sentinel(url: str, *, master: str, url_from_environment: bool) -> tuple[str, str]:
+    """The broker URL in kombu's form and the master's name, from either form of `url`.
+
+    Raises ValueError when Celery would read a REDIS_URL-form URL straight from the
+    environment (it cannot be translated there) or when no master is named.
+    """
+    if not is_kombu_sentinel_url(url):
+        if url_from_environment:
+            raise ValueError(
+                "CELERY_BROKER_URL: Celery reads it as is; write kombu's form "
+                "(sentinel://host:26379/1;sentinel://host2:26379/1) and name the master in "
+                "CELERY_BROKER_SENTINEL_MASTER, or leave it unset to follow REDIS_URL."
+            )
+        target = parse_sentinel_url(url)
+        url, master = broker_url(target), master or target.master
+    if not master:
+        raise ValueError("CELERY_BROKER_SENTINEL_MASTER must name the Sentinel master.")
+    return url, master
+
+
 def broker_transport_options(master: str, *, sentinel_password: str) -> dict[str, Any]:
     options: dict[str, Any] = {"master_name": master}
     if sentinel_password:

@@ -306,23 +306,16 @@ _redis_broker_options: dict[str, object] = {
 if redis_sentinel.is_sentinel_url(CELERY_BROKER_URL):
     # Celery reads the CELERY_BROKER_URL environment variable as is: only a broker that
     # follows REDIS_URL can be translated to kombu's form here (tradeplatform/redis_sentinel.py).
-    _broker_master = env.str("CELERY_BROKER_SENTINEL_MASTER", default="")
-    if not redis_sentinel.is_kombu_sentinel_url(CELERY_BROKER_URL):
-        _broker_sentinel = redis_sentinel.parse_sentinel_url(CELERY_BROKER_URL)
-        CELERY_BROKER_URL = redis_sentinel.broker_url(_broker_sentinel)
-        _broker_master = _broker_master or _broker_sentinel.master
-        if env.str("CELERY_BROKER_URL", default=""):
-            from django.core.exceptions import ImproperlyConfigured
-
-            raise ImproperlyConfigured(
-                "CELERY_BROKER_URL: Celery reads it as is; write kombu's form "
-                "(sentinel://host:26379/1;sentinel://host2:26379/1) and name the master in "
-                "CELERY_BROKER_SENTINEL_MASTER, or leave it unset to follow REDIS_URL."
-            )
-    if not _broker_master:
+    try:
+        CELERY_BROKER_URL, _broker_master = redis_sentinel.broker_sentinel(
+            CELERY_BROKER_URL,
+            master=env.str("CELERY_BROKER_SENTINEL_MASTER", default=""),
+            url_from_environment=bool(env.str("CELERY_BROKER_URL", default="")),
+        )
+    except ValueError as exc:
         from django.core.exceptions import ImproperlyConfigured
 
-        raise ImproperlyConfigured("CELERY_BROKER_SENTINEL_MASTER names the Sentinel master.")
+        raise ImproperlyConfigured(str(exc)) from exc
     _redis_broker_options.update(
         redis_sentinel.broker_transport_options(
             _broker_master, sentinel_password=REDIS_SENTINEL_PASSWORD

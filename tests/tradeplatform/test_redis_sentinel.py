@@ -92,6 +92,24 @@ def test_a_sentinel_url_is_parsed_into_sentinels_master_db_and_password() -> Non
             redis_sentinel.parse_sentinel_url(bad)
 
 
+def test_the_broker_takes_kombus_form_with_a_master_or_follows_the_redis_url_form() -> None:
+    kombu_form = "sentinel://s1:26379/1;sentinel://s2:26379/1"
+    assert redis_sentinel.broker_sentinel(kombu_form, master="m", url_from_environment=True) == (
+        kombu_form,
+        "m",
+    )
+    with pytest.raises(ValueError, match="CELERY_BROKER_SENTINEL_MASTER"):
+        redis_sentinel.broker_sentinel(kombu_form, master="", url_from_environment=True)
+    followed = redis_sentinel.broker_sentinel(
+        "sentinel://s1:26379,s2:26379/m/2", master="", url_from_environment=False
+    )
+    assert followed == ("sentinel://s1:26379/2;sentinel://s2:26379/2", "m")
+    with pytest.raises(ValueError, match="reads it as is"):
+        redis_sentinel.broker_sentinel(
+            "sentinel://s1:26379/m/2", master="m", url_from_environment=True
+        )
+
+
 # Runs in a child whose only Redis configuration is the two sentinel:// URLs.
 THROUGH_SENTINEL = r"""
 import json

@@ -148,3 +148,19 @@ def test_anonymous_gets_401(finished, api_client):
     assert api_client.get("/api/v1/optimizations/").status_code == 401
     assert api_client.get(f"/api/v1/optimizations/{finished.pk}/").status_code == 401
     assert api_client.post("/api/v1/optimizations/", {}, format="json").status_code == 401
+
+
+def test_the_list_costs_two_queries_for_one_sweep_or_many(
+    instrument, strategy_version, owner_client, django_assert_num_queries
+):
+    def post():
+        response = owner_client.post(
+            "/api/v1/optimizations/", body(strategy_version), format="json"
+        )
+        assert response.status_code == 202
+
+    for expected in (1, 3):
+        while Optimization.objects.count() < expected:
+            post()
+        with django_assert_num_queries(2):  # the count and the page (strategy joined)
+            assert owner_client.get("/api/v1/optimizations/").json()["count"] == expected

@@ -13,8 +13,13 @@ from backtesting.execution import backtest_execute
 from backtesting.jobs.recovery import job_recover_stale
 from backtesting.optimization.execution import optimization_chunk_execute
 from backtesting.optimization.models import Optimization, OptimizationChunk, OptimizationResult
-from backtesting.optimization.services import optimization_cancel, optimization_result_backtest
-from tests.optimization.conftest import SMA_GRID, run_all_chunks
+from backtesting.optimization.services import (
+    optimization_cancel,
+    optimization_result_backtest,
+    optimization_submit,
+)
+from tests.factories import StrategyFactory
+from tests.optimization.conftest import SMA_GRID, run_all_chunks, sweep_input
 from tradeplatform.errors import ConflictError, DomainValidationError
 
 pytestmark = pytest.mark.django_db
@@ -205,3 +210,79 @@ def test_cancelling_ends_queued_chunks_at_once_and_stops_a_running_one(
     assert OptimizationResult.objects.filter(optimization=optimization).count() == 25
     with pytest.raises(ConflictError):
         optimization_cancel(optimization=optimization)
+
+
+LEAKY = """from strategy import Strategy, Param
+import indicators as ta
+
+SEEN = []
+
+
+class Leaky(Strategy):
+    label = Param(1, min=1, max=10)
+
+    def init(self):
+        # Fresh state per combination: SEEN holds this run's entry only, so the period is 5.
+        SEEN.append(self.label)
+        self.fast = self.I(ta.sma, self.data.close, 5 * len(SEEN))
+        self.slow = self.I(ta.sma, self.data.close, 40)
+
+    def next(self):
+        if ta.crossover(self.fast, self.slow):
+            self.buy()
+        elif ta.crossunder(self.fast, self.slow):
+            self.close()
+"""
+# The sandbox refuses a class-level write outright: each combination fails with the message.
+CLASS_WRITE = LEAKY.replace("SEEN.append(self.label)", "Leaky.runs = 1")
+
+
+def _label_sweep(owner, code):
+    from tests.factories import StrategyVersionFactory
+
+    strategy = StrategyFactory(owner=owner, code="")
+    version = StrategyVersionFactory(
+        strategy=strategy,
+        code=code,
+        class_name="Leaky",
+        parameters=[
+            {
+                "name": "label",
+                "type": "int",
+                "default": 1,
+                "min": 1,
+                "max": 10,
+                "step": 1,
+                "choices": None,
+                "description": "",
+            }
+        ],
+    )
+    space = {"kind": "grid", "parameters": {"label": {"min": 1, "max": 4, "step": 1}}}
+    optimization = optimization_submit(
+        owner=owner, data=sweep_input(version, space=space, constraints=[])
+    )
+    assert optimization.chunks.count() == 1  # all four in one child
+    return run_all_chunks(optimization)
+
+
+def test_no_state_leaks_between_the_combinations_of_one_chunk(instrument, owner):
+    optimization = _label_sweep(owner, LEAKY)
+    rows = list(OptimizationResult.objects.filter(optimization=optimization).order_by("index"))
+    assert [r.status for r in rows] == ["ok"] * 4, [r.error_message for r in rows]
+    alone = optimization_result_backtest(optimization=optimization, result=rows[3], owner=owner)
+    alone = backtest_execute(backtest_id=alone.pk)
+    assert alone is not None and alone.status == "succeeded"
+    for row in rows:
+        assert row.metrics == rows[0].metrics
+    assert rows[3].metrics["total_return"] == alone.metrics["total_return"]
+    assert rows[3].metrics["n_trades"] == alone.metrics["n_trades"] > 0
+
+
+def test_combinations_failing_in_the_users_code_are_failed_rows_with_the_message(instrument, owner):
+    optimization = _label_sweep(owner, CLASS_WRITE)
+    rows = OptimizationResult.objects.filter(optimization=optimization)
+    assert list(rows.values_list("status", flat=True)) == ["failed"] * 4
+    assert all("cannot modify" in m for m in rows.values_list("error_message", flat=True))
+    assert optimization.status == "failed" and "cannot modify" in optimization.error_message
+    assert optimization.chunks.get().status == "succeeded"  # the chunk ran; its rows failed

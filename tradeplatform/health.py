@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import shutil
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -67,10 +68,16 @@ def probe_database() -> dict[str, Any]:
 
 
 def probe_cache() -> dict[str, Any]:
-    token = str(time.time_ns())
-    cache.set(_CACHE_PROBE_KEY, token, timeout=30)
-    if cache.get(_CACHE_PROBE_KEY) != token:
-        return {"ok": False, "error": "cache did not return what was written"}
+    # A key of this probe's own: probes answered at once (several threads, workers or pods)
+    # must not overwrite each other's token and report a healthy cache as down.
+    token = uuid.uuid4().hex
+    key = f"{_CACHE_PROBE_KEY}:{token}"
+    cache.set(key, token, timeout=30)
+    try:
+        if cache.get(key) != token:
+            return {"ok": False, "error": "cache did not return what was written"}
+    finally:
+        cache.delete(key)
     return {}
 
 

@@ -43,6 +43,20 @@ def test_ready_is_503_when_the_cache_is_down(client):
     assert response.json()["checks"]["cache"]["status"] == "down"
 
 
+def test_probes_answered_at_once_do_not_fail_each_other(client):
+    """Another probe writing between this one's write and read must not make it fail."""
+    real_set = health.cache.set
+
+    def set_then_a_concurrent_probe_writes(key, value, timeout=None):
+        real_set(key, value, timeout=timeout)
+        real_set(health._CACHE_PROBE_KEY, "another probe's token", timeout=30)
+
+    with mock.patch.object(health.cache, "set", side_effect=set_then_a_concurrent_probe_writes):
+        response = client.get("/ready")
+    assert response.status_code == 200, response.json()
+    assert response.json()["checks"]["cache"]["status"] == "up"
+
+
 def test_ready_is_503_while_migrations_are_pending(client, monkeypatch):
     monkeypatch.setattr(health, "_migrations_applied", False)
     with mock.patch.object(health.MigrationExecutor, "migration_plan", return_value=[("m", False)]):

@@ -220,13 +220,16 @@ def _indicator_lines(
 
 def _overlays(points: list[Any], candles: BarSeries) -> bool:
     """Whether a line belongs on the price's scale (a moving average) rather than its own pane
-    (an RSI between 0 and 100 would flatten the candles): its typical value is near the close."""
+    (an RSI between 0 and 100 would flatten the candles): its typical value is within 20 % of
+    the close."""
     if not points:
         return True
     starts = candles.timestamps // 1_000_000_000
     at = np.minimum(np.searchsorted(starts, [p["time"] for p in points]), len(starts) - 1)
-    ratio = np.array([p["value"] for p in points]) / candles.close[at]
-    return bool(0.5 <= float(np.median(ratio)) <= 2.0)
+    distance = np.abs(np.array([p["value"] for p in points]) / candles.close[at] - 1.0)
+    # Moving averages and bands stay within a few percent of the close; an oscillator's 0..100
+    # is far from most prices (it may cross them, so the typical distance is what counts).
+    return bool(np.median(distance) <= 0.2)
 
 
 def _trade_events(backtest: Backtest, symbol: str) -> list[TradeEvent]:

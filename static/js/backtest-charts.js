@@ -102,6 +102,19 @@ function describeEquity(data) {
     : "");
 }
 
+// ", and the strategy's indicators sma_fast and sma_slow" (names as the strategy gave them).
+function describeIndicators(data) {
+  const names = (data.indicators ?? []).map((line) => line.name);
+  const dropped = data.indicators_dropped ?? 0;
+  const listed = names.length > 1
+    ? `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]}` : names[0];
+  const lines = names.length > 0
+    ? `, and the strategy's ${names.length > 1 ? "indicators" : "indicator"} ${listed}` : "";
+  const left = dropped > 0
+    ? ` (${dropped} more of the strategy's indicators were not kept: the run is too long)` : "";
+  return lines + left;
+}
+
 function describePrices(data) {
   const trades = new Set(data.markers.map((m) => m.seq)).size;
   const drawn = data.bucket > 1
@@ -114,7 +127,8 @@ function describePrices(data) {
       + ` ${formatNumber(last.close)} on ${formatDate(last.time)}.`
     : "";
   text("price-summary", `${data.symbol}: ${data.bars.toLocaleString()} bars drawn as ${drawn},`
-    + ` with ${data.markers.length} entry and exit markers of ${trades} trades.${closes}`);
+    + ` with ${data.markers.length} entry and exit markers of ${trades} trades`
+    + `${describeIndicators(data)}.${closes}`);
 }
 
 function fillTable(table, head, rows) {

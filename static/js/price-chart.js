@@ -1,9 +1,12 @@
-// The price chart: candles with every trade's entry and exit, and volume in a pane below
-// (lightweight-charts). Candles arrive bucketed by the server; markers are exact (each at its
-// real fill price, on the candle whose bucket holds its time).
+// The price chart: candles with every trade's entry and exit, the strategy's indicators as
+// lines, and volume in a pane below (lightweight-charts). Candles arrive bucketed by the
+// server; markers are exact (each at its real fill price, on the candle whose bucket holds its
+// time); an indicator has one point per candle. Lines near the price share its scale; others
+// (an RSI between 0 and 100) get a pane of their own, so they do not flatten the candles.
 import {
   CandlestickSeries,
   HistogramSeries,
+  LineSeries,
   createChart,
   createSeriesMarkers,
 } from "../vendor/lightweight-charts/lightweight-charts.standalone.production.mjs";
@@ -55,21 +58,69 @@ function candleOptions(colors) {
   };
 }
 
+// Up to eight lines: four token colours, solid, then the same four dashed.
+export function indicatorStyle(index, colors) {
+  const palette = [colors.accent, colors.warn, colors.fg, colors.muted];
+  return { color: palette[index % palette.length], lineStyle: index < palette.length ? 0 : 2 };
+}
+
+const VOLUME_PANE = 1;
+const INDICATOR_PANE = 2;
+
+function drawIndicators(chart, lines, colors) {
+  return lines.map((line, i) => {
+    const style = indicatorStyle(i, colors);
+    const series = chart.addSeries(LineSeries, {
+      ...style, lineWidth: 2, priceLineVisible: false, lastValueVisible: false,
+      crosshairMarkerVisible: false,
+    }, line.overlay ? 0 : INDICATOR_PANE);
+    series.setData(line.points);
+    return { name: line.name, series, style };
+  });
+}
+
+// "━ sma_fast  ┅ rsi": each name in its line's colour (textContent: names are the user's).
+function fillLegend(legend, drawn) {
+  if (!legend) return;
+  legend.replaceChildren(...drawn.map((line) => {
+    const key = document.createElement("span");
+    key.className = "key";
+    key.style.color = line.style.color;
+    key.textContent = `${line.style.lineStyle === 0 ? "\u2501" : "\u2505"} ${line.name}`;
+    return key;
+  }));
+  legend.hidden = drawn.length === 0;
+}
+
 export function drawPriceChart(element, colors) {
   const chart = createChart(element, lightweightOptions(colors));
   const candles = chart.addSeries(CandlestickSeries, candleOptions(colors));
-  const volume = chart.addSeries(HistogramSeries, { priceFormat: { type: "volume" } }, 1);
+  const volume = chart.addSeries(HistogramSeries, { priceFormat: { type: "volume" } },
+    VOLUME_PANE);
   chart.panes()[0].setStretchFactor(3);
-  chart.panes()[1].setStretchFactor(1);
+  chart.panes()[VOLUME_PANE].setStretchFactor(1);
   const markers = createSeriesMarkers(candles, []);
+  const legend = document.getElementById("indicator-legend");
   let shown = null;
   let currentColors = colors;
+  const price = { chart, candles, volume, markers, indicators: [], show, restyle };
+
+  function showIndicators(lines) {
+    for (const line of price.indicators) chart.removeSeries(line.series);
+    // An indicator pane left empty by the previous symbol goes with its lines.
+    while (chart.panes().length > INDICATOR_PANE) chart.removePane(INDICATOR_PANE);
+    price.indicators = drawIndicators(chart, lines, currentColors);
+    if (chart.panes().length > INDICATOR_PANE) chart.panes()[INDICATOR_PANE].setStretchFactor(1);
+    fillLegend(legend, price.indicators);
+    element.dataset.indicators = String(price.indicators.length);
+  }
 
   function show(data) {
     shown = data;
     candles.setData(data.candles);
     volume.setData(volumePoints(data, currentColors));
     markers.setMarkers(data.markers.map((event) => markerFor(event, currentColors)));
+    showIndicators(data.indicators ?? []);
     chart.timeScale().fitContent();
     element.dataset.candles = String(candles.data().length);
     element.dataset.markers = String(markers.markers().length);
@@ -82,7 +133,7 @@ export function drawPriceChart(element, colors) {
     if (shown) show(shown);
   }
 
-  return { chart, candles, volume, markers, show, restyle };
+  return price;
 }
 
 // "O 101.20 H 103.00 L 100.90 C 102.40" under the pointer, as text (no inline styles).

@@ -16,6 +16,7 @@ from backtesting.indicator_arrays import indicators_decode, indicators_encode
 from backtesting.marketdata.selectors import bars_load_arrays
 from backtesting.models import BacktestResult
 from tests.backtesting.conftest import END, START, execute_job, seed_bars
+from tests.factories import StrategyFactory
 
 
 def _prices(user, backtest, symbol: str = "AAA") -> dict:
@@ -106,3 +107,35 @@ def test_indicator_points_by_hand() -> None:
         {"time": 2, "value": 8.0},  # the first candle ends on bar 1: no value yet
         {"time": 4, "value": 9.0},
     ]
+
+
+OSCILLATOR = """\
+from strategy import Param, Strategy
+import indicators as ta
+
+
+class Oscillator(Strategy):
+    fast = Param(10)
+    slow = Param(20)
+
+    def init(self):
+        self.level = self.I(ta.rsi, self.data.close, 14, name="RSI <14>")
+        self.trend = self.I(ta.sma, self.data.close, 10)
+
+    def next(self):
+        if self.level[-1] < 30 and not self.position():
+            self.buy()
+        elif self.level[-1] > 70 and self.position():
+            self.close()
+"""
+
+
+def test_an_oscillator_gets_its_own_scale_and_its_given_name(owner, submit) -> None:
+    version = StrategyFactory.create(owner=owner, code=OSCILLATOR).versions.get()
+    done = execute_job(submit(strategy_version=version).pk)
+    assert done.status == "succeeded", done.error_message
+    lines = _prices(owner, done)["indicators"]
+    assert [(line["name"], line["overlay"]) for line in lines] == [
+        ("RSI <14>", False), ("trend", True),
+    ]  # fmt: skip
+    assert all(0 <= p["value"] <= 100 for p in lines[0]["points"])

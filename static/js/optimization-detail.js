@@ -177,6 +177,7 @@ function start() {
   const bar = live.querySelector("[data-live=progress]");
   const count = live.querySelector("[data-live=count]");
   const bestObjective = document.querySelector("[data-live=best-objective]");
+  const bestLine = document.querySelector("[data-live=best]");
   let delay = FAST_MS;
   let last = "";
 
@@ -190,7 +191,11 @@ function start() {
       badge.className = `badge badge-${data.status}`;
       bar.value = data.progress;
       count.textContent = `${data.stored} of ${data.total} combinations`;
-      if (bestObjective && data.best) bestObjective.textContent = formatNumber(data.best.objective, 3);
+      if (data.best) {
+        const params = Object.entries(data.best.parameters).map(([k, v]) => `${k} ${v}`).join(" · ");
+        if (bestObjective) bestObjective.textContent = formatNumber(data.best.objective, 3);
+        else bestLine.textContent = `${params}: ${label} ${formatNumber(data.best.objective, 3)}`;
+      }
       drawAll();
       if (data.finished) {
         window.location.reload(); // the best combination's DSR and the top table are the server's

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from backtesting.optimization.execution import optimization_chunk_execute
 from backtesting.optimization.models import OptimizationResult
 from backtesting.optimization.services import optimization_submit
 from tests.backtesting.conftest import seed_bars
@@ -78,3 +79,33 @@ def test_the_sweep_page_draws_the_stored_rows_around_the_best_point(live_server,
     page.wait_for_selector("#sweep-heatmap[data-cells]")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     screenshot(page, "sweep-phone")
+
+
+def test_the_heatmap_fills_as_chunks_finish_and_the_page_settles_on_the_result(
+    live_server, page
+) -> None:
+    trader = TraderFactory(username="liv")
+    seed_bars("AAA")
+    version = StrategyFactory.create(owner=trader, name="Live").versions.get()
+    optimization = optimization_submit(owner=trader, data=sweep_input(version))
+    chunks = list(optimization.chunks.order_by("number").values_list("pk", flat=True))
+    sign_in(page, live_server.url, "liv", DEFAULT_PASSWORD)
+    page.goto(f"{live_server.url}/research/sweeps/{optimization.pk}/")
+    assert page.text_content("[data-live=count]").strip() == "0 of 90 combinations"
+
+    optimization_chunk_execute(chunk_id=chunks[0])  # as a worker would, meanwhile
+    page.wait_for_selector("text=25 of 90 combinations")
+    page.wait_for_selector("#sweep-heatmap[data-cells='25']")
+    assert page.text_content("[data-live=status]").strip() == "Running"
+    stored = OptimizationResult.objects.filter(optimization=optimization, objective__isnull=False)
+    best = stored.order_by("-objective", "index")[0]
+    assert f"fast {best.parameters['fast']} · slow {best.parameters['slow']}" in page.text_content(
+        "[data-live=best]"
+    )
+    screenshot(page, "sweep-running")
+
+    for chunk_id in chunks[1:]:
+        optimization_chunk_execute(chunk_id=chunk_id)
+    page.wait_for_selector("#sweep-dsr")  # the page reloads once the sweep is done
+    assert page.text_content("[data-live=status]").strip() == "Succeeded"
+    assert page.get_attribute("#sweep-heatmap", "data-cells") == "90"

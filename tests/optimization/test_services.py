@@ -286,3 +286,23 @@ def test_combinations_failing_in_the_users_code_are_failed_rows_with_the_message
     assert all("cannot modify" in m for m in rows.values_list("error_message", flat=True))
     assert optimization.status == "failed" and "cannot modify" in optimization.error_message
     assert optimization.chunks.get().status == "succeeded"  # the chunk ran; its rows failed
+
+
+def test_a_chunk_out_of_attempts_fails_its_rows_and_the_sweep_still_ends(sweep, settings):
+    space = {"kind": "grid", "parameters": {"fast": {"min": 5, "max": 10, "step": 5}}}
+    optimization = sweep(space=space, constraints=[])
+    chunk = optimization.chunks.get()
+    # Its workers kept dying: every attempt was used and the last lease expired.
+    OptimizationChunk.objects.filter(pk=chunk.pk).update(
+        status="running",
+        attempts=settings.BACKTEST_MAX_ATTEMPTS,
+        claim_token="dead",
+        lease_expires_at=timezone.now() - timedelta(seconds=1),
+    )
+    optimization_chunk_execute(chunk_id=chunk.pk)
+    chunk.refresh_from_db()
+    assert chunk.status == "failed" and chunk.error_code == "too_many_attempts"
+    rows = OptimizationResult.objects.filter(optimization=optimization)
+    assert rows.count() == 2 and set(rows.values_list("status", flat=True)) == {"failed"}
+    optimization.refresh_from_db()
+    assert optimization.status == "failed" and "workers were lost" in optimization.error_message

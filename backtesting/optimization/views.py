@@ -153,6 +153,7 @@ def sweep_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
         "top": [(row, _top_cells(row)) for row in top],
         "failure": failure,
         "deflated": optimization.deflated or {},
+        "chances": _chances(optimization.deflated or {}),
         "objective_label": forms.OBJECTIVE_LABELS.get(
             optimization.objective, optimization.objective
         ),
@@ -161,6 +162,17 @@ def sweep_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
         "section": "research",
     }
     return render(request, "optimization/detail.html", context)
+
+
+def _chances(deflated: dict[str, Any]) -> dict[str, str]:
+    """PSR and DSR as percentages with one decimal, never rounded up to a certain 100 %."""
+    shown = {}
+    for key in ("psr", "dsr"):
+        value = deflated.get(key)
+        if isinstance(value, int | float):
+            tenths = min(int(value * 1000), 999)  # floor: 0.99996 reads 99.9 %, not 100 %
+            shown[key] = f"{tenths / 10:.1f} %"
+    return shown
 
 
 def _top_cells(row: OptimizationResult) -> list[str]:

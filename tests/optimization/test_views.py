@@ -55,6 +55,9 @@ def test_posting_the_form_starts_a_sweep_and_shows_it(client, owner, instrument,
     run_all_chunks(optimization)
     page = client.get(response["Location"]).content.decode()
     assert "Best combination" in page and "Deflated Sharpe (DSR)" in page
+    optimization.refresh_from_db()
+    dsr = min(int(optimization.deflated["dsr"] * 1000), 999) / 10
+    assert f"{dsr:.1f} %" in page  # floored to a tenth: never a certain 100 %
     assert page.count("Backtest this") == 6
     status = client.get(f"/research/sweeps/{optimization.pk}/status.json").json()
     assert status["stored"] == 6 and status["names"] == ["fast", "slow"]

@@ -139,14 +139,21 @@ def random_plan(space: SweepSpace, n: int, seed: int, limit: int) -> list[Combin
     """The first `n` seeded random points that satisfy the constraints."""
     if not 1 <= n <= limit:
         raise _too_many(n, limit)
-    candidates = space.axes.sample(n * CANDIDATES_PER_SAMPLE, seed)
-    try:
-        taken = take_satisfying(candidates, [space.allows], n)  # type: ignore[list-item]
-    except ConstraintError as exc:
-        raise DomainValidationError(
-            "The constraints leave too few combinations.", details={"constraints": [exc.message]}
-        ) from exc
-    return [dict(p) for p in taken]
+    # A seeded sample is a prefix of any longer one with the same seed, so drawing a few
+    # candidates first and many only when the constraints reject most gives the same plan.
+    for per_sample in (3, CANDIDATES_PER_SAMPLE):
+        candidates = space.axes.sample(n * per_sample, seed)
+        try:
+            taken = take_satisfying(candidates, [space.allows], n)  # type: ignore[list-item]
+        except ConstraintError as exc:
+            if per_sample == CANDIDATES_PER_SAMPLE:
+                raise DomainValidationError(
+                    "The constraints leave too few combinations.",
+                    details={"constraints": [exc.message]},
+                ) from exc
+            continue
+        return [dict(p) for p in taken]
+    raise AssertionError("unreachable")
 
 
 def _too_many(n: int, limit: int) -> DomainValidationError:

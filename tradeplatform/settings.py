@@ -108,6 +108,7 @@ INSTALLED_APPS = [
     "backtesting",
     "backtesting.optimization.apps.OptimizationConfig",
     "backtesting.robustness.apps.RobustnessConfig",
+    "backtesting.walkforward.apps.WalkForwardConfig",
 ]
 
 MIDDLEWARE = [
@@ -361,6 +362,7 @@ CELERY_TASK_ROUTES = {
     "backtesting.backtest_execute": {"queue": "backtests"},
     "backtesting.optimization_*": {"queue": "optimizations"},
     "backtesting.robustness_*": {"queue": "optimizations"},
+    "backtesting.walkforward_*": {"queue": "optimizations"},
     "backtesting.webhook_deliver": {"queue": "notifications"},
     "backtesting.backtest_email": {"queue": "notifications"},
 }

@@ -391,6 +391,11 @@ BACKTEST_MAX_ATTEMPTS = env.int("BACKTEST_MAX_ATTEMPTS", default=BACKTEST_MAX_RE
 # Fairness across workers: one user runs at most this many jobs at once (0: no limit); a job
 # over it waits in the queue, coming back every ~DEFER seconds, while others' jobs run.
 BACKTEST_USER_MAX_RUNNING = env.int("BACKTEST_USER_MAX_RUNNING", default=1)
+# A sweep's chunks are one user's job cut into pieces: they may hold this many worker slots at
+# once (0: no limit), so a sweep uses a second worker while other users' jobs still get theirs.
+OPTIMIZATION_USER_MAX_RUNNING = env.int("OPTIMIZATION_USER_MAX_RUNNING", default=2)
+# The most combinations one sweep may run (a grid over it is refused with the count).
+OPTIMIZATION_MAX_COMBINATIONS = env.int("OPTIMIZATION_MAX_COMBINATIONS", default=5_000)
 BACKTEST_FAIRNESS_DEFER_SECONDS = env.float("BACKTEST_FAIRNESS_DEFER_SECONDS", default=3.0)
 # Recovery of jobs whose message was lost (whole worker killed, web died before publishing,
 # a broker restarted without persistence): every worker sweeps the rows every interval (a

@@ -10,8 +10,9 @@ Two rules decide a claim, inside one transaction, before its UPDATE:
 - Attempt cap: a job claimed BACKTEST_MAX_ATTEMPTS times without finishing ends `failed` and
   its kind's `exhausted` hook dead-letters it. Every path that runs a job goes through here
   (first delivery, task retry, redelivery, the recovery sweep's re-publish), so no job loops.
-- Per-user fairness: a job starts only while its owner has fewer than BACKTEST_USER_MAX_RUNNING
-  jobs of its kind running under a live lease, counted under a lock on the owner's row, so the
+- Per-user fairness: a job starts only while its owner has fewer than its kind's limit
+  (JobKind.user_max_running, else BACKTEST_USER_MAX_RUNNING) jobs of that kind running under a
+  live lease, counted under a lock on the owner's row, so the
   rule holds across any number of workers. A job that may not start is deferred: it stays
   `queued`, its attempt is not counted, and a new message is published with a short countdown.
 
@@ -105,7 +106,8 @@ def _owner_lock(owner_id: int) -> None:
 
 
 def _owner_at_limit(model: JobModel, owner_id: int, job_id: int, now: datetime) -> bool:
-    limit = settings.BACKTEST_USER_MAX_RUNNING
+    kind_limit = job_kind_for(model).user_max_running
+    limit = kind_limit() if kind_limit is not None else settings.BACKTEST_USER_MAX_RUNNING
     if limit <= 0:
         return False
     # Only live leases count: a job whose worker died must not block its owner until the sweep.

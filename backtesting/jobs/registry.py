@@ -29,6 +29,10 @@ class JobKind:
     key_prefix: str
     finish_effects: FinishEffects
     exhausted: Exhausted
+    # How many of one owner's jobs of this kind may run at once (fairness; 0: no limit). None
+    # means BACKTEST_USER_MAX_RUNNING. A kind whose jobs are pieces of one larger job (a
+    # sweep's chunks) allows more, or one user's sweep could never use a second worker.
+    user_max_running: Callable[[], int] | None = None
 
 
 _kinds: dict[str, JobKind] = {}

@@ -1,6 +1,7 @@
 """The sweeps app: registers its job kind (the chunk) with the shared lifecycle."""
 
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class OptimizationConfig(AppConfig):
@@ -23,5 +24,6 @@ class OptimizationConfig(AppConfig):
                 key_prefix="optimizations",
                 finish_effects=chunk_finish_effects,
                 exhausted=chunk_exhausted,
+                user_max_running=lambda: settings.OPTIMIZATION_USER_MAX_RUNNING,
             )
         )

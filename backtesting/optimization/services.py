@@ -62,7 +62,7 @@ MAX_SEED = 2**31 - 1
 
 def max_combinations() -> int:
     """The most combinations one sweep may run (OPTIMIZATION_MAX_COMBINATIONS, default 5,000)."""
-    return int(getattr(settings, "OPTIMIZATION_MAX_COMBINATIONS", 5_000))
+    return int(settings.OPTIMIZATION_MAX_COMBINATIONS)
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,9 @@ from tests.integration.test_backtest_worker import wait_for
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 URL = "/api/v1/optimizations/"
-# Fairness (BACKTEST_USER_MAX_RUNNING, default 1) counts one user's running jobs of a kind, so
-# one user's chunks would run one at a time; the speed runs lift it to measure the scaling.
-NO_FAIRNESS = {"BACKTEST_USER_MAX_RUNNING": "0"}
+# Fairness lets one user's chunks hold OPTIMIZATION_USER_MAX_RUNNING (2) slots at once; the
+# speed runs lift it so the scaling measured is the workers', whatever the default.
+NO_FAIRNESS = {"OPTIMIZATION_USER_MAX_RUNNING": "0"}
 
 
 def _sweep(client: Any, strategy_id: int, symbol: str, space: dict[str, Any], **extra: Any) -> int:

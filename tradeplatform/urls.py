@@ -29,6 +29,7 @@ urlpatterns = [
     path("api/v1/", include("backtesting.api_urls")),
     path("api/v1/", include("backtesting.robustness.api_urls")),
     path("api/v1/", include("backtesting.optimization.api_urls")),
+    path("api/v1/", include("backtesting.walkforward.api_urls")),
     path("api/v1/marketdata/", include("backtesting.marketdata.api_urls")),
     path("strategies/", include("strategies.urls")),
     path("backtests/", include("backtesting.urls")),

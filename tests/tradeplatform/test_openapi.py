@@ -43,6 +43,7 @@ PAGINATED_LISTS = [
     "/api/v1/optimizations/{id}/results/",
     "/api/v1/strategies/",
     "/api/v1/strategies/{id}/versions/",
+    "/api/v1/walkforwards/",
     "/api/v1/webhooks/{id}/deliveries/",
 ]
 ERROR_REF = "#/components/schemas/Error"

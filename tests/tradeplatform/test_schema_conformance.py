@@ -55,6 +55,7 @@ from tests.factories import (
     totp_code,
 )
 from tests.optimization.conftest import sweep_optimizations
+from tests.walkforward.conftest import conformance_walkforwards
 from tradeplatform.wsgi import application
 
 pytestmark = pytest.mark.django_db
@@ -84,6 +85,7 @@ class World:
     dead_letter: DeadLetter
     optimizations: tuple[Any, Any] = (None, None)  # (finished, queued)
     robustness_run: Any = None  # queued, on `finished`
+    walkforwards: tuple[Any, Any] = (None, None)  # (finished, queued)
 
 
 @pytest.fixture
@@ -120,6 +122,7 @@ def world(settings) -> World:
         robustness_run=robustness_submit(
             owner=owner, backtest=finished, kind="lookahead", parameters={"n_checks": 2}
         ),
+        walkforwards=conformance_walkforwards(owner, version),
     )
 
 
@@ -171,6 +174,9 @@ def _path_parameters(world: World, path: str) -> dict[str, Any]:
         return {"id": world.queued.pk}
     if path.startswith("/api/v1/robustness/{id}/"):
         return {"id": world.robustness_run.pk}
+    if path.startswith("/api/v1/walkforwards/{id}/"):
+        finished, queued = world.walkforwards
+        return {"id": queued.pk if path.endswith("/cancel/") else finished.pk}
     if path.startswith("/api/v1/optimizations/{id}/"):
         finished, queued = world.optimizations
         if path.endswith("/cancel/"):
@@ -333,6 +339,40 @@ WALK: dict[tuple[str, str], Builder] = {
     ("POST", "/api/v1/optimizations/{id}/cancel/"): lambda w: [{"status": 202}],
     ("GET", "/api/v1/optimizations/{id}/results/"): lambda w: [{"status": 200}, CSV],
     ("POST", "/api/v1/optimizations/{id}/results/{index}/backtest/"): lambda w: [{"status": 202}],
+    ("GET", "/api/v1/walkforwards/"): lambda w: [{"status": 200}],
+    ("POST", "/api/v1/walkforwards/"): lambda w: [
+        {
+            "body": {
+                "strategy": w.strategy.pk,
+                "instruments": ["AAA"],
+                "timeframe": "1d",
+                "start": "2015-01-01T00:00:00Z",
+                "end": "2015-04-01T00:00:00Z",
+                "space": {"parameters": {"fast": {"min": 5, "max": 10, "step": 5}}},
+                "objective": "sharpe",
+                "in_sample_bars": 40,
+                "out_of_sample_bars": 20,
+            },
+            "status": 202,
+        },
+        {
+            "body": {
+                "strategy": w.strategy.pk,
+                "instruments": ["AAA"],
+                "timeframe": "1d",
+                "start": "2015-01-01T00:00:00Z",
+                "end": "2015-04-01T00:00:00Z",
+                "space": {"parameters": {"fast": {"min": 5, "max": 10, "step": 5}}},
+                "objective": "sharpe",
+                "in_sample_bars": 40,
+                "out_of_sample_bars": 20,
+                "step_bars": 10,
+            },
+            "status": 400,
+        },
+    ],
+    ("GET", "/api/v1/walkforwards/{id}/"): lambda w: [{"status": 200}],
+    ("POST", "/api/v1/walkforwards/{id}/cancel/"): lambda w: [{"status": 202}],
     ("POST", "/api/v1/dead-letters/{id}/requeue/"): lambda w: [{"status": 202}],
     ("GET", "/api/v1/backtests/{id}/robustness/"): lambda w: [{"status": 200}],
     ("POST", "/api/v1/backtests/{id}/robustness/"): lambda w: [

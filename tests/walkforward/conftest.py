@@ -48,7 +48,7 @@ def walkforward_input(version: Any, **overrides: Any) -> WalkForwardInput:
         "constraints": ["fast < slow"],
         "objective": "total_return",
     }
-    window_fields = {
+    window_fields: dict[str, Any] = {
         "mode": "rolling",
         "in_sample_bars": 40,
         "out_of_sample_bars": 20,
@@ -71,3 +71,16 @@ def submit_walkforward(instrument, strategy_version, owner) -> Callable[..., Wal
         )
 
     return _submit
+
+
+def conformance_walkforwards(owner: Any, version: Any) -> tuple[WalkForward, WalkForward]:
+    """(a finished one-window walk-forward, a queued one) over the 120 bars named AAA, for the
+    schema conformance walk."""
+    from backtesting.walkforward.execution import walkforward_execute
+
+    one_window = {"in_sample_bars": 60, "out_of_sample_bars": 60, "step_bars": 60}
+    first = walkforward_submit(owner=owner, data=walkforward_input(version, **one_window))
+    finished = walkforward_execute(walkforward_id=first.pk)
+    assert finished is not None and finished.status == "succeeded", finished
+    queued = walkforward_submit(owner=owner, data=walkforward_input(version, **one_window))
+    return finished, queued

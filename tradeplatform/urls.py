@@ -36,6 +36,7 @@ urlpatterns = [
     path("marketdata/", include("backtesting.marketdata.urls")),
     path("research/robustness/", include("backtesting.robustness.urls")),
     path("research/sweeps/", include("backtesting.optimization.urls")),
+    path("research/walk-forward/", include("backtesting.walkforward.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's initialiser as a separate script, so no inline JS.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),

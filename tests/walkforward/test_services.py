@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
+from django.utils import timezone
 
 from backtesting import sandbox
 from backtesting.bars import bars_for_backtest
@@ -165,9 +166,16 @@ def test_a_recovered_run_redoes_only_the_windows_not_yet_stored(submit_walkforwa
     with pytest.raises(ConnectionError):
         walkforward_execute(walkforward_id=walkforward.pk)
     walkforward.refresh_from_db()
-    assert walkforward.status == JobStatus.QUEUED
+    assert walkforward.status == JobStatus.QUEUED  # released for the task's retry
     first = {w.index: w.pk for w in walkforward.windows.all()}
     assert sorted(first) == [0, 1]
+    # Now as if that worker had died instead: running under an expired lease, which the
+    # lifecycle lets the next delivery (or the recovery sweep's) claim.
+    WalkForward.objects.filter(pk=walkforward.pk).update(
+        status=JobStatus.RUNNING,
+        claim_token="dead-worker",
+        lease_expires_at=timezone.now() - timedelta(seconds=1),
+    )
 
     def counts(wf, bars, clock, window, *args, **kwargs):
         calls.append(window.index)

@@ -199,3 +199,15 @@ def test_windows_that_do_not_fit_the_bars_are_refused_at_submit(submit_walkforwa
         submit_walkforward(step_bars=10)  # step below out-of-sample: overlapping windows
     assert "step" in str(caught.value.details["windows"])
     assert N_BARS == 120
+
+
+def test_a_window_where_no_combination_has_enough_trades_stays_out_of_the_market(
+    submit_walkforward,
+):
+    done = _run(submit_walkforward(min_trades=1_000))
+
+    assert done.status == JobStatus.SUCCEEDED
+    for window in done.windows.all():
+        assert window.parameters == {} and window.candidates == 0
+        assert set(window.oos_equity["v"]) == {10_000.0}
+    assert done.result.summary["total_return"] == 0.0

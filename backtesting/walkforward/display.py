@@ -6,9 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.http import QueryDict
+
 from backtesting.engine.research.ranking import OBJECTIVES
 from backtesting.metric_display import format_metric, metric_tone
 from backtesting.optimization.forms import OBJECTIVE_LABELS
+from backtesting.optimization.models import Optimization
 from backtesting.walkforward import selectors
 from backtesting.walkforward.models import WalkForward
 from tradeplatform.errors import DomainError
@@ -95,6 +98,36 @@ def efficiency_sentence(summary: dict[str, Any]) -> str:
         f"{efficiency:.0%} of the annualised return they showed in sample "
         "(near 1 the edge held up; near 0 or below it was mostly fitted noise)."
     )
+
+
+def sweep_initial(sweep: Optimization) -> dict[str, Any]:
+    """The search fields of a sweep, to walk its space forward (TPE becomes a grid)."""
+    space = sweep.space or {}
+    random = space.get("kind") == "random"
+    return {
+        "kind": "random" if random else "grid",
+        "samples": space.get("samples") if random else None,
+        "seed": space.get("seed") if random else None,
+        "constraints": "\n".join(sweep.constraints),
+        "objective": sweep.objective,
+        "direction": sweep.direction,
+        "min_trades": sweep.min_trades,
+    }
+
+
+def sweep_ranges(sweep: Optimization | None) -> QueryDict | None:
+    """The sweep's ranges in the form's field names, for parameter_rows (None: no sweep)."""
+    if sweep is None:
+        return None
+    given = QueryDict(mutable=True)
+    for name, value in sweep.parameters.items():
+        given[f"value_{name}"] = str(value)
+    for name, bounds in (sweep.space.get("parameters") or {}).items():
+        if isinstance(bounds, dict) and "min" in bounds:
+            given[f"sweep_{name}"] = "on"
+            for key in ("min", "max", "step"):
+                given[f"{key}_{name}"] = str(bounds.get(key, ""))
+    return given
 
 
 def worded(exc: DomainError) -> list[str]:

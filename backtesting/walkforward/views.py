@@ -21,7 +21,8 @@ from accounts.models import Role
 from backtesting import selectors as backtest_selectors
 from backtesting.marketdata.timeframes import Timeframe
 from backtesting.optimization import forms as sweep_forms
-from backtesting.optimization.models import SpaceKind
+from backtesting.optimization import selectors as sweep_selectors
+from backtesting.optimization.models import Optimization, SpaceKind
 from backtesting.walkforward import display, selectors, services
 from backtesting.walkforward.models import WalkForward, WindowMode
 from strategies.selectors import strategy_get, strategy_list, strategy_version_latest
@@ -57,8 +58,9 @@ def walkforward_list_view(request: HttpRequest) -> HttpResponse:
 def walkforward_create_view(request: HttpRequest) -> HttpResponse:
     if not has_role(request.user, Role.TRADER):
         raise PermissionDenied("Only traders can run walk-forwards; your role is read-only.")
-    backtest = _backtest_to_test(request)
-    strategy_id = backtest.strategy_version.strategy_id if backtest else request.GET.get("strategy")
+    # Prefilled from a backtest (?backtest=) or a sweep (?optimization=: its space too).
+    source = _source(request)
+    strategy_id = source.strategy_version.strategy_id if source else request.GET.get("strategy")
     if not strategy_id:
         strategies = strategy_list(user=request.user)[:200]
         return render(
@@ -68,9 +70,9 @@ def walkforward_create_view(request: HttpRequest) -> HttpResponse:
         strategy = strategy_get(user=request.user, pk=strategy_id)
     except (NotFoundError, ValueError) as exc:
         raise Http404 from exc
-    version = backtest.strategy_version if backtest else strategy_version_latest(strategy=strategy)
+    version = source.strategy_version if source else strategy_version_latest(strategy=strategy)
     symbols, first, last = backtest_selectors.runnable_instruments()
-    initial = {**DEFAULT_WINDOWS, **sweep_forms.initial_from_backtest(backtest, symbols)}
+    initial = {**DEFAULT_WINDOWS, **sweep_forms.initial_from_backtest(source, symbols)}
     if not initial["start"] and first and last:
         initial.update(start=first.isoformat(), end=last.isoformat())
     errors: list[str] = []
@@ -86,13 +88,21 @@ def walkforward_create_view(request: HttpRequest) -> HttpResponse:
         except DomainError as exc:
             errors = display.worded(exc)
     posted = request.POST if request.method == "POST" else None
+    sweep = source if isinstance(source, Optimization) else None
+    if sweep is not None and posted is None:
+        initial.update(display.sweep_initial(sweep))
     context = {
         "strategy": strategy,
         "version": version,
-        "backtest": backtest,
+        "source": source,
+        "source_is_sweep": sweep is not None,
         "errors": errors,
-        "rows": sweep_forms.parameter_rows(version, posted, initial["parameters"]),
-        "initial": request.POST if posted is not None else initial,
+        "rows": sweep_forms.parameter_rows(
+            version,
+            posted if posted is not None else display.sweep_ranges(sweep),
+            initial["parameters"],
+        ),
+        "initial": posted if posted is not None else initial,
         "symbols": symbols,
         "timeframes": [t.value for t in Timeframe],
         "kinds": [(SpaceKind.GRID, "Grid"), (SpaceKind.RANDOM, "Random")],
@@ -103,13 +113,18 @@ def walkforward_create_view(request: HttpRequest) -> HttpResponse:
     return render(request, "walkforward/new.html", context)
 
 
-def _backtest_to_test(request: HttpRequest) -> Any:
-    if not request.GET.get("backtest"):
-        return None
+def _source(request: HttpRequest) -> Any:
+    """The backtest or sweep whose inputs prefill the form (404 if not visible), else None."""
     try:
-        return backtest_selectors.backtest_get(user=request.user, pk=request.GET["backtest"])
-    except NotFoundError as exc:
+        if request.GET.get("optimization"):
+            return sweep_selectors.optimization_get(
+                user=request.user, pk=request.GET["optimization"]
+            )
+        if request.GET.get("backtest"):
+            return backtest_selectors.backtest_get(user=request.user, pk=request.GET["backtest"])
+    except (NotFoundError, ValueError) as exc:
         raise Http404 from exc
+    return None
 
 
 def _posted_input(request: HttpRequest, version: Any, settings: dict[str, Any]) -> Any:

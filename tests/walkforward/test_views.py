@@ -58,6 +58,34 @@ def test_the_new_form_is_prefilled_from_a_backtest(owner, instrument, strategy_v
     assert 'name="value_slow" value="20"' in html  # the backtest's own parameter value
 
 
+def test_the_new_form_takes_a_sweeps_inputs_and_space(owner, instrument, strategy_version):
+    from backtesting.optimization.services import optimization_submit
+    from tests.optimization.conftest import sweep_input
+
+    space = {"kind": "grid", "parameters": {"fast": {"min": 4, "max": 12, "step": 4}}}
+    data = sweep_input(
+        strategy_version,
+        objective="calmar",
+        min_trades=3,
+        parameters={"slow": 30},
+        space=space,
+        constraints=["fast < slow"],
+    )
+    sweep = optimization_submit(owner=owner, data=data)
+
+    html = (
+        _client(owner).get(f"/research/walk-forward/new/?optimization={sweep.pk}").content.decode()
+    )
+
+    assert f"sweep {sweep.pk}</a>" in html
+    assert 'name="sweep_fast" aria-label="Sweep fast" checked' in html
+    assert 'name="min_fast" value="4"' in html and 'name="step_fast" value="4"' in html
+    assert 'name="sweep_slow" aria-label="Sweep slow">' in html  # not swept: its value is kept
+    assert 'name="value_slow" value="30"' in html
+    assert '<option value="calmar" selected>' in html and 'name="min_trades" value="3"' in html
+    assert "fast &lt; slow</textarea>" in html
+
+
 def test_submitting_the_form_creates_the_walkforward_and_opens_its_page(
     owner, instrument, strategy_version
 ):

@@ -6,6 +6,7 @@ asked for CSV (Accept: text/csv or ?format=csv) still gets both, and the JSON en
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -59,7 +60,8 @@ def _refused_as_not_acceptable(response: Any, path: str, accept: str) -> bool:
 
 
 def _concrete(path: str) -> str:
-    return path.replace("{id}", "1").replace("{number}", "1").replace("{symbol}", "AAPL")
+    """The path with a value for every parameter ({symbol} a symbol, any other a number)."""
+    return re.sub(r"\{(\w+)\}", lambda m: "AAPL" if m.group(1) == "symbol" else "1", path)
 
 
 def _assert_envelope(response: Any, code: str) -> None:

@@ -146,7 +146,9 @@ def worker_launcher(django_db_setup, django_db_blocker, tmp_path_factory) -> Wor
 
 @pytest.fixture(scope="session")
 def celery_worker(worker_launcher: WorkerLauncher) -> Iterator[Worker]:
-    worker = worker_launcher.start(queues="backtests,optimizations,notifications,celery")
+    # Not the optimizations queue: the sweep and robustness tests start workers of their own
+    # there, and one that lives all session would take (and time) their chunks instead.
+    worker = worker_launcher.start(queues="backtests,notifications,celery")
     try:
         yield worker
     finally:

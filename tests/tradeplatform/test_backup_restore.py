@@ -60,9 +60,13 @@ def scratch_database() -> Iterator[DatabaseTarget]:
 
 
 @pytest.fixture
-def trading_data() -> dict[str, Any]:
+def trading_data(monkeypatch) -> dict[str, Any]:
     """Users, a strategy with versions, an instrument with bars, and a submitted backtest."""
     from backtesting.services import backtest_submit
+
+    # Nothing is published: a Celery worker that another module started on this test
+    # database would run the backtest between the backup and the comparison.
+    monkeypatch.setattr("backtesting.jobs.lifecycle.task_enqueue_on_commit", lambda *a, **k: None)
     from tests.backtesting.conftest import make_input, seed_bars
     from tests.factories import OperatorFactory, StrategyFactory, StrategyVersionFactory
 

@@ -33,7 +33,13 @@ from backtesting.models import Backtest, BacktestStatus
 from backtesting.services import backtest_submit
 from tests.backtesting.conftest import instrument, make_input  # noqa: F401
 from tests.factories import StrategyFactory, TraderFactory
-from tests.integration.conftest import PrivateRedis, WorkerLauncher, _stop, _worker_env
+from tests.integration.conftest import (
+    PrivateRedis,
+    WorkerLauncher,
+    _stop,
+    _worker_env,
+    no_sweep_by_the_session_worker,  # noqa: F401 - a fixture used below
+)
 from tests.tradeplatform.gunicorn_server import Gunicorn, gunicorn_start, gunicorn_stop
 from tradeplatform.postgres.budget import (
     PoolBounds,
@@ -229,6 +235,7 @@ def _wait_finished(ids: list[int], timeout: float = 120.0) -> list[str]:
 def test_two_web_workers_two_celery_workers_and_the_sweep_stay_under_the_budget(
     transactional_db,
     instrument,  # noqa: F811
+    no_sweep_by_the_session_worker,  # noqa: F811 - no session worker of another module sweeps
     private_redis,
     tmp_path,
     monkeypatch,

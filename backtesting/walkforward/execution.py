@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -147,9 +147,8 @@ def window_run(
     claim: JobClaim,
 ) -> WalkForwardWindow:
     """One window: the in-sample sweep, the ranking, the winner out of sample (unsaved row)."""
-    items = _in_sample(
-        walkforward, bars_slice(bars, clock, window.is_start, window.is_end), plan, claim
-    )
+    in_sample = bars_slice(bars, clock, window.is_start, window.is_end)
+    items = _in_sample(walkforward, in_sample, plan, claim, window.index)
     rows = [dict(item.metrics) if item.ok and item.metrics else {} for item in items]
     order = rank_rows(
         rows,
@@ -192,8 +191,17 @@ def _in_sample(
     bars: dict[str, BarSeries],
     plan: Sequence[Combination],
     claim: JobClaim,
+    window_index: int,
 ) -> list[sandbox.BatchItemResult]:
     items: list[sandbox.BatchItemResult] = []
+    n_windows = max(walkforward.n_windows, 1)
+
+    def progress(offset: int) -> Callable[[int, int], None]:
+        # Within a window the sweep is most of the work: the bar moves with its combinations.
+        return lambda done, _: claim.on_progress(
+            (window_index + 0.9 * (offset + done) / len(plan)) / n_windows
+        )
+
     for offset in range(0, len(plan), BATCH_SIZE):
         part = plan[offset : offset + BATCH_SIZE]
         batch = sandbox.run_strategy_batch_in_sandbox(
@@ -203,6 +211,7 @@ def _in_sample(
             [{**walkforward.parameters, **params} for params in part],
             ParameterSpace.from_dicts(walkforward.strategy_version.parameters),
             limits=sandbox_limits(),
+            on_progress=progress(offset),
             should_cancel=claim.should_cancel,
             timeframe=walkforward.timeframe,
         )

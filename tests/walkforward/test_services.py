@@ -211,3 +211,23 @@ def test_a_window_where_no_combination_has_enough_trades_stays_out_of_the_market
         assert window.parameters == {} and window.candidates == 0
         assert set(window.oos_equity["v"]) == {10_000.0}
     assert done.result.summary["total_return"] == 0.0
+
+
+def test_progress_moves_within_a_window_and_ends_at_one(submit_walkforward, settings, monkeypatch):
+    settings.BACKTEST_PROGRESS_INTERVAL_SECONDS = 0
+    from backtesting.jobs.lifecycle import JobClaim
+
+    seen: list[float] = []
+    real = JobClaim.on_progress
+
+    def record(self, fraction):
+        seen.append(round(fraction, 4))
+        real(self, fraction)
+
+    monkeypatch.setattr(JobClaim, "on_progress", record)
+    done = _run(submit_walkforward())
+
+    # 4 windows of 4 combinations: the sweep of window k reports k/4 + 0.9 * j/16, then the
+    # window's end (k + 1)/4.
+    assert seen[:5] == [0.0563, 0.1125, 0.1688, 0.225, 0.25]
+    assert seen == sorted(seen) and seen[-1] == 1.0 and done.progress == 1.0

@@ -45,6 +45,7 @@ def test_a_walkforward_from_a_backtest_draws_the_stitched_equity_it_stored(live_
                         "min_slow": "10", "max_slow": "20", "step_slow": "10"}.items():  # fmt: skip
         form.locator(f"input[name={name}]").fill(value)
     form.locator("select[name=objective]").select_option("total_return")
+    screenshot(page, "walkforward-new")
     form.locator("button[type=submit]").click()
     page.wait_for_selector("#wf-status progress")  # queued: the page follows its progress
 

@@ -59,6 +59,8 @@ def test_posting_the_form_starts_a_sweep_and_shows_it(client, owner, instrument,
     dsr = min(int(optimization.deflated["dsr"] * 1000), 999) / 10
     assert f"{dsr:.1f} %" in page  # floored to a tenth: never a certain 100 %
     assert page.count("Backtest this") == 6
+    # A finished sweep leads on to the out-of-sample check, with its inputs carried over.
+    assert f'href="/research/walk-forward/new/?optimization={optimization.pk}"' in page
     status = client.get(f"/research/sweeps/{optimization.pk}/status.json").json()
     assert status["stored"] == 6 and status["names"] == ["fast", "slow"]
     assert len(status["points"]) == 6 and status["finished"] is True

@@ -1,10 +1,10 @@
 """`make bench`: every benchmark, one after the other, each printing ratios against its baseline.
 
-    .venv/bin/python -m benchmarks [engine] [marketdata] [jobs] [validation] [sandbox]
+    .venv/bin/python -m benchmarks [engine] [marketdata] [jobs] [validation] [sandbox] [research]
 
-The engine, validation and sandbox benchmarks need nothing else; the market-data and job benchmarks
-need PostgreSQL and Redis (DATABASE_URL / REDIS_URL / CELERY_BROKER_URL, defaulting to the
-local servers on their own databases so they never touch a dev database).
+The engine, validation and sandbox benchmarks need nothing else; the market-data, job and
+research benchmarks need PostgreSQL and Redis (DATABASE_URL / REDIS_URL / CELERY_BROKER_URL,
+defaulting to the local servers on their own databases so they never touch a dev database).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ BENCHMARKS = {
     "jobs": ["-m", "benchmarks.jobs.bench_latency"],
     "validation": ["-m", "benchmarks.validation.bench_worst_case"],
     "sandbox": ["-m", "benchmarks.sandbox.bench_batch"],
+    "research": ["-m", "benchmarks.research.bench_sweep"],
 }
 
 

@@ -5,7 +5,12 @@ from __future__ import annotations
 from rest_framework import serializers
 
 
-class OptimizationOutputSerializer(serializers.Serializer):
+class SearchJobOutputSerializer(serializers.Serializer):
+    """What every parameter-search job shows: its inputs, search space and lifecycle.
+
+    Sweeps and walk-forwards share it; each adds what is its own.
+    """
+
     id = serializers.IntegerField()
     status = serializers.CharField()
     progress = serializers.FloatField()
@@ -22,12 +27,15 @@ class OptimizationOutputSerializer(serializers.Serializer):
     objective = serializers.CharField()
     direction = serializers.CharField()
     min_trades = serializers.IntegerField()
-    total = serializers.IntegerField()
     queued_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField(allow_null=True)
     finished_at = serializers.DateTimeField(allow_null=True)
     error_code = serializers.CharField()
     error_message = serializers.CharField()
+
+
+class OptimizationOutputSerializer(SearchJobOutputSerializer):
+    total = serializers.IntegerField()
 
 
 class OptimizationResultOutputSerializer(serializers.Serializer):

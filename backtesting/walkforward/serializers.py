@@ -4,34 +4,15 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from backtesting.optimization.serializers import SearchJobOutputSerializer
 
-class WalkForwardOutputSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    status = serializers.CharField()
-    progress = serializers.FloatField()
-    strategy = serializers.IntegerField(source="strategy_version.strategy_id")
-    strategy_version = serializers.IntegerField(source="strategy_version.number")
-    instruments = serializers.ListField(source="symbols", child=serializers.CharField())
-    timeframe = serializers.CharField()
-    start = serializers.DateTimeField()
-    end = serializers.DateTimeField()
-    parameters = serializers.DictField()
-    settings = serializers.DictField()
-    space = serializers.DictField()
-    constraints = serializers.ListField(child=serializers.CharField())
-    objective = serializers.CharField()
-    direction = serializers.CharField()
-    min_trades = serializers.IntegerField()
+
+class WalkForwardOutputSerializer(SearchJobOutputSerializer):
     mode = serializers.CharField()
     in_sample_bars = serializers.IntegerField()
     out_of_sample_bars = serializers.IntegerField()
     step_bars = serializers.IntegerField()
     n_windows = serializers.IntegerField()
-    queued_at = serializers.DateTimeField()
-    started_at = serializers.DateTimeField(allow_null=True)
-    finished_at = serializers.DateTimeField(allow_null=True)
-    error_code = serializers.CharField()
-    error_message = serializers.CharField()
 
 
 class WalkForwardWindowOutputSerializer(serializers.Serializer):

@@ -279,8 +279,11 @@ def test_two_web_workers_two_celery_workers_and_the_sweep_stay_under_the_budget(
     assert finished == [BacktestStatus.SUCCEEDED] * 4
     # Every kind of process was exercised, and within its own share...
     assert 1 <= sampler.peak_by_app[f"{APP}-web"] <= 2 * 4
-    for n in (1, 2):
-        assert 1 <= sampler.peak_by_app[f"{APP}-worker{n}"] <= 1 + 1  # pool process + sweep
+    # Which worker takes the four jobs is the broker's choice (the first one ready may reserve
+    # them all): the workers together were seen, and neither went over its share.
+    worker_peaks = [sampler.peak_by_app.get(f"{APP}-worker{n}", 0) for n in (1, 2)]
+    assert max(worker_peaks) >= 1, sampler.peak_by_app
+    assert all(peak <= 1 + 1 for peak in worker_peaks)  # pool process + sweep
     assert sampler.peak_by_app[f"{APP}-sweep"] <= 2  # too brief to be seen every time
     # ...and the whole stack within the budget.
     assert sampler.peak_total <= BUDGET

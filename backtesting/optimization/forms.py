@@ -77,7 +77,21 @@ def _prefilled_range(spec: ParameterSpec) -> tuple[Any, Any, Any]:
     if spec.type == "int":
         step = max(int(spec.step or 1), round(step))
         high = low + step * ((high - low) // step)
+    else:
+        # A round step (0.5, not 0.3888…), so the grid's values read as people write them.
+        step = nice_step(float(step), float(spec.step) if spec.step else None)
+        high = float(f"{low + step * math.floor((high - low) / step + 1e-9):.12g}")
     return low, high, step
+
+
+def nice_step(raw: float, declared: float | None = None) -> float:
+    """The smallest of 1, 2, 2.5 or 5 times a power of ten at least `raw`, and a whole
+    multiple of the declared step when there is one."""
+    magnitude = 10.0 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if raw <= m * magnitude * (1 + 1e-9))
+    if declared:
+        step = max(declared, round(step / declared) * declared)
+    return float(f"{step:.12g}")
 
 
 def _bounds(spec: ParameterSpec) -> str:

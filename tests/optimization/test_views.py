@@ -114,3 +114,33 @@ def test_a_backtest_offers_a_sweep_prefilled_with_its_inputs(
     assert f"backtest {backtest.pk}" in page
     assert 'name="value_fast" value="7"' in page and 'name="start" value="2015-01-01"' in page
     assert 'href="/research/sweeps/" aria-current="page">Research</a>' in page
+
+
+@pytest.mark.parametrize(
+    ("raw", "declared", "expected"),
+    [
+        (0.3888, None, 0.5),
+        (0.12, None, 0.2),
+        (2.1, None, 2.5),
+        (0.03, 0.25, 0.25),
+        (0.9, 0.25, 1.0),
+    ],
+)
+def test_a_float_range_is_prefilled_with_a_round_step(raw, declared, expected):
+    from backtesting.optimization.forms import nice_step
+
+    assert nice_step(raw, declared) == expected
+
+
+def test_the_form_offers_float_ranges_that_read_as_written(client, owner):
+    from strategies.services import strategy_create
+
+    code = (
+        "from strategy import Strategy, Param\n\n\nclass Bands(Strategy):\n"
+        "    width = Param(2.0, min=0.5, max=4.0)\n\n    def next(self):\n        pass\n"
+    )
+    strategy = strategy_create(owner=owner, name="Bands", code=code)
+    client.force_login(owner)
+    page = client.get(f"/research/sweeps/new/?strategy={strategy.pk}").content.decode()
+    # (4.0 - 0.5) / 9 is 0.3888…: the form offers 0.5 steps from 0.5 to 4.0 instead.
+    assert 'name="step_width" value="0.5"' in page and 'name="max_width" value="4.0"' in page

@@ -23,7 +23,6 @@ from typing import Any
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
-from django.utils import timezone
 
 from backtesting import sandbox
 from backtesting.bars import bars_for_backtest
@@ -35,8 +34,6 @@ from backtesting.indicator_arrays import indicators_encode
 from backtesting.jobs import metrics
 from backtesting.jobs.bounds import (
     MAX_LOG_CHARS,
-    MAX_MESSAGE_CHARS,
-    error_details_bound,
     text_bound,
 )
 from backtesting.jobs.lifecycle import ClaimOutcome, JobClaim, job_claim, queue_depth_refresh
@@ -70,16 +67,16 @@ def backtest_execute(*, backtest_id: int) -> Backtest | None:
         _run_and_store(backtest, claim)
     except SoftTimeLimitExceeded:
         limit = settings.BACKTEST_SOFT_TIME_LIMIT
-        _finish(claim, BacktestStatus.FAILED, "time_limit",
+        claim.fail(BacktestStatus.FAILED, "time_limit",
                 f"The backtest ran longer than the {limit} s limit and was stopped.")  # fmt: skip
     except sandbox.SandboxCancelledError:
-        _finish(claim, BacktestStatus.CANCELLED, "cancelled", "Cancelled by the user.")
+        claim.fail(BacktestStatus.CANCELLED, "cancelled", "Cancelled by the user.")
     except sandbox.SandboxError as exc:
         metrics.SANDBOX_FAILURES.labels(exc.code).inc()
-        _finish(claim, BacktestStatus.FAILED, exc.code, exc.message, exc.to_dict())
+        claim.fail(BacktestStatus.FAILED, exc.code, exc.message, exc.to_dict())
     except ResultNotStorableError as exc:
         details = {"code": exc.code, "message": exc.message}
-        _finish(claim, BacktestStatus.FAILED, exc.code, exc.message, details)
+        claim.fail(BacktestStatus.FAILED, exc.code, exc.message, details)
     except BaseException:
         claim.release()  # give the row back so the retry can claim it without waiting
         raise
@@ -201,21 +198,13 @@ def _store_success(
         # (backtest, seq) constraint this makes the write exactly-once per backtest.
         Trade.objects.filter(backtest_id=backtest.pk).delete()
         Trade.objects.bulk_create(trades, batch_size=1000)
-        updated = (
-            claim.rows()
-            .filter(status=BacktestStatus.RUNNING)
-            .update(
-                status=BacktestStatus.SUCCEEDED,
-                progress=1.0,
-                finished_at=timezone.now(),
-                engine_version=result["engine_version"],
-                code_sha256=backtest.strategy_version.code_sha256,
-                data_fingerprint=fingerprint,
-                data_fingerprint_version=BAR_CODEC_VERSION,
-                data_versions=versions,
-                bars_processed=n_bars,
-                lease_expires_at=None,
-            )
+        updated = claim.mark_succeeded(
+            engine_version=result["engine_version"],
+            code_sha256=backtest.strategy_version.code_sha256,
+            data_fingerprint=fingerprint,
+            data_fingerprint_version=BAR_CODEC_VERSION,
+            data_versions=versions,
+            bars_processed=n_bars,
         )
         if not updated:
             # Cancelled, deleted or re-claimed meanwhile: this attempt's results must not land.
@@ -223,17 +212,6 @@ def _store_success(
             return False
         result_row.save()  # after the row is ours: UPDATE, else INSERT, so a redelivery overwrites
     return True
-
-
-def _finish(
-    claim: JobClaim, status: str, code: str, message: str, details: dict[str, Any] | None = None
-) -> None:
-    claim.finish(
-        status,
-        error_code=code,
-        error_message=text_bound(message, MAX_MESSAGE_CHARS),
-        error_details=error_details_bound(details or {}),
-    )
 
 
 def backtest_finish_effects(backtest_id: int, status: str) -> None:

@@ -36,6 +36,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from backtesting.jobs import metrics
+from backtesting.jobs.bounds import MAX_MESSAGE_CHARS, error_details_bound, text_bound
 from backtesting.jobs.fields import JobFields, JobStatus
 from backtesting.jobs.registry import job_kind_for, job_kinds
 from tradeplatform.soft_cache import soft_get, soft_set
@@ -252,6 +253,37 @@ class JobClaim:
         )
         if updated:
             job_kind_for(self.model).finish_effects(self.job_id, status)
+        return bool(updated)
+
+    def fail(
+        self, status: str, code: str, message: str, details: dict[str, Any] | None = None
+    ) -> bool:
+        """finish() with an error, its message and details cut to what a row may keep."""
+        return self.finish(
+            status,
+            error_code=code,
+            error_message=text_bound(message, MAX_MESSAGE_CHARS),
+            error_details=error_details_bound(details or {}),
+        )
+
+    def mark_succeeded(self, **fields: Any) -> bool:
+        """In the caller's transaction: the run is `succeeded` (with `fields`) if still ours.
+
+        False when it was cancelled, deleted or re-claimed meanwhile: the caller rolls back so
+        this attempt's results never land. The kind's finish effects are the caller's to run
+        after the commit, when the results it stores beside the row are visible.
+        """
+        updated = (
+            self.rows()
+            .filter(status=JobStatus.RUNNING)
+            .update(
+                status=JobStatus.SUCCEEDED,
+                progress=1.0,
+                finished_at=timezone.now(),
+                lease_expires_at=None,
+                **fields,
+            )
+        )
         return bool(updated)
 
     def release(self) -> None:

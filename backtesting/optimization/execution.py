@@ -146,9 +146,7 @@ def _fail(
     """Every combination of the chunk not yet stored fails with the message; then the chunk."""
     rows = [_failed_row(chunk.optimization, index, params, message) for index, params in pending]
     OptimizationResult.objects.bulk_create(rows, ignore_conflicts=True)
-    claim.finish(
-        JobStatus.FAILED, error_code=code, error_message=text_bound(message, MAX_MESSAGE_CHARS)
-    )
+    claim.fail(JobStatus.FAILED, code, message)
 
 
 def chunk_finish_effects(chunk_id: int, status: str) -> None:

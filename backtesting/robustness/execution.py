@@ -14,13 +14,11 @@ from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.db import transaction
-from django.utils import timezone
 
 from backtesting import sandbox
 from backtesting.engine.bars import BarSeries
 from backtesting.engine.spec import BacktestSpec
 from backtesting.execution import run_sandboxed
-from backtesting.jobs.bounds import MAX_MESSAGE_CHARS, error_details_bound, text_bound
 from backtesting.jobs.fields import JobStatus
 from backtesting.jobs.lifecycle import ClaimOutcome, JobClaim, job_claim
 from backtesting.robustness import compute, selectors
@@ -51,13 +49,13 @@ def robustness_execute(*, run_id: int) -> RobustnessRun | None:
         data = _compute(run, claim)
         _store(claim, data)
     except (RunCancelledError, sandbox.SandboxCancelledError):
-        _finish(claim, JobStatus.CANCELLED, "cancelled", "Cancelled by the user.")
+        claim.fail(JobStatus.CANCELLED, "cancelled", "Cancelled by the user.")
     except SoftTimeLimitExceeded:
-        _finish(claim, JobStatus.FAILED, "time_limit", "The test ran too long and was stopped.")
+        claim.fail(JobStatus.FAILED, "time_limit", "The test ran too long and was stopped.")
     except sandbox.SandboxError as exc:
-        _finish(claim, JobStatus.FAILED, exc.code, exc.message, exc.to_dict())
+        claim.fail(JobStatus.FAILED, exc.code, exc.message, exc.to_dict())
     except ValueError as exc:  # the research functions' refusal of these inputs
-        _finish(claim, JobStatus.FAILED, "invalid_input", str(exc))
+        claim.fail(JobStatus.FAILED, "invalid_input", str(exc))
     except BaseException:
         claim.release()
         raise
@@ -137,31 +135,10 @@ def _store(claim: JobClaim, data: dict[str, Any]) -> None:
     if claim.lost:
         raise RunCancelledError()
     with transaction.atomic():
-        updated = (
-            claim.rows()
-            .filter(status=JobStatus.RUNNING)
-            .update(
-                status=JobStatus.SUCCEEDED,
-                progress=1.0,
-                finished_at=timezone.now(),
-                lease_expires_at=None,
-            )
-        )
-        if not updated:
+        if not claim.mark_succeeded():
             # Cancelled, deleted or re-claimed meanwhile: this attempt's result must not land.
             transaction.set_rollback(True)
             return
         # update_or_create: a redelivery after a crash between commit and ack overwrites.
         RobustnessResult.objects.update_or_create(run_id=claim.job_id, defaults={"data": data})
     robustness_finish_effects(claim.job_id, JobStatus.SUCCEEDED)
-
-
-def _finish(
-    claim: JobClaim, status: str, code: str, message: str, details: dict[str, Any] | None = None
-) -> None:
-    claim.finish(
-        status,
-        error_code=code,
-        error_message=text_bound(message, MAX_MESSAGE_CHARS),
-        error_details=error_details_bound(details or {}),
-    )

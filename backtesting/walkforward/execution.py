@@ -23,7 +23,6 @@ from typing import Any
 import numpy as np
 from celery.exceptions import SoftTimeLimitExceeded
 from django.db import transaction
-from django.utils import timezone
 
 from backtesting import sandbox
 from backtesting.bars import bars_for_backtest
@@ -31,7 +30,6 @@ from backtesting.engine.bars import BarSeries, align_bars
 from backtesting.engine.research.ranking import objective_value, rank_rows
 from backtesting.engine.research.walkforward import WalkForwardWindow as Window
 from backtesting.engine.research.walkforward import walk_forward_windows
-from backtesting.jobs.bounds import MAX_MESSAGE_CHARS, error_details_bound, text_bound
 from backtesting.jobs.fields import JobStatus
 from backtesting.jobs.lifecycle import ClaimOutcome, JobClaim, job_claim
 from backtesting.optimization.finish import sandbox_limits
@@ -70,13 +68,13 @@ def walkforward_execute(*, walkforward_id: int) -> WalkForward | None:
         _run_windows(walkforward, bars, claim)
         _store(claim, walkforward, bars)
     except (WalkForwardCancelledError, sandbox.SandboxCancelledError):
-        _finish(claim, JobStatus.CANCELLED, "cancelled", "Cancelled by the user.")
+        claim.fail(JobStatus.CANCELLED, "cancelled", "Cancelled by the user.")
     except SoftTimeLimitExceeded:
-        _finish(claim, JobStatus.FAILED, "time_limit", "The walk-forward ran too long.")
+        claim.fail(JobStatus.FAILED, "time_limit", "The walk-forward ran too long.")
     except sandbox.SandboxError as exc:
-        _finish(claim, JobStatus.FAILED, exc.code, exc.message, exc.to_dict())
+        claim.fail(JobStatus.FAILED, exc.code, exc.message, exc.to_dict())
     except ValueError as exc:  # windows that do not fit, data the engine refuses
-        _finish(claim, JobStatus.FAILED, "invalid_input", str(exc))
+        claim.fail(JobStatus.FAILED, "invalid_input", str(exc))
     except BaseException:
         claim.release()
         raise
@@ -269,17 +267,7 @@ def _store(claim: JobClaim, walkforward: WalkForward, bars: dict[str, BarSeries]
     windows = list(walkforward.windows.order_by("index"))
     summary, curve = walkforward_summary(walkforward, windows, align_bars(dict(bars)))
     with transaction.atomic():
-        updated = (
-            claim.rows()
-            .filter(status=JobStatus.RUNNING)
-            .update(
-                status=JobStatus.SUCCEEDED,
-                progress=1.0,
-                finished_at=timezone.now(),
-                lease_expires_at=None,
-            )
-        )
-        if not updated:
+        if not claim.mark_succeeded():
             # Cancelled, deleted or re-claimed meanwhile: this attempt's result must not land.
             transaction.set_rollback(True)
             return
@@ -287,14 +275,3 @@ def _store(claim: JobClaim, walkforward: WalkForward, bars: dict[str, BarSeries]
             walkforward_id=claim.job_id, defaults={"summary": summary, "curve": curve}
         )
     walkforward_finish_effects(claim.job_id, JobStatus.SUCCEEDED)
-
-
-def _finish(
-    claim: JobClaim, status: str, code: str, message: str, details: dict[str, Any] | None = None
-) -> None:
-    claim.finish(
-        status,
-        error_code=code,
-        error_message=text_bound(message, MAX_MESSAGE_CHARS),
-        error_details=error_details_bound(details or {}),
-    )

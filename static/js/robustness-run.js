@@ -12,40 +12,8 @@ import {
 } from "../vendor/lightweight-charts/lightweight-charts.standalone.production.mjs";
 import * as echarts from "../vendor/echarts/echarts.esm.min.mjs";
 import { chartColors, formatNumber, formatPercent, onColorSchemeChange } from "./chart-theme.js";
+import { followJobProgress } from "./job-progress.js";
 import { lightweightOptions } from "./price-chart.js";
-
-const POLL_MS = 1000;
-
-function followProgress(status) {
-  const show = (name, value) => {
-    const element = status.querySelector(`[data-live="${name}"]`);
-    if (element) element.textContent = value;
-  };
-  const poll = async () => {
-    try {
-      const response = await fetch(status.dataset.statusUrl, { credentials: "same-origin" });
-      if (response.status === 404) {
-        show("status", "Deleted");
-        return;
-      }
-      if (response.ok) {
-        const data = await response.json();
-        if (data.finished) {
-          window.location.reload();
-          return;
-        }
-        show("status", data.status);
-        const bar = status.querySelector('[data-live="progress"]');
-        if (bar) bar.value = data.progress;
-        show("percent", `${Math.round(data.progress * 100)} %`);
-      }
-    } catch {
-      // A blip in the network: the next poll tries again.
-    }
-    setTimeout(poll, POLL_MS);
-  };
-  setTimeout(poll, POLL_MS);
-}
 
 // Five percentile lines and the actual path; the time axis is the backtest's (bar times for
 // the block bootstrap, trade closes for the trade methods).
@@ -149,7 +117,11 @@ function drawResult(root, result) {
 }
 
 const status = document.getElementById("rb-status");
-if (status && status.dataset.finished === "false") followProgress(status);
+if (status && status.dataset.finished === "false") {
+  followJobProgress(status, (data, show) => {
+    show("percent", `${Math.round(data.progress * 100)} %`);
+  });
+}
 const root = document.getElementById("rb-charts");
 const embedded = document.getElementById("robustness-result");
 if (root && embedded) {

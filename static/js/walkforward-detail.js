@@ -9,41 +9,8 @@ import {
   createChart,
 } from "../vendor/lightweight-charts/lightweight-charts.standalone.production.mjs";
 import { chartColors, onColorSchemeChange } from "./chart-theme.js";
+import { followJobProgress } from "./job-progress.js";
 import { lightweightOptions } from "./price-chart.js";
-
-const POLL_MS = 1000;
-
-function followProgress(status) {
-  const show = (name, value) => {
-    const element = status.querySelector(`[data-live="${name}"]`);
-    if (element) element.textContent = value;
-  };
-  const poll = async () => {
-    try {
-      const response = await fetch(status.dataset.statusUrl, { credentials: "same-origin" });
-      if (response.status === 404) {
-        show("status", "Deleted");
-        return;
-      }
-      if (response.ok) {
-        const data = await response.json();
-        if (data.finished) {
-          window.location.reload();
-          return;
-        }
-        show("status", data.status);
-        const bar = status.querySelector('[data-live="progress"]');
-        if (bar) bar.value = data.progress;
-        const total = data.n_windows ? ` of ${data.n_windows}` : "";
-        show("windows", `${data.windows_done}${total} windows done`);
-      }
-    } catch {
-      // A blip in the network: the next poll tries again.
-    }
-    setTimeout(poll, POLL_MS);
-  };
-  setTimeout(poll, POLL_MS);
-}
 
 function drawEquity(element, curve) {
   let colors = chartColors();
@@ -72,7 +39,12 @@ function drawEquity(element, curve) {
 }
 
 const status = document.getElementById("wf-status");
-if (status && status.dataset.finished === "false") followProgress(status);
+if (status && status.dataset.finished === "false") {
+  followJobProgress(status, (data, show) => {
+    const total = data.n_windows ? ` of ${data.n_windows}` : "";
+    show("windows", `${data.windows_done}${total} windows done`);
+  });
+}
 const embedded = document.getElementById("walkforward-curve");
 const element = document.getElementById("wf-equity");
 if (embedded && element) {

@@ -69,6 +69,31 @@ def cancel_flag_key(backtest_id: int) -> str:
     return job_cancel_flag_key(Backtest, backtest_id)
 
 
+@dataclass(frozen=True)
+class ValidatedRun:
+    """What a run's inputs resolve to once checked: the data covering each symbol, every
+    declared parameter's value, and the settings the engine takes."""
+
+    coverage: dict[str, Coverage]
+    parameters: dict[str, Any]
+    settings: dict[str, Any]
+
+
+def run_inputs_validate(*, owner: Any, data: BacktestInput, what: str) -> ValidatedRun:
+    """The checks every job that runs a strategy makes before it is created (a backtest, and
+    each sweep or walk-forward over its inputs): the owner may run `what`, sees the strategy,
+    and the instruments, range, parameters and settings hold.
+
+    Raises PermissionDeniedError, NotFoundError, DomainValidationError, ParameterError.
+    """
+    if not has_role(owner, Role.TRADER):
+        raise PermissionDeniedError(f"Only traders can run {what}; your role is read-only.")
+    _ensure_strategy_visible(owner, data.strategy_version)
+    coverage = _validate_market_inputs(data)
+    parameters = parameters_resolve(data.strategy_version.parameters, data.parameters)
+    return ValidatedRun(coverage, parameters, _validated_settings(data.settings, parameters))
+
+
 def backtest_submit(
     *, owner: Any, data: BacktestInput, rerun_of: Backtest | None = None
 ) -> Backtest:
@@ -78,12 +103,8 @@ def backtest_submit(
     DomainValidationError (dates, timeframe, instruments, data, settings), ParameterError,
     QuotaExceededError (429, concurrent or daily quota).
     """
-    if not has_role(owner, Role.TRADER):
-        raise PermissionDeniedError("Only traders can run backtests; your role is read-only.")
-    _ensure_strategy_visible(owner, data.strategy_version)
-    coverage = _validate_market_inputs(data)
-    parameters = parameters_resolve(data.strategy_version.parameters, data.parameters)
-    settings = _validated_settings(data.settings, parameters)
+    run = run_inputs_validate(owner=owner, data=data, what="backtests")
+    coverage, parameters, settings = run.coverage, run.parameters, run.settings
     with transaction.atomic():
         # Locking the user row serialises this user's submits: two requests cannot both
         # pass the quota count and exceed it together.

@@ -16,8 +16,6 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.access import has_role
-from accounts.models import Role
 from accounts.quotas import lock_user_for_quota
 from backtesting.engine.research.ranking import DIRECTIONS, OBJECTIVES, objective_value
 from backtesting.jobs.fields import ACTIVE_STATUSES, JobStatus
@@ -39,17 +37,15 @@ from backtesting.optimization.space import (
     sweep_space,
     tpe_ask,
 )
-from backtesting.parameters import parameters_resolve
 from backtesting.services import (
     BacktestInput,
-    _ensure_strategy_visible,
-    _validate_market_inputs,
-    _validated_settings,
+    ValidatedRun,
     backtest_submit,
+    run_inputs_validate,
 )
 from strategies.models import StrategyVersion
 from strategies.paramspec import ParameterSpace
-from tradeplatform.errors import ConflictError, DomainValidationError, PermissionDeniedError
+from tradeplatform.errors import ConflictError, DomainValidationError
 from tradeplatform.request_context import current_request_id
 
 logger = logging.getLogger(__name__)
@@ -102,13 +98,8 @@ def optimization_submit(*, owner: Any, data: OptimizationInput) -> Optimization:
     DomainValidationError (market inputs, settings, space, constraints with their column,
     objective, too many combinations), ParameterError.
     """
-    if not has_role(owner, Role.TRADER):
-        raise PermissionDeniedError("Only traders can run sweeps; your role is read-only.")
-    _ensure_strategy_visible(owner, data.strategy_version)
-    coverage = _validate_market_inputs(data.as_backtest())
-    parameters = parameters_resolve(data.strategy_version.parameters, data.parameters)
-    run_settings = _validated_settings(data.settings, parameters)
-    _validate_objective(data)
+    run = search_inputs_validate(owner=owner, data=data, what="sweeps")
+    parameters, run_settings = run.parameters, run.settings
     space, plan, stored_space = _plan(data, parameters)
     with transaction.atomic():
         lock_user_for_quota(owner)
@@ -143,8 +134,14 @@ def optimization_submit(*, owner: Any, data: OptimizationInput) -> Optimization:
             )
         _chunks_create(optimization, plan, first_index=0)
     logger.info("optimization queued", extra={"optimization_id": optimization.pk})
-    del coverage  # validated; the chunks load the bars themselves
     return optimization
+
+
+def search_inputs_validate(*, owner: Any, data: OptimizationInput, what: str) -> ValidatedRun:
+    """A parameter search's checks: those of a backtest over its inputs, then its objective."""
+    run = run_inputs_validate(owner=owner, data=data.as_backtest(), what=what)
+    _validate_objective(data)
+    return run
 
 
 def _validate_objective(data: OptimizationInput) -> None:

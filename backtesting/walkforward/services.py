@@ -12,26 +12,21 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.access import has_role
-from accounts.models import Role
 from accounts.quotas import lock_user_for_quota
-from backtesting.engine.research.ranking import DIRECTIONS, OBJECTIVES
 from backtesting.engine.research.walkforward import walk_forward_windows
 from backtesting.jobs.fields import ACTIVE_STATUSES
 from backtesting.jobs.lifecycle import CancelOutcome, job_cancel, job_enqueue_on_commit
 from backtesting.marketdata.selectors import Coverage
 from backtesting.optimization.models import SpaceKind
-from backtesting.optimization.services import OptimizationInput, max_combinations
-from backtesting.optimization.space import Combination, grid_plan, random_plan, sweep_space
-from backtesting.parameters import parameters_resolve
-from backtesting.services import (
-    _ensure_strategy_visible,
-    _validate_market_inputs,
-    _validated_settings,
+from backtesting.optimization.services import (
+    OptimizationInput,
+    max_combinations,
+    search_inputs_validate,
 )
+from backtesting.optimization.space import Combination, grid_plan, random_plan, sweep_space
 from backtesting.walkforward.models import WALKFORWARD_QUEUE, WalkForward, WindowMode
 from strategies.paramspec import ParameterSpace
-from tradeplatform.errors import ConflictError, DomainValidationError, PermissionDeniedError
+from tradeplatform.errors import ConflictError, DomainValidationError
 from tradeplatform.request_context import current_request_id
 
 logger = logging.getLogger(__name__)
@@ -60,14 +55,9 @@ def walkforward_submit(*, owner: Any, data: WalkForwardInput) -> WalkForward:
     DomainValidationError (market inputs, settings, space, constraints, objective, windows),
     ConflictError (too many active walk-forwards), ParameterError.
     """
-    if not has_role(owner, Role.TRADER):
-        raise PermissionDeniedError("Only traders can run walk-forwards; your role is read-only.")
     sweep = data.sweep
-    _ensure_strategy_visible(owner, sweep.strategy_version)
-    coverage = _validate_market_inputs(sweep.as_backtest())
-    parameters = parameters_resolve(sweep.strategy_version.parameters, sweep.parameters)
-    run_settings = _validated_settings(sweep.settings, parameters)
-    _validate_objective(sweep)
+    run = search_inputs_validate(owner=owner, data=sweep, what="walk-forwards")
+    coverage, parameters, run_settings = run.coverage, run.parameters, run.settings
     stored_space = walkforward_plan(sweep, parameters)[1]
     _validate_windows(data, coverage, stored_space["total"])
     with transaction.atomic():
@@ -103,18 +93,6 @@ def walkforward_submit(*, owner: Any, data: WalkForwardInput) -> WalkForward:
         )
     logger.info("walk-forward queued", extra={"walkforward_id": walkforward.pk})
     return walkforward
-
-
-def _validate_objective(sweep: OptimizationInput) -> None:
-    problems = {}
-    if sweep.objective not in OBJECTIVES:
-        problems["objective"] = [f"One of {', '.join(OBJECTIVES)}."]
-    if sweep.direction not in DIRECTIONS:
-        problems["direction"] = ["max or min."]
-    if not 0 <= sweep.min_trades <= 1_000_000:
-        problems["min_trades"] = ["0 to 1,000,000."]
-    if problems:
-        raise DomainValidationError("The objective is not valid.", details=problems)
 
 
 def walkforward_plan(

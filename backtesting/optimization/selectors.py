@@ -97,13 +97,13 @@ def results_csv_rows(
         buffer.truncate()
         return text
 
-    writer.writerow(
-        ["index", "status", "objective", "n_trades", *names, *HEADLINE_METRICS, "error"]
-    )
+    # n_trades has its own column up front; a metric column of the same name would repeat it.
+    metric_keys = [key for key in HEADLINE_METRICS if key != "n_trades"]
+    writer.writerow(["index", "status", "objective", "n_trades", *names, *metric_keys, "error"])
     yield flush()
     for row in rows:
         params = [_cell(row.parameters.get(name)) for name in names]
-        metrics = [row.metrics.get(key) for key in HEADLINE_METRICS]
+        metrics = [row.metrics.get(key) for key in metric_keys]
         writer.writerow(
             [
                 row.index,

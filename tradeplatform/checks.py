@@ -21,6 +21,7 @@ def current_config() -> ConfigSnapshot:
         broker_url=""
         if settings.CELERY_BROKER_URL.startswith("filesystem")
         else settings.CELERY_BROKER_URL,
+        ratelimit_load_test_factor=settings.RATELIMIT_LOAD_TEST_FACTOR,
     )
 
 

@@ -39,6 +39,7 @@ class ConfigSnapshot:
     database_url: str
     redis_url: str
     broker_url: str
+    ratelimit_load_test_factor: int = 1
 
 
 def find_configuration_problems(config: ConfigSnapshot) -> list[ConfigProblem]:
@@ -55,11 +56,13 @@ def find_configuration_problems(config: ConfigSnapshot) -> list[ConfigProblem]:
                 f"use one of {', '.join(ENVIRONMENTS)}.",
             )
         ]
+    load_factor = _load_factor_problem(config)
     if config.environment not in STRICT_ENVIRONMENTS:
-        return []
+        return [load_factor] if load_factor else []
     return [
         problem
         for problem in (
+            load_factor,
             _debug_problem(config),
             _secret_key_problem(config),
             _allowed_hosts_problem(config),
@@ -74,6 +77,25 @@ def _debug_problem(config: ConfigSnapshot) -> ConfigProblem | None:
         return ConfigProblem(
             "tradeplatform.E002",
             f"DEBUG is on in {config.environment}; it leaks tracebacks and settings. Unset DEBUG.",
+        )
+    return None
+
+
+def _load_factor_problem(config: ConfigSnapshot) -> ConfigProblem | None:
+    factor = config.ratelimit_load_test_factor
+    if factor < 1:
+        return ConfigProblem(
+            "tradeplatform.E010",
+            f"RATELIMIT_LOAD_TEST_FACTOR={factor} is invalid; it multiplies the rate limits "
+            "and must be at least 1.",
+        )
+    if factor != 1 and config.environment == "prod":
+        # Staging is where load runs happen; in prod the factor would switch off the
+        # protection against credential guessing and scraping.
+        return ConfigProblem(
+            "tradeplatform.E011",
+            f"RATELIMIT_LOAD_TEST_FACTOR={factor} raises the rate limits for load runs and is "
+            "refused in prod; unset it.",
         )
     return None
 

@@ -63,6 +63,9 @@ CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL
 # directory is made by what uses it (the SQLite backend on connect, the file cache on write,
 # the Celery app for the broker folders, the log file handler).
 VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
+# A load run (benchmarks/load) drives many simulated clients through one host: this factor
+# multiplies both rate limits so the run measures the app, not the limiter. Refused in prod.
+RATELIMIT_LOAD_TEST_FACTOR = env.int("RATELIMIT_LOAD_TEST_FACTOR", default=1)
 
 _problems = find_configuration_problems(
     ConfigSnapshot(
@@ -73,6 +76,7 @@ _problems = find_configuration_problems(
         database_url=DATABASE_URL,
         redis_url=REDIS_URL,
         broker_url=CELERY_BROKER_URL,
+        ratelimit_load_test_factor=RATELIMIT_LOAD_TEST_FACTOR,
     )
 )
 if _problems and not env.bool("CONFIG_CHECK_DEFER", default=False):
@@ -569,8 +573,15 @@ QUOTA_CONCURRENT_RETRY_AFTER_SECONDS = env.int("QUOTA_CONCURRENT_RETRY_AFTER_SEC
 RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
 RATELIMIT_USE_CACHE = "default"
 RATELIMIT_IP_META_KEY = "tradeplatform.ratelimit.client_ip"  # django-ratelimit asks us for the IP
-RATELIMIT_API_RATE = env.str("RATELIMIT_API_RATE", default="60/m")  # per IP and per user
-RATELIMIT_AUTH_RATE = env.str("RATELIMIT_AUTH_RATE", default="5/m")  # login, sign-up, reset
+
+
+def _scaled_rate(rate: str) -> str:
+    count, _, period = rate.partition("/")
+    return f"{int(count) * RATELIMIT_LOAD_TEST_FACTOR}/{period}"
+
+
+RATELIMIT_API_RATE = _scaled_rate(env.str("RATELIMIT_API_RATE", default="60/m"))  # per IP, user
+RATELIMIT_AUTH_RATE = _scaled_rate(env.str("RATELIMIT_AUTH_RATE", default="5/m"))  # login, reset
 # X-Forwarded-For is trusted only for this many proxies in front of us (0: REMOTE_ADDR only).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 LOGIN_LOCKOUT_FAILURES = env.int("LOGIN_LOCKOUT_FAILURES", default=10)  # per account or IP

@@ -26,6 +26,9 @@ _ENV_KEYS = (
     "DATABASE_URL",
     "REDIS_URL",
     "CELERY_BROKER_URL",
+    "RATELIMIT_LOAD_TEST_FACTOR",
+    "RATELIMIT_API_RATE",
+    "RATELIMIT_AUTH_RATE",
 )
 
 
@@ -73,6 +76,8 @@ def test_a_complete_prod_configuration_has_no_problems():
         ({"redis_url": ""}, "tradeplatform.E008"),
         ({"broker_url": ""}, "tradeplatform.E009"),
         ({"environment": "production"}, "tradeplatform.E001"),
+        ({"ratelimit_load_test_factor": 20}, "tradeplatform.E011"),
+        ({"ratelimit_load_test_factor": 0}, "tradeplatform.E010"),
     ],
 )
 def test_each_unsafe_setting_is_named(override, check_id):
@@ -88,6 +93,41 @@ def test_dev_and_test_relax_every_rule():
             )
             == []
         )
+
+
+def test_the_load_run_factor_is_accepted_outside_prod_but_never_below_one():
+    for environment in ("dev", "test", "staging"):
+        assert (
+            find_configuration_problems(
+                snapshot(environment=environment, ratelimit_load_test_factor=20)
+            )
+            == []
+        )
+    invalid = find_configuration_problems(snapshot(environment="dev", ratelimit_load_test_factor=0))
+    assert [p.check_id for p in invalid] == ["tradeplatform.E010"]
+
+
+def test_the_load_run_factor_multiplies_both_rate_limits():
+    script = (
+        "from django.conf import settings as s; print(s.RATELIMIT_API_RATE, s.RATELIMIT_AUTH_RATE)"
+    )
+    load_run = {
+        "DJANGO_ENV": "test",
+        "RATELIMIT_LOAD_TEST_FACTOR": "20",
+        "RATELIMIT_AUTH_RATE": "7/h",
+    }
+    scaled = run_manage("shell", "-c", script, env=load_run)
+    assert scaled.returncode == 0, scaled.stderr
+    assert scaled.stdout.splitlines()[-1].split() == ["1200/m", "140/h"]
+    plain = run_manage("shell", "-c", script, env={"DJANGO_ENV": "test"})
+    assert plain.stdout.splitlines()[-1].split() == ["60/m", "5/m"]
+
+
+def test_prod_refuses_to_start_with_the_load_run_factor():
+    result = run_manage("check", env={**GOOD_PROD, "RATELIMIT_LOAD_TEST_FACTOR": "20"})
+    assert result.returncode != 0
+    assert "tradeplatform.E011" in result.stderr
+    assert "refused in prod" in result.stderr
 
 
 @pytest.fixture

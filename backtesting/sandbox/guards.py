@@ -47,24 +47,48 @@ FORBIDDEN_STR_ATTRIBUTES = frozenset({"format", "format_map"})
 _MISSING = object()
 
 
+# Names that are refused for some objects only (arrays, str): never on the fast path.
+_TYPE_DEPENDENT_ATTRIBUTES = FORBIDDEN_ARRAY_ATTRIBUTES | FORBIDDEN_STR_ATTRIBUTES
+# Attribute names already found allowed on every object. The verdict depends on the name
+# alone, so it is remembered for the process: the per-bar `self.x` / `ta.crossover` reads then
+# cost one set lookup instead of the full check (the check was ~3/4 of a strategy's next()).
+# Only exact str instances are looked up (a str subclass may lie about its hash, equality or
+# startswith); bounded, because unvalidated code could compute endless names.
+_PLAIN_NAMES: set[str] = set()
+_MAX_PLAIN_NAMES = 4096
+_MODULE_TYPE = types.ModuleType  # one global read on the hot path instead of two
+
+
 def guarded_getattr(obj: Any, name: str, default: Any = _MISSING) -> Any:
     """getattr with a denylist; missing or refused names raise AttributeError."""
-    _check_attribute(obj, name)
+    if type(name) is not str or name not in _PLAIN_NAMES:
+        name = _checked_name(obj, name)
     try:
         value = getattr(obj, name)
     except AttributeError:
         if default is _MISSING:
             raise
         return default
-    if isinstance(value, types.ModuleType):
+    if isinstance(value, _MODULE_TYPE):
         # A real module is a door to os/sys; facades are never ModuleType.
         raise AttributeError(f"'{name}' is not available in strategies")
     return value
 
 
-def _check_attribute(obj: Any, name: str) -> None:
+def _checked_name(obj: Any, name: Any) -> str:
+    """`name` as an exact str once the full check passed; remembered if it passes everywhere."""
     if not isinstance(name, str):
         raise TypeError("attribute name must be a string")
+    # str.__str__ on a subclass returns a plain copy of its characters, whatever the subclass
+    # overrides: every check below and the getattr that follows see the same exact string.
+    name = str.__str__(name)
+    _check_attribute(obj, name)
+    if name not in _TYPE_DEPENDENT_ATTRIBUTES and len(_PLAIN_NAMES) < _MAX_PLAIN_NAMES:
+        _PLAIN_NAMES.add(name)
+    return name
+
+
+def _check_attribute(obj: Any, name: str) -> None:
     refused = (
         name.startswith("_")
         or name in FORBIDDEN_ATTRIBUTES
@@ -211,12 +235,12 @@ def restricted_builtins(importer: Callable[..., Any]) -> dict[str, Any]:
 
 
 def guarded_setattr(obj: Any, name: str, value: Any) -> None:
-    _check_attribute(obj, name)
+    name = _checked_name(obj, name)
     setattr(guarded_write(obj), name, value)
 
 
 def guarded_delattr(obj: Any, name: str) -> None:
-    _check_attribute(obj, name)
+    name = _checked_name(obj, name)
     delattr(guarded_write(obj), name)
 
 

@@ -3,12 +3,14 @@ validator) must still be stopped, so a validator bug alone is never an escape.""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import pytest
 from RestrictedPython import compile_restricted
 
+from backtesting.sandbox import guards
 from backtesting.sandbox.facades import build_facades
 from backtesting.sandbox.guards import BoundedLog, guarded_getattr, restricted_globals
 
@@ -132,3 +134,78 @@ def test_builtins_exclude_dangerous_names() -> None:
                  "sorted", "any", "all", "float", "int", "bool", "str", "list", "dict",
                  "tuple", "set", "isinstance"):  # fmt: skip
         assert name in builtins
+
+
+# The fast path: a name found allowed on every object is remembered and skips the full check.
+
+
+def test_a_str_subclass_that_lies_about_startswith_is_checked_by_its_characters() -> None:
+    # Before the fast path the guard asked the name itself (name.startswith) and let this through.
+    source = (
+        "class Name(str):\n    def startswith(self, *args):\n        return False\n"
+        "x = getattr((), Name('__class__'))\n"
+    )
+    with pytest.raises(AttributeError, match="not allowed"):
+        run_restricted(source)
+    with pytest.raises(AttributeError, match="not allowed"):
+        run_restricted(
+            source.replace(
+                "x = getattr((), Name('__class__'))", "setattr(Name('x'), Name('__class__'), int)"
+            )
+        )
+
+
+def test_a_str_subclass_posing_as_a_remembered_name_is_still_refused() -> None:
+    guarded_getattr(SimpleNamespace(close=1), "close")  # "close" is now a remembered name
+
+    class Posing(str):
+        def __hash__(self) -> int:
+            return hash("close")
+
+        def __eq__(self, other: object) -> bool:
+            return other == "close"
+
+    with pytest.raises(AttributeError, match="not allowed"):
+        guarded_getattr((), Posing("__class__"))
+    assert all(type(name) is str for name in guards._PLAIN_NAMES)
+
+
+@pytest.mark.parametrize(
+    "attribute", sorted(guards._TYPE_DEPENDENT_ATTRIBUTES - guards.FORBIDDEN_ATTRIBUTES)
+)
+def test_names_refused_only_on_arrays_or_str_stay_refused_after_an_allowed_read(
+    attribute: str,
+) -> None:
+    assert guarded_getattr(SimpleNamespace(**{attribute: 1}), attribute) == 1
+    assert attribute not in guards._PLAIN_NAMES
+    target: Any = "text" if attribute in guards.FORBIDDEN_STR_ATTRIBUTES else np.zeros(3)
+    with pytest.raises(AttributeError, match="not allowed"):
+        guarded_getattr(target, attribute)
+
+
+def test_refused_names_are_never_remembered() -> None:
+    for name in ("__class__", "_private", "gi_frame", "f_globals", "mro"):
+        with pytest.raises(AttributeError):
+            guarded_getattr((), name)
+    assert not {"__class__", "_private", "gi_frame", "f_globals", "mro"} & guards._PLAIN_NAMES
+
+
+def test_a_remembered_name_still_never_hands_out_a_module() -> None:
+    guarded_getattr(SimpleNamespace(mod=1), "mod")
+    assert "mod" in guards._PLAIN_NAMES
+    with pytest.raises(AttributeError, match="not available"):
+        guarded_getattr(SimpleNamespace(mod=np), "mod")
+
+
+def test_once_the_memory_is_full_every_name_gets_the_full_check(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(guards, "_PLAIN_NAMES", set())
+    monkeypatch.setattr(guards, "_MAX_PLAIN_NAMES", 2)
+    namespace, _ = run_restricted(
+        "class A:\n    pass\na = A()\nfor i in range(10):\n    setattr(a, 'v' + str(i), i)\n"
+        "total = sum(getattr(a, 'v' + str(i)) for i in range(10))\n"
+    )
+    assert namespace["total"] == 45 and len(guards._PLAIN_NAMES) == 2
+    with pytest.raises(AttributeError, match="not allowed"):
+        guarded_getattr((), "__class__")

@@ -1,0 +1,46 @@
+"""The project's URL conf as a flat list, so a suite can cover every route it has."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from django.urls import URLPattern, URLResolver, get_resolver
+
+# Captured parts of a route: "<int:pk>", "<str:symbol>", and regex groups "(?P<rest>…)".
+_PARAMETER = re.compile(r"<(?:\w+:)?(\w+)>|\(\?P<(\w+)>")
+
+
+@dataclass(frozen=True)
+class Route:
+    pattern: str  # as written in the URL conf, joined: "api/v1/strategies/<int:pk>/"
+    name: str  # namespaced: "strategies:detail"
+
+    @property
+    def is_api(self) -> bool:
+        return self.pattern.startswith("api/v1/")
+
+    @property
+    def parameters(self) -> tuple[str, ...]:
+        return tuple(a or b for a, b in _PARAMETER.findall(self.pattern))
+
+    def path(self, **values: object) -> str:
+        """The URL path with each parameter replaced by its value."""
+        return "/" + re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(values[m.group(1)]), self.pattern)
+
+
+def project_routes() -> list[Route]:
+    """Every route of the project, the admin's own excepted (Django's, tested upstream)."""
+    return [
+        r for r in _walk(get_resolver().url_patterns, "", "") if not r.pattern.startswith("admin/")
+    ]
+
+
+def _walk(patterns: list, prefix: str, namespace: str) -> Iterator[Route]:
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            inner = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+            yield from _walk(entry.url_patterns, prefix + str(entry.pattern), inner)
+        elif isinstance(entry, URLPattern):
+            yield Route(prefix + str(entry.pattern), f"{namespace}{entry.name or ''}")

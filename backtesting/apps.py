@@ -12,6 +12,9 @@ class BacktestingConfig(AppConfig):
 
         register_health_check("sandbox", sandbox_health, critical=True)
         _register_job_kinds()
+        from backtesting.sandbox_worker import sandbox_worker_hooks_connect
+
+        sandbox_worker_hooks_connect()
 
 
 def _register_job_kinds() -> None:

@@ -9,7 +9,6 @@ child is the same child with the same lockdown; only its job differs (batch_runn
 from __future__ import annotations
 
 import json
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -23,11 +22,12 @@ from backtesting.sandbox.errors import (
     SandboxError,
     StrategyRuntimeError,
 )
-from backtesting.sandbox.isolation import CHILD_ENV, isolation_level
-from backtesting.sandbox.launcher import _argv, _header, _sandbox_info, interpret
+from backtesting.sandbox.isolation import isolation_level
+from backtesting.sandbox.launcher import _header, _sandbox_info, interpret
 from backtesting.sandbox.limits import SandboxLimits
-from backtesting.sandbox.supervisor import ChildRun, Outcome
+from backtesting.sandbox.supervisor import Outcome
 from backtesting.sandbox.wire import encode_payload
+from backtesting.sandbox.zygote import run_child
 from strategies.paramspec import ParameterSpace, ParameterSpec
 
 MAX_BATCH_SIZE = 10_000  # combinations in one child; a sweep sends chunks far smaller
@@ -90,7 +90,7 @@ def run_strategy_batch_in_sandbox(
     should_cancel: Callable[[], bool] | None = None,
     timeframe: str = "",
 ) -> BatchResult:
-    """Run `code` once per parameter set over the same bars, in one fresh jailed child.
+    """Run `code` once per parameter set over the same bars, in one jailed child of its own.
 
     spec: BacktestSpec.to_dict() (its "params" are replaced by each set); declared: the
     strategy's parameters, each set is checked against them before the child starts; limits:
@@ -108,17 +108,12 @@ def run_strategy_batch_in_sandbox(
     header = _header(code, spec, whole, level)
     header["limits"]["item_cpu_seconds"] = per_run.cpu_seconds
     header.update(mode="batch", parameter_sets=resolved)
-    with tempfile.TemporaryDirectory(prefix="tp-sandbox-") as workdir:
-        run = ChildRun(
-            argv=_argv(),
-            env=dict(CHILD_ENV),
-            cwd=workdir,
-            payload=encode_payload(header, bars, timeframe=timeframe),
-            limits=whole,
-            on_progress=_progress_in_combinations(on_progress, len(resolved)),
-            should_cancel=should_cancel,
-        )
-        outcome = run.run()
+    outcome = run_child(
+        encode_payload(header, bars, timeframe=timeframe),
+        whole,
+        _progress_in_combinations(on_progress, len(resolved)),
+        should_cancel,
+    )
     return interpret_batch(outcome, per_run, whole, level, resolved)
 
 

@@ -1,10 +1,11 @@
 """The jailed side: the launcher stage, then the user's strategy on the engine.
 
 Runs as `python -I -B -c BOOTSTRAP <import root> [<parent pid>]` inside bubblewrap when the
-host has it. Order matters: read the payload and import everything trusted first, then drop
-privileges, set rlimits, close stray descriptors and install seccomp, and only then compile
-and run the user's code. stdout is the protocol channel, so fd 1 is pointed at /dev/null and
-the channel lives on a private descriptor nothing else can reach.
+host has it, or as a child forked by the worker's zygote (zygote_jailed.py), which has done
+the imports already. Order matters: read the payload and import everything trusted first, then
+drop privileges, set rlimits, close stray descriptors and install seccomp, and only then
+compile and run the user's code. stdout is the protocol channel, so fd 1 is pointed at
+/dev/null and the channel lives on a private descriptor nothing else can reach.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ import os
 import resource
 import signal
 import sys
+from base64 import b64decode
 from collections.abc import Callable
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NoReturn
 
+from backtesting.sandbox.seccomp_filter import install_filter
 from backtesting.sandbox.wire import decode_payload, encode_message
 
 BOOTSTRAP = (
@@ -30,9 +33,19 @@ PR_SET_PDEATHSIG = 1
 
 
 def main() -> None:
-    """Entry point of the child process; never returns."""
+    """Entry point of a freshly started child process; never returns."""
+    parent = int(sys.argv[2]) if len(sys.argv) > 2 else None
+    run_one_job(parent)
+
+
+def run_one_job(parent: int | None) -> NoReturn:
+    """Read the job from stdin, lock down, run it, report on stdout, exit.
+
+    `parent`: the pid this process must still be a child of once PDEATHSIG is armed (None
+    under bubblewrap, whose --die-with-parent covers the worker).
+    """
     channel = _take_protocol_channel()
-    _die_with_parent()
+    die_with_parent(parent)
     try:
         header, columns = decode_payload(sys.stdin.buffer)
         sys.stdin.close()
@@ -51,7 +64,7 @@ def main() -> None:
     _finish(channel, lambda: job(header, columns, _progress_sender(channel)))
 
 
-def _finish(channel: BinaryIO, job: Callable[[], dict[str, Any]]) -> None:
+def _finish(channel: BinaryIO, job: Callable[[], dict[str, Any]]) -> NoReturn:
     try:
         # From here on the user's code is what runs: the worker counts a crash as the user's.
         channel.write(encode_message({"type": "started"}))
@@ -92,11 +105,12 @@ def _take_protocol_channel() -> BinaryIO:
     return os.fdopen(channel_fd, "wb", buffering=0)
 
 
-def _die_with_parent() -> None:
+def die_with_parent(parent: int | None) -> None:
+    """SIGKILL this process when its parent (the worker, or the zygote) dies."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     # The parent may have died before prctl took effect; then we were re-parented.
-    if len(sys.argv) > 2 and os.getppid() != int(sys.argv[2]):
+    if parent is not None and os.getppid() != parent:
         os._exit(EXIT_PROTOCOL)
 
 
@@ -115,10 +129,6 @@ def _lock_down(header: dict[str, Any], keep_fd: int) -> None:
     _close_other_fds(keep_fd)
     program = header.get("seccomp_bpf")
     if program:
-        from base64 import b64decode
-
-        from backtesting.sandbox.seccomp_filter import install_filter
-
         install_filter(b64decode(program))
 
 

@@ -90,11 +90,15 @@ def drop_to_uid() -> int | None:
 
 
 def child_command(bootstrap: str) -> list[str]:
-    """argv for the child: the interpreter under bubblewrap when available, else bare."""
+    """argv for the child: the interpreter under bubblewrap when available, else bare.
+
+    `python -I -B -c bootstrap <import root> [<parent pid>]`: without bubblewrap's
+    --die-with-parent the child checks that this process is still its parent itself.
+    """
     python = [sys.executable, "-I", "-B", "-c", bootstrap]
     bwrap = find_bwrap()
     if bwrap is None:
-        return [*python, str(PROJECT_ROOT)]
+        return [*python, str(PROJECT_ROOT), str(os.getpid())]
     return [
         bwrap,
         *_namespace_args(),

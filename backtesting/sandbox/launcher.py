@@ -5,13 +5,12 @@ from __future__ import annotations
 import base64
 import logging
 import signal
-import tempfile
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from backtesting.engine.barcodec import BarsLike
 from backtesting.sandbox.bounds import log_bound, problems_bound, traceback_bound
-from backtesting.sandbox.child import BOOTSTRAP, EXIT_MEMORY
+from backtesting.sandbox.child import EXIT_MEMORY
 from backtesting.sandbox.errors import (
     CHILD_REPORTABLE_CODES,
     ERRORS_BY_CODE,
@@ -22,18 +21,13 @@ from backtesting.sandbox.errors import (
     SandboxError,
     SandboxInternalError,
 )
-from backtesting.sandbox.isolation import (
-    CHILD_ENV,
-    child_command,
-    drop_to_uid,
-    find_bwrap,
-    isolation_level,
-)
+from backtesting.sandbox.isolation import drop_to_uid, isolation_level
 from backtesting.sandbox.limits import SandboxLimits
 from backtesting.sandbox.results import validate_result
 from backtesting.sandbox.seccomp_filter import build_filter_bpf
-from backtesting.sandbox.supervisor import ChildRun, Outcome
+from backtesting.sandbox.supervisor import Outcome
 from backtesting.sandbox.wire import encode_payload
+from backtesting.sandbox.zygote import run_child
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +50,7 @@ def run_strategy_in_sandbox(
     should_cancel: Callable[[], bool] | None = None,
     timeframe: str = "",
 ) -> dict[str, Any]:
-    """Run user strategy code on the engine in a fresh jailed child process.
+    """Run user strategy code on the engine in a jailed child process of its own.
 
     code: the user's source; spec: BacktestSpec.to_dict(); bars: {symbol: BarSeries} of
     `timeframe` (sent in the bar codec's bytes, the ones the data fingerprint hashes).
@@ -66,17 +60,8 @@ def run_strategy_in_sandbox(
     limits = limits or SandboxLimits()
     level = isolation_level()
     header = _header(code, spec, limits, level)
-    with tempfile.TemporaryDirectory(prefix="tp-sandbox-") as workdir:
-        run = ChildRun(
-            argv=_argv(),
-            env=dict(CHILD_ENV),
-            cwd=workdir,
-            payload=encode_payload(header, bars, timeframe=timeframe),
-            limits=limits,
-            on_progress=on_progress,
-            should_cancel=should_cancel,
-        )
-        outcome = run.run()
+    payload = encode_payload(header, bars, timeframe=timeframe)
+    outcome = run_child(payload, limits, on_progress, should_cancel)
     return interpret(outcome, limits, level, spec=spec, symbols=list(bars))
 
 
@@ -89,16 +74,6 @@ def _header(code: str, spec: Mapping[str, Any], limits: SandboxLimits, level: st
         "drop_uid": drop_to_uid(),
         "seccomp_bpf": base64.b64encode(program).decode() if program else None,
     }
-
-
-def _argv() -> list[str]:
-    argv = child_command(BOOTSTRAP)
-    if find_bwrap() is None:
-        # Without bubblewrap's --die-with-parent the child checks its parent pid itself.
-        import os
-
-        argv.append(str(os.getpid()))
-    return argv
 
 
 def interpret(

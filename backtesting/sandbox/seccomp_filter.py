@@ -26,7 +26,7 @@ BINDING_DIRS = ("/usr/lib/python3/dist-packages", "/usr/lib/python3/site-package
 
 # Nothing the strategy legitimately needs once the interpreter and NumPy are loaded: no new
 # processes, no sockets, no filesystem mutation, no kernel attack surface (bpf, keyrings,
-# user namespaces, io_uring, perf) and no peeking at other processes.
+# user namespaces, io_uring, perf), no peeking at other processes and no IPC objects.
 DENIED_SYSCALLS: tuple[str, ...] = (
     "fork", "vfork", "clone", "clone3", "execve", "execveat",
     "socket", "socketpair", "connect", "bind", "listen", "accept", "accept4",
@@ -44,6 +44,13 @@ DENIED_SYSCALLS: tuple[str, ...] = (
     "fchownat", "setxattr", "lsetxattr", "fsetxattr", "utimes", "utimensat", "futimesat",
     "setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid", "setgroups",
     "capset",
+    # State that outlives the process in the jail's shared namespaces: consecutive children of
+    # one zygote share its IPC and UTS namespaces, so a SysV segment, queue or semaphore set
+    # (or a POSIX queue) one job leaves behind would be readable by the next one.
+    "shmget", "shmat", "shmdt", "shmctl", "msgget", "msgsnd", "msgrcv", "msgctl",
+    "semget", "semop", "semtimedop", "semctl", "ipc",
+    "mq_open", "mq_unlink", "mq_timedsend", "mq_timedreceive", "mq_notify", "mq_getsetattr",
+    "sethostname", "setdomainname",
 )  # fmt: skip
 # open()/openat() stay allowed for reading (NumPy may import a submodule lazily) but any flag
 # that could create or modify a file is refused.

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import os
+import select
 import selectors
 import signal
 import subprocess
@@ -14,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, Protocol
 
 from backtesting.sandbox.limits import SandboxLimits
 from backtesting.sandbox.wire import iter_messages
@@ -47,10 +48,107 @@ class Outcome:
 
 
 @dataclass
+class ExitReport:
+    """How a job's process ended: its exit code (negative: killed by that signal) and usage."""
+
+    returncode: int
+    cpu_seconds: float = 0.0
+    max_rss_bytes: int = 0
+
+
+class JobProcess(Protocol):
+    """One job's jailed process, however it was started (fresh, or forked by a zygote)."""
+
+    stdin: IO[bytes]
+    stdout: IO[bytes]
+    stderr: IO[bytes]
+
+    def wait(self, timeout: float | None) -> ExitReport | None:
+        """The exit report once the process has ended (None: still running after `timeout`)."""
+
+    def kill(self) -> ExitReport:
+        """SIGKILL everything the job runs in and reap it."""
+
+    def sampled_cpu_seconds(self) -> float:
+        """CPU seconds the job's process has used so far, read from /proc."""
+
+
+class FreshProcess:
+    """A new interpreter for one job (`python -I -B -c BOOTSTRAP`, under bubblewrap if any)."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], cwd: str) -> None:
+        self._popen = subprocess.Popen(  # noqa: S603 - fixed argv built by isolation.py
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            cwd=cwd,
+            close_fds=True,
+            start_new_session=True,  # its own process group, so killpg takes everything
+        )
+        assert self._popen.stdin and self._popen.stdout and self._popen.stderr
+        self.stdin, self.stdout, self.stderr = (
+            self._popen.stdin,
+            self._popen.stdout,
+            self._popen.stderr,
+        )
+        self._exit: ExitReport | None = None
+
+    def wait(self, timeout: float | None) -> ExitReport | None:
+        if self._exit is None and (timeout is None or _pid_exits_within(self._popen.pid, timeout)):
+            self._wait4(0 if timeout is None else os.WNOHANG)
+        return self._exit
+
+    def kill(self) -> ExitReport:
+        if self._exit is None:
+            try:
+                os.killpg(self._popen.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            except PermissionError:  # the group leader is gone and the pgid got reused
+                self._popen.kill()
+        exit_report = self.wait(None)
+        assert exit_report is not None
+        return exit_report
+
+    def sampled_cpu_seconds(self) -> float:
+        # bwrap -> its pid-namespace init -> the jailed interpreter; the tree is the job.
+        return tree_cpu_seconds(self._popen.pid)
+
+    def _wait4(self, options: int) -> None:
+        try:
+            pid, status, usage = os.wait4(self._popen.pid, options)
+        except ChildProcessError as exc:
+            if exc.errno != errno.ECHILD:
+                raise
+            pid, status, usage = self._popen.pid, 0, None
+        if pid == 0:
+            return
+        returncode = os.waitstatus_to_exitcode(status)
+        self._popen.returncode = returncode  # so Popen's own finalizer does not wait again
+        self._exit = ExitReport(
+            returncode,
+            cpu_seconds=(usage.ru_utime + usage.ru_stime) if usage else 0.0,
+            max_rss_bytes=usage.ru_maxrss * 1024 if usage else 0,
+        )
+
+
+def _pid_exits_within(pid: int, timeout: float) -> bool:
+    """True once `pid` (our child, not yet reaped) has exited, waiting at most `timeout`."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except OSError:
+        return True  # gone already; wait4 tells
+    try:
+        return bool(select.select([pidfd], [], [], timeout)[0])
+    finally:
+        os.close(pidfd)
+
+
+@dataclass
 class ChildRun:
-    argv: list[str]
-    env: dict[str, str]
-    cwd: str
+    start: Callable[[], JobProcess]
     payload: list[bytes]
     limits: SandboxLimits
     on_progress: Callable[[float], None] | None = None
@@ -61,24 +159,15 @@ class ChildRun:
         started = time.monotonic()
         self._deadline = started + self.limits.wall_seconds
         self._next_sample = started
-        self._proc = subprocess.Popen(  # noqa: S603 - fixed argv built by isolation.py
-            self.argv,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=self.env,
-            cwd=self.cwd,
-            close_fds=True,
-            start_new_session=True,  # its own process group, so killpg takes everything
-        )
+        self._exit: ExitReport | None = None
+        self._proc = self.start()
         try:
             self._pump()
             self._reap()
         finally:
             self._kill()  # no-op when already reaped; covers exceptions from callbacks
             for stream in (self._proc.stdin, self._proc.stdout, self._proc.stderr):
-                if stream is not None:
-                    stream.close()
+                stream.close()
             self.outcome.wall_seconds = time.monotonic() - started
         return self.outcome
 
@@ -93,7 +182,6 @@ class ChildRun:
             self._proc.stderr: "stderr",
         }
         for stream, role in streams.items():
-            assert stream is not None
             os.set_blocking(stream.fileno(), False)
             event = selectors.EVENT_WRITE if role == "stdin" else selectors.EVENT_READ
             self._selector.register(stream, event, role)
@@ -186,10 +274,10 @@ class ChildRun:
 
     def _sample_cpu(self) -> None:
         now = time.monotonic()
-        if now < self._next_sample or self._proc.returncode is not None:
+        if now < self._next_sample or self._exit is not None:
             return
         self._next_sample = now + POLL_SECONDS
-        sampled = tree_cpu_seconds(self._proc.pid)
+        sampled = self._proc.sampled_cpu_seconds()
         self.outcome.cpu_seconds = max(self.outcome.cpu_seconds, sampled)
 
     def _stop(self, reason: str) -> None:
@@ -198,37 +286,21 @@ class ChildRun:
         self._kill()
 
     def _kill(self) -> None:
-        if self._proc.returncode is not None:
-            return
-        try:
-            os.killpg(self._proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        except PermissionError:  # the group leader is gone and the pgid got reused
-            self._proc.kill()
-        self._wait(block=True)
+        if self._exit is None:
+            self._record(self._proc.kill())
 
     def _reap(self) -> None:
         # Streams are closed; give the child until the deadline to exit on its own.
-        while self._proc.returncode is None and not self._interrupted():
-            if not self._wait(block=False):
-                time.sleep(0.01)
+        while self._exit is None and not self._interrupted():
+            exit_report = self._proc.wait(POLL_SECONDS)
+            if exit_report is not None:
+                self._record(exit_report)
 
-    def _wait(self, *, block: bool) -> bool:
-        try:
-            pid, status, usage = os.wait4(self._proc.pid, 0 if block else os.WNOHANG)
-        except ChildProcessError as exc:
-            if exc.errno != errno.ECHILD:
-                raise
-            return True
-        if pid == 0:
-            return False
-        self._proc.returncode = os.waitstatus_to_exitcode(status)
-        self.outcome.returncode = self._proc.returncode
-        waited = usage.ru_utime + usage.ru_stime
-        self.outcome.cpu_seconds = max(self.outcome.cpu_seconds, waited)
-        self.outcome.max_rss_bytes = usage.ru_maxrss * 1024
-        return True
+    def _record(self, exit_report: ExitReport) -> None:
+        self._exit = exit_report
+        self.outcome.returncode = exit_report.returncode
+        self.outcome.cpu_seconds = max(self.outcome.cpu_seconds, exit_report.cpu_seconds)
+        self.outcome.max_rss_bytes = exit_report.max_rss_bytes
 
 
 def tree_cpu_seconds(pid: int, depth: int = MAX_TREE_DEPTH) -> float:
@@ -240,7 +312,7 @@ def tree_cpu_seconds(pid: int, depth: int = MAX_TREE_DEPTH) -> float:
     """
     total = _own_cpu_seconds(pid)
     if depth > 0:
-        for child in _children(pid):
+        for child in child_pids(pid):
             total += tree_cpu_seconds(child, depth - 1)
     return total
 
@@ -253,7 +325,8 @@ def _own_cpu_seconds(pid: int) -> float:
         return 0.0
 
 
-def _children(pid: int) -> list[int]:
+def child_pids(pid: int) -> list[int]:
+    """The pids of `pid`'s children (none if it is gone or unreadable)."""
     found: list[int] = []
     try:
         for task in Path(f"/proc/{pid}/task").iterdir():

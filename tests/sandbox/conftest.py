@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from backtesting.engine import BacktestSpec, BarSeries
-from backtesting.sandbox import SandboxError, SandboxLimits, run_strategy_in_sandbox
+from backtesting.sandbox import SandboxError, SandboxLimits, run_strategy_in_sandbox, zygote
 from tests.strategies import samples
 
 SECRET = "tp-planted-secret-5f1c9a"
@@ -42,6 +42,40 @@ def planted_secret(monkeypatch: pytest.MonkeyPatch) -> str:
     for name in SECRET_VARS:
         monkeypatch.setenv(name, f"{name}-{SECRET}")
     return SECRET
+
+
+@pytest.fixture(params=["zygote", "fresh"])
+def child_kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The test runs twice: jobs forked by this process's zygote, then a fresh process per job."""
+    monkeypatch.setenv(zygote.ENABLED_VARIABLE, "1" if request.param == "zygote" else "0")
+    return str(request.param)
+
+
+def as_zygote_program(program: str) -> str:
+    """A zygote bootstrap whose forked children run `program`, a fresh child's bootstrap."""
+    return (
+        "import sys; sys.path.insert(0, sys.argv[1])\n"
+        "from backtesting.sandbox import zygote_jailed\n"
+        f"zygote_jailed.main(lambda: exec({program!r}, {{'__name__': '__main__'}}))\n"
+    )
+
+
+@pytest.fixture
+def child_program(monkeypatch: pytest.MonkeyPatch, child_kind: str) -> Callable[..., None]:
+    """use(program[, zygote_program]): jobs run `program` in place of the real child.
+
+    In a fresh process, `program` is the bootstrap; from the zygote, each forked child runs it
+    (or the zygote itself is started with `zygote_program`).
+    """
+
+    def use(program: str, zygote_program: str | None = None) -> None:
+        if child_kind == "zygote":
+            program = zygote_program or as_zygote_program(program)
+            monkeypatch.setattr(zygote, "ZYGOTE_BOOTSTRAP", program)
+        else:
+            monkeypatch.setattr(zygote, "BOOTSTRAP", program)
+
+    return use
 
 
 @pytest.fixture

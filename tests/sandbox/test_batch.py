@@ -282,9 +282,11 @@ CRASH_AFTER_ONE = (
 
 
 def test_a_crash_mid_batch_fails_it_as_a_crash_and_the_worker_lives(
-    run_batch: Callable[..., BatchResult], monkeypatch: pytest.MonkeyPatch
+    run_batch: Callable[..., BatchResult],
+    monkeypatch: pytest.MonkeyPatch,
+    child_program: Callable[..., None],
 ) -> None:
-    monkeypatch.setattr(launcher, "BOOTSTRAP", CRASH_AFTER_ONE)
+    child_program(CRASH_AFTER_ONE)
     seen: list[tuple[int, int]] = []
     with pytest.raises(SandboxError) as caught:
         run_batch(SMA_CROSS, SMA_SETS, on_progress=lambda done, total: seen.append((done, total)))
@@ -319,7 +321,7 @@ def test_a_bad_parameter_set_is_refused_before_any_child_starts(
     def no_child(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("a child was started")
 
-    monkeypatch.setattr(batch, "ChildRun", no_child)
+    monkeypatch.setattr(batch, "run_child", no_child)
     sets = [{"fast": 5}, {"fast": 3, "slow": 500, "speed": 1}]
     with pytest.raises(ParameterSetError) as caught:
         run_batch(SMA_CROSS, sets)
@@ -454,7 +456,6 @@ def test_without_bubblewrap_a_batch_runs_at_the_rlimits_level(
     from backtesting.sandbox import isolation
 
     monkeypatch.setattr(isolation, "find_bwrap", lambda: None)
-    monkeypatch.setattr(launcher, "find_bwrap", lambda: None)
     monkeypatch.setattr(batch, "isolation_level", lambda: "rlimits")
     result = run_batch(SMA_CROSS, SMA_SETS[:2])
     assert result.sandbox["isolation_level"] == "rlimits"
@@ -477,14 +478,17 @@ REPORT_LOCKDOWN = (
     "        'uid': os.getuid(), 'env': sorted(os.environ)})\n"
     "    return message\n"
     "batch_runner.run_batch = reporting\n"
-    "child.main()\n"
 )
 
 
 def test_a_batch_runs_under_the_single_runs_lockdown(
-    run_batch: Callable[..., BatchResult], monkeypatch: pytest.MonkeyPatch
+    run_batch: Callable[..., BatchResult], child_program: Callable[..., None]
 ) -> None:
-    monkeypatch.setattr(launcher, "BOOTSTRAP", REPORT_LOCKDOWN)
+    child_program(
+        REPORT_LOCKDOWN + "child.main()\n",
+        zygote_program=REPORT_LOCKDOWN + "from backtesting.sandbox import zygote_jailed\n"
+        "zygote_jailed.main()\n",
+    )
     result = run_batch(SMA_CROSS, SMA_SETS[:3])
     assert all(item.ok for item in result.items)
     seen = json.loads(result.sandbox["logs"])

@@ -33,7 +33,7 @@ import numpy as np
 from backtesting.engine import BacktestSpec, BarSeries
 from backtesting.sandbox import SandboxError, SandboxLimits, isolation, launcher
 if sys.argv[1:] == ["rlimits"]:
-    isolation.find_bwrap = launcher.find_bwrap = lambda: None
+    isolation.find_bwrap = lambda: None
     launcher.isolation_level = lambda: "rlimits"
 n = 300
 close = 100 + 10 * np.sin(np.arange(n) / 12) + np.arange(n) * 0.01

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from backtesting.engine import BacktestSpec, EngineError, StrategyError
-from backtesting.sandbox import SandboxError, SandboxLimits, launcher, runner
+from backtesting.sandbox import SandboxError, SandboxLimits, runner
 from backtesting.sandbox.child import final_bytes
 from backtesting.sandbox.errors import SandboxInternalError
 from backtesting.sandbox.launcher import interpret
@@ -129,9 +129,9 @@ def test_a_result_the_child_cannot_encode_ends_as_an_internal_error() -> None:
 
 
 def test_a_crash_while_the_users_code_runs_is_the_users_and_says_what_happened(
-    run: Callable[..., dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+    run: Callable[..., dict[str, Any]], child_program: Callable[..., None]
 ) -> None:
-    monkeypatch.setattr(launcher, "BOOTSTRAP", CRASH_IN_USER_CODE)
+    child_program(CRASH_IN_USER_CODE)
     with pytest.raises(SandboxError) as caught:
         run(SMA_CROSS)
     error = caught.value
@@ -143,9 +143,9 @@ def test_a_crash_while_the_users_code_runs_is_the_users_and_says_what_happened(
 
 
 def test_a_crash_before_the_users_code_started_is_ours(
-    run: Callable[..., dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+    run: Callable[..., dict[str, Any]], child_program: Callable[..., None]
 ) -> None:
-    monkeypatch.setattr(launcher, "BOOTSTRAP", CRASH_BEFORE_USER_CODE)
+    child_program(CRASH_BEFORE_USER_CODE)
     with pytest.raises(SandboxError) as caught:
         run(SMA_CROSS)
     assert caught.value.code == "internal_error" and not caught.value.user_fault

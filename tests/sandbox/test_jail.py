@@ -76,8 +76,6 @@ def probe_jail(listener: socket.socket, limits: SandboxLimits) -> dict[str, Any]
 
         header["seccomp_bpf"] = base64.b64encode(program).decode()
     argv = child_command(PROBE)
-    if find_bwrap() is None:
-        argv.append(str(os.getpid()))
     done = subprocess.run(
         argv, input=json.dumps(header) + "\n", capture_output=True, text=True, timeout=30,
         env=dict(CHILD_ENV), cwd="/tmp", check=False,

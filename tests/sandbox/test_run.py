@@ -161,7 +161,6 @@ def test_without_bubblewrap_the_rlimits_level_still_runs_and_limits(
     from backtesting.sandbox import isolation, launcher
 
     monkeypatch.setattr(isolation, "find_bwrap", lambda: None)
-    monkeypatch.setattr(launcher, "find_bwrap", lambda: None)
     monkeypatch.setattr(launcher, "isolation_level", lambda: "rlimits")
     assert run(SMA_CROSS)["sandbox"]["isolation_level"] == "rlimits"
     with pytest.raises(SandboxError) as caught:

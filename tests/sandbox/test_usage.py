@@ -58,7 +58,6 @@ def level(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> st
             pytest.skip("bubblewrap is not usable on this host")
         return request.param
     monkeypatch.setattr(isolation, "find_bwrap", lambda: None)
-    monkeypatch.setattr(launcher, "find_bwrap", lambda: None)
     monkeypatch.setattr(launcher, "isolation_level", lambda: "rlimits")
     return request.param
 
@@ -99,9 +98,9 @@ def test_a_strategy_over_a_small_cpu_limit_is_stopped_for_cpu_time(
 
 
 def test_a_process_killed_at_the_hard_cpu_limit_is_a_cpu_time_limit_not_a_crash(
-    run: Callable[..., dict[str, Any]], level: str, monkeypatch: pytest.MonkeyPatch
+    run: Callable[..., dict[str, Any]], level: str, child_program: Callable[..., None]
 ) -> None:
-    monkeypatch.setattr(launcher, "BOOTSTRAP", IGNORES_SIGXCPU)
+    child_program(IGNORES_SIGXCPU)
     with pytest.raises(SandboxError) as caught:
         run(SPIN, limits=ONE_CPU_SECOND)
     assert caught.value.code == "cpu_time_limit"

@@ -1,0 +1,118 @@
+"""The zygote: a jailed process that imports everything trusted once and forks one child per job.
+
+Started by the worker with the same command line as a fresh child (the same bubblewrap
+namespaces and mounts), as `python -I -B -c BOOTSTRAP <import root> [<parent pid>]`, with one
+end of a Unix SOCK_SEQPACKET socketpair as its stdin: the control socket. It imports NumPy, the
+engine, the validator and the runners, runs no user code and holds no user data: it never
+reads a payload. Then, one job at a time:
+
+1. the worker sends one packet carrying three descriptors (SCM_RIGHTS): the read end of the
+   job's stdin pipe and the write ends of its stdout and stderr pipes;
+2. the zygote forks; the child closes the control socket, moves the three descriptors to 0, 1
+   and 2, reseeds the random generators the fork copied, and runs exactly what a fresh child
+   runs after its imports (child.run_one_job: payload, lockdown, the job, report, exit);
+3. the zygote closes its copies of the descriptors (so the worker sees end-of-file when the
+   child exits), waits for the child and sends `{"exit": <status>, "cpu_seconds", "max_rss_bytes"}`
+   (the status as os.waitstatus_to_exitcode gives it, the child's own rusage).
+
+The first packet it sends is `{"ready": <its pid in the jail's pid namespace>}`. It exits when
+the worker closes the socket. A child is never reused: each job gets a new fork of the same
+pristine process, so nothing a job does to its memory reaches the next one.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import random
+import socket
+import sys
+from collections.abc import Callable
+
+from backtesting.sandbox import batch_runner, runner  # noqa: F401 - imported once, for every child
+from backtesting.sandbox.child import EXIT_PROTOCOL, die_with_parent, run_one_job
+
+BOOTSTRAP = (
+    "import sys; sys.path.insert(0, sys.argv[1]); "
+    "from backtesting.sandbox.zygote_jailed import main; main()"
+)
+CONTROL_FD = 0  # where the worker puts the control socket (the zygote's stdin)
+JOB_FDS = 3  # the job's stdin, stdout and stderr
+MAX_PACKET = 1024
+EXIT_CHILD_RETURNED = 5  # a child must never get back into the zygote's loop
+
+
+def main(job: Callable[[], None] | None = None) -> None:
+    """Serve jobs until the worker closes the control socket; never returns.
+
+    `job` runs in each forked child with the job's pipes on 0, 1 and 2 (default: the real
+    child flow). The jail tests pass a probe that runs raw Python after the same lockdown.
+    """
+    parent = int(sys.argv[2]) if len(sys.argv) > 2 else None
+    die_with_parent(parent)
+    control = _control_socket()
+    own_pid = os.getpid()
+    run = job or (lambda: run_one_job(own_pid))
+    # Everything alive now lives as long as the zygote: frozen, the children's collections
+    # never walk (and so never copy-on-write) the zygote's own objects.
+    gc.collect()
+    gc.freeze()
+    control.send(json.dumps({"ready": own_pid}).encode())
+    while True:
+        try:
+            _, fds, _, _ = socket.recv_fds(control, MAX_PACKET, JOB_FDS)
+        except OSError:
+            os._exit(EXIT_PROTOCOL)
+        if not fds:
+            os._exit(0)  # end of file: the worker is done with us
+        if len(fds) != JOB_FDS:
+            os._exit(EXIT_PROTOCOL)
+        pid = os.fork()
+        if pid == 0:
+            _child(control, fds, run)
+        for fd in fds:
+            os.close(fd)
+        _, status, usage = os.wait4(pid, 0)
+        report = {
+            "exit": os.waitstatus_to_exitcode(status),
+            "cpu_seconds": usage.ru_utime + usage.ru_stime,
+            "max_rss_bytes": usage.ru_maxrss * 1024,
+        }
+        try:
+            control.send(json.dumps(report).encode())
+        except OSError:
+            os._exit(0)
+
+
+def _control_socket() -> socket.socket:
+    """The control socket moved off fd 0 (a job's stdin goes there), /dev/null in its place."""
+    control_fd = os.dup(CONTROL_FD)
+    os.set_inheritable(control_fd, False)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, CONTROL_FD)
+    os.close(devnull)
+    return socket.socket(fileno=control_fd)
+
+
+def _child(control: socket.socket, fds: list[int], run: Callable[[], None]) -> None:
+    """The forked child: the job's pipes on 0, 1 and 2, fresh randomness, then the job."""
+    try:
+        control.close()
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)
+        for fd in fds:
+            if fd > 2:
+                os.close(fd)
+        reseed_random()
+        run()
+    finally:
+        os._exit(EXIT_CHILD_RETURNED)
+
+
+def reseed_random() -> None:
+    """A fork copies the generators' state: without this, consecutive jobs draw the same numbers."""
+    random.seed()
+    numpy_random = sys.modules.get("numpy.random")
+    if numpy_random is not None:
+        numpy_random.seed()

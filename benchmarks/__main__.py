@@ -1,10 +1,12 @@
 """`make bench`: every benchmark, one after the other, each printing ratios against its baseline.
 
     .venv/bin/python -m benchmarks [engine] [marketdata] [jobs] [validation] [sandbox] [research]
+                                 [load]
 
 The engine, validation and sandbox benchmarks need nothing else; the market-data, job and
 research benchmarks need PostgreSQL and Redis (DATABASE_URL / REDIS_URL / CELERY_BROKER_URL,
 defaulting to the local servers on their own databases so they never touch a dev database).
+The load run prepares its own database and servers (LOAD_DATABASE_URL, docs/performance.md).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ BENCHMARKS = {
     "validation": ["-m", "benchmarks.validation.bench_worst_case"],
     "sandbox": ["-m", "benchmarks.sandbox.bench_batch"],
     "research": ["-m", "benchmarks.research.bench_sweep"],
+    "load": ["-m", "benchmarks.load.run"],
 }
 
 
@@ -49,7 +52,8 @@ def main(selected: list[str]) -> int:
     prepared = False
     for name in selected or list(BENCHMARKS):
         env = dict(os.environ)
-        if name not in ("engine", "validation", "sandbox"):  # these need no services
+        # These need no services, or (load) set up their own.
+        if name not in ("engine", "validation", "sandbox", "load"):
             env = {**SERVICES, **env}
             if not prepared:
                 prepare_database(env)

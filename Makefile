@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed-$(shell cat $(LOCKS) | sha1sum | cut -c1-12)
 # Browser libraries: npm's standalone builds, copied here (git-ignored; never a CDN).
 VENDOR := static/vendor
 
-.PHONY: run test install system-packages lint typecheck importcheck check ci bench clean
+.PHONY: run test install system-packages lint typecheck importcheck check ci bench fuzz clean
 
 run: install .env ## install, migrate, load the demo, serve on 127.0.0.1:8000 with a worker
 	@DJANGO_ENV=$${DJANGO_ENV:-dev} deploy/dev/serve.sh
@@ -56,6 +56,10 @@ ci: ## what .ci/run does, against the real services
 bench: install ## every benchmark, each printing ratios against its baseline
 	$(PIP) install --quiet --disable-pip-version-check -r requirements-bench.txt
 	$(PY) -m benchmarks $(BENCH)
+
+fuzz: install ## the schema fuzz for longer: FUZZ_SECONDS (default 600), FUZZ_SEED to replay
+	@FUZZ_SECONDS=$${FUZZ_SECONDS:-600} deploy/dev/test.sh tests/fuzz/test_schema_fuzz.py \
+	   --no-cov -p no:cacheprovider -s
 
 clean:
 	rm -rf var/ .pytest_cache .mypy_cache .ruff_cache htmlcov .coverage

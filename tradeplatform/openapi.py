@@ -144,14 +144,14 @@ class TradePlatformAutoSchema(AutoSchema):
         """The errors any operation of this shape can answer, whatever its service does."""
         # Every /api/ request is rate-limited (tradeplatform/ratelimit.py) and needs the
         # database; sign-in also fails closed without the cache: 429 and 503 everywhere.
-        statuses = {429, 503}
+        # Any request target can be malformed before a view sees it (a NUL byte, more query
+        # parameters than DATA_UPLOAD_MAX_NUMBER_FIELDS: tradeplatform/middleware.py): 400.
+        statuses = {400, 429, 503}
         parameters = operation.get("parameters", [])
         if "requestBody" in operation:
-            statuses |= {400, 413, 415}
+            statuses |= {413, 415}
         # PageNumberPagination answers 404 for a page that is not a number or out of range.
         page = {PageNumberPagination.page_query_param} if self._declares_a_page() else set()
-        if any(p["in"] == "query" and p["name"] not in page for p in parameters):
-            statuses.add(400)
         if page or any(p["in"] == "path" for p in parameters):
             statuses.add(404)
         if {} not in operation.get("security", [{}]):  # anonymous callers are refused

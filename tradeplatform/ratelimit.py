@@ -26,12 +26,15 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.template.loader import render_to_string
 from django.urls import Resolver404, resolve
 from django_ratelimit.core import get_usage
 from prometheus_client import Counter
 
 from tradeplatform.errors import DependencyUnavailableError, RateLimitedError
 from tradeplatform.exception_handler import error_json_response
+from tradeplatform.middleware import is_api_request
+from tradeplatform.postgres.outage import RETRY_AFTER_SECONDS
 
 logger = logging.getLogger("tradeplatform.ratelimit")
 
@@ -161,7 +164,7 @@ class ApiRateLimitMiddleware:
         except RateLimitedError as exc:
             return self._limited_response(request, exc)
         except DependencyUnavailableError as exc:
-            return error_json_response(503, exc.code, exc.message)
+            return self._unavailable_response(request, exc)
         return self.get_response(request)
 
     def _check(self, request: HttpRequest) -> None:
@@ -187,6 +190,16 @@ class ApiRateLimitMiddleware:
         user_key = _user_key(request)
         if user_key:
             check_rate(request, group="api:user", key=user_key, rate=rate, endpoint=endpoint)
+
+    def _unavailable_response(
+        self, request: HttpRequest, exc: DependencyUnavailableError
+    ) -> HttpResponse:
+        """Sign-in while the counters are unreachable: the envelope, or a page a browser shows."""
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        if is_api_request(request):
+            return error_json_response(503, exc.code, exc.message, headers=headers)
+        context = {"message": exc.message, "request_id": getattr(request, "request_id", "")}
+        return HttpResponse(render_to_string("503.html", context), status=503, headers=headers)
 
     def _limited_response(self, request: HttpRequest, exc: RateLimitedError) -> HttpResponse:
         headers = {"Retry-After": str(exc.retry_after or 60)}

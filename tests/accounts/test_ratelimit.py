@@ -119,6 +119,18 @@ def test_when_the_cache_is_down_sign_in_fails_closed(owner):
     with _broken_cache():
         response = APIClient().post(TOKEN, {"username": "owner", "password": "x"}, format="json")
     assert_envelope(response, 503, "dependency_unavailable")
+    assert int(response["Retry-After"]) > 0
+
+
+def test_when_the_cache_is_down_the_sign_in_form_answers_the_503_page(owner, client):
+    with _broken_cache():
+        response = client.post("/accounts/login/", {"username": "owner", "password": "x"})
+    assert response.status_code == 503
+    assert response["Content-Type"].startswith("text/html")  # a page, not the API envelope
+    assert int(response["Retry-After"]) > 0
+    body = response.content.decode()
+    assert "Sign-in is temporarily unavailable" in body and response["X-Request-ID"] in body
+    assert "sessionid" not in response.cookies
 
 
 @pytest.fixture

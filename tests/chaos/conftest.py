@@ -1,100 +1,201 @@
-"""A private PostgreSQL that a test may stop and start, and a real gunicorn serving on it.
+"""The whole platform on private services, so a test may break any piece of it.
 
-The shared PostgreSQL (the one the rest of the suite uses) is never stopped: these fixtures
-initdb their own cluster into a temporary directory, on a free port, and remove it at the
-end. initdb and pg_ctl come from PATH or /usr/lib/postgresql/*/bin; when they cannot be
-found the tests FAIL rather than skip, so CI cannot silently lose the outage tests. As root
-(containers, CI), the cluster is run by the `postgres` system user, as PostgreSQL refuses root.
+One private PostgreSQL cluster and one private redis-server per session (tests/private_services.py;
+the shared services are never stopped). A template database is migrated and seeded once (a
+trader with a browser session and an API token, 500 daily bars of AAA, a slow strategy);
+each test module gets a `stack`: a copy of the template, a cache and a broker database of
+its own on the private Redis, and the real processes it starts on them (gunicorn, Celery
+workers), all stopped after the module. Tests talk to the stack the way clients do (HTTP)
+and read what was written straight from its database (`stack.query`).
+
+The workers run with short job timings (a 3 s lease, a sweep every 0.5 s, a queued job
+presumed lost after 5 s) so a recovery takes seconds; docs/operations.md gives the shipped ones.
 """
 
 from __future__ import annotations
 
-import glob
+import contextlib
+import itertools
 import json
 import os
 import shutil
-import socket
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.private_services import PrivatePostgres, PrivateRedis, free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 SERVER_START_TIMEOUT = 60.0
+WORKER_READY_TIMEOUT = 60.0
+TEMPLATE_DATABASE = "tp_chaos_template"
+# Shortened job timings (see the module docstring).
+FAST_RECOVERY = {
+    "BACKTEST_LEASE_SECONDS": "3",
+    "BACKTEST_RECOVERY_INTERVAL_SECONDS": "0.5",
+    "BACKTEST_REQUEUE_AFTER_SECONDS": "5",
+    "BACKTEST_RETRY_BACKOFF_SECONDS": "0.2",
+}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer to look at (a sign-in's 302), not one to follow."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
 
 
-def postgres_binary(name: str) -> str:
-    found = shutil.which(name) or next(
-        iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)), None
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
+@dataclass
+class HttpAnswer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    seconds: float
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    @property
+    def text(self) -> str:
+        return self.body.decode(errors="replace")
+
+
+@dataclass
+class Server:
+    """gunicorn on the stack; requests return any status instead of raising."""
+
+    base_url: str
+    process: subprocess.Popen
+    log_path: Path
+    credentials: dict[str, Any] = field(default_factory=dict)
+
+    def request(
+        self, method: str, path: str, *, body: Any = None, form: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> HttpAnswer:  # fmt: skip
+        """`body` is sent as JSON, `form` as an urlencoded form."""
+        data, all_headers = None, {}
+        if body is not None:
+            data, all_headers = json.dumps(body).encode(), {"Content-Type": "application/json"}
+        elif form is not None:
+            data = urllib.parse.urlencode(form).encode()
+            all_headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        request = urllib.request.Request(
+            self.base_url + path,
+            data=data,
+            method=method,
+            headers={**all_headers, **(headers or {})},
+        )
+        started = time.monotonic()
+        try:
+            with _OPENER.open(request, timeout=180) as response:  # loopback only
+                status, answer_headers, content = response.status, response.headers, response.read()
+        except urllib.error.HTTPError as error:
+            status, answer_headers, content = error.code, error.headers, error.read()
+        headers = dict(answer_headers)
+        if answer_headers.get_all("Set-Cookie"):  # one line per cookie (dict keeps the last)
+            headers["Set-Cookie"] = "\n".join(answer_headers.get_all("Set-Cookie"))
+        return HttpAnswer(status, headers, content, time.monotonic() - started)
+
+    def get(self, path: str, *, headers: dict[str, str] | None = None) -> HttpAnswer:
+        return self.request("GET", path, headers=headers)
+
+    def api(self, method: str, path: str, body: Any = None) -> HttpAnswer:
+        """An API call as the seeded trader (Bearer token)."""
+        token = {"Authorization": f"Bearer {self.credentials['token']}"}
+        return self.request(method, path, body=body, headers=token)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def worker_pids(self) -> list[int]:
+        """gunicorn's worker processes (a changed list means they were restarted)."""
+        return _children(self.process.pid)
+
+
+@dataclass
+class Worker:
+    process: subprocess.Popen
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL to the worker's whole process group: no ack, no reject, nothing written."""
+        _signal_group(self.process, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+
+# Run in the template database once: the trader, their credentials, bars and the strategy.
+_SEED = """
+import json
+from django.test import Client
+from accounts.models import Role, User
+from accounts.tokens import tokens_issue
+from tests.backtesting.conftest import seed_bars
+from tests.factories import StrategyFactory, StrategyVersionFactory
+from tests.integration.conftest import SLOW_CODE, SLOW_PARAMS
+
+user = User.objects.create_user(username="chaos", email="chaos@example.com",
+                                password="chaos-password-123", role=Role.TRADER)
+client = Client()
+client.force_login(user)
+seed_bars("AAA", 500)
+strategy = StrategyFactory(owner=user, code="")
+StrategyVersionFactory(strategy=strategy, code=SLOW_CODE, parameters=SLOW_PARAMS,
+                       class_name="SlowCross")
+print(json.dumps({"username": "chaos", "password": "chaos-password-123",
+                  "session": client.cookies["sessionid"].value,
+                  "token": tokens_issue(user, otp_verified=False)["access"],
+                  "strategy": strategy.pk}))
+"""
+
+
+def _base_env(database_url: str, cache_url: str, broker_url: str, var_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "COV_"))}
+    env.pop("CELERY_BROKER_WRITE_URL", None)
+    env.update(
+        DJANGO_ENV="test",
+        PYTHONPATH=str(ROOT),
+        PYTHONUNBUFFERED="1",
+        DATABASE_URL=database_url,
+        REDIS_URL=cache_url,
+        CELERY_BROKER_URL=broker_url,
+        VAR_DIR=str(var_dir),
+        JWT_ACCESS_MINUTES="120",  # the seeded token outlives the session
+        # The tests poll during outages; the limiter is not what they are about unless they
+        # say so (test_redis_outage.py sets a low rate of its own).
+        RATELIMIT_API_RATE="100000/m",
+        **FAST_RECOVERY,
     )
-    if not found:
-        pytest.fail(
-            f"{name} not found (PATH or /usr/lib/postgresql/*/bin): the database outage tests "
-            "need the PostgreSQL server binaries (apt-get install postgresql)."
-        )
-    return found
+    return env
 
 
-class PrivatePostgres:
-    """One throwaway PostgreSQL cluster: its own data directory, port and socket directory."""
-
-    def __init__(self, base: Path) -> None:
-        self.base = base
-        self.data_dir = base / "data"
-        self.log_path = base / "postgres.log"
-        self.port = free_port()
-        self.as_user: list[str] = []
-        if os.geteuid() == 0:
-            self.as_user = ["runuser", "-u", "postgres", "--"]
-            shutil.chown(base, user="postgres")
-
-    def _run(self, *command: str) -> None:
-        subprocess.run([*self.as_user, *command], check=True, capture_output=True, timeout=120)
-
-    def init(self) -> None:
-        initdb = postgres_binary("initdb")
-        self._run(initdb, "-D", str(self.data_dir), "-U", "postgres", "--auth=trust", "-E", "UTF8")
-
-    def start(self) -> None:
-        # Durability is not what these tests are about; fsync off keeps a loaded box fast.
-        options = (
-            f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.base}"
-            " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        )
-        pg_ctl = postgres_binary("pg_ctl")
-        self._run(pg_ctl, "-D", str(self.data_dir), "-l", str(self.log_path), "-o", options,
-                  "-w", "-t", "60", "start")  # fmt: skip
-
-    def stop(self) -> None:
-        """What `systemctl stop postgresql` does: sessions are terminated, the port closes."""
-        pg_ctl = postgres_binary("pg_ctl")
-        self._run(pg_ctl, "-D", str(self.data_dir), "-m", "fast", "-w", "-t", "60", "stop")
-
-    def is_running(self) -> bool:
-        return (self.data_dir / "postmaster.pid").exists()
-
-    def url(self, database: str) -> str:
-        return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
-
-    def create_database(self, name: str) -> None:
-        import psycopg
-
-        with psycopg.connect(self.url("postgres"), autocommit=True) as connection:
-            connection.execute(f'CREATE DATABASE "{name}"')
+def manage(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True,
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    return done.stdout
 
 
 @pytest.fixture(scope="session")
@@ -112,127 +213,166 @@ def private_postgres() -> Iterator[PrivatePostgres]:
         shutil.rmtree(base, ignore_errors=True)
 
 
-@dataclass
-class HttpAnswer:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-    seconds: float
-
-    def json(self) -> dict:
-        return json.loads(self.body)
-
-    @property
-    def text(self) -> str:
-        return self.body.decode(errors="replace")
+@pytest.fixture(scope="session")
+def chaos_redis(tmp_path_factory) -> Iterator[PrivateRedis]:
+    server = PrivateRedis(tmp_path_factory.mktemp("chaos-redis") / "redis.log")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()
 
 
-@dataclass
-class Server:
-    """gunicorn on the private database; `get` returns any status instead of raising."""
-
-    base_url: str
-    process: subprocess.Popen
-    log_path: Path
-    credentials: dict[str, str] = field(default_factory=dict)
-
-    def get(self, path: str, *, headers: dict[str, str] | None = None) -> HttpAnswer:
-        request = urllib.request.Request(self.base_url + path, headers=headers or {})
-        started = time.monotonic()
-        try:
-            with urllib.request.urlopen(request, timeout=180) as response:  # loopback only
-                status, answer_headers, body = response.status, response.headers, response.read()
-        except urllib.error.HTTPError as error:
-            status, answer_headers, body = error.code, error.headers, error.read()
-        return HttpAnswer(status, dict(answer_headers), body, time.monotonic() - started)
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
+@pytest.fixture(scope="session")
+def seeded_template(
+    private_postgres: PrivatePostgres, chaos_redis: PrivateRedis, tmp_path_factory
+) -> dict[str, Any]:
+    """Migrate and seed the template database once; returns the seeded credentials."""
+    private_postgres.create_database(TEMPLATE_DATABASE)
+    tmp = tmp_path_factory.mktemp("chaos-template")
+    env = _base_env(private_postgres.url(TEMPLATE_DATABASE), chaos_redis.url(14),
+                    chaos_redis.url(15), tmp / "var")  # fmt: skip
+    manage(env, "migrate", "--noinput")
+    return dict(json.loads(manage(env, "shell", "-c", _SEED).splitlines()[-1]))
 
 
-# Run inside the server's environment: a trader, a browser session and an API token for them.
-_CREATE_CREDENTIALS = """
-import json
-from django.test import Client
-from accounts.models import Role, User
-from accounts.tokens import tokens_issue
-user = User.objects.create_user(username="outage", email="outage@example.com",
-                                password="outage-password-123", role=Role.TRADER)
-client = Client()
-client.force_login(user)
-print(json.dumps({"session": client.cookies["sessionid"].value,
-                  "token": tokens_issue(user, otp_verified=False)["access"]}))
-"""
+_redis_db_pairs = itertools.cycle(range(0, 14, 2))
 
 
-def server_env(database_url: str, var_dir: Path, port: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
-    env.update(
-        DJANGO_ENV="test",
-        DATABASE_URL=database_url,
-        VAR_DIR=str(var_dir),
-        CACHE_KEY_PREFIX=f"chaos-{uuid.uuid4().hex[:8]}",
-        GUNICORN_BIND=f"127.0.0.1:{port}",
-        GUNICORN_WORKERS="2",
-        GUNICORN_THREADS="4",
-        # The tests poll during recovery; the limiter is not what they are about.
-        RATELIMIT_API_RATE="100000/m",
-        PYTHONUNBUFFERED="1",
-    )
-    return env
+class Stack:
+    """A copy of the template database, two Redis databases, and the processes started on them."""
+
+    def __init__(
+        self, postgres: PrivatePostgres, redis: PrivateRedis, credentials: dict[str, Any],
+        tmp: Path,
+    ) -> None:  # fmt: skip
+        self.postgres, self.redis, self.credentials, self.tmp = postgres, redis, credentials, tmp
+        self.database = f"tp_chaos_{uuid.uuid4().hex[:8]}"
+        postgres.create_database(self.database, template=TEMPLATE_DATABASE)
+        cache_db = next(_redis_db_pairs)
+        self.env = _base_env(postgres.url(self.database), redis.url(cache_db),
+                             redis.url(cache_db + 1), tmp / "var")  # fmt: skip
+        self.processes: list[subprocess.Popen] = []
+
+    def _spawn(self, command: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen:
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
+        self.processes.append(process)
+        return process
+
+    def start_server(self, *, workers: int = 2, env: dict[str, str] | None = None) -> Server:
+        """gunicorn with the shipped config (`workers` processes of 4 threads)."""
+        port = free_port()
+        server_env = {
+            **self.env,
+            "GUNICORN_BIND": f"127.0.0.1:{port}",
+            "GUNICORN_WORKERS": str(workers),
+            "GUNICORN_THREADS": "4",
+            **(env or {}),
+        }
+        log_path = self.tmp / f"gunicorn-{port}.log"
+        command = [sys.executable, "-m", "gunicorn", "--config", "deploy/gunicorn.conf.py",
+                   "tradeplatform.wsgi"]  # fmt: skip
+        server = Server(f"http://127.0.0.1:{port}", self._spawn(command, server_env, log_path),
+                        log_path, self.credentials)  # fmt: skip
+        _wait(lambda: _answers_live(server), SERVER_START_TIMEOUT, server.process, server.log)
+        return server
+
+    def start_worker(self, *, queues: str, env: dict[str, str] | None = None,
+                     lean: bool = True) -> Worker:  # fmt: skip
+        """A Celery worker of one pool process; `lean=False` keeps gossip, mingle and broker
+        heartbeats on, as `make run` and production run it."""
+        name = uuid.uuid4().hex[:8]
+        command = [
+            sys.executable, "-m", "celery", "-A", "tradeplatform", "worker",
+            "--pool", "prefork", "--concurrency", "1", "--loglevel", "INFO",
+            "--queues", queues, "--hostname", f"chaos-{name}@%h",
+        ]  # fmt: skip
+        if lean:
+            command += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
+        log_path = self.tmp / f"worker-{name}.log"
+        worker = Worker(self._spawn(command, {**self.env, **(env or {})}, log_path), log_path)
+        _wait(lambda: " ready." in worker.log(), WORKER_READY_TIMEOUT, worker.process, worker.log)
+        return worker
+
+    def query(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        """Rows from the stack's database, read directly (not through the app)."""
+        import psycopg
+
+        with psycopg.connect(self.postgres.url(self.database)) as connection:
+            return connection.execute(sql, params).fetchall()  # type: ignore[arg-type]
+
+    def stop(self) -> None:
+        for process in self.processes:
+            _signal_group(process, signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                _signal_group(process, signal.SIGKILL)
+                process.wait(timeout=10)
+            _signal_group(process, signal.SIGKILL)  # children a dead leader left behind
 
 
-def _manage(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True,
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    return done.stdout
+def _signal_group(process: subprocess.Popen, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, sig)  # each process leads its own session and group
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return sorted(int(child) for child in path.read_text().split()) if path.exists() else []
+
+
+def _answers_live(server: Server) -> bool:
+    try:
+        return server.get("/live").status == 200
+    except OSError:
+        return False
+
+
+def _wait(
+    ready: Callable[[], bool], timeout: float, process: subprocess.Popen, log: Callable[[], str]
+) -> None:
+    what = " ".join(str(part) for part in process.args[1:3])  # type: ignore[index]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited early:\n{log()[-4000:]}")
+        if ready():
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"{what} not ready after {timeout}s:\n{log()[-4000:]}")
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 @pytest.fixture(scope="module")
-def outage_server(private_postgres: PrivatePostgres, tmp_path_factory) -> Iterator[Server]:
-    """gunicorn (2 processes, 4 threads each) on a migrated database of the private cluster."""
+def stack(
+    private_postgres: PrivatePostgres, chaos_redis: PrivateRedis, seeded_template, tmp_path_factory
+) -> Iterator[Stack]:
     if not private_postgres.is_running():
         private_postgres.start()
-    database = f"tp_outage_{uuid.uuid4().hex[:8]}"
-    private_postgres.create_database(database)
-    tmp = tmp_path_factory.mktemp("outage-server")
-    port = free_port()
-    env = server_env(private_postgres.url(database), tmp / "var", port)
-    _manage(env, "migrate", "--noinput")
-    credentials = json.loads(_manage(env, "shell", "-c", _CREATE_CREDENTIALS).splitlines()[-1])
-    log_path = tmp / "gunicorn.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--config", "deploy/gunicorn.conf.py",
-             "tradeplatform.wsgi"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-    server = Server(f"http://127.0.0.1:{port}", process, log_path, credentials)
+    if not chaos_redis.is_running():
+        chaos_redis.start()
+    platform = Stack(private_postgres, chaos_redis, seeded_template,
+                     tmp_path_factory.mktemp("chaos-stack"))  # fmt: skip
     try:
-        _wait_until_live(server)
-        yield server
+        yield platform
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        platform.stop()
         if not private_postgres.is_running():
             private_postgres.start()
-
-
-def _wait_until_live(server: Server) -> None:
-    deadline = time.monotonic() + SERVER_START_TIMEOUT
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited early:\n{server.log()[-4000:]}")
-        try:
-            if server.get("/live").status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"gunicorn not live after {SERVER_START_TIMEOUT}s:\n{server.log()[-4000:]}")
+        if not chaos_redis.is_running():
+            chaos_redis.start()

@@ -1,9 +1,10 @@
 """PostgreSQL stopped under a running gunicorn, then started again (issue 10, section 3).
 
-One gunicorn (2 processes x 4 threads, the shipped config and defaults) serves a database
-of a private cluster (tests/chaos/conftest.py). The tests run in file order: first with the
-database up, then stopped, then started again after an outage long enough that a pool
-backing off exponentially would still be waiting when the server is back.
+One gunicorn (2 processes x 4 threads, the shipped config and defaults) serves the module's
+stack: a database of the private cluster and a private Redis (tests/chaos/conftest.py). The
+tests run in file order: first with the database up, then stopped, then started again after
+an outage long enough that a pool backing off exponentially would still be waiting when the
+server is back.
 
 The time bounds are behavioural and generous: a web request waits at most DB_POOL_TIMEOUT
 (3 s by default, docs/operations.md) for a connection, so an answer slower than that plus a
@@ -18,7 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.chaos.conftest import HttpAnswer, PrivatePostgres, Server
+from tests.chaos.conftest import HttpAnswer, Server, Stack
+from tests.private_services import PrivatePostgres
 
 pytestmark = pytest.mark.slow
 
@@ -41,6 +43,11 @@ def page_get(server: Server, path: str = "/strategies/") -> HttpAnswer:
 
 
 @pytest.fixture(scope="module")
+def outage_server(stack: Stack) -> Server:
+    return stack.start_server()
+
+
+@pytest.fixture(scope="module")
 def database_stopped(outage_server: Server, private_postgres: PrivatePostgres) -> Iterator[float]:
     """Stop the private PostgreSQL under the running server; yields when it was stopped."""
     private_postgres.stop()
@@ -49,8 +56,20 @@ def database_stopped(outage_server: Server, private_postgres: PrivatePostgres) -
         private_postgres.start()
 
 
-def test_with_the_database_up_the_api_and_a_signed_in_page_answer(outage_server):
+def clone(server: Server, name: str) -> HttpAnswer:
+    """A write through the API: a copy of the seeded strategy named `name`."""
+    return server.api("POST", f"/api/v1/strategies/{server.credentials['strategy']}/clone/",
+                      {"name": name})  # fmt: skip
+
+
+def strategies_named(stack: Stack, name: str) -> int:
+    return stack.query("SELECT count(*) FROM strategies_strategy WHERE name = %s", name)[0][0]
+
+
+def test_with_the_database_up_the_api_and_a_signed_in_page_answer(outage_server, stack):
     assert api_get(outage_server).status == 200
+    assert clone(outage_server, "before the outage").status == 201
+    assert strategies_named(stack, "before the outage") == 1
     page = page_get(outage_server)
     assert page.status == 200
     assert "Strategies" in page.text
@@ -88,6 +107,15 @@ def test_live_answers_at_once_while_api_requests_hit_the_stopped_database(
         assert answer.json() == {"status": "ok"}
         assert answer.seconds < DEFAULT_WEB_POOL_TIMEOUT, answer.seconds
     assert statuses == {503}
+
+
+def test_a_write_while_the_database_is_down_answers_503_and_writes_nothing(
+    outage_server, database_stopped
+):
+    answer = clone(outage_server, "during the outage")
+    assert answer.status == 503, answer.text
+    assert answer.json()["error"]["code"] == "dependency_unavailable"
+    assert "Traceback" not in answer.text
 
 
 @pytest.mark.parametrize("path", ["/ready", "/health"])
@@ -142,3 +170,18 @@ def _poll_until_stable(server: Server, since: float) -> tuple[float, float]:
             return first_ok or 0.0, time.monotonic() - since
         time.sleep(0.25)
     pytest.fail(f"not recovered {RECOVERY_DEADLINE_SECONDS} s after PostgreSQL restarted")
+
+
+def test_after_recovery_nothing_written_before_was_lost_nor_the_refused_write_half_done(
+    outage_server, stack
+):
+    assert clone(outage_server, "after the outage").status == 201
+    for name, rows in (("before the outage", 1), ("during the outage", 0),
+                       ("after the outage", 1)):  # fmt: skip
+        assert strategies_named(stack, name) == rows, name
+    versions = stack.query(
+        "SELECT count(*) FROM strategies_strategyversion v JOIN strategies_strategy s"
+        " ON s.id = v.strategy_id WHERE s.name LIKE %s",
+        "% the outage",
+    )[0][0]
+    assert versions == 2  # each copy has its one version, nothing orphaned or doubled

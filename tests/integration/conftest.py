@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -36,10 +34,10 @@ from rest_framework.test import APIClient
 
 from tests.backtesting.conftest import seed_bars
 from tests.factories import StrategyFactory, StrategyVersionFactory, TraderFactory
+from tests.private_services import PrivateRedis
 
 ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT = 60.0
-REDIS_READY_TIMEOUT = 10.0
 
 
 class Worker:
@@ -187,52 +185,6 @@ def _kill_group(pgid: int, sig: signal.Signals) -> None:
         os.killpg(pgid, sig)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class PrivateRedis:
-    """A redis-server without persistence on a port of its own: a restart loses every key."""
-
-    def __init__(self, log_path: Path) -> None:
-        self.port, self.log_path = free_port(), log_path
-        self.process: subprocess.Popen | None = None
-
-    def url(self, db: int = 0) -> str:
-        return f"redis://127.0.0.1:{self.port}/{db}"
-
-    def start(self) -> None:
-        command = [
-            "redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-            "--save", "", "--appendonly", "no", "--daemonize", "no",
-        ]  # fmt: skip
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + REDIS_READY_TIMEOUT
-        while time.monotonic() < deadline and self.process.poll() is None:
-            with (
-                contextlib.suppress(OSError),
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as conn,
-            ):
-                conn.sendall(b"PING\r\n")
-                if conn.recv(16).startswith(b"+PONG"):
-                    return
-            time.sleep(0.05)
-        raise RuntimeError(f"private redis-server not ready:\n{self.log_path.read_text()}")
-
-    def kill(self) -> None:
-        """SIGKILL, as a crash or an OOM kill would: nothing is flushed, every key is gone."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
-
-    def restart(self) -> None:
-        self.kill()
-        self.start()
-
-
 @pytest.fixture
 def no_sweep_by_the_session_worker(transactional_db) -> Iterator[None]:
     """Hold the shared recovery-sweep lock, so only the test's own workers recover jobs.
@@ -251,8 +203,6 @@ def no_sweep_by_the_session_worker(transactional_db) -> Iterator[None]:
 
 @pytest.fixture
 def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
-    if shutil.which("redis-server") is None:  # fail, never skip (deploy/dev/system-packages.sh)
-        pytest.fail("redis-server is not installed: run `make system-packages`")
     server = PrivateRedis(tmp_path / "redis.log")
     server.start()
     try:

@@ -6,6 +6,16 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+# Host components (Chromium, bubblewrap, seccomp): fail in CI, skip loudly elsewhere.
+from tests.components import (  # noqa: F401 - pytest finds hooks by name here
+    pytest_configure,
+    pytest_runtest_setup,
+    pytest_terminal_summary,
+)
+
+# `pytester` runs the test of that mechanism (tests/test_components.py).
+pytest_plugins = ["pytester"]
+
 if TYPE_CHECKING:
     from rest_framework.test import APIClient
 

@@ -19,7 +19,9 @@ from typing import Any
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
+from tests.components import CHROMIUM_PATH, component_require
+
+CHROMIUM = CHROMIUM_PATH
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -36,7 +38,7 @@ SCREENSHOT_DIR = Path(
 BROWSER_MARKS = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed at /usr/bin"),
+    pytest.mark.requires_component("chromium"),  # fails in CI, skips loudly elsewhere
 ]
 # A page's own script reports CSP violations to the console, where we collect them. Init
 # scripts are injected by the DevTools protocol, so the page's CSP does not block this one.
@@ -84,9 +86,9 @@ def _on_response(log: BrowserLog, response: Any) -> None:
 # copy of this one, and Playwright allows only one running sync instance at a time.
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    if not CHROMIUM.exists():
-        pytest.skip("Chromium is not installed at /usr/bin")
+    component_require("chromium")
+    from playwright import sync_api as playwright_api  # pinned in requirements-dev.txt
+
     # Playwright's sync API runs an event loop in this thread; Django's async-safety check
     # would otherwise refuse the ORM calls the tests make between page actions.
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from backtesting.sandbox.isolation import JAIL_PATHS, find_bwrap
+from backtesting.sandbox.isolation import JAIL_PATHS
 from tests.sandbox.conftest import HEADER, PROJECT_ROOT, SMA_CROSS
 
 # Runs in a checkout with a given interpreter and prints what a caller of the sandbox would
@@ -111,7 +111,7 @@ def test_the_rlimits_level_runs_from_a_checkout_only_root_can_enter(
     assert run_driver(python, checkout, code, "rlimits") == {"level": "rlimits", "error": None}
 
 
-@pytest.mark.skipif(find_bwrap() is None, reason="bubblewrap is not usable on this host")
+@pytest.mark.requires_component("bubblewrap")
 def test_a_virtualenv_reached_through_a_symlink_runs_in_the_jail(tmp_path: Path) -> None:
     # The jail binds resolved paths; the interpreter is started by the path it was run as.
     link = tmp_path / "venv"

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from backtesting.sandbox import SandboxError, SandboxLimits, isolation, launcher
+from tests.components import component_require
 from tests.sandbox.conftest import HEADER
 
 MIB = 1024 * 1024
@@ -54,8 +55,7 @@ ONE_CPU_SECOND = SandboxLimits(cpu_seconds=1, wall_seconds=30.0, memory_bytes=51
 @pytest.fixture(params=LEVELS)
 def level(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     if request.param == "bubblewrap":
-        if isolation.find_bwrap() is None:
-            pytest.skip("bubblewrap is not usable on this host")
+        component_require("bubblewrap")
         return request.param
     monkeypatch.setattr(isolation, "find_bwrap", lambda: None)
     monkeypatch.setattr(launcher, "isolation_level", lambda: "rlimits")

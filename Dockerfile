@@ -40,6 +40,12 @@ COPY requirements.txt /tmp/requirements.txt
 RUN python -m venv /opt/venv \
  && /opt/venv/bin/pip wheel --wheel-dir /tmp/wheels -r /tmp/requirements.txt \
  && /opt/venv/bin/pip install --no-index --find-links /tmp/wheels -r /tmp/requirements.txt
+# The engine's compiled kernel, with the Makefile's `kernel` flags (keep the two in step):
+# -std=c11 -ffp-contract=off keep Python's float arithmetic exactly; never -ffast-math or
+# -march=native (the image runs on other CPUs than the builder's).
+COPY backtesting/engine/kernel.c /opt/kernel/kernel.c
+RUN gcc -std=c11 -O2 -ffp-contract=off -fno-fast-math -fPIC -shared -Wall -Wextra -Werror \
+      -o /opt/kernel/libkernel.so /opt/kernel/kernel.c -lm
 
 # --- runtime: slim, non-root, no compiler, no secrets ---
 FROM ${PYTHON_IMAGE} AS runtime
@@ -67,7 +73,9 @@ RUN apt-get update \
       --shell /usr/sbin/nologin app
 COPY --from=builder /opt/venv /opt/venv
 # APP_VERSION names the release in backup manifests (the image has no .git to ask).
+# TP_REQUIRE_KERNEL: an image without the engine's compiled kernel fails at start, not slowly.
 ENV APP_VERSION=${VERSION} \
+    TP_REQUIRE_KERNEL=1 \
     PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -83,6 +91,7 @@ WORKDIR /app
 # process cannot rewrite what it runs. Only /tmp must be writable (docs/deployment.md).
 COPY . /app/
 COPY --from=assets /src/static/vendor/ /app/static/vendor/
+COPY --from=builder /opt/kernel/libkernel.so /app/backtesting/engine/libkernel.so
 # Static files are collected at build time with no secret at all: CONFIG_CHECK_DEFER lets the
 # prod settings load without SECRET_KEY/ALLOWED_HOSTS/service URLs for this one command (the
 # placeholder key it uses is refused at run time). The manifest storage of staging/prod needs

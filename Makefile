@@ -11,7 +11,14 @@ STAMP := $(VENV)/.installed-$(shell cat $(LOCKS) | sha1sum | cut -c1-12)
 # Browser libraries: npm's standalone builds, copied here (git-ignored; never a CDN).
 VENDOR := static/vendor
 
-.PHONY: run test install system-packages lint typecheck importcheck check ci bench fuzz clean
+# The engine's compiled kernel (docs/backtests.md, "The compiled kernel"). -std=c11 and
+# -ffp-contract=off keep every double operation exactly as Python's floats do it (no fused
+# multiply-add); never -ffast-math or -march=native. The Dockerfile's builder stage runs the
+# same command (keep the two in step).
+KERNEL := backtesting/engine/libkernel.so
+KERNEL_CFLAGS := -std=c11 -O2 -ffp-contract=off -fno-fast-math -fPIC -shared -Wall -Wextra -Werror
+
+.PHONY: run test install kernel system-packages lint typecheck importcheck check ci bench fuzz clean
 
 run: install .env ## install, migrate, load the demo, serve on 127.0.0.1:8000 with a worker
 	@DJANGO_ENV=$${DJANGO_ENV:-dev} deploy/dev/serve.sh
@@ -19,7 +26,12 @@ run: install .env ## install, migrate, load the demo, serve on 127.0.0.1:8000 wi
 test: install ## the whole suite with coverage (PostgreSQL/Redis when reachable)
 	@deploy/dev/test.sh $(PYTEST_ARGS)
 
-install: $(STAMP)
+install: $(STAMP) $(KERNEL)
+
+kernel: $(KERNEL) ## build the engine's compiled kernel only
+
+$(KERNEL): backtesting/engine/kernel.c
+	$(CC) $(KERNEL_CFLAGS) -o $@.tmp $< -lm && mv -f $@.tmp $@
 
 $(STAMP): $(LOCKS) package.json static/src/codemirror-bundle.js
 	@deploy/dev/system-packages.sh

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from backtesting.engine import kernel
 from backtesting.engine import orders as ok
 from backtesting.engine.bars import AlignedBars
 from backtesting.engine.orders import Order
@@ -76,24 +77,99 @@ class Fills:
 def book_orders(
     spec: BacktestSpec, bars: AlignedBars, orders: SignalOrders
 ) -> tuple[Fills, dict[int, Fate], list[float]]:
-    """Walk the orders; returns the fills, the fates of orders not plainly filled, the units."""
+    """Walk the orders; returns the fills, the fates of orders not plainly filled, the units.
+
+    The compiled kernel walks them when it is loaded; ``_walk_orders`` is the reference it
+    reproduces bit for bit, and it takes over whenever the kernel cannot (no library, or a
+    lot search beyond int64).
+    """
     live = int(np.searchsorted(orders.bar, bars.n_bars - 1))  # last-bar orders never fill
-    units = [0.0] * len(bars.symbols)
-    fates: dict[int, Fate] = {}
-    cols: tuple[list[int], list[float], list[float], list[float]] = ([], [], [], [])
-    _walk_orders(spec, bars, orders, live, units, fates, cols)
+    walked = _kernel_walk(spec, bars, orders, live) if kernel.KERNEL is not None else None
+    if walked is None:
+        units = [0.0] * len(bars.symbols)
+        fates: dict[int, Fate] = {}
+        cols: tuple[list[int], list[float], list[float], list[float]] = ([], [], [], [])
+        _walk_orders(spec, bars, orders, live, units, fates, cols)
+        raw = np.array(cols[0], dtype=np.int64)
+        columns: tuple[np.ndarray, ...] = (
+            np.array(cols[1], dtype=np.float64),
+            np.array(cols[2], dtype=np.float64),
+            np.array(cols[3], dtype=np.float64),
+        )
+    else:
+        raw, columns, fates, units = walked
     for k in range(live, len(orders.sym)):
         fates[k] = (ok.CANCELLED, "end of data")
-    raw = np.array(cols[0], dtype=np.int64)
     closing = raw < 0
-    fills = Fills(
-        np.where(closing, ~raw, raw),
-        closing,
-        np.array(cols[1], dtype=np.float64),
-        np.array(cols[2], dtype=np.float64),
-        np.array(cols[3], dtype=np.float64),
-    )
+    fills = Fills(np.where(closing, ~raw, raw), closing, *columns)
     return fills, fates, units
+
+
+def _kernel_walk(
+    spec: BacktestSpec, bars: AlignedBars, orders: SignalOrders, live: int
+) -> tuple[np.ndarray, tuple[np.ndarray, ...], dict[int, Fate], list[float]] | None:
+    """kernel.tp_walk_orders on the live orders; None when the Python walk must do it."""
+    compiled = kernel.KERNEL
+    assert compiled is not None
+    costs = spec.costs
+    params = np.array(
+        [
+            spec.initial_cash,
+            costs.commission_fixed,
+            costs.commission_pct,
+            costs.commission_min,
+            spec.unit_step,
+            spec.min_order_value,
+            spec.margin_initial,
+            float(not spec.allow_short and spec.margin_initial <= 1.0),
+            SURE_PASS,
+            MONEY_EPS,
+        ],
+        dtype=np.float64,
+    )
+
+    def head(column: np.ndarray, dtype: type) -> np.ndarray:
+        return np.ascontiguousarray(column[:live], dtype=dtype)
+
+    walk = compiled.walk_orders(
+        head(orders.sym, np.int64),
+        head(orders.bar, np.int64),
+        head(orders.target, np.float64),
+        head(orders.price, np.float64),
+        head(orders.buy_price, np.float64),
+        head(orders.sell_price, np.float64),
+        np.ascontiguousarray(bars.open, dtype=np.float64),
+        params,
+    )
+    if walk.status == kernel.UNSUPPORTED:
+        raise Unsupported("adding to a position")
+    if walk.status != kernel.OK:
+        return None
+    fates: dict[int, Fate] = {}
+    min_value = spec.min_order_value
+    for k in np.flatnonzero(walk.fate).tolist():
+        code = int(walk.fate[k])
+        what, flipped = code & ~kernel.FATE_FLIPPED, bool(code & kernel.FATE_FLIPPED)
+        if what == kernel.FATE_NO_POSITION:
+            fates[k] = (ok.CANCELLED, "no position to close")
+        elif what == kernel.FATE_ZERO_SIZE:
+            fates[k] = _refused("size rounds to zero", flipped)
+        elif what == kernel.FATE_BELOW_MINIMUM:
+            notional = float(walk.fate_a[k])
+            fates[k] = _refused(_below_minimum(notional, min_value), flipped)
+        else:
+            need, equity_after = float(walk.fate_a[k]), float(walk.fate_b[k])
+            fates[k] = _refused(_no_funds(need, equity_after), flipped)
+    columns = (walk.fill_units, walk.fill_fee, walk.fill_cash)
+    return walk.fill_order, columns, fates, walk.units.tolist()
+
+
+def _below_minimum(notional: float, min_value: float) -> str:
+    return f"order value {notional:.2f} below minimum {min_value}"
+
+
+def _no_funds(need: float, equity_after: float) -> str:
+    return f"insufficient funds: needs {need:.2f}, equity {equity_after:.2f}"
 
 
 def _walk_orders(
@@ -106,6 +182,8 @@ def _walk_orders(
     cols: tuple[list[int], list[float], list[float], list[float]],
 ) -> None:
     """The sequential part: Broker._close_position / _open_or_resize / _check_order / _fill.
+
+    The reference the compiled kernel (kernel.c, tp_walk_orders) ports line by line.
 
     One function with everything in locals on purpose: this loop runs once per order (tens of
     thousands of times on long series) and calls, attribute look-ups and NumPy scalars would
@@ -164,7 +242,7 @@ def _walk_orders(
             continue
         notional = abs(q) * x
         if notional < min_value:
-            fates[k] = _refused(f"order value {notional:.2f} below minimum {min_value}", flipped)
+            fates[k] = _refused(_below_minimum(notional, min_value), flipped)
             continue
         fee = fixed + pct * notional
         fee = (fee if fee > cmin else cmin) if notional > 0.0 else 0.0
@@ -178,8 +256,7 @@ def _walk_orders(
             # The broker's gross + (abs(cur + q) - abs(cur)) * price with cur == 0.0.
             need = margin * (gross + abs(q) * px)
             if need > equity_after + MONEY_EPS * max(abs(equity_after), 1.0):
-                reason = f"insufficient funds: needs {need:.2f}, equity {equity_after:.2f}"
-                fates[k] = _refused(reason, flipped)
+                fates[k] = _refused(_no_funds(need, equity_after), flipped)
                 continue
         cash = after
         units[s] = q

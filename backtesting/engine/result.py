@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from backtesting.engine import metrics
+from backtesting.engine import kernel, metrics
 from backtesting.engine.bars import AlignedBars
 from backtesting.engine.broker import Broker
 from backtesting.engine.orders import Order
@@ -206,8 +206,36 @@ def build_curve(ledger: Ledger, bars: AlignedBars, initial_cash: float) -> Curve
     """Per-bar account values, rebuilt from the step events every run mode records.
 
     Every mode goes through this one function, which is what makes their curves bit-identical
-    whenever their events are.
+    whenever their events are. The compiled kernel (kernel.c, tp_build_curve) computes it in
+    one pass when loaded; ``build_curve_reference`` is the NumPy it reproduces bit for bit.
     """
+    compiled = kernel.KERNEL
+    if compiled is None:
+        return build_curve_reference(ledger, bars, initial_cash)
+    counts = [len(at) for at in ledger.pos_bars]
+    pos_start = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=pos_start[1:])
+    equity, cash, exposure = compiled.build_curve(
+        np.ascontiguousarray(ledger.cash_bars, dtype=np.int64),
+        np.ascontiguousarray(ledger.cash_values, dtype=np.float64),
+        float(initial_cash),
+        pos_start,
+        _joined(ledger.pos_bars, np.int64),
+        _joined(ledger.pos_values, np.float64),
+        np.ascontiguousarray(bars.close, dtype=np.float64),
+        np.ascontiguousarray(bars.has_bar.all(axis=1), dtype=np.uint8),
+    )
+    return Curve(equity, cash, exposure)
+
+
+def _joined(parts: list[np.ndarray], dtype: type) -> np.ndarray:
+    if len(parts) == 1:
+        return np.ascontiguousarray(parts[0], dtype=dtype)
+    return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype)
+
+
+def build_curve_reference(ledger: Ledger, bars: AlignedBars, initial_cash: float) -> Curve:
+    """build_curve in NumPy: the specification of the kernel's tp_build_curve."""
     n = bars.n_bars
     cash = step_history(ledger.cash_bars, ledger.cash_values, n, initial_cash)
     value = np.zeros(n)

@@ -4,11 +4,12 @@
 # Redis server binaries (the outage tests start private instances of their own on other
 # ports), promtool (from prometheus: alert rules are checked in CI) and pgbouncer (the
 # transaction-pooling tests start a private one) and shellcheck (the workflows' run: scripts
-# are checked in CI). Installed when we are root on a Debian-like host; otherwise we say what
-# is missing and carry on: the app still runs (the sandbox falls back to rlimits), but the
-# tests and checks that need a missing package FAIL, never skip.
+# are checked in CI) and gcc (`make install` compiles the engine's kernel, kernel.c). Installed
+# when we are root on a Debian-like host; otherwise we say what is missing and carry on: the
+# app still runs (the sandbox falls back to rlimits, the engine to its pure-Python path), but
+# the tests and checks that need a missing package FAIL, never skip.
 set -uo pipefail
-wanted=(bubblewrap python3-seccomp chromium postgresql redis-server prometheus pgbouncer shellcheck)
+wanted=(bubblewrap python3-seccomp chromium postgresql redis-server prometheus pgbouncer shellcheck gcc)
 # npm installs the browser libraries (package-lock.json); a Node that ships its own npm will do.
 command -v npm >/dev/null || wanted+=(nodejs npm)
 missing=()

@@ -1,0 +1,318 @@
+/*
+ * The compiled kernel of the vectorized array path: the order walk and the account curve.
+ *
+ * Each function is a line-by-line port of a Python reference that stays in the engine:
+ *   tp_walk_orders  <- arraypath._walk_orders with sizing.units_for_value inlined
+ *   tp_build_curve  <- result.build_curve (step histories, marks, equity, exposure)
+ * The Python is the specification; tests/engine/test_kernel.py checks the two bit for bit.
+ * Bit-identical results need the same IEEE-754 double operations in the same order as
+ * Python's floats, so this file is built with -std=c11 -ffp-contract=off (no fused
+ * multiply-add) and never with -ffast-math (Makefile, `kernel` target).
+ *
+ * Only plain C types cross the boundary (ctypes, no Python headers): the library does not
+ * depend on the Python version, and the caller passes contiguous arrays it has checked.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+/* Return codes of tp_walk_orders (backtesting/engine/kernel.py mirrors them). */
+#define TP_OK 0
+#define TP_UNSUPPORTED 1 /* adding to a position: the broker's lots are needed */
+#define TP_FALLBACK 2    /* a sizing search too large for int64: the Python walk redoes it */
+
+/* Per-order fates (an order not listed as filled plainly); FLIPPED is or-ed in when the
+ * order's closing half was booked before its opening half was refused. */
+#define FATE_FILLED 0
+#define FATE_NO_POSITION 1
+#define FATE_ZERO_SIZE 2
+#define FATE_BELOW_MINIMUM 3
+#define FATE_NO_FUNDS 4
+#define FATE_FLIPPED 8
+
+/* Layout of the params array (kernel.py builds it). */
+enum {
+    P_CASH, P_FIXED, P_PCT, P_MIN_FEE, P_STEP, P_MIN_VALUE, P_MARGIN, P_SURE_PASS_OK,
+    P_SURE_PASS, P_MONEY_EPS, P_COUNT
+};
+
+/* Python's max(a, b) for floats: b only if it is strictly greater (NaN stays). */
+static inline double py_max(double a, double b) { return b > a ? b : a; }
+
+/* CostModel.commission. */
+static inline double commission(double notional, double fixed, double pct, double least) {
+    if (notional <= 0.0) return 0.0;
+    double fee = fixed + pct * notional;
+    return fee > least ? fee : least;
+}
+
+/* math.ulp */
+static double py_ulp(double x) {
+    if (isnan(x)) return x;
+    x = fabs(x);
+    if (isinf(x)) return x;
+    double up = nextafter(x, INFINITY);
+    if (isinf(up)) return x - nextafter(x, -INFINITY);
+    return up - x;
+}
+
+typedef struct {
+    double fixed, pct, least;
+} Costs;
+
+/* sizing._fits */
+static inline int fits(double units, double value, double price, const Costs *c) {
+    double notional = units * price;
+    return notional + commission(notional, c->fixed, c->pct, c->least) <= value;
+}
+
+/* sizing._shrink_to_fit */
+static double shrink_to_fit(double units, double value, double price, const Costs *c) {
+    double delta = py_ulp(units);
+    while (units > 0.0) {
+        units -= delta;
+        delta *= 2.0;
+        if (fits(units, value, price, c)) return units;
+    }
+    return 0.0;
+}
+
+/* sizing._largest_fitting_lots on int64 (the caller keeps too_many below 2**62, so no
+ * step of the search overflows and every lots * step converts like a Python int). */
+static int64_t largest_fitting_lots(int64_t too_many, double value, double price, const Costs *c,
+                                    double step) {
+    int64_t hi = too_many, stride = 1;
+    int64_t lo = hi - stride;
+    while (lo > 0 && !fits((double)lo * step, value, price, c)) {
+        hi = lo;
+        stride *= 2;
+        lo = hi - stride;
+    }
+    if (lo < 0) lo = 0;
+    while (hi - lo > 1) {
+        int64_t mid = lo + (hi - lo) / 2; /* == (lo + hi) // 2 for lo, hi >= 0 */
+        if (fits((double)mid * step, value, price, c))
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+#define LOTS_LIMIT 4611686018427387904.0 /* 2**62 */
+
+/* sizing.units_for_value; returns 0 when done, TP_FALLBACK when the lot search would leave
+ * int64 (Python's unbounded ints are the reference there). */
+static int units_for_value(double value, double price, const Costs *c, double step,
+                           double *out) {
+    *out = 0.0;
+    if (value <= 0.0 || price <= 0.0) return 0;
+    double fixed = c->fixed, pct = c->pct, least = c->least;
+    double units = (value - fixed) / (price * (1.0 + pct));
+    double notional = units * price;
+    double fee = fixed + pct * notional;
+    if (units > 0.0 && fee <= least) {
+        units = (value - least) / price;
+        notional = units * price;
+        fee = fixed + pct * notional;
+    }
+    if (units <= 0.0) return 0;
+    if (step <= 0.0) {
+        if (notional + (fee > least ? fee : least) <= value) {
+            *out = units;
+            return 0;
+        }
+        *out = shrink_to_fit(units, value, price, c);
+        return 0;
+    }
+    double q = units / step;
+    if (!isfinite(q)) {
+        *out = shrink_to_fit(units, value, price, c);
+        return 0;
+    }
+    double n = floor(q);
+    /* float(n + 1) for a Python int n is the correctly rounded n + 1, as is this sum. */
+    double tries[2] = {n + 1.0, n};
+    for (int t = 0; t < 2; t++) {
+        double lots = tries[t];
+        notional = lots * step * price;
+        fee = fixed + pct * notional;
+        if (notional + (fee > least ? fee : least) <= value) {
+            *out = lots * step;
+            return 0;
+        }
+    }
+    if (n >= LOTS_LIMIT) return TP_FALLBACK;
+    *out = (double)largest_fitting_lots((int64_t)n, value, price, c, step) * step;
+    return 0;
+}
+
+/* Keep held[] (symbols with a position) ascending: the broker's summation order. */
+static void held_insert(int64_t *held, int64_t *n_held, int64_t s) {
+    int64_t j = *n_held;
+    while (j > 0 && held[j - 1] > s) {
+        held[j] = held[j - 1];
+        j--;
+    }
+    held[j] = s;
+    (*n_held)++;
+}
+
+static void held_remove(int64_t *held, int64_t *n_held, int64_t s) {
+    int64_t j = 0;
+    while (j < *n_held && held[j] != s) j++;
+    if (j == *n_held) return;
+    memmove(held + j, held + j + 1, (size_t)(*n_held - j - 1) * sizeof(int64_t));
+    (*n_held)--;
+}
+
+/*
+ * arraypath._walk_orders. Orders 0..n_orders-1 (all with a fill bar), symbols sym[k], fill
+ * bar bar[k] + 1. open is (n_sym, n_bars) C-contiguous. Outputs: units (n_sym, zeroed by the
+ * caller), fills (at most 2 per order; a closing fill stores the order as ~k), and per order
+ * fate[k] with two numbers for the message (notional, or need and equity after the fill).
+ * held is scratch for n_sym symbols. Returns TP_OK, TP_UNSUPPORTED or TP_FALLBACK.
+ */
+int tp_walk_orders(int64_t n_orders, int64_t n_sym, int64_t n_bars, const int64_t *sym,
+                   const int64_t *bar, const double *target, const double *price,
+                   const double *buy, const double *sell, const double *open,
+                   const double *params, double *units, int64_t *held, int64_t *fill_k,
+                   double *fill_q, double *fill_fee, double *fill_cash, int64_t *n_fills,
+                   int8_t *fate, double *fate_a, double *fate_b) {
+    (void)n_sym;
+    const Costs costs = {params[P_FIXED], params[P_PCT], params[P_MIN_FEE]};
+    const double fixed = costs.fixed, pct = costs.pct, cmin = costs.least;
+    const double step = params[P_STEP], min_value = params[P_MIN_VALUE];
+    const double margin = params[P_MARGIN], sure_pass = params[P_SURE_PASS];
+    const double money_eps = params[P_MONEY_EPS];
+    const int sure_pass_ok = params[P_SURE_PASS_OK] != 0.0;
+    double cash = params[P_CASH];
+    int64_t n_held = 0, nf = 0;
+
+    for (int64_t k = 0; k < n_orders; k++) {
+        const int64_t s = sym[k];
+        const double want = target[k], cur = units[s];
+        int flipped = 0;
+        fate[k] = FATE_FILLED;
+        if (cur != 0.0 && (want == 0.0 || cur * want < 0.0)) { /* close, or half a flip */
+            double q = -cur;
+            double x = q > 0.0 ? buy[k] : sell[k];
+            double notional = fabs(q) * x;
+            double fee = fixed + pct * notional;
+            fee = notional > 0.0 ? (fee > cmin ? fee : cmin) : 0.0;
+            cash -= q * x + fee;
+            units[s] = 0.0;
+            held_remove(held, &n_held, s);
+            fill_k[nf] = ~k, fill_q[nf] = q, fill_fee[nf] = fee, fill_cash[nf] = cash, nf++;
+            if (want == 0.0) continue;
+            flipped = FATE_FLIPPED;
+        } else if (want == 0.0) {
+            fate[k] = FATE_NO_POSITION;
+            continue;
+        } else if (cur != 0.0) {
+            *n_fills = nf;
+            return TP_UNSUPPORTED;
+        }
+        const int64_t b = bar[k] + 1;
+        const double px = price[k];
+        const double *row = open + b; /* open[h, b] is row[h * n_bars] */
+        double x, side;
+        if (want > 0.0)
+            x = buy[k], side = 1.0;
+        else
+            x = sell[k], side = -1.0;
+        double eq = cash;
+        for (int64_t j = 0; j < n_held; j++) eq += units[held[j]] * row[held[j] * n_bars];
+        double size;
+        if (units_for_value(fabs(want) * eq, x, &costs, step, &size) != 0) {
+            *n_fills = nf;
+            return TP_FALLBACK;
+        }
+        const double q = side * size;
+        if (q == 0.0) {
+            fate[k] = (int8_t)(FATE_ZERO_SIZE | flipped);
+            continue;
+        }
+        const double notional = fabs(q) * x;
+        if (notional < min_value) {
+            fate[k] = (int8_t)(FATE_BELOW_MINIMUM | flipped);
+            fate_a[k] = notional;
+            continue;
+        }
+        double fee = fixed + pct * notional;
+        fee = notional > 0.0 ? (fee > cmin ? fee : cmin) : 0.0;
+        const double after = cash - (q * x + fee);
+        const double scale = fabs(cash) + fabs(eq) + notional + fee;
+        if (!(sure_pass_ok && after > sure_pass * scale)) {
+            double gross = 0.0;
+            for (int64_t j = 0; j < n_held; j++)
+                gross += fabs(units[held[j]] * row[held[j] * n_bars]);
+            const double equity_after = eq - fee - fabs(q) * fabs(x - px);
+            const double need = margin * (gross + fabs(q) * px);
+            if (need > equity_after + money_eps * py_max(fabs(equity_after), 1.0)) {
+                fate[k] = (int8_t)(FATE_NO_FUNDS | flipped);
+                fate_a[k] = need;
+                fate_b[k] = equity_after;
+                continue;
+            }
+        }
+        cash = after;
+        units[s] = q;
+        held_insert(held, &n_held, s);
+        fill_k[nf] = k, fill_q[nf] = q, fill_fee[nf] = fee, fill_cash[nf] = cash, nf++;
+    }
+    *n_fills = nf;
+    return TP_OK;
+}
+
+/* np.nan_to_num for one float. */
+static inline double nan_to_num(double v) {
+    if (isnan(v)) return 0.0;
+    if (isinf(v)) return v > 0.0 ? 1.7976931348623157e308 : -1.7976931348623157e308;
+    return v;
+}
+
+/*
+ * result.build_curve. Step events (bar, value after; the last event of a bar wins) for the
+ * cash and, per symbol s, pos_bars/pos_values[pos_start[s] .. pos_start[s + 1]). close is
+ * (n_sym, n_bars) C-contiguous; complete[s] says symbol s has a bar everywhere. Writes
+ * equity, cash and exposure (n_bars each); equity and exposure double as the running
+ * market value and gross exposure, summed symbol by symbol as the NumPy reference does.
+ */
+void tp_build_curve(int64_t n_bars, int64_t n_sym, const int64_t *cash_bars,
+                    const double *cash_values, int64_t n_cash, double initial_cash,
+                    const int64_t *pos_start, const int64_t *pos_bars, const double *pos_values,
+                    const double *close, const uint8_t *complete, double *equity, double *cash,
+                    double *exposure) {
+    double *value = equity, *gross = exposure;
+    double cur = initial_cash;
+    int64_t e = 0;
+    for (int64_t i = 0; i < n_bars; i++) {
+        while (e < n_cash && cash_bars[e] <= i) cur = cash_values[e++];
+        cash[i] = cur;
+        value[i] = 0.0;
+        gross[i] = 0.0;
+    }
+    for (int64_t s = 0; s < n_sym; s++) {
+        const double *px = close + s * n_bars;
+        const int64_t end = pos_start[s + 1];
+        int64_t p = pos_start[s];
+        double u = 0.0;
+        /* Bars before the first event hold nothing; on a complete row 0 * close is +0.0,
+         * which leaves the sums as they are, so those bars can be skipped outright. */
+        int64_t i = p < end ? pos_bars[p] : n_bars;
+        if (!complete[s]) i = 0;
+        for (; i < n_bars; i++) {
+            while (p < end && pos_bars[p] <= i) u = pos_values[p++];
+            double mv = complete[s] ? u * px[i] : (u != 0.0 ? u * nan_to_num(px[i]) : 0.0);
+            value[i] += mv;
+            gross[i] += fabs(mv);
+        }
+    }
+    for (int64_t i = 0; i < n_bars; i++) {
+        const double eq = cash[i] + value[i];
+        const double g = gross[i];
+        equity[i] = eq;
+        exposure[i] = eq > 0.0 ? g / eq : (g > 0.0 ? INFINITY : 0.0);
+    }
+}

@@ -1,0 +1,160 @@
+"""The compiled kernel (kernel.c, built by ``make install``) as typed Python functions.
+
+``KERNEL`` is the loaded kernel, or None when the library is missing or unusable; then the
+engine runs its pure-Python reference path (same results, slower) and says so once in the
+log. The library is loaded with ctypes at import, so a worker or sandbox child that imports
+the engine pays a dlopen (well under a millisecond) and no compilation ever: it is compiled
+ahead of time at install. ``TP_REQUIRE_KERNEL=1`` makes a missing kernel an error instead
+(CI sets it, so a build that lost the kernel cannot pass unnoticed).
+
+The arrays handed over must be C-contiguous and of the dtype named in each signature; the
+callers below allocate every output themselves, so the C side never sees a foreign buffer.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+LIBRARY = Path(__file__).with_name("libkernel.so")
+REQUIRE_ENV = "TP_REQUIRE_KERNEL"
+
+# kernel.c's return codes and fate codes (keep in step with its #defines).
+OK, UNSUPPORTED, FALLBACK = 0, 1, 2
+FATE_FILLED, FATE_NO_POSITION, FATE_ZERO_SIZE, FATE_BELOW_MINIMUM, FATE_NO_FUNDS = range(5)
+FATE_FLIPPED = 8
+
+_P = ctypes.c_void_p
+_I64 = ctypes.c_int64
+_F64 = ctypes.c_double
+
+
+class KernelMissing(RuntimeError):
+    """The kernel is required here (TP_REQUIRE_KERNEL=1) but could not be loaded."""
+
+
+@dataclass(frozen=True)
+class Walk:
+    """tp_walk_orders' output: fills in booking order (closing ones as ~order) and fates."""
+
+    status: int
+    fill_order: np.ndarray
+    fill_units: np.ndarray
+    fill_fee: np.ndarray
+    fill_cash: np.ndarray
+    fate: np.ndarray
+    fate_a: np.ndarray
+    fate_b: np.ndarray
+    units: np.ndarray
+
+
+def _ptr(arr: Any) -> int:
+    """The address of an ndarray's data (the callers pass only arrays they allocated or
+    checked to be C-contiguous with the right dtype)."""
+    return int(arr.ctypes.data)
+
+
+class Kernel:
+    """The library's two entry points; see kernel.c for what each one ports."""
+
+    def __init__(self, lib: ctypes.CDLL) -> None:
+        self._walk = lib.tp_walk_orders
+        self._walk.restype = ctypes.c_int
+        self._walk.argtypes = [_I64, _I64, _I64, *[_P] * 18]
+        self._curve = lib.tp_build_curve
+        self._curve.restype = None
+        self._curve.argtypes = [_I64, _I64, _P, _P, _I64, _F64, *[_P] * 8]
+
+    def walk_orders(
+        self,
+        sym: np.ndarray,
+        bar: np.ndarray,
+        target: np.ndarray,
+        price: np.ndarray,
+        buy: np.ndarray,
+        sell: np.ndarray,
+        open_: np.ndarray,
+        params: np.ndarray,
+    ) -> Walk:
+        """Orders (int64 sym/bar, float64 target/prices) against float64 open (n_sym, n)."""
+        n, (n_sym, n_bars) = len(sym), open_.shape
+        units = np.zeros(n_sym)
+        held = np.empty(n_sym, dtype=np.int64)
+        fill_order = np.empty(2 * n, dtype=np.int64)
+        fill_units, fill_fee, fill_cash = np.empty(2 * n), np.empty(2 * n), np.empty(2 * n)
+        n_fills = np.zeros(1, dtype=np.int64)
+        fate = np.empty(n, dtype=np.int8)
+        fate_a, fate_b = np.zeros(n), np.zeros(n)
+        status = self._walk(
+            n,
+            n_sym,
+            n_bars,
+            *map(_ptr, (sym, bar, target, price, buy, sell, open_, params, units, held)),
+            *map(_ptr, (fill_order, fill_units, fill_fee, fill_cash, n_fills)),
+            *map(_ptr, (fate, fate_a, fate_b)),
+        )
+        m = int(n_fills[0])
+        return Walk(
+            status,
+            fill_order[:m],
+            fill_units[:m],
+            fill_fee[:m],
+            fill_cash[:m],
+            fate,
+            fate_a,
+            fate_b,
+            units,
+        )
+
+    def build_curve(
+        self,
+        cash_bars: np.ndarray,
+        cash_values: np.ndarray,
+        initial_cash: float,
+        pos_start: np.ndarray,
+        pos_bars: np.ndarray,
+        pos_values: np.ndarray,
+        close: np.ndarray,
+        complete: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(equity, cash, exposure) per bar from int64 bars / float64 values step events."""
+        n_sym, n_bars = close.shape
+        equity, cash, exposure = np.empty(n_bars), np.empty(n_bars), np.empty(n_bars)
+        self._curve(
+            n_bars,
+            n_sym,
+            _ptr(cash_bars),
+            _ptr(cash_values),
+            len(cash_bars),
+            initial_cash,
+            *map(_ptr, (pos_start, pos_bars, pos_values, close, complete)),
+            *map(_ptr, (equity, cash, exposure)),
+        )
+        return equity, cash, exposure
+
+
+def load(path: Path = LIBRARY) -> Kernel | None:
+    """The kernel at ``path``; None (logged) when it cannot be loaded, unless it is required."""
+    try:
+        kernel = Kernel(ctypes.CDLL(str(path)))
+    except (OSError, AttributeError) as exc:
+        if os.environ.get(REQUIRE_ENV) == "1":
+            raise KernelMissing(f"{path.name} is required ({REQUIRE_ENV}=1): {exc}") from exc
+        logger.warning(
+            "compiled engine kernel unavailable (%s); using the pure-Python reference path, "
+            "same results but slower: run `make install` to build it",
+            exc,
+        )
+        return None
+    return kernel
+
+
+KERNEL: Kernel | None = load()

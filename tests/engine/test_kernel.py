@@ -1,0 +1,288 @@
+"""The compiled kernel (backtesting/engine/kernel.c) against the pure-Python reference path.
+
+The Python is the specification: every comparison here is of the raw bytes of the arrays
+(so -0.0 against 0.0 or one ulp anywhere fails), never approximate.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from backtesting.engine import BacktestSpec, CostModel, Strategy, kernel, run_backtest
+from backtesting.engine.arraypath import SignalOrders, Unsupported, book_orders
+from backtesting.engine.bars import align_bars
+from backtesting.engine.result import Ledger, build_curve, build_curve_reference
+from backtesting.sandbox.isolation import child_command, find_bwrap
+from tests.engine.helpers import random_bars
+
+COMPILED = kernel.KERNEL
+needs_kernel = pytest.mark.skipif(COMPILED is None, reason="the kernel is not built")
+
+COSTS = [
+    CostModel(),
+    CostModel(commission_pct=0.001),
+    CostModel(commission_pct=0.002, commission_min=1.0, spread_bps=4.0),
+    CostModel(commission_fixed=2.0, commission_pct=0.001, slippage_bps=3.0),
+    CostModel(commission_fixed=5.0, commission_min=8.0, spread_bps=30.0),
+]
+# Whole units, continuous, lots of 5 and of 0.001, and lots so fine that sizing has to search
+# (1e-15: the kernel's int64 search; 1e-18: counts beyond int64, where the Python walk redoes
+# the run).
+STEPS = [None, 0.0, 5.0, 0.001, 1e-15, 1e-18]
+
+
+def same_bits(a: Any, b: Any) -> bool:
+    a, b = np.asarray(a), np.asarray(b)
+    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+def _spec(
+    short: bool, step: float | None, costs: CostModel, margin: float, min_value: float, cash: float
+) -> BacktestSpec:
+    return BacktestSpec(
+        allow_short=short,
+        costs=costs,
+        fractional_units=step is not None and step < 1.0,
+        lot_size=step if step else None,
+        min_order_value=min_value,
+        initial_cash=cash,
+        margin_initial=margin,
+        margin_maintenance=min(0.5, margin),
+    )
+
+
+def _booked(spec: BacktestSpec, bars: Any, orders: SignalOrders, compiled: Any) -> Any:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(kernel, "KERNEL", compiled)
+        try:
+            return book_orders(spec, bars, orders)
+        except Unsupported as exc:
+            return str(exc)
+
+
+def _assert_same_booking(one: Any, other: Any) -> None:
+    if isinstance(one, str) or isinstance(other, str):
+        assert one == other
+        return
+    (fills, fates, units), (ref_fills, ref_fates, ref_units) = one, other
+    for name in ("order", "closing", "units", "fee", "cash"):
+        assert same_bits(getattr(fills, name), getattr(ref_fills, name)), name
+    assert fates == ref_fates
+    assert same_bits(units, ref_units)
+
+
+@needs_kernel
+@settings(max_examples=300, deadline=None)
+@given(
+    data=st.data(),
+    n_sym=st.integers(min_value=1, max_value=4),
+    n=st.integers(min_value=2, max_value=40),
+    short=st.booleans(),
+    step=st.sampled_from(STEPS),
+    costs=st.sampled_from(COSTS),
+    margin=st.sampled_from([0.25, 0.5, 1.0, 2.0]),
+    min_value=st.sampled_from([0.0, 500.0, 5_000.0]),
+    cash=st.sampled_from([1_000.0, 10_000.0, 1e6, 1e9]),
+)
+def test_the_kernel_books_random_orders_exactly_as_the_python_walk(
+    data: st.DataObject,
+    n_sym: int,
+    n: int,
+    short: bool,
+    step: float | None,
+    costs: CostModel,
+    margin: float,
+    min_value: float,
+    cash: float,
+) -> None:
+    # Any orders, not only those signals produce: same-direction resizes (Unsupported in
+    # both), closes with nothing held, flips, refusals for size, minimum value and margin.
+    spec = _spec(short, step, costs, margin, min_value, cash)
+    bars = align_bars(
+        {f"S{k}": random_bars(n, seed=k + 11 * n, symbol=f"S{k}", vol=0.05) for k in range(n_sym)}
+    )
+    cells = data.draw(
+        st.lists(
+            st.tuples(st.integers(0, n - 1), st.integers(0, n_sym - 1)),
+            unique=True,
+            max_size=3 * n,
+        )
+    )
+    cells.sort()
+    levels = [-1.0, -0.5, 0.0, 0.3, 0.5, 1.0] if short else [0.0, 0.3, 0.5, 1.0]
+    target = np.array([data.draw(st.sampled_from(levels)) for _ in cells])
+    bar = np.array([b for b, _ in cells], dtype=np.int64)
+    sym = np.array([s for _, s in cells], dtype=np.int64)
+    orders = SignalOrders.build(spec, bars, sym, bar, target)
+    _assert_same_booking(_booked(spec, bars, orders, COMPILED), _booked(spec, bars, orders, None))
+
+
+@needs_kernel
+def test_sizing_searches_beyond_int64_fall_back_to_the_python_walk() -> None:
+    # Lots of 1e-15 at ~100 a unit are ~1e18 lots: where neither the estimate nor one lot less
+    # fits, the search would pass 2**62 and the kernel hands the run back to Python.
+    assert COMPILED is not None
+    bars = align_bars({"S0": random_bars(30, seed=3, symbol="S0")})
+    sym, bar, target = np.zeros(3, np.int64), np.array([2, 9, 15]), np.array([1.0, 0.0, 1.0])
+    statuses = set()
+    for cash in np.linspace(200_000.0, 900_000.0, 41).tolist():
+        spec = _spec(False, 1e-15, CostModel(), 1.0, 0.0, cash)
+        orders = SignalOrders.build(spec, bars, sym, bar, target)
+        params = np.array([cash, 0.0, 0.0, 0.0, 1e-15, 0.0, 1.0, 1.0, 1e-6, 1e-9])
+        raw = COMPILED.walk_orders(
+            orders.sym, orders.bar, orders.target, orders.price, orders.buy_price,
+            orders.sell_price, np.ascontiguousarray(bars.open), params,
+        )  # fmt: skip
+        statuses.add(raw.status)
+        booked = _booked(spec, bars, orders, COMPILED)
+        _assert_same_booking(booked, _booked(spec, bars, orders, None))
+        assert len(booked[0].order) == 3  # all three orders filled, whoever walked them
+    assert statuses == {kernel.OK, kernel.FALLBACK}
+
+
+def _signals_class(targets: dict[str, np.ndarray]) -> type[Strategy]:
+    class Signals(Strategy):
+        def signals(self, data: Any) -> dict[str, np.ndarray]:
+            return targets
+
+    return Signals
+
+
+@needs_kernel
+@settings(max_examples=60, deadline=None)
+@given(
+    data=st.data(),
+    n_sym=st.integers(min_value=1, max_value=3),
+    n=st.integers(min_value=3, max_value=80),
+    short=st.booleans(),
+    step=st.sampled_from(STEPS[:4]),
+    costs=st.sampled_from(COSTS),
+    margin=st.sampled_from([0.5, 1.0]),
+)
+def test_whole_runs_are_bit_identical_with_and_without_the_kernel(
+    data: st.DataObject,
+    n_sym: int,
+    n: int,
+    short: bool,
+    step: float | None,
+    costs: CostModel,
+    margin: float,
+) -> None:
+    symbols = [f"S{k}" for k in range(n_sym)]
+    bars = {s: random_bars(n, seed=k + 5 * n, symbol=s, vol=0.04) for k, s in enumerate(symbols)}
+    signs = [-1.0, 0.0, 1.0] if short else [0.0, 1.0]
+    targets = {
+        s: data.draw(st.sampled_from([0.3, 0.5, 1.0]))
+        * np.array(data.draw(st.lists(st.sampled_from(signs), min_size=n, max_size=n)))
+        for s in symbols
+    }
+    spec = _spec(short, step, costs, margin, 0.0, 10_000.0)
+    cls = _signals_class(targets)
+    fast = run_backtest(spec, bars, cls)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(kernel, "KERNEL", None)
+        reference = run_backtest(spec, bars, cls)
+    assert fast.to_dict() == reference.to_dict()
+    for name in ("equity", "cash", "exposure", "drawdown"):
+        assert same_bits(getattr(fast, name), getattr(reference, name)), name
+
+
+@needs_kernel
+@settings(max_examples=200, deadline=None)
+@given(
+    data=st.data(),
+    n_sym=st.integers(min_value=1, max_value=4),
+    n=st.integers(min_value=1, max_value=50),
+    late=st.booleans(),
+)
+def test_the_kernel_curve_equals_the_numpy_curve(
+    data: st.DataObject, n_sym: int, n: int, late: bool
+) -> None:
+    # Several events on one bar (the last wins), long and short positions, cash that goes
+    # negative (exposure inf or 0), and with ``late`` instruments that start after bar 0 (NaN
+    # closes before their first bar, forward-filled gaps).
+    series = {}
+    for k in range(n_sym):
+        full = random_bars(n + 5, seed=k + 3 * n, symbol=f"S{k}", vol=0.05)
+        first = data.draw(st.integers(0, min(5, n - 1))) if late else 0
+        keep = np.arange(first, n)
+        if late and n > 3:
+            picked = data.draw(st.lists(st.sampled_from(keep.tolist()), max_size=n))
+            keep = np.unique(np.array([first, *picked], dtype=np.int64))
+        cut = {f: getattr(full, f)[keep] for f in ("open", "high", "low", "close", "volume")}
+        series[f"S{k}"] = type(full)(f"S{k}", full.timestamps[keep], **cut)
+    bars = align_bars(series)
+    values = st.sampled_from([0.0, -0.0, 3.0, -2.5, 1e-300, 7.25e8, -1e5])
+
+    def events() -> tuple[np.ndarray, np.ndarray]:
+        at = sorted(data.draw(st.lists(st.integers(0, bars.n_bars - 1), max_size=6)))
+        return np.array(at, dtype=np.int64), np.array([data.draw(values) for _ in at])
+
+    cash_bars, cash_values = events()
+    positions = [events() for _ in range(n_sym)]
+    empty = np.zeros(0)
+    ledger = Ledger(
+        cash_bars, cash_values, [p[0] for p in positions], [p[1] for p in positions],
+        empty, empty, empty, empty, empty, empty, empty, empty,
+        trades=list, orders=list,
+    )  # fmt: skip
+    fast = build_curve(ledger, bars, 10_000.0)
+    reference = build_curve_reference(ledger, bars, 10_000.0)
+    for name in ("equity", "cash", "exposure"):
+        assert same_bits(getattr(fast, name), getattr(reference, name)), name
+
+
+def test_a_missing_kernel_is_logged_once_and_the_engine_still_runs(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(kernel.REQUIRE_ENV, raising=False)
+    with caplog.at_level(logging.WARNING, logger=kernel.__name__):
+        assert kernel.load(tmp_path / "libkernel.so") is None
+    assert [r.getMessage() for r in caplog.records if "make install" in r.getMessage()]
+    monkeypatch.setattr(kernel, "KERNEL", None)
+    bars = {"AAA": random_bars(300, seed=2)}
+    targets = {"AAA": np.where(np.arange(300) % 40 < 20, 1.0, 0.0)}
+    result = run_backtest(BacktestSpec(), bars, _signals_class(targets))
+    assert result.mode == "vectorized" and len(result.trades) > 5
+
+
+def test_a_required_kernel_that_is_missing_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(kernel.REQUIRE_ENV, "1")
+    with pytest.raises(kernel.KernelMissing, match=r"libkernel\.so is required"):
+        kernel.load(tmp_path / "libkernel.so")
+
+
+@pytest.mark.skipif(
+    os.environ.get(kernel.REQUIRE_ENV) != "1", reason=f"{kernel.REQUIRE_ENV}=1 is not set"
+)
+def test_the_kernel_is_loaded_where_it_is_required() -> None:
+    # CI (.ci/run) sets TP_REQUIRE_KERNEL=1 after `make install`: this fails if the build lost
+    # the kernel and the suite ran on the slow path unnoticed.
+    assert kernel.KERNEL is not None
+
+
+@needs_kernel
+@pytest.mark.skipif(find_bwrap() is None, reason="no usable bubblewrap on this host")
+def test_the_jailed_child_loads_the_kernel() -> None:
+    # The sandbox child sees only the engine's directory, read-only: the library must be
+    # found and loaded there as it is at home.
+    bootstrap = (
+        "import sys; sys.path.insert(0, sys.argv[1]); "
+        "from backtesting.engine import kernel; print(kernel.KERNEL is not None, kernel.LIBRARY)"
+    )
+    done = subprocess.run(
+        child_command(bootstrap), capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "/app/backtesting/engine/libkernel.so"]

@@ -1,11 +1,12 @@
 """Another user's objects, tried with every method on every object route: 404, nothing changed.
 
-The matrix is generated from the URL conf: every route with a captured parameter is either
-an object route below (with the victim's object it names) or an exemption with its reason,
-so a new object endpoint fails `test_every_route_with_a_parameter_is_in_the_matrix` until it
-is covered. For each route and method the intruder's answer about the victim's object must
-be the answer about an object that does not exist (404, or 405 for a method the route does
-not have), must not show the victim's data, and must leave every table as it was.
+The matrix (tests/security/matrix.py) is generated from the URL conf: every route with a
+captured parameter is either an object route (with the victim's object it names) or an
+exemption with its reason, so a new object endpoint fails
+`test_every_route_with_a_parameter_is_in_the_matrix` until it is covered. For each route and
+method the intruder's answer about the victim's object must be the answer about an object
+that does not exist (404, or 405 for a method the route does not have), must not show the
+victim's data, and must leave every table as it was.
 """
 
 from __future__ import annotations
@@ -18,87 +19,11 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from tests.factories import SMA_CROSS_CODE
-from tests.security.routes import Route, project_routes
+from tests.security.matrix import EXEMPT_ROUTES, OBJECT_ROUTES, ROUTES
+from tests.security.routes import Route
 from tests.security.world import MISSING_ID, World, database_snapshot, snapshot_changes
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_rate_limits")]
-
-Kwargs = Callable[[World], dict[str, Any]]
-
-
-def _version(world: World, number: int) -> dict[str, Any]:
-    return {"pk": world.strategy.pk, "number": number}
-
-
-# Route pattern -> the victim's object it is about. Cancel routes name a queued job, so a
-# missing check would really cancel it; the rest name finished ones.
-OBJECT_ROUTES: dict[str, Kwargs] = {
-    "api/v1/strategies/<int:pk>/": lambda w: {"pk": w.strategy.pk},
-    "api/v1/strategies/<int:pk>/clone/": lambda w: {"pk": w.strategy.pk},
-    "api/v1/strategies/<int:pk>/versions/": lambda w: {"pk": w.strategy.pk},
-    "api/v1/strategies/<int:pk>/versions/<int:number>/": lambda w: _version(w, 1),
-    "api/v1/strategies/<int:pk>/versions/<int:number>/diff/": lambda w: _version(w, 2),
-    "api/v1/backtests/<int:pk>/": lambda w: {"pk": w.finished.pk},
-    "api/v1/backtests/<int:pk>/equity/": lambda w: {"pk": w.finished.pk},
-    "api/v1/backtests/<int:pk>/trades/": lambda w: {"pk": w.finished.pk},
-    "api/v1/backtests/<int:pk>/cancel/": lambda w: {"pk": w.queued.pk},
-    "api/v1/backtests/<int:pk>/rerun/": lambda w: {"pk": w.finished.pk},
-    "api/v1/backtests/<int:pk>/robustness/": lambda w: {"pk": w.finished.pk},
-    "api/v1/webhooks/<int:pk>/": lambda w: {"pk": w.webhook.pk},
-    "api/v1/webhooks/<int:pk>/deliveries/": lambda w: {"pk": w.webhook.pk},
-    "api/v1/robustness/<int:pk>/": lambda w: {"pk": w.robustness_run.pk},
-    "api/v1/robustness/<int:pk>/cancel/": lambda w: {"pk": w.robustness_run.pk},
-    "api/v1/optimizations/<int:pk>/": lambda w: {"pk": w.optimization.pk},
-    "api/v1/optimizations/<int:pk>/results/": lambda w: {"pk": w.optimization.pk},
-    "api/v1/optimizations/<int:pk>/cancel/": lambda w: {"pk": w.queued_optimization.pk},
-    "api/v1/optimizations/<int:pk>/results/<int:index>/backtest/":
-        lambda w: {"pk": w.optimization.pk, "index": w.optimization.best_index},
-    "api/v1/walkforwards/<int:pk>/": lambda w: {"pk": w.walkforward.pk},
-    "api/v1/walkforwards/<int:pk>/cancel/": lambda w: {"pk": w.queued_walkforward.pk},
-    "strategies/<int:pk>/": lambda w: {"pk": w.strategy.pk},
-    "strategies/<int:pk>/edit/": lambda w: {"pk": w.strategy.pk},
-    "strategies/<int:pk>/delete/": lambda w: {"pk": w.strategy.pk},
-    "strategies/<int:pk>/clone/": lambda w: {"pk": w.strategy.pk},
-    "strategies/<int:pk>/versions/<int:number>/": lambda w: _version(w, 1),
-    "strategies/<int:pk>/versions/<int:number>/diff/": lambda w: _version(w, 2),
-    "strategies/<int:pk>/diff/": lambda w: {"pk": w.strategy.pk},
-    "backtests/<int:pk>/": lambda w: {"pk": w.finished.pk},
-    "backtests/<int:pk>/status.json": lambda w: {"pk": w.finished.pk},
-    "backtests/<int:pk>/rerun/": lambda w: {"pk": w.finished.pk},
-    "backtests/<int:pk>/cancel/": lambda w: {"pk": w.queued.pk},
-    "backtests/<int:pk>/delete/": lambda w: {"pk": w.finished.pk},
-    "backtests/<int:pk>/charts.json": lambda w: {"pk": w.finished.pk},
-    "backtests/<int:pk>/prices.json": lambda w: {"pk": w.finished.pk},
-    "backtests/<int:pk>/equity.csv": lambda w: {"pk": w.finished.pk},
-    "research/robustness/backtests/<int:pk>/start/": lambda w: {"pk": w.finished.pk},
-    "research/robustness/<int:pk>/": lambda w: {"pk": w.robustness_run.pk},
-    "research/robustness/<int:pk>/status/": lambda w: {"pk": w.robustness_run.pk},
-    "research/robustness/<int:pk>/cancel/": lambda w: {"pk": w.robustness_run.pk},
-    "research/sweeps/<int:pk>/": lambda w: {"pk": w.optimization.pk},
-    "research/sweeps/<int:pk>/status.json": lambda w: {"pk": w.optimization.pk},
-    "research/sweeps/<int:pk>/cancel/": lambda w: {"pk": w.queued_optimization.pk},
-    "research/sweeps/<int:pk>/results/<int:index>/backtest/":
-        lambda w: {"pk": w.optimization.pk, "index": w.optimization.best_index},
-    "research/walk-forward/<int:pk>/": lambda w: {"pk": w.walkforward.pk},
-    "research/walk-forward/<int:pk>/status/": lambda w: {"pk": w.walkforward.pk},
-    "research/walk-forward/<int:pk>/cancel/": lambda w: {"pk": w.queued_walkforward.pk},
-}  # fmt: skip
-
-# Routes with a parameter that names no user's object, and why.
-EXEMPT_ROUTES = {
-    "api/v1/instruments/<str:symbol>/": "market data is global (docs/data.md); legacy alias",
-    "api/v1/instruments/<str:symbol>/bars/": "market data is global; legacy alias",
-    "api/v1/instruments/<str:symbol>/bars/import/": "operators only; legacy alias",
-    "api/v1/marketdata/instruments/<str:symbol>/": "market data is global, one copy for all",
-    "api/v1/marketdata/instruments/<str:symbol>/bars/": "market data is global",
-    "api/v1/marketdata/instruments/<str:symbol>/bars/import/": "operators only (403 for all)",
-    "marketdata/<str:symbol>/": "market data is global",
-    "marketdata/<str:symbol>/bars.json": "market data is global",
-    "api/v1/dead-letters/<int:pk>/requeue/": "operators only: 403 whether the row exists or not",
-    "accounts/password/reset/<uidb64>/<token>/": "a signed reset link, not an object id",
-    "^admin/backtesting/(?P<model>instrument|bar|seriesversion)/(?P<rest>.*)$":
-        "redirect of old admin URLs to the marketdata app's",
-}  # fmt: skip
 
 API_METHODS = ("get", "post", "put", "patch", "delete")
 PAGE_METHODS = ("get", "post")
@@ -115,8 +40,6 @@ HOSTILE_BODY = {
     "confirm": "yes",
 }
 HOSTILE_FORM = {**HOSTILE_BODY, "parameters": "", "n_checks": "2"}
-
-ROUTES = {route.pattern: route for route in project_routes()}
 
 
 def test_every_route_with_a_parameter_is_in_the_matrix():

@@ -192,29 +192,42 @@ def _batch_size(optimization: Optimization) -> int:
     return min(int(space.get("batch_size") or 25), space["total"])
 
 
+def even_chunks(n: int, max_size: int) -> list[tuple[int, int]]:
+    """[begin, end) bounds of the fewest chunks of at most `max_size` that hold `n` items, their
+    sizes differing by at most one: 90 at 25 is 23, 23, 22, 22 rather than 25, 25, 25, 15, so
+    workers taking chunks in turn end together instead of one waiting on a long last chunk."""
+    count = -(-n // max_size)
+    base, extra = divmod(n, count) if count else (0, 0)
+    bounds, begin = [], 0
+    for k in range(count):
+        end = begin + base + (1 if k < extra else 0)
+        bounds.append((begin, end))
+        begin = end
+    return bounds
+
+
 def _chunks_create(
     optimization: Optimization, plan: list[Combination], *, first_index: int
 ) -> list[OptimizationChunk]:
     """Chunks of `plan` (combination indexes from `first_index`), each enqueued on commit."""
-    size = optimization.chunk_size
     first_number = optimization.chunks.count()
     chunks = []
-    for offset in range(0, len(plan), size):
+    for number, (begin, end) in enumerate(even_chunks(len(plan), optimization.chunk_size)):
         combinations = [
-            [first_index + offset + i, combination]
-            for i, combination in enumerate(plan[offset : offset + size])
+            [first_index + begin + i, combination] for i, combination in enumerate(plan[begin:end])
         ]
         chunks.append(
-            OptimizationChunk.objects.create(
+            OptimizationChunk(
                 owner_id=optimization.owner_id,
                 optimization=optimization,
-                number=first_number + offset // size,
+                number=first_number + number,
                 combinations=combinations,
                 queue=OPTIMIZATION_QUEUE,
                 queued_at=timezone.now(),
                 request_id=optimization.request_id,
             )
         )
+    OptimizationChunk.objects.bulk_create(chunks)  # one INSERT for the sweep (PostgreSQL sets pk)
     for chunk in chunks:
         job_enqueue_on_commit(
             OptimizationChunk, job_id=chunk.pk, request_id=chunk.request_id, queue=chunk.queue

@@ -9,6 +9,7 @@ of every combination, in the order given, so the rows can be compared.
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import subprocess
@@ -21,7 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from backtesting.engine import BacktestSpec, BarSeries, CostModel, run_backtest
+from backtesting.engine import BacktestSpec, BarSeries, CostModel, Strategy, run_backtest
+from backtesting.sandbox.facades import build_facades
+from backtesting.sandbox.guards import make_importer
 from benchmarks.engine.contenders import SmaCross
 
 HERE = Path(__file__).resolve().parent
@@ -35,27 +38,52 @@ Pairs = list[tuple[int, int]]
 # ----------------------------------------------------------------------------- our engine
 
 
-def ours_loop(bars: dict[str, BarSeries], pairs: Pairs) -> list[float]:
+# The vectorized SMA crossover the platform rows sweep (same trades as the example).
+SIGNALS_STRATEGY_FILE = HERE / "sma_crossover_signals.py"
+
+
+def signals_strategy() -> type[Strategy]:
+    """The strategy class of SIGNALS_STRATEGY_FILE as plain Python (no RestrictedPython
+    guards): the file's imports get the sandbox's facades, so it runs the very same code."""
+    namespace: dict[str, Any] = {
+        "__builtins__": {**vars(builtins), "__import__": make_importer(build_facades())},
+        "__name__": "sma_crossover_signals",
+    }
+    exec(compile(SIGNALS_STRATEGY_FILE.read_text(), str(SIGNALS_STRATEGY_FILE), "exec"), namespace)  # noqa: S102
+    return next(
+        value
+        for value in namespace.values()
+        if isinstance(value, type) and issubclass(value, Strategy) and value is not Strategy
+    )
+
+
+def ours_loop(
+    bars: dict[str, BarSeries], pairs: Pairs, strategy: type[Strategy] = SmaCross
+) -> list[float]:
     """A plain loop over run_backtest in this process: no sandbox, no database, no queue."""
     base = BacktestSpec(costs=CostModel(commission_pct=COMMISSION), fractional_units=True)
     out = []
     for fast, slow in pairs:
         spec = BacktestSpec.from_dict({**base.to_dict(), "params": {"fast": fast, "slow": slow}})
-        out.append(float(run_backtest(spec, bars, SmaCross).final_equity))
+        out.append(float(run_backtest(spec, bars, strategy).final_equity))
     return out
 
 
 _POOL_BARS: dict[str, BarSeries] = {}
+_POOL_STRATEGY: list[type[Strategy]] = []
 
 
 def _pool_part(pairs: Pairs) -> list[float]:
-    return ours_loop(_POOL_BARS, pairs)
+    return ours_loop(_POOL_BARS, pairs, _POOL_STRATEGY[0])
 
 
-def ours_loop_processes(bars: dict[str, BarSeries], pairs: Pairs, processes: int) -> list[float]:
+def ours_loop_processes(
+    bars: dict[str, BarSeries], pairs: Pairs, processes: int, strategy: type[Strategy] = SmaCross
+) -> list[float]:
     """The same loop split over `processes` forked processes (pool start-up included)."""
     _POOL_BARS.clear()
     _POOL_BARS.update(bars)
+    _POOL_STRATEGY[:] = [strategy]
     parts = [pairs[k::processes] for k in range(processes)]
     ctx = __import__("multiprocessing").get_context("fork")
     with ProcessPoolExecutor(processes, mp_context=ctx) as pool:

@@ -14,6 +14,14 @@ The two measurements of issue 13 ("Speed"):
 - random: 2,000 seeded random combinations (fast 2..100, slow 10..400, fast < slow, seed 1:
   the platform's own random plan) over 100,000 synthetic one-minute bars.
 
+What is swept: the SMA crossover written in the vectorized style
+(benchmarks/research/sma_crossover_signals.py: one target per bar, run by the engine's array
+path), which makes exactly the trades of the event-driven example
+strategies/examples/sma_crossover.py (tests/optimization/test_bench_strategy.py; here every
+combination of the grid, and a sample of the random one, is run both ways and the final
+equities asserted equal). An event-driven next() per bar over 100,000 bars is a different,
+slower piece of work; the table says which rows run which.
+
 The platform rows time POST /api/v1/optimizations/ (in-process APIClient) until the last
 result row is stored, with one and then two real Celery worker processes on the
 `optimizations` queue, and report the workers' compute (the chunks' own claimed-to-finished
@@ -94,6 +102,7 @@ from benchmarks.research import baselines  # noqa: E402
 GRID = [(f, s) for f in range(5, 55, 5) for s in range(20, 220, 20) if f < s]
 assert len(GRID) == 90, len(GRID)
 TEN_YEARS = 2520
+EVENT_DRIVEN_SAMPLE = 20
 Row = dict[str, Any]
 
 
@@ -313,7 +322,7 @@ def print_table(title: str, n: int, rows: list[Row], refs: list[str]) -> dict[st
     print(head + "\n" + "-" * len(head))
     medians = {r["who"]: statistics.median(r["times"]) for r in rows}
     ref_medians = {k: next((v for w, v in medians.items() if w.startswith(k)), None) for k in refs}
-    ours = next(r["equity"] for r in rows if r["who"].startswith("our engine, loop, 1"))
+    ours = next(r["equity"] for r in rows if r["who"].startswith("our engine, signals"))
     for r in rows:
         m = medians[r["who"]]
         ratios = "".join(
@@ -401,11 +410,23 @@ def measure_grid(platform: Platform, workers: Workers, samples: int) -> None:
     assert sorted(pairs) == sorted(GRID) and len(pairs) == 90, "the platform's grid differs"
     for r in rows:
         print(f"  {r['who']}: median {statistics.median(r['times']):.3f} s", flush=True)
-    run_row(rows, "our engine, loop, 1 process", lambda: baselines.ours_loop(bars, pairs), samples)
+    signals = baselines.signals_strategy()
     run_row(
         rows,
-        "our engine, loop, 2 processes",
-        lambda: baselines.ours_loop_processes(bars, pairs, 2),
+        "our engine, signals loop, 1 process",
+        lambda: baselines.ours_loop(bars, pairs, signals),
+        samples,
+    )
+    run_row(
+        rows,
+        "our engine, signals loop, 2 processes",
+        lambda: baselines.ours_loop_processes(bars, pairs, 2, signals),
+        samples,
+    )
+    run_row(
+        rows,
+        "our engine, next() loop (example), 1 proc",
+        lambda: baselines.ours_loop(bars, pairs),
         samples,
     )
     bt = baselines.backtesting_py_optimize(bars, pairs, samples)
@@ -424,7 +445,7 @@ def measure_grid(platform: Platform, workers: Workers, samples: int) -> None:
         f"grid, {len(pairs)} combinations; {load_line(os.cpu_count() or 0)}",
         len(pairs),
         rows,
-        ["vectorbt", "backtesting.py", "our engine, loop, 1", "compiled"],
+        ["vectorbt", "backtesting.py", "our engine, signals loop, 1", "compiled"],
     )
     two = next(r for r in rows if r["who"].startswith("platform, 2"))
     vbt = next((m for w, m in medians.items() if w.startswith("vectorbt")), None)
@@ -572,6 +593,22 @@ def _vectorbt_and_floor(
         )
 
 
+def event_driven_agrees(
+    bars: dict[str, BarSeries], pairs: list[tuple[int, int]], equity: list[float], size: int
+) -> None:
+    """The event-driven example on `size` evenly spread combinations ends where the sweep did
+    (the whole random set would take minutes: next() runs once per bar)."""
+    picked = sorted(set(np.linspace(0, len(pairs) - 1, size).astype(int).tolist()))
+    started = time.perf_counter()
+    expected = baselines.ours_loop(bars, [pairs[k] for k in picked])
+    assert expected == [equity[k] for k in picked], "the vectorized sweep differs from next()"
+    print(
+        f"  event-driven example on {len(picked)} of the combinations: same final equity "
+        f"({(time.perf_counter() - started) / len(picked) * 1000:.0f} ms per combination)",
+        flush=True,
+    )
+
+
 def measure_random(platform: Platform, workers: Workers, samples: int, combinations: int) -> None:
     series = synthetic(100_000, seed=1, symbol="MIN", step_ns=MINUTE_NS)
     load_bars("MIN", "1m", series)
@@ -596,7 +633,14 @@ def measure_random(platform: Platform, workers: Workers, samples: int, combinati
     assert len(pairs) == combinations and all(f < s for f, s in pairs)
     for r in rows:
         print(f"  {r['who']}: median {statistics.median(r['times']):.3f} s", flush=True)
-    run_row(rows, "our engine, loop, 1 process", lambda: baselines.ours_loop(bars, pairs), samples)
+    signals = baselines.signals_strategy()
+    run_row(
+        rows,
+        "our engine, signals loop, 1 process",
+        lambda: baselines.ours_loop(bars, pairs, signals),
+        samples,
+    )
+    event_driven_agrees(bars, pairs, rows[0]["equity"], EVENT_DRIVEN_SAMPLE)
     _vectorbt_and_floor(rows, bars, pairs, samples, chunk=50)
     assert_our_engine_agrees(rows)
     assert_others_close(rows, len(pairs))
@@ -605,7 +649,7 @@ def measure_random(platform: Platform, workers: Workers, samples: int, combinati
         f"random, {len(pairs):,} combinations; {load_line(os.cpu_count() or 0)}",
         len(pairs),
         rows,
-        ["vectorbt", "our engine, loop, 1", "compiled"],
+        ["vectorbt", "our engine, signals loop, 1", "compiled"],
     )
     one = medians[rows[0]["who"]]
     two = medians[rows[1]["who"]]
@@ -643,7 +687,7 @@ def main() -> None:
         strategy = strategy_create(
             owner=owner,
             name="bench-sma",
-            code=(ROOT / "strategies/examples/sma_crossover.py").read_text(),
+            code=baselines.SIGNALS_STRATEGY_FILE.read_text(),
         )
         client = APIClient()
         client.force_authenticate(owner)

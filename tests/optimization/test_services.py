@@ -14,6 +14,7 @@ from backtesting.jobs.recovery import job_recover_stale
 from backtesting.optimization.execution import optimization_chunk_execute
 from backtesting.optimization.models import Optimization, OptimizationChunk, OptimizationResult
 from backtesting.optimization.services import (
+    even_chunks,
     optimization_cancel,
     optimization_result_backtest,
     optimization_submit,
@@ -28,7 +29,9 @@ pytestmark = pytest.mark.django_db
 def test_the_sma_grid_with_fast_below_slow_runs_exactly_90_combinations(sweep):
     optimization = sweep()
     assert optimization.total == 90
-    assert optimization.chunks.count() == 4  # 25 + 25 + 25 + 15
+    # Four chunks of near-equal size (not 25 + 25 + 25 + 15): two workers end together.
+    sizes = [len(c.combinations) for c in optimization.chunks.order_by("number")]
+    assert sizes == [23, 23, 22, 22]
     optimization = run_all_chunks(optimization)
     assert optimization.status == "succeeded"
     assert optimization.progress == 1.0
@@ -36,6 +39,18 @@ def test_the_sma_grid_with_fast_below_slow_runs_exactly_90_combinations(sweep):
     assert rows.count() == 90
     assert all(r["fast"] < r["slow"] for r in rows.values_list("parameters", flat=True))
     assert sorted(rows.values_list("index", flat=True)) == list(range(90))
+
+
+@pytest.mark.parametrize(
+    ("n", "max_size", "sizes"),
+    [(90, 25, [23, 23, 22, 22]), (100, 25, [25] * 4), (7, 25, [7]), (26, 25, [13, 13]),
+     (2000, 25, [25] * 80), (0, 25, [])],
+)  # fmt: skip
+def test_chunks_are_the_fewest_within_the_size_and_differ_by_at_most_one(n, max_size, sizes):
+    bounds = even_chunks(n, max_size)
+    assert [end - begin for begin, end in bounds] == sizes
+    ends = [end for _, end in bounds]
+    assert [begin for begin, _ in bounds] == [0, *ends][: len(bounds)]  # back to back from 0
 
 
 def test_a_random_space_with_constraints_runs_exactly_the_samples_asked_for(sweep):
@@ -161,7 +176,7 @@ def test_a_redelivered_chunk_reruns_only_what_was_not_stored_and_counts_nothing_
     first_rows = {
         r.index: r.metrics for r in OptimizationResult.objects.filter(optimization=optimization)
     }
-    assert len(first_rows) == 25
+    assert len(first_rows) == 23
     # The worker died after storing 15 rows and before ending the chunk: its lease expired.
     OptimizationResult.objects.filter(optimization=optimization, index__gte=15).delete()
     OptimizationChunk.objects.filter(pk=chunk.pk).update(
@@ -179,7 +194,7 @@ def test_a_redelivered_chunk_reruns_only_what_was_not_stored_and_counts_nothing_
     monkeypatch.setattr(sandbox, "run_strategy_batch_in_sandbox", counting)
     optimization_chunk_execute(chunk_id=chunk.pk)
     optimization_chunk_execute(chunk_id=chunk.pk)  # a duplicate message: nothing to do
-    assert sets_run == [10]
+    assert sets_run == [8]
     rows = {
         r.index: r.metrics for r in OptimizationResult.objects.filter(optimization=optimization)
     }
@@ -207,7 +222,7 @@ def test_cancelling_ends_queued_chunks_at_once_and_stops_a_running_one(
     statuses = list(optimization.chunks.order_by("number").values_list("status", flat=True))
     assert statuses == ["succeeded", "cancelled", "cancelled", "cancelled"]
     assert optimization.status == "cancelled"
-    assert OptimizationResult.objects.filter(optimization=optimization).count() == 25
+    assert OptimizationResult.objects.filter(optimization=optimization).count() == 23  # chunk 0
     with pytest.raises(ConflictError):
         optimization_cancel(optimization=optimization)
 

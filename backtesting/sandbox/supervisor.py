@@ -141,9 +141,16 @@ def _pid_exits_within(pid: int, timeout: float) -> bool:
     except OSError:
         return True  # gone already; wait4 tells
     try:
-        return bool(select.select([pidfd], [], [], timeout)[0])
+        return readable_within(pidfd, timeout)
     finally:
         os.close(pidfd)
+
+
+def readable_within(fd: int, timeout: float | None) -> bool:
+    """True once `fd` is readable (or at its end), waiting at most `timeout` (None: forever)."""
+    poller = select.poll()  # not select(): a busy worker may hold descriptors above 1024
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(None if timeout is None else timeout * 1000))
 
 
 @dataclass

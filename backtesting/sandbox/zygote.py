@@ -23,7 +23,6 @@ import atexit
 import json
 import logging
 import os
-import select
 import signal
 import socket
 import subprocess
@@ -45,6 +44,7 @@ from backtesting.sandbox.supervisor import (
     JobProcess,
     Outcome,
     child_pids,
+    readable_within,
     tree_cpu_seconds,
 )
 
@@ -133,7 +133,7 @@ class Zygote:
 
     def receive(self, timeout: float | None) -> dict[str, Any] | None:
         """The zygote's next message (None: nothing within `timeout`); ZygoteLost at its end."""
-        if not select.select([self._control], [], [], timeout)[0]:
+        if not readable_within(self._control.fileno(), timeout):
             return None
         try:
             data = self._control.recv(MAX_PACKET)
@@ -174,7 +174,9 @@ class Zygote:
             self._popen.wait(STOP_GRACE_SECONDS)
         except subprocess.TimeoutExpired:
             logger.warning("sandbox zygote %s did not stop; killing it", self._popen.pid)
-        self.kill()
+            self.kill()
+        # Exited: bubblewrap's pid-namespace init, the last process of the jail, follows it.
+        self._close()
 
     def _close(self) -> None:
         self.alive = False
@@ -271,10 +273,16 @@ def zygote_start() -> None:
 def zygote_stop() -> None:
     """Stop this process's zygote (worker shutdown); no process of it is left behind."""
     global _zygote
-    with _lock:
+    # A job still running (a daemon thread at interpreter exit) must not keep us waiting: its
+    # zygote is stopped all the same, and the job ends as a lost zygote's would.
+    locked = _lock.acquire(timeout=STOP_GRACE_SECONDS)
+    try:
         if _zygote is not None and _zygote.owner_pid == os.getpid():
             _zygote.stop()
         _zygote = None
+    finally:
+        if locked:
+            _lock.release()
 
 
 def zygote_pid() -> int | None:

@@ -58,7 +58,10 @@ def main(job: Callable[[], None] | None = None) -> None:
     # never walk (and so never copy-on-write) the zygote's own objects.
     gc.collect()
     gc.freeze()
-    control.send(json.dumps({"ready": own_pid}).encode())
+    try:
+        control.send(json.dumps({"ready": own_pid}).encode())
+    except OSError:
+        os._exit(0)  # the worker stopped us while we were importing
     while True:
         try:
             _, fds, _, _ = socket.recv_fds(control, MAX_PACKET, JOB_FDS)

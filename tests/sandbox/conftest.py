@@ -60,6 +60,23 @@ def as_zygote_program(program: str) -> str:
     )
 
 
+def zygote_job_output(program: str, request: str) -> Any:
+    """Start a zygote whose children run `program`, give one job `request`, parse its stdout."""
+    started = zygote.Zygote(program)
+    try:
+        job = started.job_start()
+        job.stdin.write(request.encode())
+        job.stdin.close()
+        output = job.stdout.read()
+        exit_report = job.wait(None)
+        assert exit_report is not None and exit_report.returncode == 0, job.stderr.read()
+        job.stdout.close()
+        job.stderr.close()
+    finally:
+        started.stop()
+    return json.loads(output)
+
+
 @pytest.fixture
 def child_program(monkeypatch: pytest.MonkeyPatch, child_kind: str) -> Callable[..., None]:
     """use(program[, zygote_program]): jobs run `program` in place of the real child.

@@ -14,6 +14,8 @@ import pytest
 from backtesting.sandbox import SandboxError, SandboxLimits
 from tests.sandbox.conftest import HEADER, MARKER, SECRET, SMA_CROSS, leaked_text
 
+# Every test runs against children forked by the zygote and against fresh processes.
+pytestmark = pytest.mark.usefixtures("child_kind")
 MIB = 1024 * 1024
 CLEAN_FAIL = {"forbidden_construct", "runtime_error"}
 RESOURCE_FAIL = {"cpu_time_limit", "wall_clock_limit", "memory_limit"}

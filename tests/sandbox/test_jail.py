@@ -18,7 +18,13 @@ from backtesting.sandbox import isolation_level
 from backtesting.sandbox.isolation import CHILD_ENV, child_command, drop_to_uid, find_bwrap
 from backtesting.sandbox.limits import SandboxLimits
 from backtesting.sandbox.seccomp_filter import build_filter_bpf
-from tests.sandbox.conftest import MARKER, PROJECT_ROOT, SECRET
+from tests.sandbox.conftest import (
+    MARKER,
+    PROJECT_ROOT,
+    SECRET,
+    as_zygote_program,
+    zygote_job_output,
+)
 
 PROBE = r"""
 import sys
@@ -50,6 +56,18 @@ attempt("read_passwd", lambda: open("/etc/passwd").read(10))
 attempt("read_proc", lambda: open("/proc/1/environ").read(10))
 attempt("kill_parent", lambda: os.kill(header["parent"], 9))
 attempt("setuid_root", lambda: os.setuid(0))
+libc = ctypes.CDLL(None, use_errno=True)
+def c_call(function, *args):
+    if function(*args) == -1:
+        raise OSError(ctypes.get_errno(), function.__name__)
+    return "created"
+# IPC objects outlive a process in the jail's IPC namespace, which a zygote's children share.
+KEY, CREATE = 0x7470, 0o1600  # IPC_CREAT | 0600
+attempt("sysv_shm", lambda: c_call(libc.shmget, KEY, 4096, CREATE))
+attempt("sysv_msg", lambda: c_call(libc.msgget, KEY, CREATE))
+attempt("sysv_sem", lambda: c_call(libc.semget, KEY, 1, CREATE))
+attempt("posix_mq", lambda: c_call(libc.mq_open, b"/tp_mq", os.O_CREAT | os.O_RDWR, 0o600, None))
+attempt("sethostname", lambda: c_call(libc.sethostname, b"tp", 2))
 out["env"] = dict(os.environ)
 out["uid"] = os.getresuid()
 out["rlimits"] = {n: resource.getrlimit(getattr(resource, n))
@@ -57,10 +75,12 @@ out["rlimits"] = {n: resource.getrlimit(getattr(resource, n))
                             "RLIMIT_CPU", "RLIMIT_AS")}
 out["seccomp_mode"] = ctypes.CDLL(None).prctl(21, 0, 0, 0, 0)
 print(json.dumps(out), flush=True)
+os._exit(0)
 """
 
 
-def probe_jail(listener: socket.socket, limits: SandboxLimits) -> dict[str, Any]:
+def probe_jail(listener: socket.socket, limits: SandboxLimits, kind: str) -> dict[str, Any]:
+    """PROBE's report from a fresh jailed process, or from a child forked by a zygote."""
     header = {
         "limits": limits.to_dict(),
         "drop_uid": drop_to_uid(),
@@ -75,9 +95,11 @@ def probe_jail(listener: socket.socket, limits: SandboxLimits) -> dict[str, Any]
         import base64
 
         header["seccomp_bpf"] = base64.b64encode(program).decode()
-    argv = child_command(PROBE)
+    request = json.dumps(header) + "\n"
+    if kind == "zygote":
+        return zygote_job_output(as_zygote_program(PROBE), request)
     done = subprocess.run(
-        argv, input=json.dumps(header) + "\n", capture_output=True, text=True, timeout=30,
+        child_command(PROBE), input=request, capture_output=True, text=True, timeout=30,
         env=dict(CHILD_ENV), cwd="/tmp", check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -85,8 +107,9 @@ def probe_jail(listener: socket.socket, limits: SandboxLimits) -> dict[str, Any]
 
 
 @pytest.fixture
-def jail(listener: socket.socket, no_new_files: None) -> dict[str, Any]:
-    report = probe_jail(listener, SandboxLimits(cpu_seconds=3, memory_bytes=512 * 1024 * 1024))
+def jail(listener: socket.socket, no_new_files: None, child_kind: str) -> dict[str, Any]:
+    limits = SandboxLimits(cpu_seconds=3, memory_bytes=512 * 1024 * 1024)
+    report = probe_jail(listener, limits, child_kind)
     with pytest.raises(BlockingIOError):
         listener.accept()  # nothing ever connected to the loopback service
     return report
@@ -99,7 +122,8 @@ def test_isolation_level_on_this_host_is_reported() -> None:
 @pytest.mark.parametrize(
     "attempt",
     ["socket", "connect", "fork", "exec", "write_tmp", "write_app", "write_cwd", "mkdir",
-     "read_settings", "read_passwd", "read_proc", "kill_parent", "setuid_root"],
+     "read_settings", "read_passwd", "read_proc", "kill_parent", "setuid_root",
+     "sysv_shm", "sysv_msg", "sysv_sem", "posix_mq", "sethostname"],
 )  # fmt: skip
 def test_an_escaped_attacker_is_still_denied(jail: dict[str, Any], attempt: str) -> None:
     assert jail[attempt].startswith("denied"), jail[attempt]

@@ -16,6 +16,8 @@ from backtesting.sandbox import SandboxError, SandboxLimits, isolation, launcher
 from tests.components import component_require
 from tests.sandbox.conftest import HEADER
 
+# Every test runs against children forked by the zygote and against fresh processes.
+pytestmark = pytest.mark.usefixtures("child_kind")
 MIB = 1024 * 1024
 LEVELS = ["bubblewrap", "rlimits"]
 BURN_ITERATIONS = 3_000_000

@@ -1,0 +1,243 @@
+"""The zygote: one warm jailed process per worker process, one forked child per job.
+
+What a fork would share if we let it (memory, random state, the jail's namespaces) must not
+carry anything from one job to the next; a zygote that dies or is killed costs no job; and the
+jailed side never loads the worker's modules.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from backtesting.sandbox import SandboxError, SandboxLimits, zygote
+from tests.sandbox.conftest import HEADER, PROJECT_ROOT, SMA_CROSS
+
+MIB = 1024 * 1024
+WAIT_SECONDS = 30.0  # a bound on waiting for an event, not a timing assertion
+
+# Each child reports its pid, a value the previous child left in a module the zygote imported,
+# and one draw from each random generator the zygote had loaded before forking.
+STATE_PROBE = (
+    "import sys; sys.path.insert(0, sys.argv[1])\n"
+    "import json, os, random\n"
+    "import numpy.random\n"
+    "from backtesting.sandbox import runner, zygote_jailed\n"
+    "def job():\n"
+    "    report = {'pid': os.getpid(), 'left': getattr(runner, 'LEFT_BY_A_JOB', None),\n"
+    "              'random': random.random(), 'numpy': numpy.random.random()}\n"
+    "    runner.LEFT_BY_A_JOB = os.getpid()\n"
+    "    os.write(1, json.dumps(report).encode())\n"
+    "    os._exit(0)\n"
+    "zygote_jailed.main(job)\n"
+)
+
+# Module-level and class-level values a strategy writes: a second job must not see them.
+REMEMBERS = HEADER + (
+    "RUNS = []\n"
+    "class Remembers(Strategy):\n"
+    "    seen = []\n"
+    "    def init(self):\n"
+    "        RUNS.append(1)\n"
+    "        self.seen.append(1)\n"
+    "        print(len(RUNS), len(self.seen))\n"
+    "    def next(self):\n"
+    "        pass\n"
+)
+SPIN = HEADER + (
+    "class Spin(Strategy):\n    def next(self):\n        while True:\n            pass\n"
+)
+
+
+@pytest.fixture(autouse=True)
+def fresh_zygote(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test starts with the zygote on and none running yet."""
+    monkeypatch.setenv(zygote.ENABLED_VARIABLE, "1")
+    zygote.zygote_stop()
+
+
+def two_jobs_from_one_zygote(program: str) -> list[dict[str, Any]]:
+    started = zygote.Zygote(program)
+    try:
+        reports = []
+        for _ in range(2):
+            job = started.job_start()
+            job.stdin.close()
+            reports.append(json.loads(job.stdout.read()))
+            exit_report = job.wait(None)
+            assert exit_report is not None and exit_report.returncode == 0
+            for stream in (job.stdout, job.stderr):
+                stream.close()
+    finally:
+        started.stop()
+    return reports
+
+
+def test_a_child_is_never_reused_and_sees_nothing_the_previous_one_left() -> None:
+    first, second = two_jobs_from_one_zygote(STATE_PROBE)
+    assert first["pid"] != second["pid"]
+    assert first["left"] is None and second["left"] is None
+
+
+def test_each_child_draws_its_own_random_numbers() -> None:
+    # A fork copies the generators' state: without reseeding, both children draw the same.
+    first, second = two_jobs_from_one_zygote(STATE_PROBE)
+    assert first["random"] != second["random"]
+    assert first["numpy"] != second["numpy"]
+
+
+def test_values_a_strategy_writes_are_unset_in_the_next_job(
+    run: Callable[..., dict[str, Any]],
+) -> None:
+    assert run(REMEMBERS)["sandbox"]["logs"] == "1 1\n"
+    assert zygote.zygote_pid() is not None, "the job ran in the zygote's child"
+    assert run(REMEMBERS)["sandbox"]["logs"] == "1 1\n"
+
+
+def test_the_jailed_side_imports_none_of_the_workers_modules() -> None:
+    probe = (
+        "import sys; sys.path.insert(0, sys.argv[1])\n"
+        "from backtesting.sandbox import child, zygote_jailed\n"
+        "print(sorted(m for m in sys.modules if m.startswith('backtesting.sandbox.')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", probe, str(PROJECT_ROOT)],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    loaded = {name.rsplit(".", 1)[1] for name in json.loads(done.stdout.replace("'", '"'))}
+    worker_side = {"launcher", "isolation", "supervisor", "zygote", "batch", "results"}
+    assert not loaded & worker_side
+    assert {"child", "runner", "batch_runner", "zygote_jailed"} <= loaded
+
+
+def test_a_killed_job_takes_its_zygote_along_and_a_new_one_serves_the_next_job(
+    run: Callable[..., dict[str, Any]],
+) -> None:
+    run(SMA_CROSS)
+    first = zygote.zygote_pid()
+    assert first is not None
+    with pytest.raises(SandboxError) as caught:
+        run(SPIN, limits=SandboxLimits(cpu_seconds=30, wall_seconds=1.5, memory_bytes=512 * MIB))
+    assert caught.value.code == "wall_clock_limit"
+    assert not Path(f"/proc/{first}").exists(), "the old zygote was killed and reaped"
+    second = zygote.zygote_pid()
+    assert second is not None and second != first, "its successor started at once"
+    assert run(SMA_CROSS)["sandbox"]["logs"] == ""
+    assert zygote.zygote_pid() == second
+
+
+def test_a_zygote_that_died_costs_no_job(
+    run: Callable[..., dict[str, Any]], caplog: pytest.LogCaptureFixture
+) -> None:
+    baseline = run(SMA_CROSS)
+    dead = zygote.zygote_pid()
+    assert dead is not None
+    os.killpg(dead, signal.SIGKILL)  # as the OOM killer or an operator would
+    with caplog.at_level(logging.WARNING, logger="backtesting.sandbox.zygote"):
+        again = run(SMA_CROSS)
+    assert again["statistics"] == baseline["statistics"]
+    assert "running the job in a fresh process" in caplog.text
+    assert zygote.zygote_pid() not in {None, dead}, "a new zygote replaced it"
+
+
+def test_a_second_job_while_the_zygote_is_busy_runs_in_a_fresh_process(
+    run: Callable[..., dict[str, Any]],
+) -> None:
+    baseline = run(SMA_CROSS)
+    results: list[dict[str, Any]] = []
+    threads = [threading.Thread(target=lambda: results.append(run(SMA_CROSS))) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [r["statistics"] for r in results] == [baseline["statistics"]] * 2
+
+
+@pytest.mark.parametrize("ready", [True, False], ids=["ready", "still_importing"])
+def test_stopping_leaves_no_process_behind(ready: bool) -> None:
+    zygote.zygote_start()
+    pid = zygote.zygote_pid()
+    assert pid is not None and zygote._zygote is not None
+    if ready:
+        zygote._zygote.wait_ready()
+    tree = process_tree(pid)
+    assert len(tree) >= 2, tree  # bwrap, and the zygote (with bwrap's init under bubblewrap)
+    zygote.zygote_stop()
+    assert zygote.zygote_pid() is None
+    wait_for(lambda: not live(tree), f"the zygote's processes {live(tree)} to end")
+
+
+def test_the_zygote_reports_the_isolation_level_unchanged(
+    run: Callable[..., dict[str, Any]],
+) -> None:
+    from backtesting.sandbox import isolation_level
+
+    assert run(SMA_CROSS)["sandbox"]["isolation_level"] == isolation_level()
+
+
+def test_a_fork_of_the_worker_does_not_use_or_stop_its_parents_zygote(
+    run: Callable[..., dict[str, Any]],
+) -> None:
+    zygote.zygote_start()
+    parent_zygote = zygote.zygote_pid()
+    pid = os.fork()
+    if pid == 0:  # the forked process (a pool process forked by Celery's main one)
+        code = 0 if zygote.zygote_pid() is None else 1
+        zygote.zygote_stop()  # must leave the parent's zygote alone
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, "the fork saw its parent's zygote as its own"
+    assert zygote.zygote_pid() == parent_zygote
+    assert run(SMA_CROSS)["sandbox"]["logs"] == "", "the parent's zygote still serves"
+
+
+def test_the_first_job_is_served_by_a_zygote_started_before_it(
+    run: Callable[..., dict[str, Any]],
+) -> None:
+    zygote.zygote_start()  # what a pool process does as it starts
+    started = zygote.zygote_pid()
+    run(SMA_CROSS)
+    assert zygote.zygote_pid() == started
+
+
+def live(pids: list[int]) -> list[int]:
+    """Those of `pids` still running. An exited process whose parent is gone stays a zombie
+    until the host's init reaps it (in some containers, never): it holds nothing and runs
+    nothing, so it does not count."""
+    running = []
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state not in {"Z", "X"}:
+            running.append(pid)
+    return running
+
+
+def wait_for(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting: {what}")
+        time.sleep(0.05)
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its descendants, read from /proc."""
+    found = [pid]
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            found += process_tree(int(child))
+    return found

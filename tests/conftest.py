@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 # Host components (Chromium, bubblewrap, seccomp): fail in CI, skip loudly elsewhere.
 from tests.components import (  # noqa: F401 - pytest finds hooks by name here
+    components_required,
     pytest_configure,
     pytest_runtest_setup,
     pytest_terminal_summary,
@@ -15,6 +18,17 @@ from tests.components import (  # noqa: F401 - pytest finds hooks by name here
 
 # `pytester` runs the test of that mechanism (tests/test_components.py).
 pytest_plugins = ["pytester"]
+
+# Property tests (hypothesis): CI derandomizes, so a failure there fails the same way on
+# every rerun and on a laptop with HYPOTHESIS_PROFILE=ci; both profiles print the failing
+# example's `@reproduce_failure` blob. No deadline: a loaded 2-core box is slow at random.
+hypothesis_settings.register_profile(
+    "ci", derandomize=True, database=None, deadline=None, print_blob=True
+)
+hypothesis_settings.register_profile("dev", deadline=None, print_blob=True)
+hypothesis_settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if components_required() else "dev")
+)
 
 if TYPE_CHECKING:
     from rest_framework.test import APIClient

@@ -126,6 +126,11 @@ def _check_invariants(result: Any, bars: BarSeries) -> None:
     if total_borrow == 0.0:
         np.testing.assert_allclose(result.equity, equity[s:], rtol=0, atol=tol)
         np.testing.assert_allclose(result.cash, cash[s:], rtol=0, atol=tol)
+    # With borrow too: the engine's own cash plus the replayed position at the close.
+    marked = result.cash + units[s:] * bars.close[s:]
+    np.testing.assert_allclose(result.equity, marked, rtol=0, atol=tol)
+    if not result.spec.allow_short:  # no bar may end holding a short position
+        assert units.min() >= -1e-9, f"short {units.min()} units with shorting off"
     net = sum(t["net_pnl"] for t in result.trades)
     assert math.isclose(result.spec.initial_cash + net, result.equity[-1], abs_tol=tol)
     for o in result.orders:

@@ -28,7 +28,7 @@ from pathlib import Path
 #   password, a webhook URL that resolves to a private address, a duplicate name);
 # - negative_data_rejection wants every schema-invalid value refused, but DRF's fields
 #   coerce by design (`0` is a boolean `false`, `?page=` is the first page, an empty
-#   filter is no filter), as documented in docs/api.md.
+#   filter is no filter). docs/testing.md lists both.
 CHECKS = (
     "not_a_server_error",
     "status_code_conformance",

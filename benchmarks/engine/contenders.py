@@ -1,11 +1,21 @@
-"""The implementations timed side by side: ours (two styles), vectorbt and a compiled floor.
+"""The implementations timed side by side, all running one strategy with one result.
 
-Every contender runs the same logic: long-only SMA(fast)/SMA(slow) crossover, the decision at
-a bar's close filled at the next open, all-in sizing, 0.1% commission on both sides.
+The strategy: a cross of SMA(10) above SMA(20) at bar i's close (fast[i-1] <= slow[i-1] and
+fast[i] > slow[i]) buys at bar i+1's open; a cross below sells the whole position at the next
+open. Long only, whole shares, 0.2 % commission on both sides, 100,000 cash. One instrument
+invests all of its equity (as backtesting.py sizes ``buy()``: 1 - machine epsilon of it); a
+portfolio gives each of its N instruments 1/N of the equity at the time of the fill. Every
+contender must end on the same final equity: run.py asserts it, so a table never compares
+different work.
+
+backtesting.py runs in bt_worker.py (its import name clashes with our package); the compiled
+floor is in floor.py.
 """
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -13,16 +23,25 @@ import numpy as np
 from backtesting.engine import BacktestSpec, BarSeries, CostModel, Param, Strategy, run_backtest
 from backtesting.engine import indicators as ta
 from backtesting.engine.strategy import crossover, crossunder
+from benchmarks.engine.floor import floor_function
 
-COMMISSION = 0.001
-SPEC = BacktestSpec(costs=CostModel(commission_pct=COMMISSION), fractional_units=True)
+COMMISSION = 0.002
+CASH = 100_000.0
+FAST, SLOW = 10, 20
+FULL_EQUITY = 1 - sys.float_info.epsilon  # backtesting.py's default buy() size
+SPEC = BacktestSpec(initial_cash=CASH, costs=CostModel(commission_pct=COMMISSION))
+
+
+def share_of(n_symbols: int) -> float:
+    """The fraction of equity one instrument's entry invests."""
+    return FULL_EQUITY if n_symbols == 1 else 1.0 / n_symbols
 
 
 class SmaCross(Strategy):
-    """What a user writes (the event-driven contender, user ``next()`` included)."""
+    """What a user writes: the event-driven contender, its ``next()`` called on every bar."""
 
-    fast = Param(10, min=2)
-    slow = Param(20, min=3)
+    fast = Param(FAST, min=2)
+    slow = Param(SLOW, min=3)
 
     def init(self) -> None:
         self.f = self.I(ta.sma, self.data.close, self.fast)
@@ -30,36 +49,46 @@ class SmaCross(Strategy):
 
     def next(self) -> None:
         if crossover(self.f, self.s):
-            self.buy()
+            self.buy(fraction=FULL_EQUITY)
         elif crossunder(self.f, self.s):
             self.close()
 
 
-class SmaCrossSignals(Strategy):
-    """The vectorized contender: hold while fast > slow."""
+def held_between_crosses(fast: np.ndarray, slow: np.ndarray, share: float) -> np.ndarray:
+    """``share`` from each cross up until the next cross down, else 0: the same trades as
+    SmaCross's ``next()`` (a target acts on the bar where it changes)."""
+    events = np.where(ta.crossover(fast, slow), share, np.nan)
+    events[ta.crossunder(fast, slow)] = 0.0
+    seen = np.where(np.isnan(events), 0, np.arange(len(events)))
+    held = events[np.maximum.accumulate(seen)]
+    return np.nan_to_num(held)  # NaN before the first cross: nothing held
 
-    fast = Param(10, min=2)
-    slow = Param(20, min=3)
+
+class SmaCrossSignals(Strategy):
+    """The vectorized contender: the same strategy written with ``signals()``."""
+
+    fast = Param(FAST, min=2)
+    slow = Param(SLOW, min=3)
 
     def signals(self, data: Any) -> np.ndarray:
         f = self.I(ta.sma, data.close, self.fast)
         s = self.I(ta.sma, data.close, self.slow)
-        return (f > s).astype(np.float64)
+        return held_between_crosses(f, s, FULL_EQUITY)
 
 
 class PortfolioCross(Strategy):
-    """Event-driven portfolio: each instrument gets 1/N of the equity while fast > slow."""
+    """Event-driven portfolio: each instrument's entry invests 1/N of the equity."""
 
     def init(self) -> None:
         self.pairs = [
             (
                 sym,
-                self.I(ta.sma, self.datas[sym].close, 10),
-                self.I(ta.sma, self.datas[sym].close, 20),
+                self.I(ta.sma, self.datas[sym].close, FAST),
+                self.I(ta.sma, self.datas[sym].close, SLOW),
             )
             for sym in self.symbols
         ]
-        self.share = 1.0 / len(self.symbols)
+        self.share = share_of(len(self.symbols))
 
     def next(self) -> None:
         for sym, f, s in self.pairs:
@@ -70,13 +99,15 @@ class PortfolioCross(Strategy):
 
 
 class PortfolioSignals(Strategy):
+    """The vectorized portfolio: the same trades as PortfolioCross."""
+
     def signals(self, data: Any) -> dict[str, np.ndarray]:
-        share = 1.0 / len(self.symbols)
+        share = share_of(len(self.symbols))
         out = {}
         for sym in self.symbols:
             close = self.datas[sym].close
-            f, s = self.I(ta.sma, close, 10), self.I(ta.sma, close, 20)
-            out[sym] = np.where(f > s, share, 0.0)
+            f, s = self.I(ta.sma, close, FAST), self.I(ta.sma, close, SLOW)
+            out[sym] = held_between_crosses(f, s, share)
         return out
 
 
@@ -90,7 +121,70 @@ def ours_vectorized(bars: dict[str, BarSeries]) -> float:
     return run_backtest(SPEC, bars, cls).final_equity
 
 
+def floor(bars: dict[str, BarSeries]) -> float:
+    _, fn = floor_function()
+    open_ = np.vstack([b.open for b in bars.values()])
+    close = np.vstack([b.close for b in bars.values()])
+    return float(fn(open_, close, FAST, SLOW, share_of(len(bars)), CASH, COMMISSION))
+
+
 # ----------------------------------------------------------------------------- vectorbt
+
+
+def vectorbt(bars: dict[str, BarSeries]) -> float:
+    return _vectorbt(bars, stats=False)
+
+
+def vectorbt_with_stats(bars: dict[str, BarSeries]) -> float:
+    """vectorbt plus its statistics: like for like with ours, which always computes them."""
+    return _vectorbt(bars, stats=True)
+
+
+def _vectorbt(bars: dict[str, BarSeries], stats: bool) -> float:
+    """vectorbt's own recipe: its MA indicator and crossings, then a portfolio simulation."""
+    import pandas as pd
+    import vectorbt as vbt
+
+    first = next(iter(bars.values()))
+    # tz-naive (UTC): a tz-aware index makes vectorbt convert it to objects on every wrap.
+    index = pd.to_datetime(first.timestamps)
+    close = pd.DataFrame({s: b.close for s, b in bars.items()}, index=index)
+    open_ = pd.DataFrame({s: b.open for s, b in bars.items()}, index=index)
+    fast = vbt.MA.run(close, FAST, short_name="fast")
+    slow = vbt.MA.run(close, SLOW, short_name="slow")
+    # Decided at bar t's close, filled at bar t+1's open: the signals move one bar later.
+    entries = fast.ma_crossed_above(slow).shift(1, fill_value=False)
+    exits = fast.ma_crossed_below(slow).shift(1, fill_value=False)
+    entries.columns = exits.columns = close.columns  # drop the indicators' parameter levels
+    common = {
+        "price": open_,
+        "fees": COMMISSION,
+        "init_cash": CASH,
+        "size_granularity": 1.0,  # whole shares
+        "freq": pd.Timedelta(int(first.timestamps[1] - first.timestamps[0]), "ns"),
+    }
+    if len(bars) == 1:
+        pf = vbt.Portfolio.from_signals(close, entries, exits, size=np.inf, **common)
+    else:
+        # 1/N of the group's value at the fill bar's open, commission inside that budget (as
+        # ours sizes it); from_signals has no size relative to the whole value, from_orders
+        # does. Columns are filled in symbol order, like our submit order, and the value is
+        # updated after each fill (a commission paid lowers the next order's budget).
+        share = share_of(len(bars)) / (1.0 + COMMISSION)
+        size = np.where(entries, share, np.where(exits, 0.0, np.nan))
+        pf = vbt.Portfolio.from_orders(
+            close,
+            pd.DataFrame(size, index=index, columns=close.columns),
+            size_type="targetpercent",
+            val_price=open_,
+            cash_sharing=True,
+            group_by=True,
+            update_value=True,
+            **common,
+        )
+    if stats:
+        pf.stats(silence_warnings=True)
+    return float(np.asarray(pf.value()).reshape(-1)[-1])
 
 
 def vectorbt_available() -> bool:
@@ -101,38 +195,11 @@ def vectorbt_available() -> bool:
     return True
 
 
-def run_vectorbt_with_stats(bars: dict[str, BarSeries]) -> float:
-    """vectorbt plus its statistics: like for like with ours, which always computes them."""
-    return run_vectorbt(bars, stats=True)
-
-
-def run_vectorbt(bars: dict[str, BarSeries], stats: bool = False) -> float:
-    import pandas as pd
-    import vectorbt as vbt
-
-    close = pd.DataFrame({s: b.close for s, b in bars.items()})
-    open_ = pd.DataFrame({s: b.open for s, b in bars.items()})
-    fast = close.rolling(10).mean()
-    slow = close.rolling(20).mean()
-    above = fast > slow
-    # Decided at bar t's close, executed at bar t+1's open: shift the signals by one bar.
-    entries = (above & ~above.shift(1, fill_value=False)).shift(1, fill_value=False)
-    exits = (~above & above.shift(1, fill_value=False)).shift(1, fill_value=False)
-    many = len(bars) > 1
-    pf = vbt.Portfolio.from_signals(
-        close,
-        entries,
-        exits,
-        price=open_,
-        fees=COMMISSION,
-        init_cash=SPEC.initial_cash,
-        size=1.0 / len(bars) if many else np.inf,
-        size_type="percent" if many else "amount",
-        cash_sharing=many,
-        group_by=True if many else None,
-        freq=pd.Timedelta(int(np.diff(next(iter(bars.values())).timestamps[:2])[0]), "ns"),
-    )
-    if stats:
-        pf.stats(silence_warnings=True)
-    value = pf.value()
-    return float(np.asarray(value).reshape(-1)[-1])
+# The contenders run in-process by sample.py (backtesting.py is bt_worker.py's).
+RUNNERS: dict[str, Callable[[dict[str, BarSeries]], float]] = {
+    "ours-event": ours_event,
+    "ours-vectorized": ours_vectorized,
+    "vectorbt": vectorbt,
+    "vectorbt-stats": vectorbt_with_stats,
+    "floor": floor,
+}

@@ -61,3 +61,35 @@ def load_csv(path: Path, symbol: str = "REAL") -> BarSeries:
         col("close"),
         col("volume"),
     )
+
+
+def save_bars(path: Path, bars: dict[str, BarSeries]) -> None:
+    """One .npz per case, read by every contender's fresh process (aligned: one time axis)."""
+    series = list(bars.values())
+    fields = {
+        f: np.vstack([getattr(b, f) for b in series])
+        for f in ("open", "high", "low", "close", "volume")
+    }
+    fields.update(symbols=np.array(list(bars)), ts=series[0].timestamps)
+    np.savez(path, **fields)  # type: ignore[arg-type]  # the stub reads **kwds as a flag
+
+
+def load_bars(path: Path) -> dict[str, BarSeries]:
+    d = np.load(path)
+    return {
+        str(sym): BarSeries(
+            str(sym), d["ts"], d["open"][k], d["high"][k], d["low"][k], d["close"][k],
+            d["volume"][k],
+        )
+        for k, sym in enumerate(d["symbols"])
+    }  # fmt: skip
+
+
+def head(bars: dict[str, BarSeries], n: int) -> dict[str, BarSeries]:
+    """The first ``n`` bars of every instrument (the warm-up call's input)."""
+    return {
+        s: BarSeries(
+            s, b.timestamps[:n], b.open[:n], b.high[:n], b.low[:n], b.close[:n], b.volume[:n]
+        )
+        for s, b in bars.items()
+    }

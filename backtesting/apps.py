@@ -24,6 +24,7 @@ def _register_job_kinds() -> None:
     task's name and queue, and what follows a final state.
     """
     from backtesting.execution import backtest_finish_effects
+    from backtesting.jobs.lifecycle import queue_depths_refresh
     from backtesting.jobs.recovery import jobs_recover_stale_if_due
     from backtesting.jobs.registry import JobKind, job_kind_register
     from backtesting.models import Backtest
@@ -55,5 +56,12 @@ def _register_job_kinds() -> None:
             name="job-recovery",
             run=lambda hostname: jobs_recover_stale_if_due(owner=hostname),
             interval=lambda: settings.BACKTEST_RECOVERY_INTERVAL_SECONDS,
+        )
+    )
+    register_worker_service(
+        WorkerService(
+            name="queue-depth",
+            run=queue_depths_refresh,
+            interval=lambda: settings.JOB_QUEUE_DEPTH_INTERVAL_SECONDS,
         )
     )

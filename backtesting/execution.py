@@ -18,6 +18,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -36,7 +37,7 @@ from backtesting.jobs.bounds import (
     MAX_LOG_CHARS,
     text_bound,
 )
-from backtesting.jobs.lifecycle import ClaimOutcome, JobClaim, job_claim, queue_depth_refresh
+from backtesting.jobs.lifecycle import ClaimOutcome, JobClaim, job_claim_row
 from backtesting.models import Backtest, BacktestResult, BacktestStatus, Trade
 from backtesting.notifications.services import notifications_enqueue
 from backtesting.results import ResultNotStorableError, trades_from_result
@@ -47,22 +48,27 @@ logger = logging.getLogger(__name__)
 
 
 def backtest_execute(*, backtest_id: int) -> Backtest | None:
-    """Claim, run and store one backtest; returns the row in its final state.
+    """backtest_run, then the row in its final state (None if the row is gone)."""
+    backtest_run(backtest_id=backtest_id)
+    return Backtest.objects.filter(pk=backtest_id).first()
 
-    Returns None if the row is gone. A row that is finished, cancelled or owned by a live
-    worker is returned untouched; one whose owner already runs their share stays `queued` and
-    comes back later (see backtesting.jobs.lifecycle). A result that cannot be stored ends the
-    job `failed` (`result_not_storable`), never retried. Database/broker errors propagate so
-    the task can retry them.
+
+def backtest_run(*, backtest_id: int) -> None:
+    """Claim, run and store one backtest (what the task does).
+
+    A row that is finished, cancelled, gone or owned by a live worker is left untouched; one
+    whose owner already runs their share stays `queued` and comes back later (see
+    backtesting.jobs.lifecycle). A result that cannot be stored ends the job `failed`
+    (`result_not_storable`), never retried. Database/broker errors propagate so the task can
+    retry them.
     """
-    claim = _claim(backtest_id)
-    if claim is None:
-        return Backtest.objects.filter(pk=backtest_id).first()
-    backtest = Backtest.objects.select_related("strategy_version").get(pk=backtest_id)
+    claimed = _claim(backtest_id)
+    if claimed is None:
+        return
+    backtest, claim = claimed
     metrics.QUEUE_WAIT.labels(backtest.queue).observe(
         max(((backtest.started_at or backtest.queued_at) - backtest.queued_at).total_seconds(), 0.0)
     )
-    queue_depth_refresh(backtest.queue)
     try:
         _run_and_store(backtest, claim)
     except SoftTimeLimitExceeded:
@@ -80,14 +86,16 @@ def backtest_execute(*, backtest_id: int) -> Backtest | None:
     except BaseException:
         claim.release()  # give the row back so the retry can claim it without waiting
         raise
-    return Backtest.objects.filter(pk=backtest_id).first()
 
 
-def _claim(backtest_id: int) -> JobClaim | None:
+def _claim(backtest_id: int) -> tuple[Backtest, JobClaim] | None:
+    """The claimed row with its strategy version (the claim's own read), or None."""
     token = uuid.uuid4().hex
-    outcome = job_claim(Backtest, job_id=backtest_id, token=token)
+    outcome, backtest = job_claim_row(
+        Backtest, job_id=backtest_id, token=token, related=("strategy_version",)
+    )
     if outcome is ClaimOutcome.CLAIMED:
-        return JobClaim(Backtest, backtest_id, token)
+        return backtest, JobClaim(Backtest, backtest_id, token)
     if outcome is ClaimOutcome.NOT_CLAIMABLE:
         # A duplicate message (Redis redelivery, a recovery re-publish racing the original)
         # must be a no-op, not a retry loop: if the owner dies, the sweep publishes again.
@@ -116,13 +124,13 @@ def _run_and_store(backtest: Backtest, claim: JobClaim) -> None:
     if claim.lost:
         raise sandbox.SandboxCancelledError()
     n_bars = sum(len(b) for b in bars.values())
-    with _timed(timings, "write_ms"):
-        stored = _store_result(backtest, claim, result, (fingerprint, versions, n_bars), timings)
-    if stored:
-        # The write's own duration is only known now; one more tiny UPDATE records it.
-        BacktestResult.objects.filter(backtest_id=backtest.pk).update(timings=timings)
+    write_started = time.perf_counter()
+    finished_at = _store_result(
+        backtest, claim, result, (fingerprint, versions, n_bars), (timings, write_started)
+    )
+    if finished_at is not None:
         metrics.BARS_PROCESSED.inc(n_bars)
-        backtest_finish_effects(backtest.pk, BacktestStatus.SUCCEEDED)
+        _finish_effects(backtest.pk, BacktestStatus.SUCCEEDED, backtest.started_at, finished_at)
         # The bars are in memory now: the page's first visit need not load them again.
         backtest_charts_prepare(backtest_id=backtest.pk, bars=bars)
 
@@ -155,8 +163,8 @@ def _store_result(
     claim: JobClaim,
     result: dict[str, Any],
     provenance: tuple[str, dict[str, int], int],
-    timings: dict[str, float],
-) -> bool:
+    timings: tuple[dict[str, float], float],
+) -> datetime | None:
     """_store_success, where any failure but an outage means the result cannot be stored.
 
     Such a failure (a value too long or out of range for its column, a constraint, a result of
@@ -176,29 +184,39 @@ def _store_result(
         raise ResultNotStorableError(reason) from exc
 
 
+_RESULT_FIELDS = (
+    "metrics", "timestamps", "equity", "drawdown", "indicators", "indicator_values", "timings",
+    "sandbox_log",
+)  # fmt: skip
+
+
 def _store_success(
     backtest: Backtest,
     claim: JobClaim,
     result: dict[str, Any],
     provenance: tuple[str, dict[str, int], int],
-    timings: dict[str, float],
-) -> bool:
+    timings: tuple[dict[str, float], float],
+) -> datetime | None:
+    """Write the outcome in one transaction: the row `succeeded`, its trades, its result.
+
+    Returns the finish time, or None when the run was no longer ours (nothing is written).
+    `timings` is (the phases so far, when the write began): the result row, the transaction's
+    last statement, records the write's time up to itself (`write_ms`).
+    """
     fingerprint, versions, n_bars = provenance
+    phases, write_started = timings
+    trades = trades_from_result(backtest.pk, result["trades"])
     result_row = BacktestResult(
         backtest_id=backtest.pk,
         metrics=result["statistics"],
         **curve_encode(result["equity_curve"]),
         **indicators_encode(result.get("indicators")),
-        timings=timings,
         sandbox_log=text_bound((result.get("sandbox") or {}).get("logs", ""), MAX_LOG_CHARS),
     )
-    trades = trades_from_result(backtest.pk, result["trades"])
     with transaction.atomic():
-        # Trades of an earlier, interrupted attempt are dropped first: with the unique
-        # (backtest, seq) constraint this makes the write exactly-once per backtest.
-        Trade.objects.filter(backtest_id=backtest.pk).delete()
-        Trade.objects.bulk_create(trades, batch_size=1000)
-        updated = claim.mark_succeeded(
+        # First, so a run that is no longer ours (cancelled, deleted or re-claimed meanwhile)
+        # writes nothing: its results must not land.
+        finished_at = claim.mark_succeeded(
             engine_version=result["engine_version"],
             code_sha256=backtest.strategy_version.code_sha256,
             data_fingerprint=fingerprint,
@@ -206,25 +224,49 @@ def _store_success(
             data_versions=versions,
             bars_processed=n_bars,
         )
-        if not updated:
-            # Cancelled, deleted or re-claimed meanwhile: this attempt's results must not land.
-            transaction.set_rollback(True)
-            return False
-        result_row.save()  # after the row is ours: UPDATE, else INSERT, so a redelivery overwrites
-    return True
+        if finished_at is None:
+            return None
+        # Trades of an earlier attempt are dropped first: with the unique (backtest, seq)
+        # constraint this makes the write exactly-once per backtest.
+        Trade.objects.filter(backtest_id=backtest.pk).delete()
+        Trade.objects.bulk_create(trades, batch_size=1000)
+        phases["write_ms"] = _elapsed_ms(write_started)
+        result_row.timings = phases
+        # One statement whether or not an earlier attempt left a row: a redelivery overwrites.
+        BacktestResult.objects.bulk_create(
+            [result_row],
+            update_conflicts=True,
+            unique_fields=["backtest"],
+            update_fields=list(_RESULT_FIELDS),
+        )
+    return finished_at
 
 
 def backtest_finish_effects(backtest_id: int, status: str) -> None:
     """Metrics, the cancel flag's cleanup and notifications, once a row reached a final state."""
     row = Backtest.objects.filter(pk=backtest_id).values("started_at", "finished_at").first()
-    if row and row["started_at"] and row["finished_at"]:
-        metrics.RUN_TIME.labels(status).observe(
-            (row["finished_at"] - row["started_at"]).total_seconds()
-        )
+    _finish_effects(backtest_id, status, *((row["started_at"], row["finished_at"]) if row else ()))
+
+
+def _finish_effects(
+    backtest_id: int,
+    status: str,
+    started_at: datetime | None = None,
+    finished_at: datetime | None = None,
+) -> None:
+    if started_at and finished_at:
+        metrics.RUN_TIME.labels(status).observe((finished_at - started_at).total_seconds())
     metrics.BACKTESTS.labels(status).inc()
-    soft_delete(cancel_flag_key(backtest_id))
+    if status == BacktestStatus.CANCELLED:
+        # Only a cancel leaves a flag worth removing; one set too late for another ending
+        # expires on its own (job ids are never reused), so success costs no cache round trip.
+        soft_delete(cancel_flag_key(backtest_id))
     logger.info("backtest finished", extra={"backtest_id": backtest_id, "status": status})
     notifications_enqueue(backtest_id=backtest_id)
+
+
+def _elapsed_ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)
 
 
 class _timed:
@@ -235,4 +277,4 @@ class _timed:
         self.started = time.perf_counter()
 
     def __exit__(self, *exc: object) -> None:
-        self.into[self.key] = round((time.perf_counter() - self.started) * 1000, 2)
+        self.into[self.key] = _elapsed_ms(self.started)

@@ -140,7 +140,7 @@ class BacktestResult(models.Model):
 
     The equity and drawdown series are compact arrays (layout in backtesting.curves),
     null when the run stored no curve. Written in the transaction that marks the job
-    `succeeded` (its write time is added to `timings` just after).
+    `succeeded`, as its last statement (`timings["write_ms"]` is the write up to it).
     """
 
     backtest = models.OneToOneField(

@@ -17,7 +17,7 @@ from kombu.exceptions import OperationalError as BrokerOperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from backtesting.execution import backtest_execute
+from backtesting.execution import backtest_run
 from backtesting.models import DeadLetterKind
 from backtesting.notifications.services import (
     backtest_email_send,
@@ -56,7 +56,7 @@ def _request_id(task: Task) -> str:
 )
 def backtest_execute_task(self: Task, backtest_id: int) -> None:
     try:
-        backtest_execute(backtest_id=backtest_id)
+        backtest_run(backtest_id=backtest_id)
     except TRANSIENT_ERRORS as exc:
         if self.request.retries >= (self.max_retries or 0):
             _dead_letter(self, DeadLetterKind.BACKTEST, [backtest_id], exc, backtest_id=backtest_id)

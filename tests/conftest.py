@@ -83,7 +83,8 @@ def owner_client(owner) -> APIClient:
 
 @pytest.fixture(autouse=True)
 def _isolated_cache():
-    """Each test starts with an empty cache (rate-limit counters, breaker state, heartbeats)."""
+    """Each test starts with an empty cache (rate-limit counters, breaker state, heartbeats),
+    and so does this process's own memory of bars (ids and versions repeat between tests)."""
     from django.conf import settings
 
     if not settings.configured:  # plain-pytest runs of the engine and sandbox suites
@@ -91,9 +92,13 @@ def _isolated_cache():
         return
     from django.core.cache import cache
 
+    from backtesting.marketdata.selectors import bars_local_cache_clear
+
     cache.clear()
+    bars_local_cache_clear()
     yield
     cache.clear()
+    bars_local_cache_clear()
 
 
 @pytest.fixture

@@ -412,6 +412,8 @@ BACKTEST_FAIRNESS_DEFER_SECONDS = env.float("BACKTEST_FAIRNESS_DEFER_SECONDS", d
 # waiting out its backoff gets an immediate duplicate.
 BACKTEST_RECOVERY_INTERVAL_SECONDS = env.float("BACKTEST_RECOVERY_INTERVAL_SECONDS", default=15.0)
 BACKTEST_REQUEUE_AFTER_SECONDS = env.float("BACKTEST_REQUEUE_AFTER_SECONDS", default=45.0)
+# How often every worker sets the queue-depth gauge (tradeplatform_queue_depth) from the rows.
+JOB_QUEUE_DEPTH_INTERVAL_SECONDS = env.float("JOB_QUEUE_DEPTH_INTERVAL_SECONDS", default=5.0)
 # Webhooks: HTTPS only outside dev/test; private/loopback targets only if an operator allows.
 WEBHOOK_REQUIRE_HTTPS = env.bool("WEBHOOK_REQUIRE_HTTPS", default=IS_STRICT)
 WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env.bool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", default=False)
@@ -623,6 +625,9 @@ MARKETDATA_MAX_UPLOAD_BYTES = env.int("MARKETDATA_MAX_UPLOAD_BYTES", default=50 
 # size cap only bound memory (a cached million-bar series is ~48 MB of raw column bytes).
 MARKETDATA_CACHE_TIMEOUT = env.int("MARKETDATA_CACHE_TIMEOUT", default=6 * 3600)
 MARKETDATA_CACHE_MAX_BYTES = env.int("MARKETDATA_CACHE_MAX_BYTES", default=64 * 1024 * 1024)
+# Each process also keeps the series it read last in memory, up to this many bytes of arrays:
+# a worker running the same data again makes no cache round trip (marketdata/selectors.py).
+MARKETDATA_LOCAL_CACHE_BYTES = env.int("MARKETDATA_LOCAL_CACHE_BYTES", default=32 * 1024 * 1024)
 # Daily bars over HTTP (Stooq's CSV endpoint); tests point it at a loopback fault server.
 MARKETDATA_STOOQ_BASE_URL = env.str("MARKETDATA_STOOQ_BASE_URL", default="https://stooq.com")
 MARKETDATA_HTTP_TIMEOUT = env.float("MARKETDATA_HTTP_TIMEOUT", default=10.0)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import math
 import random
 import time
 from datetime import datetime, timedelta
@@ -32,7 +33,7 @@ from celery import current_app
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import DEFAULT_DB_ALIAS, transaction
-from django.db.models import F, Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from backtesting.jobs import metrics
@@ -68,23 +69,43 @@ def job_claim(model: JobModel, *, job_id: int, token: str) -> ClaimOutcome:
 
     Raises database errors (the task retries them).
     """
+    return job_claim_row(model, job_id=job_id, token=token)[0]
+
+
+def job_claim_row(
+    model: JobModel, *, job_id: int, token: str, related: tuple[str, ...] = ()
+) -> tuple[ClaimOutcome, Any]:
+    """job_claim, also returning the claimed row as it now stands (None unless CLAIMED).
+
+    The row (with the `related` foreign keys, select_related) is the one the claim's own
+    read fetched and locked, updated in memory with what the claim wrote: the run gets its
+    job and its inputs without another query.
+    """
     now = timezone.now()
     with transaction.atomic():
-        row = _claimable(model, now).filter(pk=job_id).values("owner_id", "attempts").first()
-        if row is None:
-            return ClaimOutcome.NOT_CLAIMABLE
-        if row["attempts"] < settings.BACKTEST_MAX_ATTEMPTS:
-            _owner_lock(row["owner_id"])
-            if _owner_at_limit(model, row["owner_id"], job_id, now):
-                return _defer(model, job_id, now)
-            return _take(model, job_id, token, now)
-        exhausted = _fail_exhausted(model, job_id, row["attempts"], now)
+        # Locked until the claim commits, so what was read is what the UPDATE below changes.
+        claimable = _claimable(model, now).select_for_update(of=("self",))
+        job = claimable.select_related(*related).filter(pk=job_id).first()
+        if job is None:
+            return ClaimOutcome.NOT_CLAIMABLE, None
+        if job.attempts < settings.BACKTEST_MAX_ATTEMPTS:
+            limit = _user_limit(model)
+            if limit > 0:
+                _owner_lock(job.owner_id)
+                if _owner_at_limit(model, job.owner_id, job_id, now, limit):
+                    return _defer(model, job_id, now), None
+            outcome = _take(model, job_id, token, now)
+            if outcome is not ClaimOutcome.CLAIMED:
+                return outcome, None
+            _claimed_in_memory(job, token, now)
+            return outcome, job
+        exhausted = _fail_exhausted(model, job_id, job.attempts, now)
     if not exhausted:
-        return ClaimOutcome.NOT_CLAIMABLE
+        return ClaimOutcome.NOT_CLAIMABLE, None
     kind = job_kind_for(model)
-    kind.exhausted(job_id, row["attempts"])
+    kind.exhausted(job_id, job.attempts)
     kind.finish_effects(job_id, JobStatus.FAILED)
-    return ClaimOutcome.EXHAUSTED
+    return ClaimOutcome.EXHAUSTED, None
 
 
 def _primary(model: JobModel) -> Any:
@@ -106,11 +127,13 @@ def _owner_lock(owner_id: int) -> None:
     list(user_model.objects.select_for_update().filter(pk=owner_id).values_list("pk", flat=True))
 
 
-def _owner_at_limit(model: JobModel, owner_id: int, job_id: int, now: datetime) -> bool:
+def _user_limit(model: JobModel) -> int:
+    """How many of one owner's jobs of this kind may run at once (0 or less: no limit)."""
     kind_limit = job_kind_for(model).user_max_running
-    limit = kind_limit() if kind_limit is not None else settings.BACKTEST_USER_MAX_RUNNING
-    if limit <= 0:
-        return False
+    return kind_limit() if kind_limit is not None else settings.BACKTEST_USER_MAX_RUNNING
+
+
+def _owner_at_limit(model: JobModel, owner_id: int, job_id: int, now: datetime, limit: int) -> bool:
     # Only live leases count: a job whose worker died must not block its owner until the sweep.
     running = (
         _primary(model)
@@ -120,20 +143,31 @@ def _owner_at_limit(model: JobModel, owner_id: int, job_id: int, now: datetime) 
     return running.count() >= limit
 
 
+def _claim_fields(token: str, now: datetime) -> dict[str, Any]:
+    """What a claim writes, but the attempt count (an F() increment in the UPDATE)."""
+    return {
+        "status": JobStatus.RUNNING,
+        "claim_token": token,
+        "started_at": now,
+        "lease_expires_at": now + timedelta(seconds=settings.BACKTEST_LEASE_SECONDS),
+        "progress": 0.0,
+    }
+
+
 def _take(model: JobModel, job_id: int, token: str, now: datetime) -> ClaimOutcome:
     updated = (
         _claimable(model, now)
         .filter(pk=job_id)
-        .update(
-            status=JobStatus.RUNNING,
-            claim_token=token,
-            started_at=now,
-            lease_expires_at=now + timedelta(seconds=settings.BACKTEST_LEASE_SECONDS),
-            attempts=F("attempts") + 1,
-            progress=0.0,
-        )
+        .update(**_claim_fields(token, now), attempts=F("attempts") + 1)
     )
     return ClaimOutcome.CLAIMED if updated else ClaimOutcome.NOT_CLAIMABLE
+
+
+def _claimed_in_memory(job: JobFields, token: str, now: datetime) -> None:
+    # Inside the claim's transaction, after its UPDATE matched: nothing else changed the row.
+    for name, value in _claim_fields(token, now).items():
+        setattr(job, name, value)
+    job.attempts += 1
 
 
 def _defer(model: JobModel, job_id: int, now: datetime) -> ClaimOutcome:
@@ -266,25 +300,27 @@ class JobClaim:
             error_details=error_details_bound(details or {}),
         )
 
-    def mark_succeeded(self, **fields: Any) -> bool:
+    def mark_succeeded(self, **fields: Any) -> datetime | None:
         """In the caller's transaction: the run is `succeeded` (with `fields`) if still ours.
 
-        False when it was cancelled, deleted or re-claimed meanwhile: the caller rolls back so
-        this attempt's results never land. The kind's finish effects are the caller's to run
-        after the commit, when the results it stores beside the row are visible.
+        Returns the finish time written, or None when it was cancelled, deleted or re-claimed
+        meanwhile: the caller then writes nothing (or rolls back) so this attempt's results
+        never land. The kind's finish effects are the caller's to run after the commit, when
+        the results it stores beside the row are visible.
         """
+        finished_at = timezone.now()
         updated = (
             self.rows()
             .filter(status=JobStatus.RUNNING)
             .update(
                 status=JobStatus.SUCCEEDED,
                 progress=1.0,
-                finished_at=timezone.now(),
+                finished_at=finished_at,
                 lease_expires_at=None,
                 **fields,
             )
         )
-        return bool(updated)
+        return finished_at if updated else None
 
     def release(self) -> None:
         """Give the row back (`queued`) so the task's retry can claim it without waiting."""
@@ -309,7 +345,6 @@ def job_cancel(job: JobFields) -> CancelOutcome:
     if rows.filter(status=JobStatus.QUEUED).update(
         status=JobStatus.CANCELLED, finished_at=now, cancel_requested=True
     ):
-        queue_depth_refresh(job.queue)
         return CancelOutcome.CANCELLED
     if rows.filter(status=JobStatus.RUNNING).update(cancel_requested=True):
         # The worker polls this flag (cache first, the row as a fallback) every ~0.5 s; with
@@ -359,7 +394,7 @@ def job_enqueue_on_commit(
     if countdown is not None:
         options["countdown"] = countdown
     task_enqueue_on_commit(job_kind_for(model).task_name, (job_id,), **options)
-    transaction.on_commit(lambda: queue_depth_refresh(queue))
+    transaction.on_commit(lambda: _queue_depth_refresh_if_due(queue))
 
 
 def task_enqueue_on_commit(task_name: str, args: tuple[Any, ...], **options: Any) -> None:
@@ -378,9 +413,45 @@ def _publish(task_name: str, args: tuple[Any, ...], options: dict[str, Any]) -> 
 
 
 def queue_depth_refresh(queue: str) -> None:
-    """Set the queue-depth gauge from the rows of every kind (broker-agnostic; indexed counts)."""
+    """Set the queue-depth gauge of `queue` from the rows of every kind (indexed counts)."""
     depth = sum(
         kind.model._default_manager.filter(status=JobStatus.QUEUED, queue=queue).count()
         for kind in job_kinds()
     )
     metrics.QUEUE_DEPTH.labels(queue).set(depth)
+
+
+_depth_refreshed_at: dict[str, float] = {}
+
+
+def _queue_depth_refresh_if_due(queue: str) -> None:
+    # A publisher (the web) also sets the gauge, so a backlog shows even while no worker runs,
+    # but at most once per interval: a burst of submits must not count the queue per request.
+    now = time.monotonic()
+    if now - _depth_refreshed_at.get(queue, -math.inf) < settings.JOB_QUEUE_DEPTH_INTERVAL_SECONDS:
+        return
+    _depth_refreshed_at[queue] = now
+    queue_depth_refresh(queue)
+
+
+def queue_depths_refresh(hostname: str = "") -> dict[str, int]:
+    """Set the queue-depth gauge of every queue (a worker service, every few seconds).
+
+    Off the job path on purpose: counting on every submit and claim cost the API request and
+    the worker a COUNT query per job kind, per job, for a gauge an autoscaler reads every 15 s
+    or so. Every queue a kind is registered on is set, so an emptied queue reads 0. Returns the
+    depths.
+    """
+    depths = dict.fromkeys((kind.queue for kind in job_kinds()), 0)
+    for kind in job_kinds():
+        counts = (
+            kind.model._default_manager.filter(status=JobStatus.QUEUED)
+            .values_list("queue")
+            .annotate(n=Count("pk"))
+            .order_by()
+        )
+        for queue, n in counts:
+            depths[queue] = depths.get(queue, 0) + n
+    for queue, depth in depths.items():
+        metrics.QUEUE_DEPTH.labels(queue).set(depth)
+    return depths

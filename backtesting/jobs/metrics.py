@@ -34,7 +34,7 @@ SANDBOX_FAILURES = Counter(
 # "mostrecent": the last process to count the queue is right; summing across processes is not.
 QUEUE_DEPTH = Gauge(
     "tradeplatform_queue_depth",
-    "Jobs waiting (queued rows) per Celery queue, refreshed on every submit and claim.",
+    "Jobs waiting (queued rows) per Celery queue, refreshed by every worker every few seconds.",
     ["queue"],
     multiprocess_mode="mostrecent",
 )

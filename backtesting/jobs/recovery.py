@@ -12,7 +12,9 @@ finished and does nothing.
 
 On a `queued` row, `lease_expires_at` is the lease of its message: until then the published
 message is presumed on its way and the sweep leaves the row alone. That bounds duplicates to
-one message per job per BACKTEST_REQUEUE_AFTER_SECONDS, even with a long legitimate backlog.
+one message per job per BACKTEST_REQUEUE_AFTER_SECONDS. A queue that workers are draining in
+order sends none: a row still behind every recent claim is waiting its turn (see
+`_claim_frontiers`), so a long legitimate backlog is not doubled.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from backtesting.jobs import metrics
@@ -106,7 +108,23 @@ def _overdue_queued(model: JobModel, now: datetime) -> list[dict[str, Any]]:
     rows = model._default_manager.filter(
         message_lost, status=JobStatus.QUEUED, cancel_requested=False, queued_at__lt=cutoff
     )
+    for queue, frontier in _claim_frontiers(model, now).items():
+        rows = rows.exclude(queue=queue, queued_at__gt=frontier)
     return list(rows.order_by("queued_at").values(*_FIELDS, "lease_expires_at")[:SWEEP_BATCH])
+
+
+def _claim_frontiers(model: JobModel, now: datetime) -> dict[str, datetime]:
+    """Per queue that live workers are draining, the newest submit time among its running jobs.
+
+    A queue delivers in order: a row queued after every running one is still in line behind
+    them, its message on its way, so re-publishing it would only add a duplicate per job to a
+    long backlog (each one a delivery the workers must refuse). A row queued before the
+    frontier was passed by a later one: its message may be lost. A queue running nothing under
+    a live lease is stalled or idle, and everything overdue in it is published again.
+    """
+    running = model._default_manager.filter(status=JobStatus.RUNNING, lease_expires_at__gte=now)
+    rows = running.values_list("queue").annotate(frontier=Max("queued_at")).order_by()
+    return {queue: frontier for queue, frontier in rows if frontier is not None}
 
 
 _FIELDS = ("pk", "queue", "request_id", "attempts")

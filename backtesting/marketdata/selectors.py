@@ -16,6 +16,8 @@ the bars that were read and fingerprinted.
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,6 +30,7 @@ from django.db.models import Case, Count, IntegerField, OuterRef, Subquery, Valu
 
 from backtesting.engine import BarSeries, EngineError
 from backtesting.engine.barcodec import BarCodecError, decode_bars, encode_bars
+from backtesting.engine.bars import FIELDS
 from backtesting.marketdata.arrays import empty_series, series_slice
 from backtesting.marketdata.chartdata import Candles, Gap, candles_bucket, gaps_find
 from backtesting.marketdata.models import AssetClass, Bar, Instrument, SeriesVersion
@@ -136,14 +139,78 @@ def _bars_load_version(
     """Bars of the stored series `source` = (timeframe, version), resampled to `tf`, cached."""
     source_tf, version = source
     key = _cache_key(instrument.pk, source_tf, version, tf, start, end)
-    cached = _cache_read(key, instrument.symbol, tf)
+    cached = _cached_bars(key, instrument.symbol, tf)
     if cached is not None:
         return cached
     bars = _load_from_database(instrument, source_tf, start, end)
     if source_tf is not tf:
         bars = resample(bars, source_tf, tf, instrument.timezone)
     _cache_store(key, bars, tf)
+    return _local_bars.put(key, bars)
+
+
+def _cached_bars(key: str, symbol: str, tf: Timeframe) -> BarSeries | None:
+    """The series under `key` from this process's memory, else the shared cache, else None."""
+    bars = _local_bars.get(key)
+    if bars is None:
+        bars = _cache_read(key, symbol, tf)
+        if bars is not None:
+            bars = _local_bars.put(key, bars)
     return bars
+
+
+class _LocalBars:
+    """The most recently used series of this process, up to `max_bytes` of arrays.
+
+    Keys hold the series' data version, so an entry is never stale: a worker running the same
+    data again (a burst, a sweep) skips the shared cache's round trip and the decoding. Arrays
+    are made read-only, so no caller can change what the next one reads.
+    """
+
+    def __init__(self) -> None:
+        self._entries: OrderedDict[str, BarSeries] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> BarSeries | None:
+        with self._lock:
+            bars = self._entries.get(key)
+            if bars is not None:
+                self._entries.move_to_end(key)
+            return bars
+
+    def put(self, key: str, bars: BarSeries) -> BarSeries:
+        size = _nbytes(bars)
+        limit = settings.MARKETDATA_LOCAL_CACHE_BYTES
+        if size > limit:
+            return bars
+        for name in ("timestamps", *FIELDS):
+            getattr(bars, name).setflags(write=False)
+        with self._lock:
+            if key not in self._entries:
+                self._entries[key] = bars
+                self._bytes += size
+            while self._bytes > limit:
+                _, dropped = self._entries.popitem(last=False)
+                self._bytes -= _nbytes(dropped)
+            return self._entries.get(key, bars)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
+
+
+def _nbytes(bars: BarSeries) -> int:
+    return sum(getattr(bars, name).nbytes for name in ("timestamps", *FIELDS))
+
+
+_local_bars = _LocalBars()
+
+
+def bars_local_cache_clear() -> None:
+    """Forget every series this process keeps in memory (tests: ids and versions repeat)."""
+    _local_bars.clear()
 
 
 @dataclass(frozen=True)
@@ -245,9 +312,15 @@ def bars_snapshot(
     arrays (and no version).
     """
     tf = Timeframe(timeframe)
-    with read_snapshot():
-        coverage = series_coverage(symbols=symbols, timeframe=tf, start=start, end=end)
-        bars = {s: _bars_load_covered(coverage[s], tf, start, end) for s in coverage}
+    # The usual case, one query: the versions, then each version's bars from a cache. A version
+    # names its bars exactly, so they agree with the versions read without a snapshot.
+    coverage = series_coverage(symbols=symbols, timeframe=tf, start=start, end=end)
+    bars = _bars_cached(coverage, tf, start, end)
+    if bars is None:
+        # Some bars come from the database: read them and their versions in one snapshot.
+        with read_snapshot():
+            coverage = series_coverage(symbols=symbols, timeframe=tf, start=start, end=end)
+            bars = {s: _bars_load_covered(coverage[s], tf, start, end) for s in coverage}
     missing = [s for s in symbols if s not in coverage]
     if missing:
         raise NotFoundError(f"No instrument {missing[0].upper()!r}.")
@@ -271,6 +344,24 @@ def read_snapshot() -> Iterator[None]:
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         yield
+
+
+def _bars_cached(
+    coverage: dict[str, Coverage], tf: Timeframe, start: datetime, end: datetime
+) -> dict[str, BarSeries] | None:
+    """Every covered symbol's bars from a cache, or None if any is not cached."""
+    bars = {}
+    for symbol, covered in coverage.items():
+        if covered.source is None or covered.series_version is None:
+            bars[symbol] = empty_series(symbol)
+            continue
+        key = _cache_key(covered.instrument_id, covered.source, covered.series_version, tf,
+                         start, end)  # fmt: skip
+        cached = _cached_bars(key, symbol, tf)
+        if cached is None:
+            return None
+        bars[symbol] = cached
+    return bars
 
 
 def _bars_load_covered(

@@ -115,6 +115,34 @@ def test_a_queued_job_is_published_again_only_once_it_waited_too_long(
     ]
 
 
+def test_a_long_backlog_that_workers_drain_in_order_is_not_published_twice(
+    submit, published, sweep, settings, owner
+) -> None:
+    settings.BACKTEST_REQUEUE_AFTER_SECONDS = 60
+    owner.quota_concurrent_backtests = 3
+    owner.save()
+    now = timezone.now()
+    passed, claimed, in_line = submit(), submit(), submit()
+    _set(passed, queued_at=now - timedelta(seconds=300))
+    _running(claimed, lease_in=20, queued_at=now - timedelta(seconds=200))
+    _set(in_line, queued_at=now - timedelta(seconds=100))  # behind the running job: its turn comes
+    # `passed` was submitted before the running job yet is still queued: its message is lost.
+    assert sweep().requeued_queued == [passed.pk]
+    assert [pk for pk, _, _ in published] == [passed.pk]
+
+
+def test_a_backlog_whose_workers_stopped_is_published_again(
+    submit, published, sweep, settings
+) -> None:
+    settings.BACKTEST_REQUEUE_AFTER_SECONDS = 60
+    now = timezone.now()
+    dead, waiting = submit(), submit()
+    _running(dead, lease_in=-1, queued_at=now - timedelta(seconds=200))  # its worker died
+    _set(waiting, queued_at=now - timedelta(seconds=100))
+    report = sweep()
+    assert report.requeued_running == [dead.pk] and report.requeued_queued == [waiting.pk]
+
+
 def test_finished_and_cancelled_rows_are_never_touched(submit, published, sweep) -> None:
     long_ago = timezone.now() - timedelta(days=1)
     for status in (BacktestStatus.SUCCEEDED, BacktestStatus.FAILED, BacktestStatus.CANCELLED):

@@ -25,7 +25,7 @@ def test_a_database_outage_is_retried_then_dead_lettered(submit, calls, monkeypa
         calls.append(backtest_id)
         raise OperationalError("could not connect to server")
 
-    monkeypatch.setattr(tasks, "backtest_execute", outage)
+    monkeypatch.setattr(tasks, "backtest_run", outage)
     tasks.backtest_execute_task.apply(args=(backtest.pk,), headers={"request_id": "req-0123456789"})
     assert len(calls) == (tasks.backtest_execute_task.max_retries or 0) + 1
     letter = DeadLetter.objects.get()
@@ -41,7 +41,7 @@ def test_a_transient_error_that_clears_succeeds_on_retry(submit, calls, monkeypa
         if len(calls) < 3:
             raise OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(tasks, "backtest_execute", flaky)
+    monkeypatch.setattr(tasks, "backtest_run", flaky)
     tasks.backtest_execute_task.apply(args=(backtest.pk,))
     assert len(calls) == 3 and not DeadLetter.objects.exists()
 
@@ -51,7 +51,7 @@ def test_user_errors_are_never_retried(submit, calls, monkeypatch) -> None:
         calls.append(backtest_id)
         raise ValueError("a bug, not an outage")
 
-    monkeypatch.setattr(tasks, "backtest_execute", boom)
+    monkeypatch.setattr(tasks, "backtest_run", boom)
     result = tasks.backtest_execute_task.apply(args=(submit().pk,))
     assert isinstance(result.result, ValueError) and calls == [calls[0]]
 

@@ -81,8 +81,9 @@ def test_cache_bytes_round_trip_exactly():
 
 
 def test_with_the_cache_down_bars_come_from_the_database_with_one_warning(
-    imported, request, caplog
+    imported, request, caplog, settings
 ):
+    settings.MARKETDATA_LOCAL_CACHE_BYTES = 0  # a process holding no copy of its own
     stored, resampled = bars_load_arrays("AAPL", "1d"), bars_load_arrays("AAPL", "1w")
     request.getfixturevalue("cache_down")
     with caplog.at_level(logging.WARNING, logger="tradeplatform.soft_cache"):
@@ -97,6 +98,26 @@ def test_with_the_cache_down_bars_come_from_the_database_with_one_warning(
     # One warning for the outage, not one per read and write of each series.
     assert [r.getMessage() for r in warnings] == ["cache unavailable; going without it"]
     assert warnings[0].levelno == logging.WARNING
+
+
+def test_a_process_reads_a_series_it_holds_without_a_cache_round_trip(imported, monkeypatch):
+    first = bars_load_arrays("AAPL", "1d")
+    reads: list[str] = []
+    monkeypatch.setattr(selectors, "soft_get", lambda key: reads.append(key))
+    again = bars_load_arrays("AAPL", "1d")
+    assert reads == [] and again.close.tolist() == first.close.tolist()
+    # Read-only: no caller can change what the next one reads.
+    with pytest.raises(ValueError, match="read-only"):
+        again.close[0] = 1.0
+
+
+def test_a_process_keeps_at_most_its_budget_of_bars(imported, settings):
+    one = bars_load_arrays("AAPL", "1d")
+    size = sum(getattr(one, name).nbytes for name in ("timestamps", *FIELDS))
+    settings.MARKETDATA_LOCAL_CACHE_BYTES = size  # room for one series
+    bars_load_arrays("AAPL", "1w")  # the newest stays, the oldest goes
+    held = selectors._local_bars
+    assert held._bytes <= size and len(held._entries) == 1
 
 
 def test_the_cache_holds_the_bar_codec_bytes_the_fingerprint_hashes(imported, monkeypatch):
@@ -122,7 +143,10 @@ def test_the_cache_holds_the_bar_codec_bytes_the_fingerprint_hashes(imported, mo
         encode_bars("1d", {}),  # readable, but not this series
     ],
 )
-def test_an_unreadable_cache_entry_is_a_miss_not_an_error(imported, monkeypatch, caplog, entry):
+def test_an_unreadable_cache_entry_is_a_miss_not_an_error(
+    imported, monkeypatch, caplog, entry, settings
+):
+    settings.MARKETDATA_LOCAL_CACHE_BYTES = 0  # a process holding no copy of its own
     expected = bars_load_arrays("AAPL", "1d")
     monkeypatch.setattr(selectors, "soft_get", lambda key: entry)
     with caplog.at_level(logging.WARNING, logger="backtesting.marketdata.selectors"):

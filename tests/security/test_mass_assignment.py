@@ -10,6 +10,7 @@ the row written (or changed) must carry none of them. Pages are checked for the 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -74,7 +75,7 @@ def _own_strategy(world: World) -> Strategy:
     return world.intruder_backtest.strategy_version.strategy
 
 
-def _fresh(user: Any) -> Any:
+def fresh_user(user: Any) -> Any:
     """The user as stored: a password change in one test must not leak into the next
     through a shared instance (the database side is rolled back, the instance is not)."""
     return User.objects.get(pk=user.pk)
@@ -250,8 +251,15 @@ def _check_unconfirmed_device(world: World) -> None:
     assert not TOTPDevice.objects.filter(user=world.victim).exists()
 
 
-def _schema_writes() -> set[tuple[str, str]]:
-    schema = SchemaGenerator().get_schema(request=None, public=True)
+@functools.cache
+def openapi_schema() -> dict[str, Any]:
+    """The API's OpenAPI document, as /api/schema/ serves it."""
+    return SchemaGenerator().get_schema(request=None, public=True)
+
+
+def schema_writes() -> set[tuple[str, str]]:
+    """(method, path) of every operation of the schema that takes a body."""
+    schema = openapi_schema()
     return {
         (method, path)
         for path, operations in schema["paths"].items()
@@ -261,7 +269,7 @@ def _schema_writes() -> set[tuple[str, str]]:
 
 
 def test_every_write_operation_is_covered():
-    writes = _schema_writes()
+    writes = schema_writes()
     assert writes - WRITES.keys() - EXEMPT.keys() == set(), "write operations not covered"
     assert (WRITES.keys() | EXEMPT.keys()) - writes == set(), "covered operations gone"
 
@@ -273,7 +281,7 @@ def test_fields_a_client_must_not_set_are_never_applied(world, operation):
     path = write.path(world) if write.path else schema_path
     client = APIClient()
     if path != "/api/v1/auth/register/":
-        client.force_authenticate(_fresh(world.intruder))
+        client.force_authenticate(fresh_user(world.intruder))
     body = {**hostile_fields(world), **write.body(world)}
     response = getattr(client, method)(path, body, format="json")
     assert response.status_code < 300 or response.status_code == 400, response.content
@@ -284,7 +292,7 @@ def test_fields_a_client_must_not_set_are_never_applied(world, operation):
 
 def test_the_profile_form_changes_no_role_or_flag(world):
     client = Client()
-    client.force_login(_fresh(world.intruder))
+    client.force_login(fresh_user(world.intruder))
     form = {"display_name": "Me", "email": "intruder@example.com", **hostile_fields(world)}
     response = client.post("/accounts/", {k: v for k, v in form.items() if not isinstance(v, dict)})
     assert response.status_code in (200, 302)
@@ -305,7 +313,7 @@ def test_the_sign_up_form_makes_a_plain_trader(world):
 
 def test_the_strategy_form_makes_a_strategy_of_the_signed_in_user(world):
     client = Client()
-    client.force_login(_fresh(world.intruder))
+    client.force_login(fresh_user(world.intruder))
     form = {**{k: v for k, v in hostile_fields(world).items() if not isinstance(v, dict)},
             "name": "mine", "description": "", "code": SMA_CROSS_CODE}  # fmt: skip
     response = client.post("/strategies/new/", form)

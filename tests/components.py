@@ -11,7 +11,9 @@ Loaded by tests/conftest.py; it imports no Django, so the plain-pytest suites us
 
 from __future__ import annotations
 
+import glob
 import os
+import shutil
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,6 +45,12 @@ def _seccomp_available() -> bool:
     return build_filter_bpf() is not None
 
 
+def postgres_binary_path(name: str) -> str | None:
+    """A PostgreSQL server program (initdb, pg_ctl) from PATH or Debian's versioned directory."""
+    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)
+    return shutil.which(name) or next(iter(candidates), None)
+
+
 COMPONENTS: dict[str, Component] = {
     "chromium": Component("Chromium at /usr/bin/chromium", "chromium", CHROMIUM_PATH.exists),
     "bubblewrap": Component(
@@ -52,6 +60,17 @@ COMPONENTS: dict[str, Component] = {
         "libseccomp's Python binding (a seccomp filter for the jail)",
         "python3-seccomp",
         _seccomp_available,
+    ),
+    # The fault tests (tests/chaos, tests/integration) stop and kill servers of their own.
+    "redis-server": Component(
+        "redis-server (private Redis instances the fault tests kill and restart)",
+        "redis-server",
+        lambda: shutil.which("redis-server") is not None,
+    ),
+    "postgresql": Component(
+        "the PostgreSQL server programs initdb and pg_ctl (private clusters the fault tests stop)",
+        "postgresql",
+        lambda: all(postgres_binary_path(name) for name in ("initdb", "pg_ctl")),
     ),
 }
 

@@ -1,16 +1,14 @@
 """Private PostgreSQL and Redis servers that a test may stop, kill and start again.
 
 Outages are never rehearsed on the shared services: each of these runs on a free port of its
-own, with its data in a temporary directory. The binaries come from PATH (and, for
-PostgreSQL, /usr/lib/postgresql/*/bin). When one is missing a test FAILS under
-REQUIRE_SERVICES=1 (CI, `.ci/run`), so CI cannot silently lose the fault tests; elsewhere
-(`make test` on a laptop) it is skipped with a message naming the package to install.
+own, with its data in a temporary directory. The binaries are components
+(tests/components.py): when one is missing CI fails the test, so it cannot silently lose the
+fault tests; elsewhere (`make test` on a laptop) it is skipped and the run says so loudly.
 """
 
 from __future__ import annotations
 
 import contextlib
-import glob
 import os
 import shutil
 import socket
@@ -18,7 +16,7 @@ import subprocess
 import time
 from pathlib import Path
 
-import pytest
+from tests.components import component_require, postgres_binary_path
 
 REDIS_READY_TIMEOUT = 10.0
 
@@ -29,23 +27,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def require_binary(name: str, *, search: str = "", package: str) -> str:
-    """The path of executable `name` (PATH, then the `search` glob); fail in CI, else skip."""
-    candidates = sorted(glob.glob(f"{search}/{name}"), reverse=True) if search else []
-    found = shutil.which(name) or next(iter(candidates), None)
-    if found:
-        return found
-    message = (
-        f"{name} not found (PATH{' or ' + search if search else ''}): the fault tests need "
-        f"it (apt-get install {package}, or `make system-packages`)."
-    )
-    if os.environ.get("REQUIRE_SERVICES") == "1":
-        pytest.fail(message)
-    pytest.skip(f"SKIPPED LOUDLY: {message}")
-
-
 def postgres_binary(name: str) -> str:
-    return require_binary(name, search="/usr/lib/postgresql/*/bin", package="postgresql")
+    component_require("postgresql")
+    return str(postgres_binary_path(name))
 
 
 class PrivatePostgres:
@@ -113,9 +97,14 @@ class PrivateRedis:
     def url(self, db: int = 0) -> str:
         return f"redis://127.0.0.1:{self.port}/{db}"
 
+    @staticmethod
+    def _binary() -> str:
+        component_require("redis-server")
+        return "redis-server"
+
     def start(self) -> None:
         command = [
-            require_binary("redis-server", package="redis-server"),
+            self._binary(),
             "--port", str(self.port), "--bind", "127.0.0.1",
             "--save", "", "--appendonly", "no", "--daemonize", "no",
         ]  # fmt: skip

@@ -79,4 +79,6 @@ def test_the_components_ci_relies_on_name_their_debian_packages():
         "chromium": "chromium",
         "bubblewrap": "bubblewrap",
         "seccomp": "python3-seccomp",
+        "redis-server": "redis-server",
+        "postgresql": "postgresql",
     }

@@ -184,6 +184,13 @@ DB_POOL_BOUNDS = pool_bounds_from_env(
 # fetches client-side in chunks) and no prepared statements.
 DATABASE_POOLER = env.str("DATABASE_POOLER", default="")
 DATABASE_REPLICA_URL = env.str("DATABASE_REPLICA_URL", default="")
+# A statement running longer than this (a locked table, an overloaded server) is cancelled and
+# the request answers 503: below gunicorn's 30 s timeout, so a slow database costs the client an
+# envelope, not a dropped connection and a killed worker. Web processes only by default (0: off):
+# a worker's bar load may rightly take longer. Not sent through PgBouncer (set it on the role).
+DB_STATEMENT_TIMEOUT = env.float(
+    "DB_STATEMENT_TIMEOUT", default=20.0 if PROCESS_KIND == "web" else 0.0
+)
 
 
 def _postgres_database(url_env: str) -> dict[str, Any]:
@@ -208,6 +215,8 @@ def _postgres_database(url_env: str) -> dict[str, Any]:
         # libpq's connect timeout (whole seconds, 2 at least): a blackholed host costs 3 s.
         "connect_timeout": env.int("DB_CONNECT_TIMEOUT", default=3),
     }
+    if DB_STATEMENT_TIMEOUT > 0 and DATABASE_POOLER != "pgbouncer":
+        db["OPTIONS"]["options"] = f"-c statement_timeout={round(DB_STATEMENT_TIMEOUT * 1000)}"
     if DATABASE_POOLER == "pgbouncer":
         db["OPTIONS"]["prepare_threshold"] = None  # Django's default too; said explicitly
         db["OPTIONS"]["server_side_binding"] = False
@@ -339,6 +348,14 @@ CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = (
     else _redis_broker_options
 )
 CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=3.0)
+# Publishing jobs (backtesting/jobs/lifecycle.py): after this many broker errors in a row a
+# process stops trying for RESET_TIMEOUT seconds, then one trial publish decides. Jobs submitted
+# meanwhile stay `queued` and the recovery sweep publishes them; requests never wait on a dead
+# broker's connect timeout.
+BROKER_PUBLISH_BREAKER_FAIL_MAX = env.int("BROKER_PUBLISH_BREAKER_FAIL_MAX", default=3)
+BROKER_PUBLISH_BREAKER_RESET_TIMEOUT = env.float(
+    "BROKER_PUBLISH_BREAKER_RESET_TIMEOUT", default=10.0
+)
 # Broker outages: a worker reconnects for as long as it takes, at start too. Celery's default
 # gives up after 100 attempts (about 45 minutes of outage) and the worker exits for good.
 CELERY_BROKER_CONNECTION_RETRY = True

@@ -29,12 +29,14 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
+import pybreaker
 from celery import current_app
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import DEFAULT_DB_ALIAS, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerOperationalError
 
 from backtesting.jobs import metrics
 from backtesting.jobs.bounds import MAX_MESSAGE_CHARS, error_details_bound, text_bound
@@ -402,7 +404,47 @@ def task_enqueue_on_commit(task_name: str, args: tuple[Any, ...], **options: Any
     transaction.on_commit(lambda: _publish(task_name, args, options))
 
 
+_publish_breaker: pybreaker.CircuitBreaker | None = None
+
+
+def publish_breaker() -> pybreaker.CircuitBreaker:
+    """This process's breaker on publishing (BROKER_PUBLISH_BREAKER_*): only broker errors count.
+
+    Per process, in memory: the broker is often the cache's Redis, so a shared state would be
+    down exactly when it is needed.
+    """
+    global _publish_breaker
+    if _publish_breaker is None:
+        _publish_breaker = pybreaker.CircuitBreaker(
+            fail_max=settings.BROKER_PUBLISH_BREAKER_FAIL_MAX,
+            reset_timeout=settings.BROKER_PUBLISH_BREAKER_RESET_TIMEOUT,
+            exclude=[lambda exc: not isinstance(exc, BrokerOperationalError)],
+            name="broker_publish",
+        )
+    return _publish_breaker
+
+
 def _publish(task_name: str, args: tuple[Any, ...], options: dict[str, Any]) -> None:
+    """Publish now, or leave the message to the recovery sweep when the broker cannot take it.
+
+    The row is committed (`queued`) before this runs, so a failed publish is a lost message,
+    which the sweep re-publishes within BACKTEST_REQUEUE_AFTER_SECONDS, not the client's error:
+    answering 500 would make them submit the job twice. While the breaker is open nothing
+    waits on the broker's connect attempts.
+    """
+    try:
+        publish_breaker().call(_send, task_name, args, options)
+    except (BrokerOperationalError, pybreaker.CircuitBreakerError) as exc:
+        metrics.PUBLISH_FAILURES.labels(type(exc).__name__).inc()
+        logger.warning(
+            "job not published; the recovery sweep will publish it",
+            extra={"event": "job_publish_failed", "task": task_name, "job_args": list(args),
+                   "reason": type(exc).__name__, "breaker": publish_breaker().current_state,
+                   "error": str(exc)[:300]},
+        )  # fmt: skip
+
+
+def _send(task_name: str, args: tuple[Any, ...], options: dict[str, Any]) -> None:
     # A process that imported the task (a worker, a test) calls it as itself, so its own
     # options apply; any other process sends the message by name, without importing it.
     task = current_app.tasks.get(task_name)

@@ -49,6 +49,11 @@ RECOVERED = Counter(
     "Jobs the recovery sweep re-published or finished because their message was lost.",
     ["reason"],
 )
+PUBLISH_FAILURES = Counter(
+    "tradeplatform_job_publish_failures_total",
+    "Job messages not published (broker error, or its breaker open); the sweep publishes them.",
+    ["reason"],
+)
 DEFERRED = Counter(
     "tradeplatform_backtests_deferred_total",
     "Deliveries put back because the job's owner already ran their share of the workers.",

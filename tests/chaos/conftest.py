@@ -185,6 +185,7 @@ def _base_env(database_url: str, cache_url: str, broker_url: str, var_dir: Path)
         # The tests poll during outages; the limiter is not what they are about unless they
         # say so (test_redis_outage.py sets a low rate of its own).
         RATELIMIT_API_RATE="100000/m",
+        QUOTA_TRADER_CONCURRENT_BACKTESTS="-1",  # the broker test queues several at once
         **FAST_RECOVERY,
     )
     return env
@@ -306,15 +307,11 @@ class Stack:
             return connection.execute(sql, params).fetchall()  # type: ignore[arg-type]
 
     def stop(self) -> None:
+        """SIGKILL every process group started: nothing of theirs is kept, and a graceful
+        Celery shutdown would wait for the job in hand."""
         for process in self.processes:
-            _signal_group(process, signal.SIGTERM)
-        for process in self.processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                _signal_group(process, signal.SIGKILL)
-                process.wait(timeout=10)
-            _signal_group(process, signal.SIGKILL)  # children a dead leader left behind
+            _signal_group(process, signal.SIGKILL)
+            process.wait(timeout=10)
 
 
 def _signal_group(process: subprocess.Popen, sig: signal.Signals) -> None:

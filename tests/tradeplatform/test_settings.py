@@ -196,3 +196,23 @@ def test_check_deploy_passes_clean_on_a_correct_prod_configuration():
     result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=GOOD_PROD)
     assert result.returncode == 0, result.stderr
     assert "no issues" in result.stdout
+
+
+_PRINT_DB_OPTIONS = "from django.conf import settings; print(settings.DATABASES['default']['OPTIONS'].get('options'))"  # noqa: E501
+
+
+@pytest.mark.parametrize(
+    ("env", "options"),
+    [
+        # Below gunicorn's 30 s timeout: a slow query ends in a 503, not a killed web worker.
+        ({"TP_PROCESS_KIND": "web"}, "-c statement_timeout=20000"),
+        ({"TP_PROCESS_KIND": "web", "DB_STATEMENT_TIMEOUT": "2.5"}, "-c statement_timeout=2500"),
+        ({"TP_PROCESS_KIND": "worker"}, "None"),  # a bar load may rightly take longer
+        ({"TP_PROCESS_KIND": "web", "DATABASE_POOLER": "pgbouncer"}, "None"),  # set on the role
+    ],
+)
+def test_web_processes_cap_each_statement_below_gunicorns_timeout(env, options):
+    database = {"DJANGO_ENV": "test", "DATABASE_URL": "postgres://u@127.0.0.1:5432/x"}
+    done = run_manage("shell", "-c", _PRINT_DB_OPTIONS, env={**database, **env})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == options

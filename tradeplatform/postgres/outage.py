@@ -17,9 +17,10 @@ DATABASE_UNAVAILABLE_MESSAGE = "The database is unavailable; try again in a few 
 RETRY_AFTER_SECONDS = 5
 
 # Sessions the server refuses or ends: shutting down (57P01/02), starting up (57P03), full
-# (53300). Class 08 is "connection exception". Anything else (a statement timeout, a lock
-# timeout, a serialization failure) is about one query, not about reaching the database.
-_UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
+# (53300). Class 08 is "connection exception". A statement cancelled by DB_STATEMENT_TIMEOUT
+# (57014) means the database is too slow to answer now: also a 503, never a 500. Anything else
+# (a lock timeout, a serialization failure, a constraint) is about the query itself.
+_UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300", "57014"})
 
 
 def is_database_unavailable(exc: BaseException) -> bool:

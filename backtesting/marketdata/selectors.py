@@ -8,8 +8,10 @@ be stale. The cache is only an accelerator: when it cannot be reached, or holds 
 code cannot read, bars come from the database (tradeplatform.soft_cache).
 
 `series_coverage` answers "which instrument, which series version, how many bars in range" in
-one aggregate query without loading a bar (submit validation); `bars_snapshot` reads that and
-the bars in one database snapshot (the worker), so a series version always describes exactly
+one aggregate query without loading a bar (submit validation). `bars_snapshot` (the worker)
+reads the versions with `series_sources`, one plain join, and each version's bars from this
+process's memory or the shared cache; only when some must come from the database does it read
+versions and bars again in one database snapshot, so a series version always describes exactly
 the bars that were read and fingerprinted.
 """
 
@@ -239,6 +241,40 @@ class Coverage:
         return self.bar_count > 0
 
 
+@dataclass(frozen=True)
+class SeriesSource:
+    """The stored series serving one symbol at a timeframe and its data version (both None
+    when no such series is stored): all a load needs, as `series_sources` reads it."""
+
+    instrument_id: int
+    symbol: str
+    timezone: str
+    source: Timeframe | None
+    version: int | None
+
+
+def series_sources(*, symbols: list[str], timeframe: Timeframe | str) -> dict[str, SeriesSource]:
+    """{symbol: SeriesSource} of the known `symbols`, in one plain join that counts no bar.
+
+    The same choice as series_coverage: the requested timeframe if stored, else the coarsest
+    finer one.
+    """
+    tf = Timeframe(timeframe)
+    rank = {c.value: i for i, c in enumerate([tf, *tf.finer()])}
+    rows = Instrument.objects.filter(symbol__in=symbols).values_list(
+        "pk", "symbol", "timezone", "versions__timeframe", "versions__version"
+    )
+    best: dict[str, tuple[int, SeriesSource]] = {}
+    for pk, symbol, tz, stored_tf, version in rows:
+        order = rank.get(stored_tf, len(rank))
+        if symbol not in best or order < best[symbol][0]:
+            served = order < len(rank)
+            source = SeriesSource(pk, symbol, tz, Timeframe(stored_tf) if served else None,
+                                  version if served else None)  # fmt: skip
+            best[symbol] = (order, source)
+    return {symbol: source for symbol, (_, source) in best.items()}
+
+
 def series_coverage(
     *, symbols: list[str], timeframe: Timeframe | str, start: datetime, end: datetime
 ) -> dict[str, Coverage]:
@@ -293,14 +329,10 @@ def coverage_versions(coverage: dict[str, Coverage]) -> dict[str, int]:
 
 @dataclass(frozen=True)
 class BarsSnapshot:
-    """Coverage and bars read in one database snapshot: the versions describe these bars."""
+    """Bars and the series versions they are (`{symbol: version}`, symbols with a series)."""
 
-    coverage: dict[str, Coverage]
+    versions: dict[str, int]
     bars: dict[str, BarSeries]
-
-    @property
-    def versions(self) -> dict[str, int]:
-        return coverage_versions(self.coverage)
 
 
 def bars_snapshot(
@@ -312,19 +344,20 @@ def bars_snapshot(
     arrays (and no version).
     """
     tf = Timeframe(timeframe)
-    # The usual case, one query: the versions, then each version's bars from a cache. A version
-    # names its bars exactly, so they agree with the versions read without a snapshot.
-    coverage = series_coverage(symbols=symbols, timeframe=tf, start=start, end=end)
-    bars = _bars_cached(coverage, tf, start, end)
+    # The usual case, one light query: the versions, then each version's bars from a cache. A
+    # version names its bars exactly, so they agree with the versions without a snapshot.
+    sources = series_sources(symbols=symbols, timeframe=tf)
+    bars = _bars_cached(sources, tf, start, end)
     if bars is None:
         # Some bars come from the database: read them and their versions in one snapshot.
         with read_snapshot():
-            coverage = series_coverage(symbols=symbols, timeframe=tf, start=start, end=end)
-            bars = {s: _bars_load_covered(coverage[s], tf, start, end) for s in coverage}
-    missing = [s for s in symbols if s not in coverage]
+            sources = series_sources(symbols=symbols, timeframe=tf)
+            bars = {s: _bars_load_served(sources[s], tf, start, end) for s in sources}
+    missing = [s for s in symbols if s not in sources]
     if missing:
         raise NotFoundError(f"No instrument {missing[0].upper()!r}.")
-    return BarsSnapshot(coverage, {s: bars[s] for s in symbols})
+    versions = {s: src.version for s, src in sources.items() if src.version is not None}
+    return BarsSnapshot(versions, {s: bars[s] for s in symbols})
 
 
 @contextmanager
@@ -347,16 +380,15 @@ def read_snapshot() -> Iterator[None]:
 
 
 def _bars_cached(
-    coverage: dict[str, Coverage], tf: Timeframe, start: datetime, end: datetime
+    sources: dict[str, SeriesSource], tf: Timeframe, start: datetime, end: datetime
 ) -> dict[str, BarSeries] | None:
-    """Every covered symbol's bars from a cache, or None if any is not cached."""
+    """Every known symbol's bars from a cache, or None if any is not cached."""
     bars = {}
-    for symbol, covered in coverage.items():
-        if covered.source is None or covered.series_version is None:
+    for symbol, served in sources.items():
+        if served.source is None or served.version is None:
             bars[symbol] = empty_series(symbol)
             continue
-        key = _cache_key(covered.instrument_id, covered.source, covered.series_version, tf,
-                         start, end)  # fmt: skip
+        key = _cache_key(served.instrument_id, served.source, served.version, tf, start, end)
         cached = _cached_bars(key, symbol, tf)
         if cached is None:
             return None
@@ -364,17 +396,14 @@ def _bars_cached(
     return bars
 
 
-def _bars_load_covered(
-    coverage: Coverage, tf: Timeframe, start: datetime, end: datetime
+def _bars_load_served(
+    served: SeriesSource, tf: Timeframe, start: datetime, end: datetime
 ) -> BarSeries:
-    if coverage.source is None or coverage.series_version is None:
-        return empty_series(coverage.symbol)
-    # Only the fields the loaders use: the coverage query already read them.
-    instrument = Instrument(
-        pk=coverage.instrument_id, symbol=coverage.symbol, timezone=coverage.timezone
-    )
-    source = (coverage.source, coverage.series_version)
-    return _bars_load_version(instrument, source, tf, start, end)
+    if served.source is None or served.version is None:
+        return empty_series(served.symbol)
+    # Only the fields the loaders use: the sources query already read them.
+    instrument = Instrument(pk=served.instrument_id, symbol=served.symbol, timezone=served.timezone)
+    return _bars_load_version(instrument, (served.source, served.version), tf, start, end)
 
 
 def _cache_key(

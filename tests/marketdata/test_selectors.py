@@ -155,6 +155,24 @@ def test_an_unreadable_cache_entry_is_a_miss_not_an_error(
     assert "unreadable cached bars" in caplog.text
 
 
+@pytest.mark.parametrize("timeframe", ["1d", "1w", "1h"])
+def test_series_sources_serve_what_series_coverage_serves_in_one_query(
+    imported, django_assert_num_queries, timeframe
+):
+    with django_assert_num_queries(1):
+        sources = selectors.series_sources(symbols=["AAPL", "NOPE"], timeframe=timeframe)
+    coverage = selectors.series_coverage(
+        symbols=["AAPL", "NOPE"],
+        timeframe=timeframe,
+        start=datetime(2000, 1, 1, tzinfo=UTC),
+        end=datetime(2100, 1, 1, tzinfo=UTC),
+    )
+    assert list(sources) == list(coverage) == ["AAPL"]  # unknown symbols are absent
+    served, covered = sources["AAPL"], coverage["AAPL"]
+    assert (served.instrument_id, served.source, served.version) == (
+        covered.instrument_id, covered.source, covered.series_version)  # fmt: skip
+
+
 def test_series_coverage_answers_instrument_version_and_bars_in_range_in_one_query(
     imported, django_assert_num_queries
 ):

@@ -1,11 +1,12 @@
 """`make bench`: every benchmark, one after the other, each printing ratios against its baseline.
 
-    .venv/bin/python -m benchmarks [engine] [marketdata] [jobs] [validation] [sandbox] [zygote]
-                                 [research] [load]
+    .venv/bin/python -m benchmarks [engine] [kernel] [marketdata] [jobs] [validation] [sandbox]
+                                 [zygote] [research] [load]
 
-The engine, validation, sandbox and zygote benchmarks need nothing else; the market-data, job and
-research benchmarks need PostgreSQL and Redis (DATABASE_URL / REDIS_URL / CELERY_BROKER_URL,
-defaulting to the local servers on their own databases so they never touch a dev database).
+The engine, kernel, validation, sandbox and zygote benchmarks need nothing else; the
+market-data, job and research benchmarks need PostgreSQL and Redis (DATABASE_URL / REDIS_URL /
+CELERY_BROKER_URL, defaulting to the local servers on their own databases so they never touch
+a dev database).
 The load run prepares its own database and servers (LOAD_DATABASE_URL, docs/performance.md).
 """
 
@@ -24,6 +25,7 @@ SERVICES = {
 }
 BENCHMARKS = {
     "engine": ["-m", "benchmarks.engine.run"],
+    "kernel": ["-m", "benchmarks.kernel.bench_core"],
     "marketdata": ["benchmarks/marketdata/bench_load.py"],
     "jobs": ["-m", "benchmarks.jobs.bench_latency"],
     "validation": ["-m", "benchmarks.validation.bench_worst_case"],
@@ -54,7 +56,7 @@ def main(selected: list[str]) -> int:
     for name in selected or list(BENCHMARKS):
         env = dict(os.environ)
         # These need no services, or (load) set up their own.
-        if name not in ("engine", "validation", "sandbox", "zygote", "load"):
+        if name not in ("engine", "kernel", "validation", "sandbox", "zygote", "load"):
             env = {**SERVICES, **env}
             if not prepared:
                 prepare_database(env)

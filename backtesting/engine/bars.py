@@ -28,14 +28,14 @@ class BarSeries:
         ts = np.asarray(self.timestamps)
         if ts.ndim != 1 or (n and not np.issubdtype(ts.dtype, np.integer)):
             raise EngineError(f"{self.symbol}: timestamps must be a 1-d int64 array")
-        if n > 1 and not bool(np.all(np.diff(ts) > 0)):
+        if n > 1 and not bool(np.all(ts[1:] > ts[:-1])):
             raise EngineError(f"{self.symbol}: timestamps must be strictly increasing")
         for name in FIELDS:
             arr = np.asarray(getattr(self, name), dtype=np.float64)
             if arr.shape != (n,):
                 raise EngineError(f"{self.symbol}: {name} has {arr.shape}, expected ({n},)")
             object.__setattr__(self, name, arr)
-        object.__setattr__(self, "timestamps", ts.astype(np.int64))
+        object.__setattr__(self, "timestamps", ts.astype(np.int64, copy=False))
         self._check_prices()
 
     def _check_prices(self) -> None:
@@ -89,6 +89,8 @@ def align_bars(bars: dict[str, BarSeries]) -> AlignedBars:
         if len(series) == 0:
             raise EngineError(f"{key}: no bars")
     symbols = tuple(bars)
+    if len(symbols) == 1:
+        return _single(bars[symbols[0]])
     stamps = [bars[s].timestamps for s in symbols]
     same = all(len(t) == len(stamps[0]) and np.array_equal(t, stamps[0]) for t in stamps[1:])
     clock = stamps[0].copy() if same else np.unique(np.concatenate(stamps))
@@ -102,6 +104,20 @@ def align_bars(bars: dict[str, BarSeries]) -> AlignedBars:
         arr.flags.writeable = False
     clock.flags.writeable = False
     return AlignedBars(symbols, clock, has_bar=has_bar, **out)
+
+
+def _single(series: BarSeries) -> AlignedBars:
+    """One instrument is its own clock: read-only (1, n) views of its columns, no copies."""
+
+    def frozen(arr: np.ndarray) -> np.ndarray:
+        view = arr.view()
+        view.flags.writeable = False
+        return view
+
+    columns = {name: frozen(getattr(series, name)[np.newaxis, :]) for name in FIELDS}
+    has_bar = np.ones((1, len(series)), dtype=bool)
+    has_bar.flags.writeable = False
+    return AlignedBars((series.symbol,), frozen(series.timestamps), has_bar=has_bar, **columns)
 
 
 def _fill_row(

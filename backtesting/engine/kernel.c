@@ -273,46 +273,110 @@ static inline double nan_to_num(double v) {
 }
 
 /*
- * result.build_curve. Step events (bar, value after; the last event of a bar wins) for the
- * cash and, per symbol s, pos_bars/pos_values[pos_start[s] .. pos_start[s + 1]). close is
- * (n_sym, n_bars) C-contiguous; complete[s] says symbol s has a bar everywhere. Writes
- * equity, cash and exposure (n_bars each); equity and exposure double as the running
- * market value and gross exposure, summed symbol by symbol as the NumPy reference does.
+ * result.build_curve in one pass over the bars. Step events (bar, value after; the last
+ * event of a bar wins) for the cash and, per symbol s, pos_bars/pos_values[pos_start[s] ..
+ * pos_start[s + 1]). close is (n_sym, n_bars) C-contiguous; complete[s] says symbol s has a
+ * bar everywhere. cursor is scratch for n_sym positions. Each bar's market value and gross
+ * exposure are summed symbol by symbol from 0.0, the order of the NumPy reference's +=.
  */
 void tp_build_curve(int64_t n_bars, int64_t n_sym, const int64_t *cash_bars,
                     const double *cash_values, int64_t n_cash, double initial_cash,
                     const int64_t *pos_start, const int64_t *pos_bars, const double *pos_values,
-                    const double *close, const uint8_t *complete, double *equity, double *cash,
-                    double *exposure) {
-    double *value = equity, *gross = exposure;
+                    const double *close, const uint8_t *complete, int64_t *cursor,
+                    double *held, double *equity, double *cash, double *exposure) {
     double cur = initial_cash;
     int64_t e = 0;
+    for (int64_t s = 0; s < n_sym; s++) cursor[s] = pos_start[s], held[s] = 0.0;
     for (int64_t i = 0; i < n_bars; i++) {
         while (e < n_cash && cash_bars[e] <= i) cur = cash_values[e++];
+        double value = 0.0, gross = 0.0;
+        for (int64_t s = 0; s < n_sym; s++) {
+            int64_t p = cursor[s];
+            const int64_t end = pos_start[s + 1];
+            if (p < end && pos_bars[p] <= i) {
+                while (p < end && pos_bars[p] <= i) held[s] = pos_values[p++];
+                cursor[s] = p;
+            }
+            const double u = held[s], px = close[s * n_bars + i];
+            const double mv = complete[s] ? u * px : (u != 0.0 ? u * nan_to_num(px) : 0.0);
+            value += mv;
+            gross += fabs(mv);
+        }
+        const double eq = cur + value;
         cash[i] = cur;
-        value[i] = 0.0;
-        gross[i] = 0.0;
+        equity[i] = eq;
+        exposure[i] = eq > 0.0 ? gross / eq : (gross > 0.0 ? INFINITY : 0.0);
     }
-    for (int64_t s = 0; s < n_sym; s++) {
-        const double *px = close + s * n_bars;
-        const int64_t end = pos_start[s + 1];
-        int64_t p = pos_start[s];
-        double u = 0.0;
-        /* Bars before the first event hold nothing; on a complete row 0 * close is +0.0,
-         * which leaves the sums as they are, so those bars can be skipped outright. */
-        int64_t i = p < end ? pos_bars[p] : n_bars;
-        if (!complete[s]) i = 0;
-        for (; i < n_bars; i++) {
-            while (p < end && pos_bars[p] <= i) u = pos_values[p++];
-            double mv = complete[s] ? u * px[i] : (u != 0.0 ? u * nan_to_num(px[i]) : 0.0);
-            value[i] += mv;
-            gross[i] += fabs(mv);
+}
+
+/*
+ * vectorized.signal_column: copy one signal column into its row of the targets matrix and
+ * return (NaN count, min, max of the other values) from the same pass. min and max are
+ * exact, so this agrees with the NumPy reference whatever the order; an infinity shows up
+ * as the min or the max. x may be strided (stride in elements).
+ */
+void tp_signal_column(int64_t n, const double *x, int64_t stride, double *row, double *out) {
+    int64_t nans = 0;
+    double lo = INFINITY, hi = -INFINITY;
+    for (int64_t i = 0; i < n; i++) {
+        const double v = x[i * stride];
+        row[i] = v;
+        if (isnan(v)) {
+            nans++;
+            continue;
+        }
+        if (v < lo) lo = v;
+        if (v > hi) hi = v;
+    }
+    out[0] = (double)nans;
+    out[1] = lo;
+    out[2] = hi;
+}
+
+/* vectorized.zero_nans: NaN -> 0.0 in place (np.nan_to_num on arrays without infinities). */
+void tp_zero_nans(int64_t n, double *x) {
+    for (int64_t i = 0; i < n; i++)
+        if (isnan(x[i])) x[i] = 0.0;
+}
+
+/*
+ * vectorized.target_changes: the (symbol, bar, new, old) of every target change from bar
+ * `start` on, ordered by bar, then symbol (the broker's submit order). targets is (n_sym,
+ * n_bars) C-contiguous; nothing is held when trading starts, so at `start` the old target
+ * is 0. Writes at most `capacity` changes and returns how many there are in all (more than
+ * capacity: the caller retries with room for all of them).
+ */
+int64_t tp_target_changes(int64_t n_sym, int64_t n_bars, const double *targets, int64_t start,
+                          int64_t capacity, int64_t *out_sym, int64_t *out_bar, double *out_new,
+                          double *out_old) {
+    int64_t m = 0;
+    for (int64_t i = start; i < n_bars; i++) {
+        for (int64_t s = 0; s < n_sym; s++) {
+            const double *row = targets + s * n_bars;
+            const double now = row[i], before = i == start ? 0.0 : row[i - 1];
+            if (now != before) {
+                if (m < capacity) {
+                    out_sym[m] = s, out_bar[m] = i, out_new[m] = now, out_old[m] = before;
+                }
+                m++;
+            }
         }
     }
-    for (int64_t i = 0; i < n_bars; i++) {
-        const double eq = cash[i] + value[i];
-        const double g = gross[i];
-        equity[i] = eq;
-        exposure[i] = eq > 0.0 ? g / eq : (g > 0.0 ? INFINITY : 0.0);
+    return m;
+}
+
+/*
+ * result.window_drawdown and metrics.drawdown_series in one pass: peak = running maximum
+ * (np.maximum.accumulate: NaN sticks, ties keep the earlier value), series = equity / peak
+ * - 1, window = the same where peak > 0, else NaN. Either output may be NULL.
+ */
+void tp_drawdowns(int64_t n, const double *equity, double *series, double *window) {
+    double peak = n > 0 ? equity[0] : 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        const double v = equity[i];
+        if (i > 0 && !isnan(peak) && (isnan(v) || v > peak)) peak = v;
+        const double dd = v / peak - 1.0;
+        if (series != NULL) series[i] = dd;
+        if (window != NULL) window[i] = peak > 0.0 ? dd : NAN;
     }
 }

@@ -63,7 +63,7 @@ def _ptr(arr: Any) -> int:
 
 
 class Kernel:
-    """The library's two entry points; see kernel.c for what each one ports."""
+    """The library's entry points; see kernel.c for the Python each one ports."""
 
     def __init__(self, lib: ctypes.CDLL) -> None:
         self._walk = lib.tp_walk_orders
@@ -71,7 +71,19 @@ class Kernel:
         self._walk.argtypes = [_I64, _I64, _I64, *[_P] * 18]
         self._curve = lib.tp_build_curve
         self._curve.restype = None
-        self._curve.argtypes = [_I64, _I64, _P, _P, _I64, _F64, *[_P] * 8]
+        self._curve.argtypes = [_I64, _I64, _P, _P, _I64, _F64, *[_P] * 10]
+        self._column = lib.tp_signal_column
+        self._column.restype = None
+        self._column.argtypes = [_I64, _P, _I64, _P, _P]
+        self._changes = lib.tp_target_changes
+        self._changes.restype = _I64
+        self._changes.argtypes = [_I64, _I64, _P, _I64, _I64, _P, _P, _P, _P]
+        self._zero_nans = lib.tp_zero_nans
+        self._zero_nans.restype = None
+        self._zero_nans.argtypes = [_I64, _P]
+        self._drawdowns = lib.tp_drawdowns
+        self._drawdowns.restype = None
+        self._drawdowns.argtypes = [_I64, _P, _P, _P]
 
     def walk_orders(
         self,
@@ -128,6 +140,7 @@ class Kernel:
         """(equity, cash, exposure) per bar from int64 bars / float64 values step events."""
         n_sym, n_bars = close.shape
         equity, cash, exposure = np.empty(n_bars), np.empty(n_bars), np.empty(n_bars)
+        cursor, held = np.empty(n_sym, dtype=np.int64), np.empty(n_sym)
         self._curve(
             n_bars,
             n_sym,
@@ -135,10 +148,49 @@ class Kernel:
             _ptr(cash_values),
             len(cash_bars),
             initial_cash,
-            *map(_ptr, (pos_start, pos_bars, pos_values, close, complete)),
+            *map(_ptr, (pos_start, pos_bars, pos_values, close, complete, cursor, held)),
             *map(_ptr, (equity, cash, exposure)),
         )
         return equity, cash, exposure
+
+    def signal_column(self, x: np.ndarray, row: np.ndarray) -> tuple[int, float, float]:
+        """Copy float64 ``x`` (any stride) into contiguous ``row``; (NaN count, min, max of
+        the rest) on the way ((n, inf, -inf) if every value is NaN)."""
+        out = np.empty(3)
+        stride = x.strides[0] // x.itemsize if len(x) else 1
+        if x.strides[0] % x.itemsize:
+            x = np.ascontiguousarray(x)
+            stride = 1
+        self._column(len(x), _ptr(x), stride, _ptr(row), _ptr(out))
+        return int(out[0]), float(out[1]), float(out[2])
+
+    def target_changes(
+        self, targets: np.ndarray, start: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(symbol, bar, new, old) of each change of float64 targets (n_sym, n) from ``start``."""
+        n_sym, n_bars = targets.shape
+        # Room for a change every 8th cell; the rare run with more is walked again.
+        capacity = (n_sym * n_bars) // 8 + 64
+        while True:
+            sym, bar = np.empty(capacity, dtype=np.int64), np.empty(capacity, dtype=np.int64)
+            new, old = np.empty(capacity), np.empty(capacity)
+            m = self._changes(
+                n_sym, n_bars, _ptr(targets), start, capacity, *map(_ptr, (sym, bar, new, old))
+            )
+            if m <= capacity:
+                return sym[:m], bar[:m], new[:m], old[:m]
+            capacity = m
+
+    def zero_nans(self, x: np.ndarray) -> None:
+        """NaN -> 0.0 in place in a C-contiguous float64 array."""
+        self._zero_nans(x.size, _ptr(x))
+
+    def drawdowns(self, equity: np.ndarray, series: bool, window: bool) -> list[np.ndarray]:
+        """[equity / running peak - 1] and/or [the same, NaN where the peak is not > 0]."""
+        n = len(equity)
+        outs = [np.empty(n) if wanted else None for wanted in (series, window)]
+        self._drawdowns(n, _ptr(equity), *(None if o is None else _ptr(o) for o in outs))
+        return [o for o in outs if o is not None]
 
 
 def load(path: Path = LIBRARY) -> Kernel | None:

@@ -20,6 +20,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from backtesting.engine import kernel
+
 FloatArray = np.ndarray
 StatValue = float | int | str | None | list[dict[str, int | float | None]]
 
@@ -301,8 +303,14 @@ def conditional_value_at_risk(returns: np.ndarray, level: float = VAR_LEVEL) -> 
 
 
 def drawdown_series(equity: np.ndarray) -> FloatArray:
-    """equity / running peak - 1 per bar (<= 0; 0 at a new high)."""
+    """equity / running peak - 1 per bar (<= 0; 0 at a new high).
+
+    The compiled kernel does it in one pass (kernel.c, tp_drawdowns; the same two IEEE
+    operations per bar, so the same bits); the NumPy below is its reference.
+    """
     eq = _as_float(equity, "equity")
+    if kernel.KERNEL is not None:
+        return kernel.KERNEL.drawdowns(np.ascontiguousarray(eq), True, False)[0]
     peak = np.maximum.accumulate(eq)
     with np.errstate(divide="ignore", invalid="ignore"):
         return eq / peak - 1.0

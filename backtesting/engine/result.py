@@ -215,6 +215,7 @@ def build_curve(ledger: Ledger, bars: AlignedBars, initial_cash: float) -> Curve
     counts = [len(at) for at in ledger.pos_bars]
     pos_start = np.zeros(len(counts) + 1, dtype=np.int64)
     np.cumsum(counts, out=pos_start[1:])
+    complete = bars.has_bar.all(axis=1)
     equity, cash, exposure = compiled.build_curve(
         np.ascontiguousarray(ledger.cash_bars, dtype=np.int64),
         np.ascontiguousarray(ledger.cash_values, dtype=np.float64),
@@ -223,7 +224,7 @@ def build_curve(ledger: Ledger, bars: AlignedBars, initial_cash: float) -> Curve
         _joined(ledger.pos_bars, np.int64),
         _joined(ledger.pos_values, np.float64),
         np.ascontiguousarray(bars.close, dtype=np.float64),
-        np.ascontiguousarray(bars.has_bar.all(axis=1), dtype=np.uint8),
+        np.ascontiguousarray(complete, dtype=np.uint8),
     )
     return Curve(equity, cash, exposure)
 
@@ -279,6 +280,9 @@ def step_history(at: np.ndarray, values: np.ndarray, n: int, before: float) -> n
 
 
 def window_drawdown(equity: np.ndarray) -> np.ndarray:
+    """equity / running peak - 1 per bar, NaN while the peak is not > 0 (kernel: one pass)."""
+    if kernel.KERNEL is not None:
+        return kernel.KERNEL.drawdowns(np.ascontiguousarray(equity, np.float64), False, True)[0]
     peak = np.maximum.accumulate(equity)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(peak > 0, equity / peak - 1.0, np.nan)

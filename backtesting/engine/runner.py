@@ -32,6 +32,7 @@ from backtesting.engine.vectorized import (
     run_signals_arrays,
     run_signals_fast,
     signal_targets,
+    zero_nans,
 )
 from backtesting.engine.views import Clock
 
@@ -113,7 +114,7 @@ def _run_signals(
     with _user_errors(code_files):  # user objects inside what signals() returned run too
         targets = signal_targets(raw, aligned, spec)
     start, eval_start = _start_bars(spec, [*user._indicator_arrays, *targets], aligned.n_bars)
-    driver = SignalDriver(broker, np.nan_to_num(targets), start)
+    driver = SignalDriver(broker, zero_nans(targets), start)
     ledger = (
         run_signals_arrays(spec, aligned, driver) if driver.array_path_ok(spec, aligned) else None
     )

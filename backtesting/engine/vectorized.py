@@ -14,11 +14,14 @@ shorts, no leverage (so no margin call), fills at the next open.
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from backtesting.engine import kernel
 from backtesting.engine import orders as ok
 from backtesting.engine.arraypath import SignalOrders, Unsupported, book_orders, fills_ledger
 from backtesting.engine.bars import AlignedBars
@@ -43,20 +46,45 @@ def signal_targets(raw: Any, bars: AlignedBars, spec: BacktestSpec) -> np.ndarra
     if unknown:
         names = ", ".join(shown(k) for k in unknown[:3]) + (", ..." if len(unknown) > 3 else "")
         raise StrategyError(f"signals() returned {len(unknown)} unknown symbol(s): {names}")
-    out = np.zeros((n_sym, n))
+    out = np.empty((n_sym, n))
     for s, sym in enumerate(bars.symbols):
         if sym not in raw:
+            out[s] = 0.0
             continue
         arr = _signal_column(raw[sym], sym)
         if arr.shape != (n,):
             raise StrategyError(f"signals()[{sym!r}] has shape {arr.shape}, expected ({n},)")
-        finite = arr[~np.isnan(arr)]
-        if finite.size and (np.abs(finite).max() > 1.0 or not np.isfinite(finite).all()):
+        nans, lo, hi = signal_column(arr, out[s])
+        if nans < n and not (lo >= -1.0 and hi <= 1.0):  # an infinity fails here too
             raise StrategyError(f"signals()[{sym!r}] must be within [-1, 1] (or NaN)")
-        if finite.size and finite.min() < 0 and not spec.allow_short:
+        if nans < n and lo < 0 and not spec.allow_short:
             raise StrategyError(f"signals()[{sym!r}] has short targets but allow_short is off")
-        out[s] = arr
     return out
+
+
+def signal_column(arr: np.ndarray, row: np.ndarray) -> tuple[int, float, float]:
+    """Copy a float64 column into its row of the targets; (NaN count, min, max of the other
+    values). One pass in the kernel; this NumPy is the reference (min and max are exact, so
+    both give the same numbers)."""
+    if kernel.KERNEL is not None:
+        return kernel.KERNEL.signal_column(arr, row)
+    row[:] = arr
+    finite = arr[~np.isnan(arr)]
+    if not finite.size:
+        return len(arr), math.inf, -math.inf
+    return len(arr) - finite.size, float(finite.min()), float(finite.max())
+
+
+def zero_nans(targets: np.ndarray) -> np.ndarray:
+    """``targets`` (from signal_targets) with NaN ("no view yet") as 0, in place.
+
+    signal_targets refused infinities, so this is np.nan_to_num, which stays the reference;
+    the kernel does it in one pass over the matrix it owns.
+    """
+    if kernel.KERNEL is not None and targets.flags.c_contiguous:
+        kernel.KERNEL.zero_nans(targets)
+        return targets
+    return np.nan_to_num(targets, copy=False)
 
 
 def _signal_column(value: Any, sym: str) -> np.ndarray:
@@ -86,14 +114,26 @@ class SignalDriver:
 
     def __init__(self, broker: Broker, targets: np.ndarray, start: int) -> None:
         self.broker, self.targets, self.start = broker, targets, start
-        previous = np.concatenate([np.zeros((targets.shape[0], 1)), targets[:, :-1]], axis=1)
-        previous[:, start] = 0.0  # nothing is held when trading starts
-        changed = targets != previous
-        changed[:, :start] = False
-        self.changed = changed
-        self.change_bars = np.flatnonzero(changed.any(axis=0))
-        self.previous = previous
         self._actions: dict[int, list[tuple[int, float, float]]] | None = None
+
+    # The per-bar matrices below are built only for the loops; the array path reads the
+    # changes straight from the targets (target_changes).
+    @functools.cached_property
+    def previous(self) -> np.ndarray:
+        targets = self.targets
+        previous = np.concatenate([np.zeros((targets.shape[0], 1)), targets[:, :-1]], axis=1)
+        previous[:, self.start] = 0.0  # nothing is held when trading starts
+        return previous
+
+    @functools.cached_property
+    def changed(self) -> np.ndarray:
+        changed = self.targets != self.previous
+        changed[:, : self.start] = False
+        return changed
+
+    @functools.cached_property
+    def change_bars(self) -> np.ndarray:
+        return np.flatnonzero(self.changed.any(axis=0))
 
     @property
     def actions(self) -> dict[int, list[tuple[int, float, float]]]:
@@ -183,9 +223,7 @@ def run_signals_arrays(
     fill), so one tight loop walks the orders with the broker's exact arithmetic (see
     arraypath); fill prices, positions, cash, the curve and the trade columns are NumPy.
     """
-    sym, bar = np.nonzero(driver.changed.T)[::-1]  # ordered by bar, then symbol (submit order)
-    new = driver.targets[sym, bar]
-    old = driver.previous[sym, bar]
+    sym, bar, new, old = target_changes(driver.targets, driver.start)
     if bool(np.any(old * new > 0.0)):
         return None  # same-direction resizes split lots: the broker handles those
     orders = SignalOrders.build(spec, bars, sym, bar, new)
@@ -196,6 +234,21 @@ def run_signals_arrays(
     ledger = fills_ledger(bars, orders, fills, fates, units)
     risky = spec.allow_short or spec.margin_initial < 1.0
     return None if risky and _margin_call_possible(spec, bars, ledger) else ledger
+
+
+def target_changes(
+    targets: np.ndarray, start: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(symbol, bar, new target, old target) of every change from ``start`` on, ordered by
+    bar, then symbol (submit order). One pass in the kernel; this NumPy is its reference."""
+    if kernel.KERNEL is not None:
+        return kernel.KERNEL.target_changes(np.ascontiguousarray(targets), start)
+    previous = np.concatenate([np.zeros((targets.shape[0], 1)), targets[:, :-1]], axis=1)
+    previous[:, start] = 0.0  # nothing is held when trading starts
+    changed = targets != previous
+    changed[:, :start] = False
+    sym, bar = np.nonzero(changed.T)[::-1]
+    return sym, bar, targets[sym, bar], previous[sym, bar]
 
 
 def _margin_call_possible(spec: BacktestSpec, bars: AlignedBars, ledger: Ledger) -> bool:

@@ -20,8 +20,10 @@ from hypothesis import strategies as st
 from backtesting.engine import BacktestSpec, CostModel, Strategy, kernel, run_backtest
 from backtesting.engine.arraypath import SignalOrders, Unsupported, book_orders
 from backtesting.engine.bars import align_bars
-from backtesting.engine.result import Ledger, build_curve, build_curve_reference
-from backtesting.sandbox.isolation import child_command, find_bwrap
+from backtesting.engine.metrics import drawdown_series
+from backtesting.engine.result import Ledger, build_curve, build_curve_reference, window_drawdown
+from backtesting.engine.vectorized import signal_column, target_changes, zero_nans
+from backtesting.sandbox.isolation import child_command
 from tests.engine.helpers import random_bars
 
 COMPILED = kernel.KERNEL
@@ -241,6 +243,73 @@ def test_the_kernel_curve_equals_the_numpy_curve(
         assert same_bits(getattr(fast, name), getattr(reference, name)), name
 
 
+def _without_kernel(fn: Any, *args: Any) -> Any:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(kernel, "KERNEL", None)
+        return fn(*args)
+
+
+@needs_kernel
+@settings(max_examples=200, deadline=None)
+@given(
+    column=st.lists(
+        st.sampled_from([0.0, -0.0, 1.0, -1.0, 0.5, -0.25, 1.5, -7.0, np.nan, np.inf, -np.inf]),
+        max_size=30,
+    ),
+    strided=st.booleans(),
+)
+def test_signal_columns_equal_the_numpy_reference(column: list[float], strided: bool) -> None:
+    arr = np.repeat(np.array(column, dtype=np.float64), 2)[::2] if strided else np.array(column)
+    row, reference_row = np.full(len(arr), 9.0), np.full(len(arr), 9.0)
+    assert signal_column(arr, row) == _without_kernel(signal_column, arr, reference_row)
+    assert same_bits(row, reference_row)
+
+
+@needs_kernel
+@settings(max_examples=200, deadline=None)
+@given(data=st.data(), n_sym=st.integers(1, 4), n=st.integers(1, 30))
+def test_target_changes_equal_the_numpy_reference(data: st.DataObject, n_sym: int, n: int) -> None:
+    levels = st.sampled_from([0.0, -0.0, 1.0, -1.0, 0.5, 1.0 / 3])
+    targets = np.array(
+        [data.draw(st.lists(levels, min_size=n, max_size=n)) for _ in range(n_sym)]
+    ).reshape(n_sym, n)
+    start = data.draw(st.integers(0, n - 1))
+    fast, reference = (
+        target_changes(targets, start),
+        _without_kernel(target_changes, targets, start),
+    )
+    for got, want in zip(fast, reference, strict=True):
+        assert same_bits(got, want)
+
+
+@needs_kernel
+@settings(max_examples=200, deadline=None)
+@given(
+    equity=st.lists(
+        st.sampled_from([0.0, -0.0, 1.0, 2.0, 1.5, -3.0, 1e-300, 5e6, np.nan, np.inf]),
+        max_size=25,
+    )
+)
+def test_drawdowns_equal_the_numpy_reference(equity: list[float]) -> None:
+    # Peaks that are 0, negative or NaN (NaN sticks, as in np.maximum.accumulate), ties of
+    # 0.0 and -0.0 (the earlier one is kept).
+    eq = np.array(equity, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        assert same_bits(window_drawdown(eq), _without_kernel(window_drawdown, eq))
+        assert same_bits(drawdown_series(eq), _without_kernel(drawdown_series, eq))
+
+
+@needs_kernel
+@given(
+    cells=st.lists(st.sampled_from([0.0, -0.0, 0.5, -1.0, np.nan]), min_size=1, max_size=40),
+    n_sym=st.integers(1, 3),
+)
+def test_zero_nans_equals_nan_to_num(cells: list[float], n_sym: int) -> None:
+    targets = np.array(cells * n_sym).reshape(n_sym, len(cells))
+    reference = np.nan_to_num(targets)
+    assert same_bits(zero_nans(targets), reference)
+
+
 def test_a_missing_kernel_is_logged_once_and_the_engine_still_runs(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -273,7 +342,7 @@ def test_the_kernel_is_loaded_where_it_is_required() -> None:
 
 
 @needs_kernel
-@pytest.mark.skipif(find_bwrap() is None, reason="no usable bubblewrap on this host")
+@pytest.mark.requires_component("bubblewrap")
 def test_the_jailed_child_loads_the_kernel() -> None:
     # The sandbox child sees only the engine's directory, read-only: the library must be
     # found and loaded there as it is at home.

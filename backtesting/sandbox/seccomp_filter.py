@@ -51,7 +51,17 @@ DENIED_SYSCALLS: tuple[str, ...] = (
     "semget", "semop", "semtimedop", "semctl", "ipc",
     "mq_open", "mq_unlink", "mq_timedsend", "mq_timedreceive", "mq_notify", "mq_getsetattr",
     "sethostname", "setdomainname",
+    # Signals and scheduling aimed at another process. Under a user namespace (an unprivileged
+    # worker) the zygote and its child share one uid, so the kernel would let a job stop,
+    # signal or starve the zygote that forks the next user's job.
+    "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo", "setpriority", "ioprio_set",
 )  # fmt: skip
+# The same, for calls whose argument `index` names a process: allowed only on the caller itself
+# (0), which is how glibc's setrlimit() (prlimit64) and the batch runner's CPU share use them.
+SELF_ONLY_SYSCALLS: dict[str, int] = {
+    "prlimit64": 0, "sched_setaffinity": 0, "sched_setparam": 0, "sched_setscheduler": 0,
+    "sched_setattr": 0, "migrate_pages": 0, "move_pages": 0,
+}  # fmt: skip
 # open()/openat() stay allowed for reading (NumPy may import a submodule lazily) but any flag
 # that could create or modify a file is refused.
 WRITE_FLAGS = (os.O_WRONLY, os.O_RDWR, os.O_CREAT, os.O_TRUNC, os.O_APPEND)
@@ -103,6 +113,11 @@ def _make_filter(seccomp: ModuleType) -> object:
         try:
             rules.add_rule(deny, name)
         except (RuntimeError, ValueError):  # not a syscall on this architecture
+            continue
+    for name, index in SELF_ONLY_SYSCALLS.items():
+        try:
+            rules.add_rule(deny, name, seccomp.Arg(index, seccomp.NE, 0))
+        except (RuntimeError, ValueError):
             continue
     for flag in WRITE_FLAGS:
         rules.add_rule(deny, "open", seccomp.Arg(1, seccomp.MASKED_EQ, flag, flag))

@@ -29,7 +29,7 @@ from tests.sandbox.conftest import (
 PROBE = r"""
 import sys
 sys.path.insert(0, sys.argv[1])
-import ctypes, json, os, resource, socket
+import ctypes, json, os, resource, socket, threading
 from backtesting.sandbox.child import _lock_down
 header = json.loads(sys.stdin.readline())
 port = header.pop("port")
@@ -68,6 +68,13 @@ attempt("sysv_msg", lambda: c_call(libc.msgget, KEY, CREATE))
 attempt("sysv_sem", lambda: c_call(libc.semget, KEY, 1, CREATE))
 attempt("posix_mq", lambda: c_call(libc.mq_open, b"/tp_mq", os.O_CREAT | os.O_RDWR, 0o600, None))
 attempt("sethostname", lambda: c_call(libc.sethostname, b"tp", 2))
+# Signals and scheduling aimed at a process: on itself the kernel allows them, so only the filter
+# refuses; aimed at the zygote (same uid under a user namespace) they would reach the next job.
+attempt("tgkill", lambda: c_call(libc.tgkill, os.getpid(), threading.get_native_id(), 0))
+attempt("setpriority", lambda: c_call(libc.setpriority, 0, 0, 19))
+attempt("prlimit_parent", lambda: c_call(libc.prlimit, os.getppid(), 7, None, None))
+attempt("affinity_parent", lambda: os.sched_setaffinity(os.getppid(), {0}))
+out["setrlimit_self"] = resource.setrlimit(resource.RLIMIT_CORE, (0, 0)) or "allowed"
 out["env"] = dict(os.environ)
 out["uid"] = os.getresuid()
 out["rlimits"] = {n: resource.getrlimit(getattr(resource, n))
@@ -123,7 +130,8 @@ def test_isolation_level_on_this_host_is_reported() -> None:
     "attempt",
     ["socket", "connect", "fork", "exec", "write_tmp", "write_app", "write_cwd", "mkdir",
      "read_settings", "read_passwd", "read_proc", "kill_parent", "setuid_root",
-     "sysv_shm", "sysv_msg", "sysv_sem", "posix_mq", "sethostname"],
+     "sysv_shm", "sysv_msg", "sysv_sem", "posix_mq", "sethostname", "tgkill", "setpriority",
+     "prlimit_parent", "affinity_parent"],
 )  # fmt: skip
 def test_an_escaped_attacker_is_still_denied(jail: dict[str, Any], attempt: str) -> None:
     assert jail[attempt].startswith("denied"), jail[attempt]
@@ -133,6 +141,11 @@ def test_the_jail_environment_holds_no_secrets(jail: dict[str, Any]) -> None:
     assert SECRET not in json.dumps(jail)
     # bubblewrap adds PWD after its chdir; nothing else beyond what we set.
     assert set(jail["env"]) <= {*CHILD_ENV, "PWD"}
+
+
+def test_a_process_may_still_lower_its_own_limits(jail: dict[str, Any]) -> None:
+    # glibc's setrlimit() is prlimit64(0, ...): the batch runner lowers its CPU share this way.
+    assert jail["setrlimit_self"] == "allowed"
 
 
 def test_rlimits_are_set_before_user_code(jail: dict[str, Any]) -> None:

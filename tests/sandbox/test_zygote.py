@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from backtesting.sandbox import SandboxError, SandboxLimits, zygote
+from backtesting.sandbox.supervisor import tree_cpu_seconds
 from tests.sandbox.conftest import HEADER, PROJECT_ROOT, SMA_CROSS
 
 MIB = 1024 * 1024
@@ -178,6 +179,18 @@ def test_stopping_leaves_no_process_behind(ready: bool) -> None:
     wait_for(lambda: not live(tree), f"the zygote's processes {live(tree)} to end")
 
 
+def test_the_cpu_time_reported_is_the_jobs_not_the_zygotes(
+    run: Callable[..., dict[str, Any]],
+) -> None:
+    reported = run(SMA_CROSS)["sandbox"]["cpu_seconds"]
+    pid = zygote.zygote_pid()
+    assert pid is not None
+    # bubblewrap's own command line names the bootstrap too; the zygote is the deepest.
+    zygote_process = [p for p in process_tree(pid) if "zygote_jailed" in cmdline(p)][-1]
+    # The zygote's imports cost far more CPU than this short run: counting them would show.
+    assert reported < tree_cpu_seconds(zygote_process) - reported
+
+
 def test_the_zygote_reports_the_isolation_level_unchanged(
     run: Callable[..., dict[str, Any]],
 ) -> None:
@@ -232,6 +245,13 @@ def wait_for(condition: Callable[[], bool], what: str) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"gave up waiting: {what}")
         time.sleep(0.05)
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
 
 
 def process_tree(pid: int) -> list[int]:

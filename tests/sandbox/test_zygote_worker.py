@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conftest import start_worker, worker_launcher  # noqa: F401 - fixtures
-from tests.sandbox.test_zygote import live
+from tests.sandbox.test_zygote import cmdline, live
 
 pytestmark = pytest.mark.django_db
 WAIT_SECONDS = 60.0  # a bound on waiting for an event, not a timing assertion
@@ -32,13 +32,6 @@ def descendants(pid: int) -> list[int]:
         for child in children:
             found += [child, *descendants(child)]
     return found
-
-
-def cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
 
 
 def wait_for(condition: Callable[[], bool], what: str) -> None:

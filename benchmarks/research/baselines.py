@@ -25,7 +25,6 @@ import numpy as np
 from backtesting.engine import BacktestSpec, BarSeries, CostModel, Strategy, run_backtest
 from backtesting.sandbox.facades import build_facades
 from backtesting.sandbox.guards import make_importer
-from benchmarks.engine.contenders import SmaCross
 
 HERE = Path(__file__).resolve().parent
 COMMISSION = 0.001
@@ -38,18 +37,28 @@ Pairs = list[tuple[int, int]]
 # ----------------------------------------------------------------------------- our engine
 
 
-# The vectorized SMA crossover the platform rows sweep (same trades as the example).
+# The event-driven example, and the same logic in the vectorized style that the platform rows
+# sweep (the same trades: tests/optimization/test_bench_strategy.py).
+EXAMPLE_STRATEGY_FILE = HERE.parents[1] / "strategies/examples/sma_crossover.py"
 SIGNALS_STRATEGY_FILE = HERE / "sma_crossover_signals.py"
 
 
 def signals_strategy() -> type[Strategy]:
-    """The strategy class of SIGNALS_STRATEGY_FILE as plain Python (no RestrictedPython
-    guards): the file's imports get the sandbox's facades, so it runs the very same code."""
+    return strategy_from_file(SIGNALS_STRATEGY_FILE)
+
+
+def example_strategy() -> type[Strategy]:
+    return strategy_from_file(EXAMPLE_STRATEGY_FILE)
+
+
+def strategy_from_file(path: Path) -> type[Strategy]:
+    """The strategy class of a strategy file as plain Python (no RestrictedPython guards): the
+    file's imports get the sandbox's facades, so it runs the very code users' files run."""
     namespace: dict[str, Any] = {
         "__builtins__": {**vars(builtins), "__import__": make_importer(build_facades())},
-        "__name__": "sma_crossover_signals",
+        "__name__": path.stem,
     }
-    exec(compile(SIGNALS_STRATEGY_FILE.read_text(), str(SIGNALS_STRATEGY_FILE), "exec"), namespace)  # noqa: S102
+    exec(compile(path.read_text(), str(path), "exec"), namespace)  # noqa: S102
     return next(
         value
         for value in namespace.values()
@@ -57,9 +66,7 @@ def signals_strategy() -> type[Strategy]:
     )
 
 
-def ours_loop(
-    bars: dict[str, BarSeries], pairs: Pairs, strategy: type[Strategy] = SmaCross
-) -> list[float]:
+def ours_loop(bars: dict[str, BarSeries], pairs: Pairs, strategy: type[Strategy]) -> list[float]:
     """A plain loop over run_backtest in this process: no sandbox, no database, no queue."""
     base = BacktestSpec(costs=CostModel(commission_pct=COMMISSION), fractional_units=True)
     out = []
@@ -78,7 +85,7 @@ def _pool_part(pairs: Pairs) -> list[float]:
 
 
 def ours_loop_processes(
-    bars: dict[str, BarSeries], pairs: Pairs, processes: int, strategy: type[Strategy] = SmaCross
+    bars: dict[str, BarSeries], pairs: Pairs, processes: int, strategy: type[Strategy]
 ) -> list[float]:
     """The same loop split over `processes` forked processes (pool start-up included)."""
     _POOL_BARS.clear()

@@ -410,7 +410,7 @@ def measure_grid(platform: Platform, workers: Workers, samples: int) -> None:
     assert sorted(pairs) == sorted(GRID) and len(pairs) == 90, "the platform's grid differs"
     for r in rows:
         print(f"  {r['who']}: median {statistics.median(r['times']):.3f} s", flush=True)
-    signals = baselines.signals_strategy()
+    signals, example = baselines.signals_strategy(), baselines.example_strategy()
     run_row(
         rows,
         "our engine, signals loop, 1 process",
@@ -426,7 +426,7 @@ def measure_grid(platform: Platform, workers: Workers, samples: int) -> None:
     run_row(
         rows,
         "our engine, next() loop (example), 1 proc",
-        lambda: baselines.ours_loop(bars, pairs),
+        lambda: baselines.ours_loop(bars, pairs, example),
         samples,
     )
     bt = baselines.backtesting_py_optimize(bars, pairs, samples)
@@ -600,7 +600,8 @@ def event_driven_agrees(
     (the whole random set would take minutes: next() runs once per bar)."""
     picked = sorted(set(np.linspace(0, len(pairs) - 1, size).astype(int).tolist()))
     started = time.perf_counter()
-    expected = baselines.ours_loop(bars, [pairs[k] for k in picked])
+    example = baselines.example_strategy()
+    expected = baselines.ours_loop(bars, [pairs[k] for k in picked], example)
     assert expected == [equity[k] for k in picked], "the vectorized sweep differs from next()"
     print(
         f"  event-driven example on {len(picked)} of the combinations: same final equity "

@@ -13,11 +13,15 @@ from backtesting.sandbox.facades import build_facades
 from backtesting.sandbox.guards import BoundedLog, restricted_globals
 from backtesting.sandbox.runner import find_strategy_class
 from benchmarks.engine.data import MINUTE_NS, load_csv, synthetic
-from benchmarks.research.baselines import SIGNALS_STRATEGY_FILE, signals_strategy
+from benchmarks.research.baselines import (
+    EXAMPLE_STRATEGY_FILE,
+    SIGNALS_STRATEGY_FILE,
+    example_strategy,
+    signals_strategy,
+)
 from strategies.validation import compile_strategy
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = ROOT / "strategies/examples/sma_crossover.py"
 SPEC = BacktestSpec(costs=CostModel(commission_pct=0.001), fractional_units=True)
 
 
@@ -51,12 +55,13 @@ def test_the_vectorized_crossover_trades_exactly_as_the_event_driven_example(
 ) -> None:
     spec = BacktestSpec.from_dict({**SPEC.to_dict(), "params": {"fast": fast, "slow": slow}})
     bars = {series.symbol: series}
-    event = run_backtest(spec, bars, sandboxed_class(EXAMPLE))
+    event = run_backtest(spec, bars, sandboxed_class(EXAMPLE_STRATEGY_FILE))
     vectorized = run_backtest(spec, bars, sandboxed_class(SIGNALS_STRATEGY_FILE))
     assert event.mode != vectorized.mode
     assert len(event.trades) > 3
     assert vectorized.trades == event.trades
     assert vectorized.final_equity == event.final_equity
     assert vectorized.statistics == event.statistics
-    # The benchmark's in-process rows load the same file without the guards: same result.
+    # The benchmark's in-process rows load the same files without the guards: same results.
     assert run_backtest(spec, bars, signals_strategy()).trades == event.trades
+    assert run_backtest(spec, bars, example_strategy()).trades == event.trades

@@ -66,6 +66,16 @@ def test_facades_are_namespaces_not_modules() -> None:
         assert type(facade).__name__ == "SimpleNamespace"
 
 
+def test_every_run_gets_its_own_facade_objects() -> None:
+    # Their contents are looked up once per process; the namespaces are new for every run, so
+    # one changed from outside the guards (a bug of ours) cannot reach the next combination.
+    first, second = build_facades(), build_facades()
+    for name, facade in first.items():
+        assert facade is not second[name] and vars(facade) == vars(second[name])
+    first["numpy"].mean = max
+    assert build_facades()["numpy"].mean is np.mean
+
+
 def test_imports_outside_the_allow_list_fail() -> None:
     for name in ("os", "sys", "numpy.lib", "ctypes", "importlib", "subprocess"):
         with pytest.raises(ImportError):

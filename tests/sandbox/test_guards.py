@@ -72,8 +72,8 @@ def test_every_run_gets_its_own_facade_objects() -> None:
     first, second = build_facades(), build_facades()
     for name, facade in first.items():
         assert facade is not second[name] and vars(facade) == vars(second[name])
-    first["numpy"].mean = max
-    assert build_facades()["numpy"].mean is np.mean
+    setattr(first["numpy"], "mean", max)  # noqa: B010 - a facade is typed as a plain object
+    assert vars(build_facades()["numpy"])["mean"] is np.mean
 
 
 def test_imports_outside_the_allow_list_fail() -> None:

@@ -1,10 +1,10 @@
 """Schema fuzz of the live API: schemathesis' CLI against a real gunicorn, from the schema
 the server itself serves at /api/schema/.
 
-One run per caller: a trader with a JWT (plus the seeded objects, so paths reach real
-rows) and an anonymous client. Every phase runs (the schema's examples, coverage of
+Passes (PASSES) as a trader with a JWT (plus the seeded objects, so paths reach real rows)
+and as an anonymous client. Every phase runs: the schema's examples, coverage of
 boundaries and wrong types, random fuzzing, and stateful sequences along the links
-schemathesis infers: create -> read -> update -> delete). The checks below must all hold.
+schemathesis infers (create -> read -> update -> delete). The checks below must all hold.
 
 `tests/fuzz/test_schema_fuzz.py` runs it bounded in the suite; `make fuzz` runs it longer.
 """
@@ -20,6 +20,8 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.strategies.samples import SMA_CROSS
 
 # Every check that compares a response with the schema or with HTTP's rules. Two of
 # schemathesis' checks are left out, each for a reason the schema cannot change:
@@ -43,6 +45,30 @@ CHECKS = (
     "ensure_resource_availability",
 )
 DEFAULT_SEED = 16  # the suite's run is reproducible; `make fuzz` may pass FUZZ_SEED
+# dictionary name -> (create operation's path, body field, a value its rules accept)
+VALID_VALUES = {
+    "strategy_code": ("/api/v1/strategies/", "code", SMA_CROSS),
+    "webhook_url": ("/api/v1/webhooks/", "url", "https://93.184.216.34/hook"),
+}
+
+
+@dataclass(frozen=True)
+class FuzzPass:
+    """One schemathesis run: who calls, which phases, and its share of the time budget."""
+
+    caller: str
+    phases: str
+    authenticated: bool
+    share: float
+
+
+# The stateful phase gets its own share: run after the others it would get no time at all.
+PASSES = (
+    FuzzPass("trader", "examples,coverage,fuzzing", authenticated=True, share=0.45),
+    FuzzPass("trader, stateful", "stateful", authenticated=True, share=0.3),
+    # Anonymous, every operation but sign-in and sign-up answers 401: no chain to follow.
+    FuzzPass("anonymous", "examples,coverage,fuzzing", authenticated=False, share=0.25),
+)
 
 
 @dataclass(frozen=True)
@@ -61,12 +87,14 @@ class FuzzOutcome:
     cases: int
     failures: int
     seconds: float
+    links: str  # "covered / selected" links of the stateful phase, "" without it
     output: str
 
     def summary(self) -> str:
+        links = f", links {self.links}" if self.links else ""
         return (
             f"schema fuzz ({self.caller}): {self.cases} generated cases, "
-            f"{self.failures} failures, {self.seconds:.0f} s"
+            f"{self.failures} failures{links}, {self.seconds:.0f} s"
         )
 
 
@@ -83,14 +111,26 @@ def fuzz_schema_fetch(base_url: str, destination: Path) -> Path:
 
 
 def fuzz_config_write(destination: Path, *, seeded: SeededIds | None) -> Path:
-    """schemathesis.toml for one run: the checks and, for the trader, the token and the
-    seeded rows for templated paths (ids elsewhere stay random: 404s)."""
+    """schemathesis.toml for one run: the checks and, for the trader, the token, the seeded
+    rows for templated paths (ids elsewhere stay random: 404s) and, half the time, a valid
+    value where no generated one passes the API's rules, so creates succeed and the stateful
+    phase can follow them (read, update, clone, delete)."""
     lines = []
     if seeded is not None:  # a top-level key: it must come before the first table
         lines.append('headers = { Authorization = "Bearer ${FUZZ_TOKEN}" }')
     lines += ["[checks]", "enabled = false"]
     lines += [f"{check}.enabled = true" for check in CHECKS]
     if seeded is not None:
+        for dictionary, (path, field, valid) in VALID_VALUES.items():
+            binding = f'{{ dictionary = "{dictionary}", probability = 0.5 }}'
+            lines += [
+                f"[dictionaries.{dictionary}]",
+                f"values = [{json.dumps(valid)}]",
+                "[[operations]]",
+                f"include-path = {json.dumps(path)}",
+                'include-method = "POST"',
+                f'parameters = {{ "body.{field}" = {binding} }}',
+            ]
         for path_regex, name, value in (
             (r"^/api/v1/backtests/\{id\}/", "id", seeded.backtest),
             (r"^/api/v1/webhooks/\{id\}/", "id", seeded.webhook),
@@ -105,21 +145,37 @@ def fuzz_config_write(destination: Path, *, seeded: SeededIds | None) -> Path:
     return destination
 
 
-def schema_fuzz_run(
+def schema_fuzz(
+    base_url: str, workdir: Path, *, token: str, seeded: SeededIds, budget: int, seed: int
+) -> list[FuzzOutcome]:
+    """Every pass in PASSES, within `budget` seconds of generation in all."""
+    schema = fuzz_schema_fetch(base_url, workdir / "schema.json")
+    return [
+        _run_pass(
+            base_url, schema, workdir / f"pass-{index}", fuzz_pass,
+            token=token if fuzz_pass.authenticated else None,
+            seeded=seeded if fuzz_pass.authenticated else None,
+            max_time=max(1, int(budget * fuzz_pass.share)), seed=seed,
+        )
+        for index, fuzz_pass in enumerate(PASSES)
+    ]  # fmt: skip
+
+
+def _run_pass(
     base_url: str,
+    schema: Path,
     workdir: Path,
+    fuzz_pass: FuzzPass,
     *,
     token: str | None,
     seeded: SeededIds | None,
     max_time: int,
-    seed: int = DEFAULT_SEED,
+    seed: int,
 ) -> FuzzOutcome:
-    """Run schemathesis against `base_url` for at most `max_time` seconds; never raises on
+    """One schemathesis run of at most `max_time` seconds of generation; never raises on
     findings (the outcome carries them)."""
-    caller = "trader" if token else "anonymous"
     workdir.mkdir(parents=True, exist_ok=True)
-    schema = fuzz_schema_fetch(base_url, workdir / "schema.json")
-    config = fuzz_config_write(workdir / f"{caller}.toml", seeded=seeded if token else None)
+    config = fuzz_config_write(workdir / "schemathesis.toml", seeded=seeded)
     command = [
         str(Path(sys.executable).with_name("schemathesis")),
         "--config-file",
@@ -128,6 +184,8 @@ def schema_fuzz_run(
         str(schema),
         "--url",
         base_url,
+        "--phases",
+        fuzz_pass.phases,
         "--max-time",
         str(max_time),
         "--seed",
@@ -153,11 +211,12 @@ def schema_fuzz_run(
     )
     output = result.stdout + result.stderr
     return FuzzOutcome(
-        caller=caller,
+        caller=fuzz_pass.caller,
         returncode=result.returncode,
         cases=_count(r"(\d+) generated", output),
         failures=_count(r"(\d+) (?:unique )?failures?", output),
         seconds=time.monotonic() - started,
+        links=" / ".join(next(iter(re.findall(r"API Links:\s+(\d+) covered / (\d+)", output)), ())),
         output=output,
     )
 
@@ -168,7 +227,7 @@ def _count(pattern: str, output: str) -> int:
 
 
 def fuzz_seconds_from_env(default: int) -> int:
-    """FUZZ_SECONDS (the total budget of both runs) or the suite's default."""
+    """FUZZ_SECONDS (the budget of all passes together) or the suite's default."""
     return int(os.environ.get("FUZZ_SECONDS") or default)
 
 

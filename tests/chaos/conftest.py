@@ -35,12 +35,16 @@ from typing import Any
 
 import pytest
 
+from tests.integration.test_backtest_worker import wait_for
 from tests.private_services import PrivatePostgres, PrivateRedis, free_port
+
+__all__ = ["wait_for"]  # the chaos modules take it from here
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVER_START_TIMEOUT = 60.0
 WORKER_READY_TIMEOUT = 60.0
 TEMPLATE_DATABASE = "tp_chaos_template"
+FINISHED = ("succeeded", "failed", "cancelled")
 # Shortened job timings (see the module docstring).
 FAST_RECOVERY = {
     "BACKTEST_LEASE_SECONDS": "3",
@@ -119,6 +123,25 @@ class Server:
         """An API call as the seeded trader (Bearer token)."""
         token = {"Authorization": f"Bearer {self.credentials['token']}"}
         return self.request(method, path, body=body, headers=token)
+
+    def submit_backtest(self, spin: int) -> int:
+        """A backtest of the seeded slow strategy (`spin` sets its cost per bar); its id."""
+        answer = self.api("POST", "/api/v1/backtests/", {
+            "strategy": self.credentials["strategy"], "instruments": ["AAA"], "timeframe": "1d",
+            "start": "2015-01-01T00:00:00Z", "end": "2016-12-31T00:00:00Z",
+            "parameters": {"spin": spin},
+        })  # fmt: skip
+        assert answer.status == 202, answer.text
+        return int(answer.json()["id"])
+
+    def clone_strategy(self, name: str) -> HttpAnswer:
+        """A write through the API: a copy of the seeded strategy named `name`."""
+        path = f"/api/v1/strategies/{self.credentials['strategy']}/clone/"
+        return self.api("POST", path, {"name": name})
+
+    def page(self, path: str = "/strategies/") -> HttpAnswer:
+        """A page as the seeded trader (their browser session)."""
+        return self.get(path, headers={"Cookie": f"sessionid={self.credentials['session']}"})
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -299,6 +322,21 @@ class Stack:
         _wait(lambda: " ready." in worker.log(), WORKER_READY_TIMEOUT, worker.process, worker.log)
         return worker
 
+    def job(self, table: str, pk: int) -> dict[str, Any]:
+        """A job row's lifecycle fields (`table`: one of the job kinds' tables)."""
+        columns = ("status", "attempts", "progress", "error_code", "error_message")
+        sql = f"SELECT {', '.join(columns)} FROM {table} WHERE id = %s"  # noqa: S608 - ours
+        return dict(zip(columns, self.query(sql, pk)[0], strict=True))
+
+    def finished_job(self, table: str, pk: int) -> dict[str, Any] | None:
+        row = self.job(table, pk)
+        return row if row["status"] in FINISHED else None
+
+    def strategies_named(self, name: str) -> int:
+        return int(
+            self.query("SELECT count(*) FROM strategies_strategy WHERE name = %s", name)[0][0]
+        )
+
     def query(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
         """Rows from the stack's database, read directly (not through the app)."""
         import psycopg
@@ -320,8 +358,27 @@ def _signal_group(process: subprocess.Popen, sig: signal.Signals) -> None:
 
 
 def _children(pid: int) -> list[int]:
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    return sorted(int(child) for child in path.read_text().split()) if path.exists() else []
+    try:
+        return sorted(
+            int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        )
+    except OSError:  # gone meanwhile
+        return []
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process under `pid` (children first)."""
+    children = _children(pid)
+    return children + [grandchild for child in children for grandchild in descendants(child)]
+
+
+def cpu_ticks(pid: int) -> int:
+    """CPU time (utime + stime, clock ticks) `pid` used so far; 0 when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])
 
 
 def _answers_live(server: Server) -> bool:
@@ -343,16 +400,6 @@ def _wait(
             return
         time.sleep(0.2)
     raise RuntimeError(f"{what} not ready after {timeout}s:\n{log()[-4000:]}")
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 @pytest.fixture(scope="module")

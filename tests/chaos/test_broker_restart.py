@@ -36,16 +36,6 @@ def worker(stack: Stack) -> Worker:
     return stack.start_worker(queues="backtests", lean=False)
 
 
-def submit(server: Server, spin: int) -> int:
-    answer = server.api("POST", "/api/v1/backtests/", {
-        "strategy": server.credentials["strategy"], "instruments": ["AAA"], "timeframe": "1d",
-        "start": "2015-01-01T00:00:00Z", "end": "2016-12-31T00:00:00Z",
-        "parameters": {"spin": spin},
-    })  # fmt: skip
-    assert answer.status == 202, answer.text
-    return int(answer.json()["id"])
-
-
 def statuses(stack: Stack, pks: list[int]) -> dict[int, tuple[str, int]]:
     rows = stack.query(
         "SELECT id, status, attempts FROM backtesting_backtest WHERE id = ANY(%s)", pks
@@ -75,9 +65,9 @@ def assert_each_ran_once(stack: Stack, pks: list[int]) -> None:
 
 
 def test_jobs_queued_when_the_broker_restarts_all_finish_exactly_once(stack, server, worker):
-    busy = submit(server, spin=30_000)
+    busy = server.submit_backtest(spin=30_000)
     wait_for(lambda: statuses(stack, [busy])[busy][0] == "running", 60, "the first job to run")
-    queued = [submit(server, spin=0) for _ in range(QUEUED_JOBS)]  # behind it: one slot
+    queued = [server.submit_backtest(spin=0) for _ in range(QUEUED_JOBS)]  # behind it: one slot
     assert {status for status, _ in statuses(stack, queued).values()} == {"queued"}
 
     stack.redis.restart()  # every queued message and unacked entry is gone
@@ -98,7 +88,7 @@ def test_jobs_submitted_while_the_broker_is_down_are_accepted_and_run_once_it_is
     started = time.monotonic()
     # The rows are the truth: each is accepted (202), not lost with its message. After
     # FAIL_MAX failed publishes the breaker is open and nothing waits on the broker.
-    pks = [submit(server, spin=0) for _ in range(PUBLISH_FAIL_MAX + 2)]
+    pks = [server.submit_backtest(spin=0) for _ in range(PUBLISH_FAIL_MAX + 2)]
     accepted_in = time.monotonic() - started
     reasons = [line for line in server.log().splitlines() if "job_publish_failed" in line]
     assert len(reasons) == len(pks)
@@ -115,7 +105,7 @@ def test_jobs_submitted_while_the_broker_is_down_are_accepted_and_run_once_it_is
     # After the reset timeout one trial publish closes the breaker: the next job is sent at
     # once, not left to the sweep (which would wait BACKTEST_REQUEUE_AFTER_SECONDS).
     time.sleep(PUBLISH_RESET_TIMEOUT)
-    pk = submit(server, spin=0)
+    pk = server.submit_backtest(spin=0)
     wait_for(lambda: all_finished(stack, [pk]), DEADLINE, "the job after the breaker closed")
     assert sum("job_publish_failed" in line for line in server.log().splitlines()) == len(pks)
     assert_each_ran_once(stack, [pk])

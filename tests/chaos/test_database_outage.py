@@ -35,11 +35,7 @@ STABLE_SUCCESSES = 12  # in a row, so both gunicorn processes answered
 
 
 def api_get(server: Server, path: str = "/api/v1/strategies/") -> HttpAnswer:
-    return server.get(path, headers={"Authorization": f"Bearer {server.credentials['token']}"})
-
-
-def page_get(server: Server, path: str = "/strategies/") -> HttpAnswer:
-    return server.get(path, headers={"Cookie": f"sessionid={server.credentials['session']}"})
+    return server.api("GET", path)
 
 
 @pytest.fixture(scope="module")
@@ -56,21 +52,11 @@ def database_stopped(outage_server: Server, private_postgres: PrivatePostgres) -
         private_postgres.start()
 
 
-def clone(server: Server, name: str) -> HttpAnswer:
-    """A write through the API: a copy of the seeded strategy named `name`."""
-    return server.api("POST", f"/api/v1/strategies/{server.credentials['strategy']}/clone/",
-                      {"name": name})  # fmt: skip
-
-
-def strategies_named(stack: Stack, name: str) -> int:
-    return stack.query("SELECT count(*) FROM strategies_strategy WHERE name = %s", name)[0][0]
-
-
 def test_with_the_database_up_the_api_and_a_signed_in_page_answer(outage_server, stack):
     assert api_get(outage_server).status == 200
-    assert clone(outage_server, "before the outage").status == 201
-    assert strategies_named(stack, "before the outage") == 1
-    page = page_get(outage_server)
+    assert outage_server.clone_strategy("before the outage").status == 201
+    assert stack.strategies_named("before the outage") == 1
+    page = outage_server.page()
     assert page.status == 200
     assert "Strategies" in page.text
 
@@ -100,7 +86,7 @@ def test_live_answers_at_once_while_api_requests_hit_the_stopped_database(
         time.sleep(0.2)
         live = outage_server.get("/live")
         # A browser's probe carries the session cookie: still nothing to look up.
-        live_with_session = page_get(outage_server, "/live")
+        live_with_session = outage_server.page("/live")
         statuses = {future.result().status for future in pending}
     for answer in (live, live_with_session):
         assert answer.status == 200
@@ -112,7 +98,7 @@ def test_live_answers_at_once_while_api_requests_hit_the_stopped_database(
 def test_a_write_while_the_database_is_down_answers_503_and_writes_nothing(
     outage_server, database_stopped
 ):
-    answer = clone(outage_server, "during the outage")
+    answer = outage_server.clone_strategy("during the outage")
     assert answer.status == 503, answer.text
     assert answer.json()["error"]["code"] == "dependency_unavailable"
     assert "Traceback" not in answer.text
@@ -129,7 +115,7 @@ def test_ready_and_health_say_the_database_is_down_quickly(outage_server, databa
 def test_a_signed_in_page_gets_the_friendly_503_page_not_a_bare_500(
     outage_server, database_stopped
 ):
-    answer = page_get(outage_server)
+    answer = outage_server.page()
     assert answer.status == 503, answer.text[:500]
     assert answer.headers["Content-Type"].startswith("text/html")
     assert int(answer.headers["Retry-After"]) > 0
@@ -162,7 +148,7 @@ def _poll_until_stable(server: Server, since: float) -> tuple[float, float]:
     first_ok: float | None = None
     in_a_row = 0
     while time.monotonic() - since < RECOVERY_DEADLINE_SECONDS:
-        ok = api_get(server).status == 200 and page_get(server).status == 200
+        ok = api_get(server).status == 200 and server.page().status == 200
         if ok and first_ok is None:
             first_ok = time.monotonic() - since
         in_a_row = in_a_row + 1 if ok else 0
@@ -175,10 +161,10 @@ def _poll_until_stable(server: Server, since: float) -> tuple[float, float]:
 def test_after_recovery_nothing_written_before_was_lost_nor_the_refused_write_half_done(
     outage_server, stack
 ):
-    assert clone(outage_server, "after the outage").status == 201
+    assert outage_server.clone_strategy("after the outage").status == 201
     for name, rows in (("before the outage", 1), ("during the outage", 0),
                        ("after the outage", 1)):  # fmt: skip
-        assert strategies_named(stack, name) == rows, name
+        assert stack.strategies_named(name) == rows, name
     versions = stack.query(
         "SELECT count(*) FROM strategies_strategyversion v JOIN strategies_strategy s"
         " ON s.id = v.strategy_id WHERE s.name LIKE %s",

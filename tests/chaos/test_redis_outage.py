@@ -59,21 +59,6 @@ def form_sign_in(server: Server) -> HttpAnswer:
                           headers={"Cookie": f"csrftoken={cookie}"})  # fmt: skip
 
 
-def signed_in_page(server: Server) -> HttpAnswer:
-    return server.get(
-        "/strategies/", headers={"Cookie": f"sessionid={server.credentials['session']}"}
-    )
-
-
-def clone(server: Server, name: str) -> HttpAnswer:
-    return server.api("POST", f"/api/v1/strategies/{server.credentials['strategy']}/clone/",
-                      {"name": name})  # fmt: skip
-
-
-def strategies_named(stack: Stack, name: str) -> int:
-    return stack.query("SELECT count(*) FROM strategies_strategy WHERE name = %s", name)[0][0]
-
-
 def assert_the_limiter_engages(server: Server) -> None:
     """Within one window no more than RATE API requests pass; the next is a 429 envelope.
 
@@ -106,7 +91,7 @@ def test_reads_and_signed_in_pages_keep_working(server, redis_stopped):
     answer = server.api("GET", "/api/v1/strategies/")
     assert answer.status == 200, answer.text
     assert server.credentials["strategy"] in [item["id"] for item in answer.json()["results"]]
-    page = signed_in_page(server)
+    page = server.page()
     assert page.status == 200 and "Strategies" in page.text  # nobody was signed out
 
 
@@ -116,8 +101,8 @@ def test_the_rate_limiter_fails_open(server, redis_stopped):
 
 
 def test_writes_are_stored_while_redis_is_down(server, stack, redis_stopped):
-    assert clone(server, "during the redis outage").status == 201
-    assert strategies_named(stack, "during the redis outage") == 1
+    assert server.clone_strategy("during the redis outage").status == 201
+    assert stack.strategies_named("during the redis outage") == 1
 
 
 def test_sign_in_fails_closed_with_a_503(server, redis_stopped):
@@ -158,4 +143,4 @@ def test_when_redis_is_back_everything_recovers_in_the_same_processes(
     assert health["checks"]["cache"]["status"] == "up"
     assert_the_limiter_engages(server)
     assert server.worker_pids() == gunicorn_workers  # nothing was restarted
-    assert strategies_named(stack, "during the redis outage") == 1
+    assert stack.strategies_named("during the redis outage") == 1

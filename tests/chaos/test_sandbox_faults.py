@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.chaos.conftest import Server, Stack, Worker, wait_for
+from tests.chaos.conftest import Server, Stack, Worker, cpu_ticks, descendants, wait_for
 
 pytestmark = pytest.mark.slow
 
 WALL_SECONDS = 6  # the worker's sandbox wall-clock limit in this module
-FINISHED = ("succeeded", "failed", "cancelled")
+TABLE = "backtesting_backtest"
 
 
 @pytest.fixture(scope="module")
@@ -37,47 +37,12 @@ def worker(stack: Stack) -> Worker:
                               env={"BACKTEST_SANDBOX_WALL_SECONDS": str(WALL_SECONDS)})  # fmt: skip
 
 
-def submit(server: Server, spin: int) -> int:
-    answer = server.api("POST", "/api/v1/backtests/", {
-        "strategy": server.credentials["strategy"], "instruments": ["AAA"], "timeframe": "1d",
-        "start": "2015-01-01T00:00:00Z", "end": "2016-12-31T00:00:00Z",
-        "parameters": {"spin": spin},
-    })  # fmt: skip
-    assert answer.status == 202, answer.text
-    return int(answer.json()["id"])
-
-
-def row(stack: Stack, pk: int) -> dict:
-    columns = ("status", "attempts", "progress", "error_code", "error_message")
-    values = stack.query(
-        "SELECT status, attempts, progress, error_code, error_message"
-        " FROM backtesting_backtest WHERE id = %s", pk,
-    )[0]  # fmt: skip
-    return dict(zip(columns, values, strict=True))
-
-
-def _descendants(pid: int) -> list[int]:
-    try:
-        children = [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
-    return children + [d for child in children for d in _descendants(child)]
-
-
-def _ticks(pid: int) -> int:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0
-    return int(fields[11]) + int(fields[12])
-
-
 def running_child(worker: Worker) -> int:
     """The process under the worker's pool that burns CPU: the one running the user's code."""
-    leaves = [pid for pid in _descendants(worker.process.pid) if not _descendants(pid)]
-    before = {pid: _ticks(pid) for pid in leaves}
+    leaves = [pid for pid in descendants(worker.process.pid) if not descendants(pid)]
+    before = {pid: cpu_ticks(pid) for pid in leaves}
     time.sleep(0.5)
-    used = {pid: _ticks(pid) - ticks for pid, ticks in before.items()}
+    used = {pid: cpu_ticks(pid) - ticks for pid, ticks in before.items()}
     busiest = max(used, key=lambda pid: used[pid])
     assert used[busiest] > 0, "no process under the worker is running"
     return busiest
@@ -92,11 +57,11 @@ def _gone(pid: int) -> bool:
 
 
 def fault_mid_run(stack: Stack, server: Server, worker: Worker, sig: signal.Signals) -> dict:
-    pk = submit(server, spin=60_000)
-    wait_for(lambda: row(stack, pk)["progress"] > 0.05, 60, "the backtest to be mid-run")
+    pk = server.submit_backtest(spin=60_000)
+    wait_for(lambda: stack.job(TABLE, pk)["progress"] > 0.05, 60, "the backtest to be mid-run")
     child = running_child(worker)
     os.kill(child, sig)
-    done = wait_for(lambda: (r := row(stack, pk))["status"] in FINISHED and r, 60, "the job's end")
+    done = wait_for(lambda: stack.finished_job(TABLE, pk), 60, "the job's end")
     assert _gone(child), "the faulty child was left behind"
     assert worker.alive(), worker.log()[-3000:]
     assert stack.query("SELECT count(*) FROM backtesting_trade WHERE backtest_id = %s", pk) == [
@@ -109,8 +74,8 @@ def fault_mid_run(stack: Stack, server: Server, worker: Worker, sig: signal.Sign
 
 
 def assert_the_next_job_succeeds(stack: Stack, server: Server) -> None:
-    pk = submit(server, spin=0)
-    done = wait_for(lambda: (r := row(stack, pk))["status"] in FINISHED and r, 60, "the next job")
+    pk = server.submit_backtest(spin=0)
+    done = wait_for(lambda: stack.finished_job(TABLE, pk), 60, "the next job")
     assert done["status"] == "succeeded", done["error_message"]
     assert done["attempts"] == 1
 

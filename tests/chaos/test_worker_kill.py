@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.chaos.conftest import Server, Stack, Worker, wait_for
+from tests.chaos.conftest import Server, Stack, Worker, cpu_ticks, descendants, wait_for
 
 pytestmark = pytest.mark.slow
 
 QUEUES = "backtests,optimizations"
-FINISHED = ("succeeded", "failed", "cancelled")
 RECOVERY_DEADLINE = 120.0  # generous: a loaded 2-core box runs the slow strategy slowly
 
 
@@ -34,21 +32,16 @@ def workers(stack: Stack) -> Iterator[list[Worker]]:
     yield [stack.start_worker(queues=QUEUES) for _ in range(2)]
 
 
-def _cpu_ticks(pid: int) -> int:
-    """utime + stime of `pid` and every process under it."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        return 0
-    return int(fields[11]) + int(fields[12]) + sum(_cpu_ticks(int(c)) for c in children)
+def _tree_ticks(worker: Worker) -> int:
+    pid = worker.process.pid
+    return sum(cpu_ticks(p) for p in (pid, *descendants(pid)))
 
 
 def busiest(workers: list[Worker]) -> Worker:
     """The worker whose processes used the most CPU over half a second: the one running."""
-    before = [_cpu_ticks(worker.process.pid) for worker in workers]
+    before = [_tree_ticks(worker) for worker in workers]
     time.sleep(0.5)
-    used = [_cpu_ticks(w.process.pid) - b for w, b in zip(workers, before, strict=True)]
+    used = [_tree_ticks(w) - b for w, b in zip(workers, before, strict=True)]
     return workers[used.index(max(used))]
 
 
@@ -62,32 +55,14 @@ def kill_the_busy_one(workers: list[Worker]) -> float:
     return killed_at
 
 
-def job(stack: Stack, table: str, pk: int) -> dict:
-    columns = ("status", "attempts", "progress", "error_message")
-    sql = f"SELECT {', '.join(columns)} FROM {table} WHERE id = %s"  # noqa: S608 - our constants
-    row = stack.query(sql, pk)[0]
-    return dict(zip(columns, row, strict=True))
-
-
-def finished(stack: Stack, table: str, pk: int) -> dict | None:
-    row = job(stack, table, pk)
-    return row if row["status"] in FINISHED else None
-
-
 def test_a_worker_killed_mid_backtest_the_other_finishes_it_exactly_once(stack, server, workers):
-    answer = server.api("POST", "/api/v1/backtests/", {
-        "strategy": server.credentials["strategy"], "instruments": ["AAA"], "timeframe": "1d",
-        "start": "2015-01-01T00:00:00Z", "end": "2016-12-31T00:00:00Z",
-        "parameters": {"spin": 50_000},  # a few seconds of work
-    })  # fmt: skip
-    assert answer.status == 202, answer.text
-    pk = answer.json()["id"]
+    pk = server.submit_backtest(spin=50_000)  # a few seconds of work
     table = "backtesting_backtest"
-    wait_for(lambda: job(stack, table, pk)["progress"] > 0.1, 60, "the backtest to be mid-run")
+    wait_for(lambda: stack.job(table, pk)["progress"] > 0.1, 60, "the backtest to be mid-run")
 
     killed_at = kill_the_busy_one(workers)
-    assert job(stack, table, pk)["status"] == "running"
-    done = wait_for(lambda: finished(stack, table, pk), RECOVERY_DEADLINE, "the recovered run")
+    assert stack.job(table, pk)["status"] == "running"
+    done = wait_for(lambda: stack.finished_job(table, pk), RECOVERY_DEADLINE, "the recovered run")
     print(f"\nworker killed mid-backtest: finished {time.monotonic() - killed_at:.1f} s later")  # noqa: T201
 
     assert done["status"] == "succeeded", done["error_message"]
@@ -124,16 +99,16 @@ def test_a_worker_killed_mid_chunk_the_other_redoes_the_chunk_exactly_once(stack
         ),
         60, "the sweep's chunk",
     )  # fmt: skip
-    wait_for(lambda: job(stack, chunk_table, chunk[0])["progress"] > 0.1, 60, "mid-chunk")
+    wait_for(lambda: stack.job(chunk_table, chunk[0])["progress"] > 0.1, 60, "mid-chunk")
 
     killed_at = kill_the_busy_one(workers)
-    assert job(stack, chunk_table, chunk[0])["status"] == "running"
-    done = wait_for(lambda: finished(stack, "optimization_optimization", pk), RECOVERY_DEADLINE,
+    assert stack.job(chunk_table, chunk[0])["status"] == "running"
+    done = wait_for(lambda: stack.finished_job("optimization_optimization", pk), RECOVERY_DEADLINE,
                     "the recovered sweep")  # fmt: skip
     print(f"\nworker killed mid-chunk: sweep finished {time.monotonic() - killed_at:.1f} s later")  # noqa: T201
 
     assert done["status"] == "succeeded", done["error_message"]
-    assert job(stack, chunk_table, chunk[0])["attempts"] == 2
+    assert stack.job(chunk_table, chunk[0])["attempts"] == 2
     indexes = stack.query(
         "SELECT index FROM optimization_optimizationresult WHERE optimization_id = %s ORDER BY 1",
         pk,

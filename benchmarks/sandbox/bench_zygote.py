@@ -8,8 +8,9 @@ validation, the run, the result checks). Rows:
 
 - fresh process: TP_SANDBOX_ZYGOTE=0, a new jailed interpreter per run (imports every time);
 - zygote child: a child forked by this process's warm zygote per run (started before timing);
-- in-process floor: the child's own job (runner.run_job: validation, compile, the run) in this
-  process, without a jail, a pipe or a lockdown: what the sandbox overhead is measured against.
+- in-process floor: the child's own job (the payload decoded, then runner.run_job: validation,
+  compile, the run) in this process, without a jail, a pipe or a lockdown: what the sandbox
+  overhead is measured against.
 
 The rows take turns sample by sample (so a change of load hits every row alike), with garbage
 collection before each sample; each sample's statistics are checked equal to the first row's.
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import io
 import os
 import statistics
 import time
@@ -30,6 +32,7 @@ from typing import Any
 
 from backtesting.engine import BacktestSpec, BarSeries
 from backtesting.sandbox import SandboxLimits, isolation_level, run_strategy_in_sandbox, zygote
+from backtesting.sandbox.wire import decode_payload, encode_payload
 from benchmarks.engine.data import synthetic
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,11 +50,8 @@ def in_process(bars: dict[str, BarSeries], spec: dict[str, Any]) -> Statistics:
     from backtesting.sandbox import runner
 
     header = {"code": CODE, "spec": spec, "limits": LIMITS.to_dict()}
-    columns = {
-        symbol: {name: getattr(series, name) for name in
-                 ("timestamps", "open", "high", "low", "close", "volume")}
-        for symbol, series in bars.items()
-    }  # fmt: skip
+    # The bars through the pipe's codec, as the child receives them.
+    header, columns = decode_payload(io.BytesIO(b"".join(encode_payload(header, bars))))
     message = runner.run_job(header, columns, lambda fraction: None)
     assert message["type"] == "result", message
     return dict(message["result"]["statistics"])

@@ -255,9 +255,17 @@ def cmdline(pid: int) -> str:
 
 
 def process_tree(pid: int) -> list[int]:
-    """`pid` and its descendants, read from /proc."""
+    """`pid` and its descendants, read from /proc (a process gone meanwhile has none)."""
     found = [pid]
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            found += process_tree(int(child))
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return found
+    for task in tasks:
+        try:
+            children = [int(child) for child in (task / "children").read_text().split()]
+        except OSError:
+            continue
+        for child in children:
+            found += process_tree(child)
     return found

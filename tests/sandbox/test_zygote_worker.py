@@ -4,46 +4,18 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 import uuid
-from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
 from tests.integration.conftest import start_worker, worker_launcher  # noqa: F401 - fixtures
-from tests.sandbox.test_zygote import cmdline, live
+from tests.sandbox.test_zygote import cmdline, live, process_tree, wait_for
 
 pytestmark = pytest.mark.django_db
-WAIT_SECONDS = 60.0  # a bound on waiting for an event, not a timing assertion
-
-
-def descendants(pid: int) -> list[int]:
-    found: list[int] = []
-    try:
-        tasks = list(Path(f"/proc/{pid}/task").iterdir())
-    except OSError:
-        return found
-    for task in tasks:
-        try:
-            children = [int(c) for c in (task / "children").read_text().split()]
-        except OSError:
-            continue
-        for child in children:
-            found += [child, *descendants(child)]
-    return found
-
-
-def wait_for(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting: {what}")
-        time.sleep(0.2)
 
 
 def zygotes_under(pid: int) -> list[int]:
-    return [p for p in descendants(pid) if "zygote_jailed" in cmdline(p)]
+    return [p for p in process_tree(pid) if "zygote_jailed" in cmdline(p)]
 
 
 def test_a_worker_starts_a_zygote_per_pool_process_and_stops_it_on_shutdown(
@@ -53,7 +25,7 @@ def test_a_worker_starts_a_zygote_per_pool_process_and_stops_it_on_shutdown(
     (pool,) = worker.pool_children()
     # Started with the pool process, before any job: the first user meets a warm zygote.
     wait_for(lambda: bool(zygotes_under(pool)), "a zygote under the pool process")
-    jailed = descendants(pool)
+    jailed = process_tree(pool)[1:]
 
     os.killpg(worker.process.pid, signal.SIGTERM)  # a warm shutdown, as `make run`'s Ctrl-C
     worker.process.wait(timeout=30)

@@ -26,7 +26,12 @@ from tests.fuzz.schema_fuzz import (
     fuzz_seed_from_env,
     schema_fuzz,
 )
-from tests.tradeplatform.gunicorn_server import Gunicorn, gunicorn_start, gunicorn_stop
+from tests.tradeplatform.gunicorn_server import (
+    Gunicorn,
+    gunicorn_start,
+    gunicorn_stop,
+    session_database_url,
+)
 
 # The server's rows must be visible to gunicorn: committed, then flushed after the test.
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -49,6 +54,8 @@ def seeded() -> tuple[str, SeededIds]:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Gunicorn]:
+    if not session_database_url():  # CI always has PostgreSQL (REQUIRE_SERVICES=1)
+        pytest.skip("the server shares the test database only on PostgreSQL")
     minutes = fuzz_seconds_from_env(SUITE_SECONDS) // 60 + 15  # the token outlives the run
     started = gunicorn_start(
         tmp_path,

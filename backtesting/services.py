@@ -159,8 +159,12 @@ def _validate_market_inputs(data: BacktestInput) -> dict[str, Coverage]:
 
 def _covered_in_range(data: BacktestInput) -> dict[str, Coverage]:
     # One aggregate query answers "known?", "which series?" and "any bars?": no bar is loaded.
+    # PostgreSQL stores no NUL in text: no instrument has one, and a query naming one fails.
     coverage = series_coverage(
-        symbols=data.symbols, timeframe=data.timeframe, start=data.start, end=data.end
+        symbols=[s for s in data.symbols if "\x00" not in s],
+        timeframe=data.timeframe,
+        start=data.start,
+        end=data.end,
     )
     unknown = [s for s in data.symbols if s not in coverage]
     if unknown:

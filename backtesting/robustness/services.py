@@ -113,7 +113,8 @@ def _bounded(
 ) -> Any:
     # bool is an int to Python, never a count to a user.
     numeric = isinstance(value, int | float) and not isinstance(value, bool)
-    if not numeric or (kind_of is int and not float(value).is_integer()):
+    # An int is whole already (float() of one past 1e308 would raise, not answer).
+    if not numeric or (kind_of is int and isinstance(value, float) and not value.is_integer()):
         errors[name] = [f"Must be {'a whole number' if kind_of is int else 'a number'}."]
         return None
     if not lo <= value <= hi:

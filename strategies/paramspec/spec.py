@@ -147,7 +147,7 @@ class ParameterSpec:
                 return value
         # bool is an int in Python; a checkbox value must not pass as a period length.
         elif isinstance(value, int | float) and not isinstance(value, bool):
-            if not math.isfinite(value):
+            if not _finite(value):
                 pass
             elif self.type == "float":
                 return float(value)
@@ -227,3 +227,12 @@ def _steps_within(low: float, high: float, step: float) -> int:
     if high < low:
         return -1
     return int((_decimal(high) - _decimal(low)) // _decimal(step))
+
+
+def _finite(value: int | float) -> bool:
+    """Whether a number is finite as a float: an int past float's range (1e308) is not, and
+    math.isfinite raises on one rather than answering."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False

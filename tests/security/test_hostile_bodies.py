@@ -25,6 +25,7 @@ HOSTILE_VALUES: list[Any] = [
     "\ud800",  # a lone surrogate: not encodable as UTF-8
     "' OR '1'='1'; DROP TABLE strategies_strategy; --",
     2**70,  # past every integer column
+    10**400,  # past a float's range too
     {"$gt": ""},  # an object where a scalar belongs
 ]
 

@@ -270,7 +270,8 @@ class _Checker:
                 raise self.fail(node, f"strings are at most {MAX_STRING_CHARS} characters")
             return
         if isinstance(value, int | float):
-            if not (math.isfinite(value) and abs(value) <= MAX_LITERAL):
+            # The size first: math.isfinite raises on an int past float's range.
+            if not (abs(value) <= MAX_LITERAL and math.isfinite(value)):
                 raise self.fail(node, f"numbers are at most {MAX_LITERAL:.0e} in size")
             return
         raise self.fail(node, f"the literal {type(value).__name__} is not allowed")

@@ -159,6 +159,9 @@ class Worker:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def is_ready(self) -> bool:
+        return " ready." in self.log()
+
     def alive(self) -> bool:
         return self.process.poll() is None
 
@@ -168,9 +171,12 @@ class Worker:
         self.process.wait(timeout=10)
 
 
-# Run in the template database once: the trader, their credentials, bars and the strategy.
+# Run in the template database once: the schema, the trader, their credentials, bars and the
+# strategy.
 _SEED = """
 import json
+from django.core.management import call_command
+call_command("migrate", interactive=False, verbosity=0)  # one Django start for both steps
 from django.test import Client
 from accounts.models import Role, User
 from accounts.tokens import tokens_issue
@@ -256,7 +262,6 @@ def seeded_template(
     tmp = tmp_path_factory.mktemp("chaos-template")
     env = _base_env(private_postgres.url(TEMPLATE_DATABASE), chaos_redis.url(14),
                     chaos_redis.url(15), tmp / "var")  # fmt: skip
-    manage(env, "migrate", "--noinput")
     return dict(json.loads(manage(env, "shell", "-c", _SEED).splitlines()[-1]))
 
 
@@ -305,10 +310,23 @@ class Stack:
         _wait(lambda: _answers_live(server), SERVER_START_TIMEOUT, server.process, server.log)
         return server
 
-    def start_worker(self, *, queues: str, env: dict[str, str] | None = None,
-                     lean: bool = True) -> Worker:  # fmt: skip
-        """A Celery worker of one pool process; `lean=False` keeps gossip, mingle and broker
-        heartbeats on, as `make run` and production run it."""
+    def start_workers(
+        self, count: int, *, queues: str, env: dict[str, str] | None = None, lean: bool = True
+    ) -> list[Worker]:
+        """`count` Celery workers of one pool process each, started together (their start-ups
+        overlap) and ready when returned; `lean=False` keeps gossip, mingle and broker
+        heartbeats on, as `make run` and production run them."""
+        workers = [self._spawn_worker(queues, env or {}, lean) for _ in range(count)]
+        for worker in workers:
+            _wait(worker.is_ready, WORKER_READY_TIMEOUT, worker.process, worker.log)
+        return workers
+
+    def start_worker(
+        self, *, queues: str, env: dict[str, str] | None = None, lean: bool = True
+    ) -> Worker:
+        return self.start_workers(1, queues=queues, env=env, lean=lean)[0]
+
+    def _spawn_worker(self, queues: str, env: dict[str, str], lean: bool) -> Worker:
         name = uuid.uuid4().hex[:8]
         command = [
             sys.executable, "-m", "celery", "-A", "tradeplatform", "worker",
@@ -318,9 +336,7 @@ class Stack:
         if lean:
             command += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
         log_path = self.tmp / f"worker-{name}.log"
-        worker = Worker(self._spawn(command, {**self.env, **(env or {})}, log_path), log_path)
-        _wait(lambda: " ready." in worker.log(), WORKER_READY_TIMEOUT, worker.process, worker.log)
-        return worker
+        return Worker(self._spawn(command, {**self.env, **env}, log_path), log_path)
 
     def job(self, table: str, pk: int) -> dict[str, Any]:
         """A job row's lifecycle fields (`table`: one of the job kinds' tables)."""

@@ -29,7 +29,7 @@ def server(stack: Stack) -> Server:
 
 @pytest.fixture(scope="module")
 def workers(stack: Stack) -> Iterator[list[Worker]]:
-    yield [stack.start_worker(queues=QUEUES) for _ in range(2)]
+    yield stack.start_workers(2, queues=QUEUES)
 
 
 def _tree_ticks(worker: Worker) -> int:

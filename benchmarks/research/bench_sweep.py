@@ -103,6 +103,10 @@ GRID = [(f, s) for f in range(5, 55, 5) for s in range(20, 220, 20) if f < s]
 assert len(GRID) == 90, len(GRID)
 TEN_YEARS = 2520
 EVENT_DRIVEN_SAMPLE = 20
+SWEPT = (
+    "platform and signals rows sweep the SMA crossover written with signals() "
+    "(sma_crossover_signals.py), the next() row the event-driven example: same trades, asserted"
+)
 Row = dict[str, Any]
 
 
@@ -442,7 +446,7 @@ def measure_grid(platform: Platform, workers: Workers, samples: int) -> None:
     assert_others_close(rows, len(pairs))
     chunk_profile(bars, pairs, samples)
     medians = print_table(
-        f"grid, {len(pairs)} combinations; {load_line(os.cpu_count() or 0)}",
+        f"grid, {len(pairs)} combinations; {SWEPT}; {load_line(os.cpu_count() or 0)}",
         len(pairs),
         rows,
         ["vectorbt", "backtesting.py", "our engine, signals loop, 1", "compiled"],
@@ -647,7 +651,7 @@ def measure_random(platform: Platform, workers: Workers, samples: int, combinati
     assert_others_close(rows, len(pairs))
     chunk_profile(bars, pairs, samples)
     medians = print_table(
-        f"random, {len(pairs):,} combinations; {load_line(os.cpu_count() or 0)}",
+        f"random, {len(pairs):,} combinations; {SWEPT}; {load_line(os.cpu_count() or 0)}",
         len(pairs),
         rows,
         ["vectorbt", "our engine, signals loop, 1", "compiled"],

@@ -105,7 +105,7 @@ def _is_str_or_str_type(obj: Any) -> bool:
 
 
 def guarded_getitem(obj: Any, key: Any) -> Any:
-    if isinstance(obj, types.ModuleType):
+    if isinstance(obj, _MODULE_TYPE):
         raise TypeError("modules are not subscriptable here")
     return obj[key]
 

@@ -62,6 +62,9 @@ class FuzzPass:
     share: float
 
 
+# schemathesis counts its start-up (loading and analysing the schema) against --max-time:
+# below this a pass on a loaded 2-core machine may generate nothing at all.
+MIN_PASS_SECONDS = 10
 # The stateful phase gets its own share: run after the others it would get no time at all.
 PASSES = (
     FuzzPass("trader", "examples,coverage,fuzzing", authenticated=True, share=0.45),
@@ -148,14 +151,14 @@ def fuzz_config_write(destination: Path, *, seeded: SeededIds | None) -> Path:
 def schema_fuzz(
     base_url: str, workdir: Path, *, token: str, seeded: SeededIds, budget: int, seed: int
 ) -> list[FuzzOutcome]:
-    """Every pass in PASSES, within `budget` seconds of generation in all."""
+    """Every pass in PASSES, within `budget` seconds in all (MIN_PASS_SECONDS at least each)."""
     schema = fuzz_schema_fetch(base_url, workdir / "schema.json")
     return [
         _run_pass(
             base_url, schema, workdir / f"pass-{index}", fuzz_pass,
             token=token if fuzz_pass.authenticated else None,
             seeded=seeded if fuzz_pass.authenticated else None,
-            max_time=max(1, int(budget * fuzz_pass.share)), seed=seed,
+            max_time=max(MIN_PASS_SECONDS, int(budget * fuzz_pass.share)), seed=seed,
         )
         for index, fuzz_pass in enumerate(PASSES)
     ]  # fmt: skip

@@ -96,7 +96,7 @@ def _intrude(world: World, route: Route, kwargs: dict[str, Any]) -> None:
         assert foreign.status_code == missing.status_code, said
         if route.is_api and foreign.status_code == 404:
             assert foreign.json()["error"]["code"] == "not_found", said
-        body = b"".join(foreign.streaming_content) if foreign.streaming else foreign.content
+        body = foreign.getvalue()
         leaked = [w for w in _victims_words(world) if w in body]
         assert not leaked, (said, leaked)
 

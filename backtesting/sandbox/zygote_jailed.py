@@ -28,6 +28,7 @@ import os
 import random
 import socket
 import sys
+import traceback
 from collections.abc import Callable
 
 from backtesting.sandbox import batch_runner, runner  # noqa: F401 - imported once, for every child
@@ -109,6 +110,8 @@ def _child(control: socket.socket, fds: list[int], run: Callable[[], None]) -> N
                 os.close(fd)
         reseed_random()
         run()
+    except BaseException:
+        traceback.print_exc()  # to the job's stderr, which the worker logs
     finally:
         os._exit(EXIT_CHILD_RETURNED)
 

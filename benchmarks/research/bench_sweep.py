@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -703,6 +704,7 @@ def main() -> None:
             measure_random(platform, workers, args.random_samples, args.random_combinations)
     finally:
         workers.stop()
+        shutil.rmtree(workers.tmp, ignore_errors=True)  # the workers' logs (shown on failure)
         connections.close_all()
         _database("drop")
 

@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 LIBRARY = Path(__file__).with_name("libkernel.so")
 REQUIRE_ENV = "TP_REQUIRE_KERNEL"
+SWITCH_ENV = "TP_KERNEL"
 
 # kernel.c's return codes and fate codes (keep in step with its #defines).
 OK, UNSUPPORTED, FALLBACK = 0, 1, 2
@@ -194,7 +195,11 @@ class Kernel:
 
 
 def load(path: Path = LIBRARY) -> Kernel | None:
-    """The kernel at ``path``; None (logged) when it cannot be loaded, unless it is required."""
+    """The kernel at ``path``; None (logged) when it cannot be loaded, unless it is required,
+    or when ``TP_KERNEL=off`` asks for the reference path (to measure or rule out the kernel)."""
+    if os.environ.get(SWITCH_ENV) == "off":
+        logger.warning("%s=off: the engine runs its pure-Python reference path", SWITCH_ENV)
+        return None
     try:
         kernel = Kernel(ctypes.CDLL(str(path)))
     except (OSError, AttributeError) as exc:

@@ -332,6 +332,15 @@ def test_a_required_kernel_that_is_missing_is_an_error(
         kernel.load(tmp_path / "libkernel.so")
 
 
+def test_the_kernel_can_be_switched_off_for_the_reference_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(kernel.SWITCH_ENV, "off")
+    assert kernel.load() is None
+    monkeypatch.setenv(kernel.SWITCH_ENV, "on")
+    assert (kernel.load() is None) == (COMPILED is None)
+
+
 @pytest.mark.skipif(
     os.environ.get(kernel.REQUIRE_ENV) != "1", reason=f"{kernel.REQUIRE_ENV}=1 is not set"
 )

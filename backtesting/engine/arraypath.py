@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import bisect
 import math
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,38 +77,89 @@ class Fills:
 
 def book_orders(
     spec: BacktestSpec, bars: AlignedBars, orders: SignalOrders
-) -> tuple[Fills, dict[int, Fate], list[float]]:
+) -> tuple[Fills, Mapping[int, Fate], list[float]]:
     """Walk the orders; returns the fills, the fates of orders not plainly filled, the units.
 
     The compiled kernel walks them when it is loaded; ``_walk_orders`` is the reference it
     reproduces bit for bit, and it takes over whenever the kernel cannot (no library, or a
-    lot search beyond int64).
+    lot search beyond int64). The kernel's fates become (status, reason) pairs only when the
+    order records are read: a long run can refuse tens of thousands of orders.
     """
     live = int(np.searchsorted(orders.bar, bars.n_bars - 1))  # last-bar orders never fill
     walked = _kernel_walk(spec, bars, orders, live) if kernel.KERNEL is not None else None
+    fates: Mapping[int, Fate]
     if walked is None:
         units = [0.0] * len(bars.symbols)
-        fates: dict[int, Fate] = {}
+        found: dict[int, Fate] = {}
         cols: tuple[list[int], list[float], list[float], list[float]] = ([], [], [], [])
-        _walk_orders(spec, bars, orders, live, units, fates, cols)
+        _walk_orders(spec, bars, orders, live, units, found, cols)
+        for k in range(live, len(orders.sym)):
+            found[k] = (ok.CANCELLED, "end of data")
         raw = np.array(cols[0], dtype=np.int64)
         columns: tuple[np.ndarray, ...] = (
             np.array(cols[1], dtype=np.float64),
             np.array(cols[2], dtype=np.float64),
             np.array(cols[3], dtype=np.float64),
         )
+        fates = found
     else:
-        raw, columns, fates, units = walked
-    for k in range(live, len(orders.sym)):
-        fates[k] = (ok.CANCELLED, "end of data")
+        walk = walked
+        raw, columns, units = (
+            walk.fill_order,
+            (walk.fill_units, walk.fill_fee, walk.fill_cash),
+            walk.units.tolist(),
+        )
+        fates = KernelFates(walk, spec.min_order_value, live, len(orders.sym))
     closing = raw < 0
     fills = Fills(np.where(closing, ~raw, raw), closing, *columns)
     return fills, fates, units
 
 
+class KernelFates(Mapping[int, Fate]):
+    """The kernel's fate codes as the (status, reason) mapping ``_walk_orders`` fills in,
+    built on first access."""
+
+    def __init__(self, walk: kernel.Walk, min_value: float, live: int, n_orders: int) -> None:
+        self._walk, self._min_value, self._live, self._n = walk, min_value, live, n_orders
+        self._built: dict[int, Fate] | None = None
+
+    def _all(self) -> dict[int, Fate]:
+        if self._built is None:
+            self._built = _decode_fates(self._walk, self._min_value)
+            for k in range(self._live, self._n):
+                self._built[k] = (ok.CANCELLED, "end of data")
+        return self._built
+
+    def __getitem__(self, k: int) -> Fate:
+        return self._all()[k]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+
+def _decode_fates(walk: kernel.Walk, min_value: float) -> dict[int, Fate]:
+    fates: dict[int, Fate] = {}
+    for k in np.flatnonzero(walk.fate).tolist():
+        code = int(walk.fate[k])
+        what, flipped = code & ~kernel.FATE_FLIPPED, bool(code & kernel.FATE_FLIPPED)
+        if what == kernel.FATE_NO_POSITION:
+            fates[k] = (ok.CANCELLED, "no position to close")
+        elif what == kernel.FATE_ZERO_SIZE:
+            fates[k] = _refused("size rounds to zero", flipped)
+        elif what == kernel.FATE_BELOW_MINIMUM:
+            fates[k] = _refused(_below_minimum(float(walk.fate_a[k]), min_value), flipped)
+        else:
+            need, equity_after = float(walk.fate_a[k]), float(walk.fate_b[k])
+            fates[k] = _refused(_no_funds(need, equity_after), flipped)
+    return fates
+
+
 def _kernel_walk(
     spec: BacktestSpec, bars: AlignedBars, orders: SignalOrders, live: int
-) -> tuple[np.ndarray, tuple[np.ndarray, ...], dict[int, Fate], list[float]] | None:
+) -> kernel.Walk | None:
     """kernel.tp_walk_orders on the live orders; None when the Python walk must do it."""
     compiled = kernel.KERNEL
     assert compiled is not None
@@ -145,23 +197,7 @@ def _kernel_walk(
         raise Unsupported("adding to a position")
     if walk.status != kernel.OK:
         return None
-    fates: dict[int, Fate] = {}
-    min_value = spec.min_order_value
-    for k in np.flatnonzero(walk.fate).tolist():
-        code = int(walk.fate[k])
-        what, flipped = code & ~kernel.FATE_FLIPPED, bool(code & kernel.FATE_FLIPPED)
-        if what == kernel.FATE_NO_POSITION:
-            fates[k] = (ok.CANCELLED, "no position to close")
-        elif what == kernel.FATE_ZERO_SIZE:
-            fates[k] = _refused("size rounds to zero", flipped)
-        elif what == kernel.FATE_BELOW_MINIMUM:
-            notional = float(walk.fate_a[k])
-            fates[k] = _refused(_below_minimum(notional, min_value), flipped)
-        else:
-            need, equity_after = float(walk.fate_a[k]), float(walk.fate_b[k])
-            fates[k] = _refused(_no_funds(need, equity_after), flipped)
-    columns = (walk.fill_units, walk.fill_fee, walk.fill_cash)
-    return walk.fill_order, columns, fates, walk.units.tolist()
+    return walk
 
 
 def _below_minimum(notional: float, min_value: float) -> str:
@@ -276,7 +312,7 @@ def fills_ledger(
     bars: AlignedBars,
     orders: SignalOrders,
     fills: Fills,
-    fates: dict[int, Fate],
+    fates: Mapping[int, Fate],
     units: list[float],
 ) -> Ledger:
     """Positions, cash and trade columns from the fills, as the broker would have left them."""
@@ -400,7 +436,7 @@ def _order_objects(
     orders: SignalOrders,
     fills: Fills,
     f_price: np.ndarray,
-    fates: dict[int, Fate],
+    fates: Mapping[int, Fate],
     units: list[float],
     symbols: tuple[str, ...],
     n_bars: int,

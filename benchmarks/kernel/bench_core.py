@@ -5,9 +5,11 @@
 The core is what the issue calls "signals to fills, positions and equity": the targets a
 ``signals()`` returned are checked (signal_targets, zero_nans), turned into orders, booked
 (sizing, costs, margin) and rebuilt into the per-bar equity, cash and exposure curve
-(run_signals_arrays, build_curve). The signals themselves (two SMAs) are computed once, outside
-the timing, and so are the statistics: benchmarks/engine times whole runs. The floor is the
-numba loop of benchmarks/engine/floor.py (the same SMA crossover, SMAs included).
+(run_signals_arrays, build_curve). The signals themselves (benchmarks/engine's SMA 10/20 cross,
+whole shares, 0.2 % commission) are computed once, outside the timing, and so are the
+statistics: benchmarks/engine times whole runs. The floor is the numba loop of
+benchmarks/engine/floor.py (the same trades, SMAs included); the final equities are asserted
+equal.
 
 Samples alternate between the contenders with a gc.collect() before each; medians and the
 spread (min-max) are printed with the machine's load. The kernel's and the reference's final
@@ -39,12 +41,21 @@ from backtesting.engine.vectorized import (
     signal_targets,
     zero_nans,
 )
-from benchmarks.engine.contenders import COMMISSION, SPEC
+from benchmarks.engine.contenders import (
+    CASH,
+    COMMISSION,
+    FAST,
+    SLOW,
+    SPEC,
+    held_between_crosses,
+    share_of,
+)
 from benchmarks.engine.data import MINUTE_NS, synthetic
 from benchmarks.engine.floor import floor_function
 
 TARGET_VS_FLOOR = 3.0
-WARMUP = 19  # SMA(20): the first bar with both averages
+WARMUP = SLOW - 1  # the first bar with both averages
+RELATIVE_TOLERANCE = 1e-9  # the floor sums the same trades in another order
 
 
 def cases(quick: bool) -> list[tuple[str, dict[str, BarSeries]]]:
@@ -104,9 +115,11 @@ def sample(
 
 def run_case(name: str, bars: dict[str, BarSeries], samples: int) -> list[str]:
     aligned = align_bars(bars)
-    share = 1.0 / len(aligned.symbols)
+    share = share_of(len(aligned.symbols))
     raw = {
-        sym: np.where(ta.sma(aligned.close[s], 10) > ta.sma(aligned.close[s], 20), share, 0.0)
+        sym: held_between_crosses(
+            ta.sma(aligned.close[s], FAST), ta.sma(aligned.close[s], SLOW), share
+        )
         for s, sym in enumerate(aligned.symbols)
     }
     compiled = core_runner(aligned, raw)
@@ -115,10 +128,18 @@ def run_case(name: str, bars: dict[str, BarSeries], samples: int) -> list[str]:
     assert kernel.KERNEL is None or equity.hex() == reference().hex(), "kernel != reference"
     _, floor = floor_function()
     open_, close = np.ascontiguousarray(aligned.open), np.ascontiguousarray(aligned.close)
+
+    def floor_run() -> float:
+        return float(floor(open_, close, FAST, SLOW, share, CASH, COMMISSION))
+
+    floor_equity = floor_run()
+    assert abs(floor_equity - equity) <= RELATIVE_TOLERANCE * abs(floor_equity), (
+        f"the floor ends at {floor_equity}, the core at {equity}: not the same trades"
+    )
     contenders: dict[str, Callable[[], Any]] = {
         "core, compiled kernel": compiled,
         "core, Python reference": reference,
-        "floor (numba loop)": lambda: floor(open_, close, 10, 20, SPEC.initial_cash, COMMISSION),
+        "floor (numba loop)": floor_run,
     }
     if kernel.KERNEL is None:
         del contenders["core, compiled kernel"]

@@ -73,5 +73,8 @@ fuzz: install ## the schema fuzz for longer: FUZZ_SECONDS (default 600), FUZZ_SE
 	@FUZZ_SECONDS=$${FUZZ_SECONDS:-600} deploy/dev/test.sh tests/fuzz/test_schema_fuzz.py \
 	   --no-cov -p no:cacheprovider -s
 
+audit: ## known vulnerabilities in the pinned Python and npm dependencies (needs the network)
+	@deploy/dev/audit.sh
+
 clean:
 	rm -rf var/ .pytest_cache .mypy_cache .ruff_cache htmlcov .coverage

@@ -163,8 +163,31 @@ def _kernel_walk(
     """kernel.tp_walk_orders on the live orders; None when the Python walk must do it."""
     compiled = kernel.KERNEL
     assert compiled is not None
+
+    def head(column: np.ndarray, dtype: type) -> np.ndarray:
+        return np.ascontiguousarray(column[:live], dtype=dtype)
+
+    walk = compiled.walk_orders(
+        head(orders.sym, np.int64),
+        head(orders.bar, np.int64),
+        head(orders.target, np.float64),
+        head(orders.price, np.float64),
+        head(orders.buy_price, np.float64),
+        head(orders.sell_price, np.float64),
+        np.ascontiguousarray(bars.open, dtype=np.float64),
+        walk_params(spec),
+    )
+    if walk.status == kernel.UNSUPPORTED:
+        raise Unsupported("adding to a position")
+    if walk.status != kernel.OK:
+        return None
+    return walk
+
+
+def walk_params(spec: BacktestSpec) -> np.ndarray:
+    """The spec's numbers in the order of kernel.c's params array (P_CASH ... P_MONEY_EPS)."""
     costs = spec.costs
-    params = np.array(
+    return np.array(
         [
             spec.initial_cash,
             costs.commission_fixed,
@@ -179,25 +202,6 @@ def _kernel_walk(
         ],
         dtype=np.float64,
     )
-
-    def head(column: np.ndarray, dtype: type) -> np.ndarray:
-        return np.ascontiguousarray(column[:live], dtype=dtype)
-
-    walk = compiled.walk_orders(
-        head(orders.sym, np.int64),
-        head(orders.bar, np.int64),
-        head(orders.target, np.float64),
-        head(orders.price, np.float64),
-        head(orders.buy_price, np.float64),
-        head(orders.sell_price, np.float64),
-        np.ascontiguousarray(bars.open, dtype=np.float64),
-        params,
-    )
-    if walk.status == kernel.UNSUPPORTED:
-        raise Unsupported("adding to a position")
-    if walk.status != kernel.OK:
-        return None
-    return walk
 
 
 def _below_minimum(notional: float, min_value: float) -> str:

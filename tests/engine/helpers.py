@@ -84,3 +84,13 @@ class Scripted(Strategy):
 
 def scripted(script: dict[int, list[tuple[str, dict[str, Any]]]]) -> type[Strategy]:
     return type("ScriptedCase", (Scripted,), {"script": script})
+
+
+def signals_strategy(targets: dict[str, np.ndarray]) -> type[Strategy]:
+    """A vectorized strategy whose ``signals()`` returns these fixed targets."""
+
+    class Signals(Strategy):
+        def signals(self, data: Any) -> dict[str, np.ndarray]:
+            return targets
+
+    return Signals

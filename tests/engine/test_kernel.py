@@ -17,14 +17,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backtesting.engine import BacktestSpec, CostModel, Strategy, kernel, run_backtest
-from backtesting.engine.arraypath import SignalOrders, Unsupported, book_orders
+from backtesting.engine import BacktestSpec, CostModel, kernel, run_backtest
+from backtesting.engine.arraypath import SignalOrders, Unsupported, book_orders, walk_params
 from backtesting.engine.bars import align_bars
 from backtesting.engine.metrics import drawdown_series
 from backtesting.engine.result import Ledger, build_curve, build_curve_reference, window_drawdown
 from backtesting.engine.vectorized import signal_column, target_changes, zero_nans
 from backtesting.sandbox.isolation import child_command
-from tests.engine.helpers import random_bars
+from tests.engine.helpers import random_bars, signals_strategy
 
 COMPILED = kernel.KERNEL
 needs_kernel = pytest.mark.skipif(COMPILED is None, reason="the kernel is not built")
@@ -139,24 +139,15 @@ def test_sizing_searches_beyond_int64_fall_back_to_the_python_walk() -> None:
     for cash in np.linspace(200_000.0, 900_000.0, 41).tolist():
         spec = _spec(False, 1e-15, CostModel(), 1.0, 0.0, cash)
         orders = SignalOrders.build(spec, bars, sym, bar, target)
-        params = np.array([cash, 0.0, 0.0, 0.0, 1e-15, 0.0, 1.0, 1.0, 1e-6, 1e-9])
         raw = COMPILED.walk_orders(
             orders.sym, orders.bar, orders.target, orders.price, orders.buy_price,
-            orders.sell_price, np.ascontiguousarray(bars.open), params,
+            orders.sell_price, np.ascontiguousarray(bars.open), walk_params(spec),
         )  # fmt: skip
         statuses.add(raw.status)
         booked = _booked(spec, bars, orders, COMPILED)
         _assert_same_booking(booked, _booked(spec, bars, orders, None))
         assert len(booked[0].order) == 3  # all three orders filled, whoever walked them
     assert statuses == {kernel.OK, kernel.FALLBACK}
-
-
-def _signals_class(targets: dict[str, np.ndarray]) -> type[Strategy]:
-    class Signals(Strategy):
-        def signals(self, data: Any) -> dict[str, np.ndarray]:
-            return targets
-
-    return Signals
 
 
 @needs_kernel
@@ -188,7 +179,7 @@ def test_whole_runs_are_bit_identical_with_and_without_the_kernel(
         for s in symbols
     }
     spec = _spec(short, step, costs, margin, 0.0, 10_000.0)
-    cls = _signals_class(targets)
+    cls = signals_strategy(targets)
     fast = run_backtest(spec, bars, cls)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(kernel, "KERNEL", None)
@@ -320,7 +311,7 @@ def test_a_missing_kernel_is_logged_once_and_the_engine_still_runs(
     monkeypatch.setattr(kernel, "KERNEL", None)
     bars = {"AAA": random_bars(300, seed=2)}
     targets = {"AAA": np.where(np.arange(300) % 40 < 20, 1.0, 0.0)}
-    result = run_backtest(BacktestSpec(), bars, _signals_class(targets))
+    result = run_backtest(BacktestSpec(), bars, signals_strategy(targets))
     assert result.mode == "vectorized" and len(result.trades) > 5
 
 

@@ -21,7 +21,7 @@ from backtesting.engine import (
 )
 from backtesting.engine import indicators as ta
 from backtesting.engine.vectorized import SignalDriver
-from tests.engine.helpers import SmaCross, SmaCrossSignals, random_bars
+from tests.engine.helpers import SmaCross, SmaCrossSignals, random_bars, signals_strategy
 
 COSTLY = BacktestSpec(
     costs=CostModel(commission_fixed=1.0, commission_pct=0.001, spread_bps=2.0, slippage_bps=1.0)
@@ -86,14 +86,6 @@ def test_the_array_path_falls_back_to_the_broker_for_resizes() -> None:
     assert not _uses_array_path(COSTLY, {"AAA": random_bars(200, seed=2)}, Resize)
 
 
-def _signals_class(targets: dict[str, np.ndarray]) -> type[Strategy]:
-    class Signals(Strategy):
-        def signals(self, data: Any) -> dict[str, np.ndarray]:
-            return targets
-
-    return Signals
-
-
 @settings(max_examples=80, deadline=None)
 @given(
     data=st.data(),
@@ -137,7 +129,7 @@ def test_array_path_equals_the_shared_loop_on_random_signals(
         min_order_value=min_value,
         initial_cash=10_000.0,
     )
-    cls = _signals_class(targets)
+    cls = signals_strategy(targets)
     fast = run_backtest(spec, bars, cls)
     taken = _uses_array_path(spec, bars, cls)
     assert taken or short  # long-only never needs the broker; shorts may (margin calls)
@@ -314,7 +306,7 @@ def test_array_path_equals_the_shared_loop_on_a_fully_invested_portfolio() -> No
     rng = np.random.default_rng(5)
     targets = {s: np.where(rng.random(400) < 0.7, 1.0 / 12, 0.0) for s in symbols}
     spec = BacktestSpec(costs=CostModel(commission_pct=0.001, spread_bps=2.0))
-    cls = _signals_class(targets)
+    cls = signals_strategy(targets)
     assert _uses_array_path(spec, bars, cls)
     fast = run_backtest(spec, bars, cls)
     with pytest.MonkeyPatch.context() as mp:

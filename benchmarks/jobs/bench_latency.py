@@ -159,6 +159,15 @@ def _tree_cpu_seconds(pid: int) -> float:
     return own + sum(_tree_cpu_seconds(int(child)) for child in children)
 
 
+def purge_backtest_queue() -> None:
+    """Drop messages an earlier, interrupted run left on the benchmark's broker: a worker would
+    spend the measured time refusing them."""
+    with app.connection_for_write() as conn:
+        dropped = conn.default_channel.queue_purge(QUEUE) or 0
+    if dropped:
+        print(f"  ({dropped} messages of an earlier run purged from the queue)")
+
+
 def submit(client: APIClient, strategy: Any) -> tuple[int, float, float]:
     """(id, wall-clock start, POST ms)."""
     body = {"strategy": strategy.pk, "instruments": ["BENCH"], "timeframe": "1d",
@@ -200,7 +209,7 @@ def verdict(value: float, target: float, *, higher_is_better: bool = False) -> s
     return f"{'MET' if met else 'NOT MET'} ({ratio:.2f}x the target)"
 
 
-def latency(client: APIClient, strategy: Any, runs: int) -> None:
+def latency(client: APIClient, strategy: Any, runs: int, processes: int) -> None:
     for _ in range(3):
         wait_one(submit(client, strategy)[0])  # warm: caches, connections, the pool process
     load_before = load()
@@ -236,8 +245,8 @@ def latency(client: APIClient, strategy: Any, runs: int) -> None:
             phases[name].append(value)
     engine_ms = engine_only_ms()
     trades = Trade.objects.filter(backtest_id=runs_seen[-1][0]).count()
-    print(f"\nLatency over {runs} runs, one warm worker process (SMA crossover, 2,520 daily "
-          f"bars, {trades} trades):")  # fmt: skip
+    print(f"\nLatency over {runs} runs, one job at a time, a warm worker with {processes} "
+          f"process(es) (SMA crossover, 2,520 daily bars, {trades} trades):")  # fmt: skip
     print(f"  {load_before} before, {load()} after")
     for name, values in phases.items():
         print(f"  {name:36s} p50 {pct(values, 50):7.1f} ms   p95 {pct(values, 95):7.1f} ms")
@@ -325,17 +334,19 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--burst", type=int, default=1000)
+    parser.add_argument("--processes", type=int, nargs="+", default=[1, 2], choices=[1, 2])
     args = parser.parse_args()
     owner, strategy = prepare()
     client = APIClient()
     client.force_authenticate(owner)
     rates: dict[int, float] = {}
     with tempfile.TemporaryDirectory(prefix="bench-jobs-") as log_dir:
-        for concurrency in (1, 2):
+        for concurrency in args.processes:
+            purge_backtest_queue()
             worker = Worker(concurrency, Path(log_dir))
             try:
-                if concurrency == 1:
-                    latency(client, strategy, args.runs)
+                if concurrency == args.processes[0]:
+                    latency(client, strategy, args.runs, concurrency)
                 # Warm every pool process before the burst.
                 warm = [submit(client, strategy)[0] for _ in range(2 * concurrency)]
                 wait_all(warm, timeout=120)
@@ -343,9 +354,12 @@ def main() -> None:
                 rates[concurrency] = throughput(client, strategy, worker, args.burst)
             finally:
                 worker.stop()
-    print(f"\nScaling from one to two worker processes: {rates[2] / rates[1]:.2f}x")
-    print(f"Target >= {TARGET_PER_MINUTE:.0f}/minute with two processes: {rates[2]:.0f}/minute, "
-          f"{verdict(rates[2], TARGET_PER_MINUTE, higher_is_better=True)}")  # fmt: skip
+    if 1 in rates and 2 in rates:
+        print(f"\nScaling from one to two worker processes: {rates[2] / rates[1]:.2f}x")
+    if 2 in rates:
+        met = verdict(rates[2], TARGET_PER_MINUTE, higher_is_better=True)
+        print(f"Target >= {TARGET_PER_MINUTE:.0f}/minute with two processes: "
+              f"{rates[2]:.0f}/minute, {met}")  # fmt: skip
 
 
 if __name__ == "__main__":

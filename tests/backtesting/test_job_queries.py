@@ -62,7 +62,8 @@ def test_a_worker_reads_the_job_once_and_writes_its_results_once(submit, setting
     # The whole path: claim (read + update), data (the versions; the bars are cached), the
     # write (status, old trades, trades, result), notifications (row, webhooks, preference)
     # and the chart documents (row and result, returns, trades, indicators, row).
-    assert len(statements) == 15, _listing(statements)
+    # At most: a change that removes one is welcome (lower the bound), one that adds fails.
+    assert len(statements) <= 15, _listing(statements)
 
 
 def test_a_claim_under_the_fairness_rule_adds_only_the_owner_lock_and_its_count(

@@ -21,6 +21,7 @@ from backtesting.engine.orders import NaN, Order, limit_price, trigger_price
 from backtesting.engine.sizing import MONEY_EPS, floor_to_step, units_for_value
 from backtesting.engine.spec import BacktestSpec
 from backtesting.engine.trades import Trade
+from backtesting.engine.views import Clock
 
 DAY_NS = 86_400 * 10**9
 YEAR_NS = 365.25 * DAY_NS
@@ -58,8 +59,12 @@ class Broker:
         # the instance keeps one attribute layout (setting new ones later slows every lookup).
         self._day: np.ndarray | None = None
         self._borrow_per_bar: np.ndarray | None = None
-        self.i = -1
+        # The current bar, shared with the strategy's views: the event loop advances it once per
+        # bar for both (equity() and positions read it from next()).
+        self.clock = Clock()
         self.mark = self.C
+        # Every instrument has every bar: the per-order has_bar lookup can be skipped.
+        self.complete = bars.complete
         self.halted = False
         self._dirty = False
         # Long-only without leverage can neither owe borrow nor breach maintenance margin.
@@ -90,7 +95,7 @@ class Broker:
     def equity(self) -> float:
         """Cash plus positions marked at the phase's price (open while filling, close after)."""
         eq = self.cash
-        i, mark = self.i, self.mark
+        i, mark = self.clock.i, self.mark
         for s, u in enumerate(self.units):
             if u != 0.0:
                 eq += u * float(mark[s, i])
@@ -98,7 +103,7 @@ class Broker:
 
     def gross_exposure(self) -> float:
         total = 0.0
-        i, mark = self.i, self.mark
+        i, mark = self.clock.i, self.mark
         for s, u in enumerate(self.units):
             if u != 0.0:
                 total += abs(u * float(mark[s, i]))
@@ -128,22 +133,33 @@ class Broker:
 
     def _compact(self) -> None:
         if self._dirty:
-            self.pending = [o for o in self.pending if o.status == ok.PENDING]
+            # In place: the event loop holds this list (one lookup per bar saved).
+            pending = self.pending
+            if len(pending) == 1 and pending[0].status != ok.PENDING:
+                pending.clear()  # the usual case: the one order of the bar is done
+            else:
+                pending[:] = [o for o in pending if o.status == ok.PENDING]
             self._dirty = False
 
     # ------------------------------------------------------------------ one bar
 
     def process_bar(self, i: int) -> None:
         """Fill what bar ``i`` fills, in the documented order; marks switch to the close after."""
-        self.i = i
+        self.clock.i = i
         self.mark = self.O
         if self.pending:
             if self.day_orders:
                 self._expire_day_orders(i)
             # Plain iteration on purpose: exit orders attached by a fill are appended and must be
             # seen by the exit pass of this same bar when the entry filled at the open.
-            for o in self.pending:
-                if o.kind in MARKET_KINDS and self._eligible(o, i):
+            complete = self.complete
+            for o in self.pending:  # _eligible inlined: every order placed passes here
+                if (
+                    o.kind in MARKET_KINDS
+                    and o.status == ok.PENDING
+                    and o.eligible_bar <= i
+                    and (complete or self.has_bar[o.sym_index, i])
+                ):
                     self._execute(o, float(self.O[o.sym_index, i]), i, at_open=True)
             for o in self.pending:
                 if o.kind in ENTRY_KINDS and self._eligible(o, i):
@@ -180,7 +196,11 @@ class Broker:
             self._last_cash = self.cash
 
     def _eligible(self, o: Order, i: int) -> bool:
-        return o.status == ok.PENDING and o.eligible_bar <= i and bool(self.has_bar[o.sym_index, i])
+        return (
+            o.status == ok.PENDING
+            and o.eligible_bar <= i
+            and (self.complete or bool(self.has_bar[o.sym_index, i]))
+        )
 
     def _expire_day_orders(self, i: int) -> None:
         day = self.day
@@ -334,7 +354,14 @@ class Broker:
                 return
             q = o.side * self._units_from_request(o, exec_px)
         if q == 0.0:
-            raise Rejected("size rounds to zero" if o.kind != ok.TARGET else "already at target")
+            # What raising Rejected would do, without an exception: common when equity runs
+            # short of one unit, and the caller's handler costs more than the order itself.
+            reason = "size rounds to zero" if o.kind != ok.TARGET else "already at target"
+            if o.filled_units:
+                o.reason = f"partially filled: {reason}"
+            else:
+                self._finish(o, ok.REJECTED, reason)
+            return
         self._check_order(o, q, price, exec_px)
         trade = self._fill(o, q, price, i)
         if trade is not None:
@@ -386,7 +413,12 @@ class Broker:
         exec_px = price * (1.0 + (self.impact if q > 0 else -self.impact))
         fee = self.costs.commission(abs(q) * exec_px)
         self.cash -= q * exec_px + fee
-        remaining = self._close_lots(o, q, price, exec_px, fee, i, only)
+        lots = self.open_trades[s]
+        # Only a fill against open lots of the other side closes anything (see _close_lots).
+        if only is not None or (lots and not lots[0].size * q > 0.0):
+            remaining = self._close_lots(o, q, price, exec_px, fee, i, only)
+        else:
+            remaining = q
         opened = None
         if remaining != 0.0:
             self.n_trades += 1
@@ -394,8 +426,12 @@ class Broker:
             opened = Trade(
                 self.n_trades, self.symbols[s], s, remaining, i, exec_px, price, share, o.tag
             )
-            self.open_trades[s].append(opened)
-        self.units[s] = math.fsum(t.size for t in self.open_trades[s])
+            lots.append(opened)
+        # fsum of one lot is its size exactly; of none, 0.0.
+        n_lots = len(lots)
+        self.units[s] = (
+            lots[0].size if n_lots == 1 else math.fsum(t.size for t in lots) if n_lots else 0.0
+        )
         self.pos_events[s].append((i, self.units[s]))
         # A flip is two fills at one market price; the order shows their size-weighted average.
         prev = o.filled_units
@@ -438,8 +474,8 @@ class Broker:
     ) -> None:
         if full:
             self.open_trades[t.sym_index].remove(t)
-            for c in t.contingent_orders():
-                if c.status == ok.PENDING:
+            for c in (t.sl_order, t.tp_order, t.trail_order):  # t.contingent_orders()
+                if c is not None and c.status == ok.PENDING:
                     self._finish(c, ok.CANCELLED, "trade closed (one-cancels-other)")
         t.exit_bar, t.exit_price, t.exit_market = i, exec_px, price
         t.commission += fee
@@ -448,6 +484,8 @@ class Broker:
         self.closed_trades.append(t)
 
     def _attach_exits(self, o: Order, trade: Trade, eligible: int) -> None:
+        if o.sl != o.sl and o.tp != o.tp and o.trail != o.trail:
+            return  # all NaN: no exits (the common case, decided before building the helper)
         side = -1 if trade.size > 0 else 1
 
         def exit_order(kind: str, **prices: float) -> Order:
@@ -538,7 +576,7 @@ class Broker:
         for o in self.pending:
             if o.status == ok.PENDING:
                 self._finish(o, ok.CANCELLED, "end of data")
-        self.pending = []
+        self.pending.clear()
 
 
 def units_history(events: list[tuple[int, float]], n_bars: int) -> np.ndarray:

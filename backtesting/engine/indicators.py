@@ -22,7 +22,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from backtesting.engine.resample import Resampled, resample_bars
-from backtesting.engine.views import SeriesView
+from backtesting.engine.views import NO_PARTNER, SeriesView
 
 FloatArray = np.ndarray
 ArrayLike = np.ndarray | Sequence[float]
@@ -463,18 +463,21 @@ def _memoizable(a: SeriesView, b: SeriesView) -> bool:
     )
 
 
-def _cross_memo(x: np.ndarray, y: np.ndarray, *, up: bool) -> memoryview:
+def _cross_memo(x: np.ndarray, y: np.ndarray, *, up: bool) -> list[bool]:
     """The per-bar answer for every bar, from the same comparisons the scalar path makes.
 
     Bar i only reads x and y at i - 1 and i, so nothing is revealed early. One extra False at
-    the end answers index -1 (the clock before the first bar) as the scalar path does.
+    the end answers index -1 (the clock before the first bar) as the scalar path does. A list
+    of Python bools: indexing it is the cheapest lookup there is (a memoryview's costs about
+    twice as much), and it is read once per bar per call.
     """
     out = np.zeros(len(x) + 1, dtype=bool)
     if up:
         out[1:-1] = (x[:-1] <= y[:-1]) & (x[1:] > y[1:])
     else:
         out[1:-1] = (x[:-1] >= y[:-1]) & (x[1:] < y[1:])
-    return memoryview(out)  # type: ignore[arg-type]
+    answers: list[bool] = out.tolist()
+    return answers
 
 
 def _last_two(x: object) -> tuple[float, float] | None:
@@ -510,12 +513,11 @@ def crossover(
     # bar on first use, or else four scalars: ~0.1 us instead of the ~8 us the array path
     # costs on views. Comparisons with NaN are False, as below.
     if type(a) is SeriesView:
-        memo = a._up
-        if memo is not None and memo[0] is b:
-            return memo[1][a._clock.i]  # type: ignore[return-value]
-        if memo is None and type(b) is SeriesView and _memoizable(a, b):
-            a._up = memo = (b, _cross_memo(a._array, b._array, up=True))
-            return memo[1][a._clock.i]  # type: ignore[return-value]
+        if a._up_with is b:
+            return a._up[a._clock.i]
+        if a._up_with is NO_PARTNER and type(b) is SeriesView and _memoizable(a, b):
+            a._up, a._up_with = _cross_memo(a._array, b._array, up=True), b
+            return a._up[a._clock.i]
     if type(a) is SeriesView and type(b) is SeriesView and a._clock is b._clock:
         i = a._clock.i
         av, bv = a._mv, b._mv
@@ -539,12 +541,11 @@ def crossunder(
 ) -> np.ndarray | bool:
     """True at bar i when a[i-1] >= b[i-1] and a[i] < b[i] (mirror of ``crossover``)."""
     if type(a) is SeriesView:
-        memo = a._down
-        if memo is not None and memo[0] is b:
-            return memo[1][a._clock.i]  # type: ignore[return-value]
-        if memo is None and type(b) is SeriesView and _memoizable(a, b):
-            a._down = memo = (b, _cross_memo(a._array, b._array, up=False))
-            return memo[1][a._clock.i]  # type: ignore[return-value]
+        if a._down_with is b:
+            return a._down[a._clock.i]
+        if a._down_with is NO_PARTNER and type(b) is SeriesView and _memoizable(a, b):
+            a._down, a._down_with = _cross_memo(a._array, b._array, up=False), b
+            return a._down[a._clock.i]
     if type(a) is SeriesView and type(b) is SeriesView and a._clock is b._clock:
         i = a._clock.i
         av, bv = a._mv, b._mv

@@ -64,12 +64,12 @@ class Order:
 
     def __init__(
         self,
-        *,
         kind: str,
         symbol: str,
         sym_index: int,
         side: int,
         tag: str | None = None,
+        *,
         placed_bar: int = -1,
         eligible_bar: int = -1,
         parent_id: int | None = None,
@@ -78,25 +78,28 @@ class Order:
         stop: float = NaN,
         trail: float = NaN,
     ) -> None:
+        # One statement per field: created for every order placed, and tuple assignments
+        # would build and unpack a tuple each time.
         self.id = 0
-        self.kind, self.symbol, self.sym_index, self.side, self.tag = (
-            kind,
-            symbol,
-            sym_index,
-            side,
-            tag,
-        )
-        self.placed_bar, self.eligible_bar, self.parent_id, self.trade = (
-            placed_bar,
-            eligible_bar,
-            parent_id,
-            trade,
-        )
-        self.limit, self.stop, self.trail, self.sl, self.tp = limit, stop, trail, NaN, NaN
-        self.units = self.fraction = self.value = NaN
-        self.tif, self.status, self.reason = "gtc", PENDING, ""
-        self.fill_bar, self.fill_price, self.filled_units = -1, NaN, 0.0
-        self.market_price, self.commission = NaN, 0.0
+        self.kind = kind
+        self.symbol = symbol
+        self.sym_index = sym_index
+        self.side = side
+        self.tag = tag
+        self.placed_bar = placed_bar
+        self.eligible_bar = eligible_bar
+        self.parent_id = parent_id
+        self.trade = trade
+        self.limit = limit
+        self.stop = stop
+        self.trail = trail
+        self.sl = self.tp = self.units = self.fraction = self.value = NaN
+        self.tif = "gtc"
+        self.status = PENDING
+        self.reason = ""
+        self.fill_bar = -1
+        self.fill_price = self.market_price = NaN
+        self.filled_units = self.commission = 0.0
         self.triggered = False
         self._engine: Broker | None = None
 

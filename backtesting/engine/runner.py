@@ -62,7 +62,7 @@ def run_backtest(
     if spec.benchmark is not None and spec.benchmark not in aligned.symbols:
         raise EngineError(f"benchmark {spec.benchmark!r} is not among the bars")
     broker = Broker(spec, aligned)
-    clock = Clock()
+    clock = broker.clock  # one cursor for the broker and the strategy's views
     code_files = _user_files(strategy)
     user = _instantiate(strategy, code_files)
     with _user_errors(code_files):
@@ -76,7 +76,7 @@ def run_backtest(
     check_instance_names(user, "init()")
     start, eval_start = _start_bars(spec, user._indicator_arrays, aligned.n_bars)
     user._go_live()
-    _run_loop(broker, clock, user.next, start, aligned.n_bars, code_files, progress)
+    _run_loop(broker, user.next, start, aligned.n_bars, code_files, progress)
     broker.finish_run()
     result = assemble(spec, aligned, broker, "event", start, eval_start)
     return _with_indicators(result, user, aligned)
@@ -125,14 +125,13 @@ def _run_signals(
     if driver.fast_path_ok(spec, aligned):
         run_signals_fast(broker, driver, aligned.n_bars, progress)
     else:
-        _run_loop(broker, Clock(), driver.step, start, aligned.n_bars, code_files, progress)
+        _run_loop(broker, driver.step, start, aligned.n_bars, code_files, progress)
     broker.finish_run()
     return assemble(spec, aligned, broker, "vectorized", start, eval_start)
 
 
 def _run_loop(
     broker: Broker,
-    clock: Clock,
     on_bar: Callable[[], Any],
     start: int,
     n: int,
@@ -142,36 +141,63 @@ def _run_loop(
     """The shared bar loop, run in chunks so ``progress`` is called outside the error guard."""
     chunk = max(1, -(-n // PROGRESS_STEPS))
     same_close = broker.spec.fill_mode == "same_close"
+    # Without close-of-bar risk (shorts, leverage) and same-close fills the broker has work
+    # only on bars with pending orders: the lean loop below.
+    run = _run_bars if same_close or broker.risk_checks else _run_bars_lean
     for lo in range(0, n, chunk):
         hi = min(n, lo + chunk)
         with _user_errors(code_files):
-            _run_bars(broker, clock, on_bar, start, lo, hi, same_close)
+            _warm_up(broker, lo, min(hi, start))
+            run(broker, on_bar, max(lo, start), hi, same_close)
         if progress is not None:
             progress(hi / n)
 
 
-def _run_bars(
-    broker: Broker,
-    clock: Clock,
-    on_bar: Callable[[], Any],
-    start: int,
-    lo: int,
-    hi: int,
-    same_close: bool,
+def _warm_up(broker: Broker, lo: int, hi: int) -> None:
+    """Bars before the strategy is called: fills and close-of-bar risk only."""
+    clock = broker.clock
+    for i in range(lo, hi):
+        clock.i = i
+        if broker.pending or broker.risk_checks or broker.trailing:
+            if broker.pending:
+                broker.process_bar(i)
+            if broker.risk_checks or broker.trailing:
+                broker.close_bar(i)
+            broker.record_cash(i)
+
+
+def _run_bars_lean(
+    broker: Broker, on_bar: Callable[[], Any], lo: int, hi: int, same_close: bool
 ) -> None:
-    # The hottest loop of the engine: locals only, no allocation per bar, and the broker is
-    # entered only when it has work (pending orders, trailing stops, short/leverage risk).
-    # Cash moves only inside the broker calls below (next() can place or cancel orders but
-    # never fill them), so the cash ledger is consulted only on bars where one of them ran.
+    # The hottest loop of the engine, for long-only runs without leverage filling at the next
+    # open: locals only, no allocation per bar, one store to advance the shared clock, and the
+    # broker entered only on bars with pending orders. A trailing stop's trade always has its
+    # pending stop order, so "no pending orders" also means "no trailing level to move". Cash
+    # moves only inside these broker calls (next() can place or cancel orders but never fill
+    # them), so the cash ledger is consulted only on bars where they ran.
+    clock, pending = broker.clock, broker.pending  # the broker keeps this list object
+    process, close_bar, record = broker.process_bar, broker.close_bar, broker.record_cash
+    for i in range(lo, hi):
+        clock.i = i
+        if pending:
+            process(i)
+            if broker.trailing:
+                close_bar(i)
+            record(i)
+        on_bar()
+
+
+def _run_bars(
+    broker: Broker, on_bar: Callable[[], Any], lo: int, hi: int, same_close: bool
+) -> None:
+    # The general loop: close-of-bar risk (borrow, maintenance margin) on every bar, and the
+    # labelled same-close mode filling market orders at the close they were placed on.
+    clock = broker.clock
     process, close_bar, record = broker.process_bar, broker.close_bar, broker.record_cash
     fill_at_close = broker.fill_market_at_close
     risk = broker.risk_checks
-    for i in range(lo, min(hi, start)):  # warm-up: the strategy is not called yet
-        clock.i = broker.i = i
-        if broker.pending or risk or broker.trailing:
-            _broker_bar(broker, i)
-    for i in range(max(lo, start), hi):
-        clock.i = broker.i = i
+    for i in range(lo, hi):
+        clock.i = i
         busy = False
         if broker.pending:
             process(i)
@@ -185,15 +211,6 @@ def _run_bars(
             busy = True
         if busy:
             record(i)
-
-
-def _broker_bar(broker: Broker, i: int) -> None:
-    """One warm-up bar: fills and close-of-bar risk only, then the cash ledger."""
-    if broker.pending:
-        broker.process_bar(i)
-    if broker.risk_checks or broker.trailing:
-        broker.close_bar(i)
-    broker.record_cash(i)
 
 
 def _start_bars(spec: BacktestSpec, arrays: list[np.ndarray], n: int) -> tuple[int, int]:

@@ -159,7 +159,7 @@ class Position:
     def pl(self) -> float:
         """Unrealized P&L at the current close, net of the entry costs paid so far."""
         b = self._broker
-        price = float(b.C[self._s, b.i])
+        price = float(b.C[self._s, b.clock.i])
         return math.fsum(
             t.size * (price - t.entry_price) - t.commission - t.borrow_cost
             for t in b.open_trades[self._s]
@@ -291,11 +291,11 @@ class Strategy:
 
     def close(self, symbol: str | None = None, fraction: float = 1.0) -> OrderView:
         """Exit ``fraction`` of the position (FIFO over its trades) with a market order."""
-        if not (isinstance(fraction, int | float) and 0.0 < fraction <= 1.0):
+        if not (isinstance(fraction, _REAL_TYPES) and 0.0 < fraction <= 1.0):
             raise ValueError(f"close fraction must be in (0, 1], got {shown(fraction)}")
-        s = self._resolve(symbol)
+        s = 0 if symbol is None else self._resolve(symbol)
         side = -1 if self._broker.units[s] > 0 else 1
-        order = Order(kind=ok.CLOSE, symbol=self._symbols[s], sym_index=s, side=side)
+        order = Order(ok.CLOSE, self._symbols[s], s, side)
         order.fraction = float(fraction)
         return self._submit(order, "gtc")
 
@@ -315,10 +315,8 @@ class Strategy:
         tag: str | None = None,
         symbol: str | None = None,
     ) -> OrderView:
-        s = self._resolve(symbol)
-        order = Order(
-            kind=ok.MARKET, symbol=self._symbols[s], sym_index=s, side=side, tag=_check_tag(tag)
-        )
+        s = 0 if symbol is None else self._resolve(symbol)
+        order = Order(ok.MARKET, self._symbols[s], s, side, _check_tag(tag))
         _set_size(order, units, fraction, value)
         _set_prices(order, limit, stop, sl, tp, trail)
         return self._submit(order, tif)
@@ -331,8 +329,9 @@ class Strategy:
         order.tif = tif
         i = self._clock.i
         order.placed_bar = i
-        same_close = (
-            order.kind in (ok.MARKET, ok.CLOSE) and self._broker.spec.fill_mode != "next_open"
+        same_close = self._broker.spec.fill_mode != "next_open" and order.kind in (
+            ok.MARKET,
+            ok.CLOSE,
         )
         # An order decided on bar i's close can only trade at a later price (look-ahead guard);
         # the labelled same_close mode is the one explicit exception for market orders.
@@ -446,6 +445,7 @@ def dtype_words(dtype: np.dtype) -> str:
 
 
 _NUMBER_TYPES = (int, float, np.integer, np.floating)
+_REAL_TYPES = (int, float)
 
 
 def _finite_positive(name: str, value: Any) -> float:
@@ -463,20 +463,20 @@ def _finite_positive(name: str, value: Any) -> float:
 
 
 def _set_size(order: Order, units: Any, fraction: Any, value: Any) -> None:
-    if units is None and fraction is None and value is None:
+    given = (units is not None) + (fraction is not None) + (value is not None)
+    if given == 0:
         return  # the default "all available" (every size field stays NaN)
-    given = [
-        (k, v)
-        for k, v in (("units", units), ("fraction", fraction), ("value", value))
-        if v is not None
-    ]
-    if len(given) > 1:
+    if given > 1:
         raise ValueError("give at most one of units=, fraction=, value=")
-    for name, raw in given:
-        amount = _finite_positive(name, raw)
-        if name == "fraction" and amount > 10:
+    if units is not None:
+        order.units = _finite_positive("units", units)
+    elif fraction is not None:
+        amount = _finite_positive("fraction", fraction)
+        if amount > 10:
             raise ValueError(f"fraction must be in (0, 10], got {amount}")
-        setattr(order, name, amount)
+        order.fraction = amount
+    else:
+        order.value = _finite_positive("value", value)
 
 
 def _set_prices(order: Order, limit: Any, stop: Any, sl: Any, tp: Any, trail: Any) -> None:

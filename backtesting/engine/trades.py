@@ -49,11 +49,22 @@ class Trade:
         commission: float,
         tag: str | None,
     ) -> None:
-        self.id, self.symbol, self.sym_index, self.size = trade_id, symbol, sym_index, size
-        self.entry_bar, self.entry_price, self.entry_market = bar, price, market
-        self.exit_bar, self.exit_price, self.exit_market = -1, math.nan, math.nan
-        self.commission, self.borrow_cost, self.tag = commission, 0.0, tag
-        self.ambiguous, self.is_open, self.exit_reason = False, True, ""
+        # One statement per field: a tuple assignment would build and unpack a tuple per trade.
+        self.id = trade_id
+        self.symbol = symbol
+        self.sym_index = sym_index
+        self.size = size
+        self.entry_bar = bar
+        self.entry_price = price
+        self.entry_market = market
+        self.exit_bar = -1
+        self.exit_price = self.exit_market = math.nan
+        self.commission = commission
+        self.borrow_cost = 0.0
+        self.tag = tag
+        self.ambiguous = False
+        self.is_open = True
+        self.exit_reason = ""
         self.sl_order: Order | None = None
         self.tp_order: Order | None = None
         self.trail_order: Order | None = None

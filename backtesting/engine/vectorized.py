@@ -164,7 +164,7 @@ class SignalDriver:
         return spec.fill_mode == "next_open" and bars.complete and spec.borrow_rate_annual == 0.0
 
     def step(self) -> None:
-        i = self.broker.i
+        i = self.broker.clock.i
         if i in self.actions:
             self.act(i)
 

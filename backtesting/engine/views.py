@@ -11,6 +11,9 @@ from typing import Any
 
 import numpy as np
 
+# What a view's crossover / crossunder memo is for before its first use (None could be passed).
+NO_PARTNER = object()
+
 
 class Clock:
     """Shared cursor: ``i`` is the index of the current (last revealed) bar."""
@@ -28,7 +31,7 @@ class SeriesView:
     IndexError, as does reaching before the first bar.
     """
 
-    __slots__ = ("_array", "_clock", "_down", "_mv", "_name", "_up")
+    __slots__ = ("_array", "_clock", "_down", "_down_with", "_mv", "_name", "_up", "_up_with")
 
     def __init__(self, array: np.ndarray, clock: Clock, name: str = "") -> None:
         self._array = array
@@ -37,10 +40,13 @@ class SeriesView:
         # Indexing a memoryview yields a Python scalar about twice as fast as ndarray.item()
         # and shares the array's memory; next() reads a few values per bar through it.
         self._mv = memoryview(np.ascontiguousarray(array))  # type: ignore[arg-type]
-        # (other view, memoryview of per-bar answers) for crossover / crossunder with one
-        # partner, filled by indicators on first use (see ``cross_memo`` there).
-        self._up: tuple[SeriesView, memoryview] | None = None
-        self._down: tuple[SeriesView, memoryview] | None = None
+        # Per-bar answers of crossover / crossunder with one partner view (``_up_with`` /
+        # ``_down_with``), filled by indicators on first use (see ``_cross_memo`` there). Two
+        # plain slots each, not a tuple: read on every bar, so no subscript to get at them.
+        self._up_with: object = NO_PARTNER
+        self._up: list[bool] = []
+        self._down_with: object = NO_PARTNER
+        self._down: list[bool] = []
 
     def __len__(self) -> int:
         return self._clock.i + 1

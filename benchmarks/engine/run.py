@@ -64,6 +64,7 @@ RELATIVE_TOLERANCE = 1e-9  # final equities: the same trades, summed in a differ
 class Samples:
     who: str
     times: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)  # process CPU time of the same calls
     warmups: list[float] = field(default_factory=list)
     finals: list[float] = field(default_factory=list)
     rss: int = 0
@@ -71,6 +72,7 @@ class Samples:
 
     def add(self, out: dict[str, Any]) -> None:
         self.times.extend(out["times"])
+        self.cpu.extend(out["cpu"])
         self.warmups.append(out["warmup"])
         self.finals.append(out["final"])
         self.rss = max(self.rss, out["rss"])
@@ -78,6 +80,10 @@ class Samples:
     @property
     def median(self) -> float:
         return statistics.median(self.times)
+
+    @property
+    def median_cpu(self) -> float:
+        return statistics.median(self.cpu)
 
     def spread(self) -> tuple[float, float, float, float]:
         """min, first quartile, third quartile, max."""
@@ -169,7 +175,7 @@ def check_finals(case: Case) -> list[str]:
 def print_table(cases: list[Case]) -> None:
     head = (
         f"| {'case':<13}| {'contender':<19}| {'median s':>9} | {'min-max s':>17} "
-        f"| {'IQR s':>17} | {'n':>2} | {'bars/s':>11} | {'RSS MB':>6} "
+        f"| {'IQR s':>17} | {'CPU s':>9} | {'n':>2} | {'bars/s':>11} | {'RSS MB':>6} "
         + "".join(f"| {head:>12} " for head in BASELINES.values())
         + f"| {'final equity':>14} |"
     )
@@ -187,12 +193,14 @@ def print_table(cases: list[Case]) -> None:
             )
             print(
                 f"| {case.name:<13}| {LABELS[who]:<19}| {s.median:>9.4f} "
-                f"| {lo:>7.4f} - {hi:>7.4f} | {q1:>7.4f} - {q3:>7.4f} | {len(s.times):>2} "
+                f"| {lo:>7.4f} - {hi:>7.4f} | {q1:>7.4f} - {q3:>7.4f} | {s.median_cpu:>9.4f} "
+                f"| {len(s.times):>2} "
                 f"| {case.n_bars / s.median:>11,.0f} | {s.rss / 2**20:>6.0f} "
                 f"{ratios}| {s.finals[-1]:>14,.2f} |"
             )
     print(
         "vs X = X's median time / this row's (above 1: this row is faster by that factor); "
+        "CPU s = median process CPU time of the same calls (less sensitive to other load); "
         "n = samples; RSS = the sampling process's peak, imports included."
     )
     print("load average (1 min) before -> after each case: " + ", ".join(
@@ -201,15 +209,17 @@ def print_table(cases: list[Case]) -> None:
 
 
 def print_targets(cases: list[Case]) -> None:
-    print("\ntargets (baseline median / contender median, same run):")
+    print("\ntargets (baseline median / contender median, same run; by CPU time in brackets):")
     for who, base, goal in TARGETS:
         for case in cases:
             if _has(case, who) and _has(case, base):
-                factor = case.results[base].median / case.results[who].median
+                mine, theirs = case.results[who], case.results[base]
+                factor = theirs.median / mine.median
+                by_cpu = theirs.median_cpu / mine.median_cpu
                 verdict = "met" if factor >= goal else "NOT met"
                 print(
                     f"  {case.name:<13} {LABELS[who]} vs {LABELS[base]}: {factor:6.2f}x "
-                    f"(target >= {goal:g}x) {verdict}"
+                    f"({by_cpu:.2f}x) (target >= {goal:g}x) {verdict}"
                 )
 
 

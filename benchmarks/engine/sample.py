@@ -28,14 +28,19 @@ def main(who: str, path: Path, calls: int) -> None:
     t0 = time.perf_counter()
     run(head(bars, WARMUP_BARS))
     warmup = time.perf_counter() - t0
-    times, final = [], 0.0
+    times, cpu, final = [], [], 0.0
     for _ in range(calls):
         gc.collect()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         final = run(bars)
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"warmup": warmup, "times": times, "final": final, "rss": peak_kb * 1024}))
+    print(
+        json.dumps(
+            {"warmup": warmup, "times": times, "cpu": cpu, "final": final, "rss": peak_kb * 1024}
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from backtesting.engine import indicators as ta
-from backtesting.engine.views import Clock, SeriesView
+from backtesting.engine.views import NO_PARTNER, Clock, SeriesView
 
 NAN = np.nan
 HOUR = 3600 * 10**9
@@ -244,7 +244,8 @@ def test_crossover_on_read_only_views_matches_the_bar_by_bar_answer() -> None:
         clock.i = i
         assert ta.crossover(memo_a, memo_b) is ta.crossover(live_a, live_b)
         assert ta.crossunder(memo_a, memo_b) is ta.crossunder(live_a, live_b)
-    assert memo_a._up is not None and live_a._up is None
+    assert memo_a._up_with is memo_b and memo_a._down_with is memo_b
+    assert live_a._up_with is NO_PARTNER and live_a._down_with is NO_PARTNER
 
 
 # --------------------------------------------------------------------------- resampling

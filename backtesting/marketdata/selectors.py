@@ -442,27 +442,38 @@ def _cache_store(key: str, bars: BarSeries, tf: Timeframe) -> None:
 
 
 def _load_from_database(
-    instrument: Instrument, tf: Timeframe, start: datetime | None, end: datetime | None
+    instrument: Instrument,
+    tf: Timeframe,
+    start: datetime | None,
+    end: datetime | None,
+    *,
+    limit: int | None = None,
 ) -> BarSeries:
     if connection.vendor == "postgresql":
-        return _load_postgresql(instrument, tf, start, end)
-    return _load_generic(instrument, tf, start, end)
+        return _load_postgresql(instrument, tf, start, end, limit=limit)
+    return _load_generic(instrument, tf, start, end, limit=limit)
 
 
 def _load_postgresql(
-    instrument: Instrument, tf: Timeframe, start: datetime | None, end: datetime | None
+    instrument: Instrument,
+    tf: Timeframe,
+    start: datetime | None,
+    end: datetime | None,
+    *,
+    limit: int | None = None,
 ) -> BarSeries:
     from psycopg import sql
 
     query = sql.SQL(
         'COPY (SELECT "timestamp", open, high, low, close, volume FROM marketdata_bar'
         ' WHERE instrument_id = {} AND timeframe = {} AND "timestamp" >= {} AND "timestamp" <= {}'
-        ' ORDER BY "timestamp") TO STDOUT (FORMAT BINARY)'
+        ' ORDER BY "timestamp" LIMIT {}) TO STDOUT (FORMAT BINARY)'
     ).format(
         sql.Literal(instrument.pk),
         sql.Literal(tf.value),
         sql.Literal(start or ns_to_datetime(-(2**62))),
         sql.Literal(end or ns_to_datetime(2**62)),
+        sql.SQL("ALL") if limit is None else sql.Literal(int(limit)),
     )
     with connection.cursor() as cursor, cursor.cursor.copy(query) as copy:
         payload = b"".join(bytes(chunk) for chunk in copy)
@@ -523,7 +534,8 @@ def bars_page(
             filter(None, [start, ns_to_datetime(after_ns) if after_ns is not None else None]),
             default=None,
         )
-        bars = _load_generic(instrument, timeframe, lower, end, limit=limit + 1)
+        # One binary COPY of the page (no per-row datetime objects): the bars API's hot path.
+        bars = _load_from_database(instrument, timeframe, lower, end, limit=limit + 1)
     else:
         bars = bars_load_arrays(instrument.symbol, timeframe, start, end)
         first = 0 if after_ns is None else int(np.searchsorted(bars.timestamps, after_ns))

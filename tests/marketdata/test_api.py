@@ -100,6 +100,29 @@ def test_bars_are_cursor_paginated_without_gaps_or_repeats(viewer_client, import
     assert seen == [104, 102, 101, 107, 108]
 
 
+@pytest.mark.parametrize(
+    "moments",
+    [
+        ["2024-01-03T00:00:00", "2024-01-03T09:31:00", "1969-07-20T20:17:40"],  # whole seconds
+        ["2024-01-03T00:00:00", "2024-01-03T00:00:00.250000"],  # one bar with a fraction
+        [],
+    ],
+)
+def test_bar_timestamps_read_as_isoformat_writes_them(moments):
+    from datetime import UTC, datetime
+
+    import numpy as np
+
+    from backtesting.marketdata.api import bars_timestamps_iso
+    from backtesting.marketdata.writes import datetime_to_ns
+
+    parsed = [datetime.fromisoformat(m).replace(tzinfo=UTC) for m in moments]
+    nanoseconds = np.array([datetime_to_ns(p) for p in parsed], dtype=np.int64)
+
+    expected = [p.isoformat().replace("+00:00", "Z") for p in parsed]
+    assert bars_timestamps_iso(nanoseconds) == expected
+
+
 def test_bars_as_csv_by_format_parameter_or_accept_header(viewer_client, imported):
     by_param = viewer_client.get(BARS_URL, {"format": "csv", "limit": 2})
     assert by_param.status_code == 200

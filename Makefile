@@ -18,7 +18,7 @@ VENDOR := static/vendor
 KERNEL := backtesting/engine/libkernel.so
 KERNEL_CFLAGS := -std=c11 -O2 -ffp-contract=off -fno-fast-math -fPIC -shared -Wall -Wextra -Werror
 
-.PHONY: run test install kernel system-packages lint typecheck importcheck check ci bench fuzz clean
+.PHONY: run test install kernel system-packages lint typecheck importcheck check ci bench fuzz mutation clean
 
 run: install .env ## install, migrate, load the demo, serve on 127.0.0.1:8000 with a worker
 	@DJANGO_ENV=$${DJANGO_ENV:-dev} deploy/dev/serve.sh
@@ -68,6 +68,9 @@ ci: ## what .ci/run does, against the real services
 bench: install ## every benchmark, each printing ratios against its baseline
 	$(PIP) install --quiet --disable-pip-version-check -r requirements-bench.txt
 	$(PY) -m benchmarks $(BENCH)
+
+mutation: install ## mutation testing of the core (docs/testing.md): MODULES="sizing orders" picks some
+	nice -n 19 $(PY) -m benchmarks.mutation $(MODULES)
 
 fuzz: install ## the schema fuzz for longer: FUZZ_SECONDS (default 600), FUZZ_SEED to replay
 	@FUZZ_SECONDS=$${FUZZ_SECONDS:-600} deploy/dev/test.sh tests/fuzz/test_schema_fuzz.py \

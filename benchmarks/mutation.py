@@ -64,7 +64,7 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     ),
     "launcher": (
         "backtesting/sandbox/launcher.py",
-        ["tests/sandbox/test_run.py", "tests/sandbox/test_error_origin.py"],
+        ["tests/sandbox/test_launcher_cases.py", "tests/sandbox/test_run.py"],
     ),
 }
 # The packages a test run imports (copied into the scratch tree, only the one module mutated).

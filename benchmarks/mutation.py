@@ -60,6 +60,7 @@ MODULES: dict[str, tuple[str, list[str]]] = {
             "tests/engine/test_strategy_api.py",
             "tests/engine/test_user_errors.py",
             "tests/engine/test_order_cases.py",
+            "tests/engine/test_broker_cases.py",
         ],
     ),
     "launcher": (

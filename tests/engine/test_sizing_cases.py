@@ -175,3 +175,67 @@ def test_huge_lot_counts_are_the_largest_that_fit(
     assert _cost(math.nextafter(units, math.inf), price, costs) > value
     exact = (value - costs.commission_fixed) / (price * (1 + costs.commission_pct))
     assert units == pytest.approx(exact, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("value", "price", "costs", "expected"),
+    [
+        (1000.0, 100.0, NO_COSTS, 10.0),
+        (1050.0, 100.0, NO_COSTS, 10.5),
+        (1020.0, 100.0, CostModel(commission_min=20.0), 10.0),
+        (1005.0, 100.0, CostModel(commission_fixed=5.0), 10.0),
+    ],
+)
+def test_a_continuous_size_that_fits_exactly_is_not_shrunk(
+    value: float, price: float, costs: CostModel, expected: float
+) -> None:
+    # The exact size is a float here and its cost is exactly the value: it is the answer, not
+    # a few ulps less.
+    assert units_for_value(value, price, costs, 0.0) == expected
+    assert _cost(expected, price, costs) == value
+
+
+@pytest.mark.parametrize(
+    ("value", "price", "least"),
+    [(3502.12, 163.53, 7.0), (65.95, 54.51, 7.0), (129.66, 308.09, 2.5), (805.31, 2.83, 1.0)],
+)
+def test_a_continuous_size_under_the_minimum_commission_fits_with_the_minimum(
+    value: float, price: float, least: float
+) -> None:
+    # (value - minimum) / price * price + minimum rounds above the value for these: the size
+    # must come down until the cost with the minimum (not the smaller percentage fee) fits.
+    costs = CostModel(commission_pct=0.001, commission_min=least)
+    units = units_for_value(value, price, costs, 0.0)
+    assert (value - least) / price * price + least > value  # the case is the rounding one
+    assert units * price + least <= value
+    assert units == pytest.approx((value - least) / price, rel=1e-12)
+
+
+def _largest_lots(value: float, price: float, costs: CostModel, step: float, near: int) -> int:
+    """The largest whole lot count whose cost fits, searched from ``near`` by definition."""
+    lo, hi = near, near
+    while _cost(lo * step, price, costs) > value:
+        lo -= max(1, (near - lo) or 1)
+    while _cost(hi * step, price, costs) <= value:
+        hi += max(1, hi - near) if hi > near else 1
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if _cost(mid * step, price, costs) <= value else (lo, mid)
+    return lo
+
+
+@pytest.mark.parametrize("step", [0.5, 1.0, 3.0, 1e-3])
+@pytest.mark.parametrize(
+    ("value", "price", "costs"),
+    [
+        (3.602880698253312e16, 3.3, CostModel(commission_fixed=1.0, commission_pct=0.001)),
+        (9.694394818147422e20, 0.7, CostModel(commission_fixed=1e6, commission_pct=0.001)),
+        (1.7000519338437694e23, 0.25, CostModel(commission_fixed=1e6, commission_pct=0.001)),
+    ],
+)
+def test_huge_lot_counts_match_the_largest_count_that_fits(
+    value: float, price: float, costs: CostModel, step: float
+) -> None:
+    units = units_for_value(value, price, costs, step)
+    estimate = int((value - costs.commission_fixed) / (price * (1 + costs.commission_pct)) / step)
+    assert units == _largest_lots(value, price, costs, step, estimate) * step

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from strategies.validation.policy import restricted_compile
+from strategies.validation.policy import _problem_from_message, restricted_compile
 from strategies.validation.results import Problem
 
 
@@ -222,3 +222,22 @@ def test_name_augmented_assignment_goes_through_inplacevar() -> None:
 def test_problems_carry_the_validator_rule_code() -> None:
     _, problems = restricted_compile("global x")
     assert problems == [Problem(1, 0, "restricted_python", "Global statements are not allowed.")]
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("Line 12: bad thing", Problem(12, 0, "restricted_python", "bad thing")),
+        # RestrictedPython writes "Line None" for a node without a location.
+        ("Line None: no location", Problem(0, 0, "restricted_python", "no location")),
+        ("Line 3: first\nsecond", Problem(3, 0, "restricted_python", "first\nsecond")),
+        ("no line at all", Problem(0, 0, "restricted_python", "no line at all")),
+        ("Line x: not a number", Problem(0, 0, "restricted_python", "Line x: not a number")),
+    ],
+)
+def test_restricted_python_messages_become_problems_on_their_line(
+    message: str, expected: Problem
+) -> None:
+    # The compiler's complaints are "Line N: text"; the line goes to the problem, the rest is
+    # its message, and a message of another shape is kept whole on line 0.
+    assert _problem_from_message(message) == expected

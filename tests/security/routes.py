@@ -1,12 +1,15 @@
-"""The project's URL conf as a flat list, so a suite can cover every route it has."""
+"""The project's URL conf and OpenAPI schema as flat lists, so suites can cover them all."""
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from django.urls import URLPattern, URLResolver, get_resolver
+from drf_spectacular.generators import SchemaGenerator
 
 # Captured parts of a route: "<int:pk>", "<str:symbol>", and regex groups "(?P<rest>…)".
 _PARAMETER = re.compile(r"<(?:\w+:)?(\w+)>|\(\?P<(\w+)>")
@@ -44,3 +47,20 @@ def _walk(patterns: list, prefix: str, namespace: str) -> Iterator[Route]:
             yield from _walk(entry.url_patterns, prefix + str(entry.pattern), inner)
         elif isinstance(entry, URLPattern):
             yield Route(prefix + str(entry.pattern), f"{namespace}{entry.name or ''}")
+
+
+@functools.cache
+def openapi_schema() -> dict[str, Any]:
+    """The API's OpenAPI document, as /api/schema/ serves it."""
+    return SchemaGenerator().get_schema(request=None, public=True)
+
+
+def schema_writes() -> set[tuple[str, str]]:
+    """(method, path) of every operation of the schema that takes a body."""
+    schema = openapi_schema()
+    return {
+        (method, path)
+        for path, operations in schema["paths"].items()
+        for method in operations
+        if method in ("post", "put", "patch")
+    }

@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from tests.security.test_mass_assignment import WRITES, fresh_user, schema_writes
-from tests.security.world import World
+from tests.security.routes import openapi_schema, schema_writes
+from tests.security.test_mass_assignment import WRITES
+from tests.security.world import World, fresh_user
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_rate_limits")]
 
@@ -79,8 +80,6 @@ def test_a_body_of_hostile_strings_is_never_a_server_error(world: World, operati
 
 
 def _request_fields(operation: tuple[str, str]) -> list[str]:
-    from tests.security.test_mass_assignment import openapi_schema
-
     method, path = operation
     body = openapi_schema()["paths"][path][method].get("requestBody")
     if not body:

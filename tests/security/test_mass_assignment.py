@@ -10,7 +10,6 @@ the row written (or changed) must carry none of them. Pages are checked for the 
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +17,6 @@ from typing import Any
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
-from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from backtesting.models import Backtest, NotificationPreference, Webhook
@@ -27,7 +25,8 @@ from backtesting.robustness.models import RobustnessRun
 from backtesting.walkforward.models import WalkForward
 from strategies.models import Strategy
 from tests.factories import DEFAULT_PASSWORD, SMA_CROSS_CODE
-from tests.security.world import World
+from tests.security.routes import schema_writes
+from tests.security.world import World, fresh_user
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_rate_limits")]
 User = get_user_model()
@@ -73,12 +72,6 @@ SWEEP_INPUT = {
 
 def _own_strategy(world: World) -> Strategy:
     return world.intruder_backtest.strategy_version.strategy
-
-
-def fresh_user(user: Any) -> Any:
-    """The user as stored: a password change in one test must not leak into the next
-    through a shared instance (the database side is rolled back, the instance is not)."""
-    return User.objects.get(pk=user.pk)
 
 
 def _newest(model: Any) -> Any:
@@ -249,23 +242,6 @@ def _check_unconfirmed_device(world: World) -> None:
     devices = TOTPDevice.objects.filter(user=world.intruder)
     assert [d.confirmed for d in devices] == [False]
     assert not TOTPDevice.objects.filter(user=world.victim).exists()
-
-
-@functools.cache
-def openapi_schema() -> dict[str, Any]:
-    """The API's OpenAPI document, as /api/schema/ serves it."""
-    return SchemaGenerator().get_schema(request=None, public=True)
-
-
-def schema_writes() -> set[tuple[str, str]]:
-    """(method, path) of every operation of the schema that takes a body."""
-    schema = openapi_schema()
-    return {
-        (method, path)
-        for path, operations in schema["paths"].items()
-        for method in operations
-        if method in ("post", "put", "patch")
-    }
 
 
 def test_every_write_operation_is_covered():

@@ -15,8 +15,7 @@ from django.test import Client
 
 from tests.security.forms import Form, page_forms
 from tests.security.matrix import ROUTES, route_path
-from tests.security.test_mass_assignment import fresh_user
-from tests.security.world import World
+from tests.security.world import World, fresh_user
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_rate_limits")]
 

@@ -19,8 +19,8 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
-from tests.security.test_mass_assignment import fresh_user, openapi_schema
-from tests.security.world import World
+from tests.security.routes import openapi_schema
+from tests.security.world import World, fresh_user
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_rate_limits")]
 

@@ -14,8 +14,7 @@ import pytest
 from django.test import Client
 
 from tests.security.matrix import ROUTES, route_path
-from tests.security.test_mass_assignment import fresh_user
-from tests.security.world import World
+from tests.security.world import World, fresh_user
 from tests.security.xss import FIELDS, escaped_marker, plant, raw_markers
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_rate_limits")]

@@ -129,3 +129,9 @@ def snapshot_changes(before: dict[str, str], after: dict[str, str]) -> list[str]
     return sorted(
         label for label in before.keys() | after.keys() if before.get(label) != after.get(label)
     )
+
+
+def fresh_user(user: Any) -> Any:
+    """The user as stored: a password change in one test must not leak into the next
+    through a shared instance (the database side is rolled back, the instance is not)."""
+    return type(user).objects.get(pk=user.pk)

@@ -197,10 +197,13 @@ def main() -> None:
         parser.error(f"unknown module(s): {', '.join(sorted(unknown))}")
     CACHE.mkdir(parents=True, exist_ok=True)
     summary_path = CACHE / "summary.json"
-    summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
     for name in args.modules or list(MODULES):
-        summary[name] = run_module(name, fresh=args.fresh, children=args.children)
+        row = run_module(name, fresh=args.fresh, children=args.children)
+        # Read just before writing: runs of other modules may have finished meanwhile.
+        summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+        summary[name] = row
         summary_path.write_text(json.dumps(summary, indent=2))
+    summary = json.loads(summary_path.read_text())
     print(
         f"\n{'module':<42} {'mutants':>7} {'killed':>6} {'timeout':>7} {'survived':>8} {'rate':>6}"
     )

@@ -1,0 +1,136 @@
+"""Metrics helpers worked out by hand from docs/metrics.md (the cases test_metrics.py leaves out).
+
+Calendar: days are UTC, a 7-day market (any Saturday bar) has 365 periods a year, else 252;
+CAGR is (end / start)^(1 / years) - 1 over 365.25-day years, -1 once wiped out, NaN without
+elapsed time or a positive start; monthly and yearly returns run from each period's last equity
+to the next, the first from the first bar's equity.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from backtesting.engine.metrics import (
+    cagr,
+    daily_closes,
+    drawdown_episodes,
+    infer_periods_per_year,
+    period_returns,
+)
+
+HOUR_NS = 3_600 * 10**9
+DAY_NS = 24 * HOUR_NS
+YEAR_NS = int(365.25 * DAY_NS)
+# 2024-01-01 is a Monday; day numbers count from 1970-01-01.
+MONDAY = 19_723 * DAY_NS
+
+
+def _ts(*offsets_ns: int) -> np.ndarray:
+    return np.array([MONDAY + o for o in offsets_ns], dtype=np.int64)
+
+
+@pytest.mark.parametrize(
+    ("offsets", "expected"),
+    [
+        ([0, DAY_NS, 4 * DAY_NS], 252),  # Monday, Tuesday, Friday
+        ([0, 5 * DAY_NS + 12 * HOUR_NS], 365),  # a bar at Saturday noon
+        ([0, 5 * DAY_NS + 23 * HOUR_NS], 365),  # Saturday 23:00
+        ([0, 6 * DAY_NS + 22 * HOUR_NS], 252),  # Sunday evening only (FX, futures)
+        ([4 * DAY_NS + 23 * HOUR_NS], 252),  # Friday 23:00
+    ],
+)
+def test_a_saturday_bar_makes_a_seven_day_market(offsets: list[int], expected: int) -> None:
+    assert infer_periods_per_year(_ts(*offsets)) == expected
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "years", "expected"),
+    [
+        (0.5, 1.0, 1.0, 1.0),  # doubled in a year
+        (1.0, 0.5, 1.0, -0.5),  # halved in a year
+        (100.0, 121.0, 2.0, 0.1),  # 10 % a year for two years
+        (100.0, 0.0, 1.0, -1.0),  # wiped out
+        (100.0, -5.0, 1.0, -1.0),
+        (0.0, 10.0, 1.0, math.nan),  # no positive start
+        (-1.0, 10.0, 1.0, math.nan),
+        (100.0, 110.0, 0.0, math.nan),  # no elapsed time
+    ],
+)
+def test_cagr_by_hand(start: float, end: float, years: float, expected: float) -> None:
+    value = cagr(start, end, MONDAY, MONDAY + int(years * YEAR_NS))
+    if math.isnan(expected):
+        assert math.isnan(value)
+    else:
+        assert value == pytest.approx(expected, rel=1e-12)
+
+
+def test_daily_closes_take_each_days_last_bar() -> None:
+    ts = _ts(10 * HOUR_NS, 16 * HOUR_NS, DAY_NS + 10 * HOUR_NS, 3 * DAY_NS + 12 * HOUR_NS)
+    days, closes = daily_closes(ts, np.array([1.0, 2.0, 3.0, 4.0]))
+    assert days.tolist() == [19_723, 19_724, 19_726]
+    assert closes.tolist() == [2.0, 3.0, 4.0]
+
+
+@pytest.mark.parametrize(
+    ("timestamps", "equity", "message"),
+    [
+        (_ts(0, DAY_NS), [1.0], "arrays must have the same length (timestamps=2, equity=1)"),
+        (_ts(DAY_NS, 0), [1.0, 2.0], "timestamps must be strictly increasing"),
+        (_ts(0, 0), [1.0, 2.0], "timestamps must be strictly increasing"),
+        (np.array([], dtype=np.int64), [], "timestamps must be a non-empty 1-D array of int64 ns"),
+        (_ts(0).reshape(1, 1), [1.0], "timestamps must be a non-empty 1-D array of int64 ns"),
+        (np.array([1.5, 2.5]), [1.0, 2.0], "timestamps must be integers"),
+        (_ts(0, DAY_NS), [[1.0, 2.0]], "equity must be a 1-D array, got 2 dimensions"),
+    ],
+)
+def test_daily_closes_reject_what_is_not_a_series(
+    timestamps: np.ndarray, equity: list, message: str
+) -> None:
+    with pytest.raises(ValueError) as info:
+        daily_closes(timestamps, np.array(equity))
+    assert str(info.value).startswith(message)
+
+
+def test_drawdown_episodes_need_one_timestamp_per_bar() -> None:
+    with pytest.raises(ValueError, match=r"same length \(timestamps=3, equity=2\)"):
+        drawdown_episodes(_ts(0, DAY_NS, 2 * DAY_NS), np.array([1.0, 0.5]))
+
+
+def _month_ts() -> np.ndarray:
+    # 2024-01-01, 2024-01-31, 2024-02-15, 2024-02-29, 2024-03-01 and 2025-01-02 (a Thursday).
+    days = [0, 30, 45, 59, 60, 367]
+    return np.array([MONDAY + d * DAY_NS for d in days], dtype=np.int64)
+
+
+def test_monthly_and_yearly_returns_by_hand() -> None:
+    equity = np.array([100.0, 110.0, 99.0, 121.0, 108.9, 130.68])
+    # Jan: 110 / 100 - 1; Feb: 121 / 110 - 1; Mar: 108.9 / 121 - 1; Jan 2025: 130.68 / 108.9 - 1.
+    monthly = period_returns(_month_ts(), equity, "M")
+    assert [(r["year"], r["month"]) for r in monthly] == [
+        (2024, 1),
+        (2024, 2),
+        (2024, 3),
+        (2025, 1),
+    ]
+    assert [r["return"] for r in monthly] == pytest.approx([0.1, 0.1, -0.1, 0.2])
+    yearly = period_returns(_month_ts(), equity, "Y")
+    assert [r["year"] for r in yearly] == [2024, 2025]
+    assert all("month" not in r for r in yearly)
+    # 2024: 108.9 / 100 - 1; 2025: 130.68 / 108.9 - 1.
+    assert [r["return"] for r in yearly] == pytest.approx([0.089, 0.2])
+
+
+def test_a_period_after_equity_reached_zero_has_no_return() -> None:
+    equity = np.array([100.0, 50.0, 0.0, 0.0, 0.0, 0.0])
+    monthly = period_returns(_month_ts(), equity, "M")
+    assert [r["return"] for r in monthly] == [-0.5, -1.0, None, None]
+
+
+def test_period_must_be_month_or_year() -> None:
+    with pytest.raises(ValueError, match="period must be 'M' or 'Y', got 'W'"):
+        period_returns(_month_ts(), np.ones(6), "W")
+    with pytest.raises(ValueError, match="same length"):
+        period_returns(_month_ts(), np.ones(5), "M")

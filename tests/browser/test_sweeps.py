@@ -89,13 +89,15 @@ def test_the_heatmap_fills_as_chunks_finish_and_the_page_settles_on_the_result(
     version = StrategyFactory.create(owner=trader, name="Live").versions.get()
     optimization = optimization_submit(owner=trader, data=sweep_input(version))
     chunks = list(optimization.chunks.order_by("number").values_list("pk", flat=True))
+    first_size = len(optimization.chunks.get(pk=chunks[0]).combinations)
+    assert 0 < first_size < 90  # the page must show a partial sweep
     sign_in(page, live_server.url, "liv", DEFAULT_PASSWORD)
     page.goto(f"{live_server.url}/research/sweeps/{optimization.pk}/")
     assert page.text_content("[data-live=count]").strip() == "0 of 90 combinations"
 
     optimization_chunk_execute(chunk_id=chunks[0])  # as a worker would, meanwhile
-    page.wait_for_selector("text=25 of 90 combinations")
-    page.wait_for_selector("#sweep-heatmap[data-cells='25']")
+    page.wait_for_selector(f"text={first_size} of 90 combinations")
+    page.wait_for_selector(f"#sweep-heatmap[data-cells='{first_size}']")
     assert page.text_content("[data-live=status]").strip() == "Running"
     stored = OptimizationResult.objects.filter(optimization=optimization, objective__isnull=False)
     best = stored.order_by("-objective", "index")[0]

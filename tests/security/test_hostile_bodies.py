@@ -102,3 +102,33 @@ def test_a_lone_surrogate_is_a_parse_error_and_an_escaped_pair_is_text(world: Wo
     )
     assert pair.status_code == 200
     assert pair.json()["display_name"] == "\N{GRINNING FACE}"
+
+
+OVERSIZED = [
+    ("too large", lambda: '{"x": "' + "a" * 2_700_000 + '"}', "", 413, "request_too_large"),
+    ("too deep", lambda: "[" * 5_000 + "]" * 5_000, "", 400, "parse_error"),
+    ("malformed", lambda: '{"name": "x",', "", 400, "parse_error"),
+    ("not UTF-8", lambda: b'{"name": "\xff\xfe"}', "", 400, "parse_error"),
+    ("1,001 parameters", lambda: "{}", "?" + "&".join(["a=1"] * 1001), 400, "bad_request"),
+]
+
+
+def _reads_a_body(operation: tuple[str, str]) -> bool:
+    method, path = operation
+    return "requestBody" in openapi_schema()["paths"][path][method]
+
+
+@pytest.mark.parametrize("operation", sorted(filter(_reads_a_body, WRITES)), ids=" ".join)
+def test_oversized_deep_or_malformed_requests_are_envelopes_signed_in(world: World, operation):
+    """The shape limits (docs/operations.md, "Request limits") hold on every operation that
+    reads a body, for a signed-in client too, not only on the anonymous sign-in endpoints.
+    (An operation that takes no body answers without reading one: nothing to limit.)"""
+    method, schema_path = operation
+    write = WRITES[operation]
+    path = write.path(world) if write.path else schema_path
+    client = APIClient()
+    client.force_authenticate(fresh_user(world.intruder))
+    for said, body, query, status, code in OVERSIZED:
+        response = getattr(client, method)(path + query, body(), content_type="application/json")
+        assert response.status_code == status, (said, response.content[:200])
+        assert response.json()["error"]["code"] == code, said

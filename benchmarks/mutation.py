@@ -5,9 +5,10 @@
 
 Each module is mutated on its own, in its own scratch copy of the repository under
 ``var/mutation/<module>/`` (git-ignored), and only the tests that exercise it run against each
-mutant (the ``TESTS`` below: the whole suite per mutant would take hours on two cores). The copy
-and mutmut's ``mutants/`` directory are kept between runs: that is the cached baseline, and a
-rerun only tests the mutants whose code or tests changed. ``--fresh`` throws the cache away.
+mutant (``MODULES`` below: the whole suite per mutant would take hours on two cores). The copy
+and mutmut's ``mutants/`` directory are kept between runs: that is the cached baseline. A rerun
+keeps the kills of unchanged code and tests again the mutants no test killed yet (tests may have
+been added since) and those of changed code. ``--fresh`` throws the cache away.
 
 Each run prints a table (mutants, killed, survived, timeouts, kill rate) and writes it with the
 surviving mutants' names to ``var/mutation/summary.json``; ``docs/testing.md`` ("Mutation
@@ -137,6 +138,28 @@ def sync_tree(work: Path, module: str, tests: list[str]) -> None:
     (work / "pyproject.toml").write_text(pyproject + _mutmut_config(module, tests))
 
 
+# mutmut's exit codes for a mutant no test failed on: survived (0), no tests (5, 33).
+RETESTED_EXIT_CODES = (0, 5, 33)
+
+
+def retest_survivors(work: Path) -> int:
+    """Forget the cached verdicts of surviving mutants so this run tests them again.
+
+    mutmut keeps every verdict while the mutated code is unchanged, also when tests were added
+    since; kills stay valid (a test that failed on a mutant still does), survivors may not.
+    """
+    forgotten = 0
+    for meta_path in (work / "mutants").rglob("*.py.meta"):
+        meta = json.loads(meta_path.read_text())
+        codes = meta["exit_code_by_key"]
+        for key, code in codes.items():
+            if code in RETESTED_EXIT_CODES:
+                codes[key] = None
+                forgotten += 1
+        meta_path.write_text(json.dumps(meta))
+    return forgotten
+
+
 def _results(work: Path, env: dict[str, str]) -> dict[str, list[str]]:
     out = subprocess.run(
         [MUTMUT, "results", "--all", "true"],
@@ -163,6 +186,7 @@ def run_module(name: str, *, fresh: bool, children: int) -> dict[str, object]:
     env = {**os.environ, "DJANGO_ENV": "test", "DOTENV_FILE": ""}
     for key, value in SERVICES.items():
         env.setdefault(key, value)
+    retest_survivors(work)
     started = time.monotonic()
     subprocess.run([MUTMUT, "run", "--max-children", str(children)], cwd=work, env=env, check=True)
     seconds = time.monotonic() - started

@@ -96,10 +96,13 @@ def job_claim_row(
                 _owner_lock(job.owner_id)
                 if _owner_at_limit(model, job.owner_id, job_id, now, limit):
                     return _defer(model, job_id, now), None
-            outcome = _take(model, job_id, token, now)
+            # Stamped after the count: a job of this owner that it saw finished has a finish
+            # time before this start (a time taken before the lock wait could precede it).
+            started = timezone.now()
+            outcome = _take(model, job_id, token, started)
             if outcome is not ClaimOutcome.CLAIMED:
                 return outcome, None
-            _claimed_in_memory(job, token, now)
+            _claimed_in_memory(job, token, started)
             return outcome, job
         exhausted = _fail_exhausted(model, job_id, job.attempts, now)
     if not exhausted:

@@ -144,3 +144,29 @@ def test_a_cancelled_waiting_job_is_not_started_later(
     Backtest.objects.filter(pk=first.pk).update(status=BacktestStatus.SUCCEEDED)
 
     assert _deliver(second, django_capture_on_commit_callbacks).status == BacktestStatus.CANCELLED
+
+
+def test_a_job_claimed_once_the_owners_other_job_finished_starts_after_that_finish(
+    submit, settings, monkeypatch
+) -> None:
+    from backtesting.jobs import lifecycle
+
+    settings.BACKTEST_USER_MAX_RUNNING = 1
+    first, second = submit(), submit()
+    _running_elsewhere(first)
+    real_count = lifecycle._owner_at_limit
+
+    def first_finishes_while_the_claim_waits(*args: Any) -> bool:
+        # The claim waited for the owner's lock; meanwhile the other job committed its finish.
+        Backtest.objects.filter(pk=first.pk).update(
+            status=BacktestStatus.SUCCEEDED, finished_at=timezone.now(), lease_expires_at=None
+        )
+        return real_count(*args)
+
+    monkeypatch.setattr(lifecycle, "_owner_at_limit", first_finishes_while_the_claim_waits)
+    outcome = lifecycle.job_claim(Backtest, job_id=second.pk, token="t" * 32)
+    assert outcome is lifecycle.ClaimOutcome.CLAIMED
+    first.refresh_from_db()
+    second.refresh_from_db()
+    # One job at a time for this owner, as the rows tell it: no overlap of the two runs.
+    assert second.started_at >= first.finished_at

@@ -367,14 +367,15 @@ int64_t tp_target_changes(int64_t n_sym, int64_t n_bars, const double *targets, 
 
 /*
  * result.window_drawdown and metrics.drawdown_series in one pass: peak = running maximum
- * (np.maximum.accumulate: NaN sticks, ties keep the earlier value), series = equity / peak
+ * (np.maximum.accumulate: NaN sticks, a tie takes the newer value, so 0.0 then -0.0 gives
+ * -0.0), series = equity / peak
  * - 1, window = the same where peak > 0, else NaN. Either output may be NULL.
  */
 void tp_drawdowns(int64_t n, const double *equity, double *series, double *window) {
     double peak = n > 0 ? equity[0] : 0.0;
     for (int64_t i = 0; i < n; i++) {
         const double v = equity[i];
-        if (i > 0 && !isnan(peak) && (isnan(v) || v > peak)) peak = v;
+        if (i > 0 && !isnan(peak) && !(peak > v)) peak = v;
         const double dd = v / peak - 1.0;
         if (series != NULL) series[i] = dd;
         if (window != NULL) window[i] = peak > 0.0 ? dd : NAN;

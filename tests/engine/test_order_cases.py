@@ -234,3 +234,30 @@ def test_two_views_of_one_order_are_equal_and_of_two_orders_are_not() -> None:
     assert a != object() and (a == object()) is False
     assert hash(a) != hash(b)
     assert len({a, b, a}) == 2
+
+
+def test_exit_orders_of_a_bracket_carry_their_parent_symbol_and_tag() -> None:
+    class Bracket(Strategy):
+        def next(self) -> None:
+            if self.bar_index == 0:
+                self.buy(units=2, sl=50.0, tp=200.0, tag="swing")
+
+    result = _run(Bracket)
+    entry, stop_loss, take_profit = result.orders
+    assert (entry["id"], entry["symbol"], entry["tag"], entry["parent_id"]) == (
+        1,
+        "AAA",
+        "swing",
+        None,
+    )
+    for child, kind in ((stop_loss, "stop_loss"), (take_profit, "take_profit")):
+        assert (child["kind"], child["symbol"], child["tag"], child["parent_id"]) == (
+            kind,
+            "AAA",
+            "swing",
+            1,
+        )
+        assert (child["tif"], child["side"], child["placed_bar"]) == ("gtc", "sell", 1)
+        assert (child["status"], child["reason"]) == ("cancelled", "end of data")
+    assert (stop_loss["stop"], take_profit["limit"]) == (50.0, 200.0)
+    assert [o["id"] for o in result.orders] == [1, 2, 3]

@@ -17,7 +17,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 
@@ -96,12 +96,41 @@ class _Layout:
 _UNREADABLE = (UnicodeDecodeError, gzip.BadGzipFile, EOFError, zlib.error, csv.Error)
 
 
-def open_text(source: IO[bytes] | bytes) -> io.TextIOBase:
-    """Text view of a plain or gzip-compressed CSV, told apart by gzip's magic bytes."""
+class _TooLargeError(Exception):
+    """The CSV text passed the size cap while being read."""
+
+
+class _SizeCapped(io.RawIOBase):
+    """Reads through `inner` and stops past `limit` bytes of CSV text.
+
+    The upload cap bounds the compressed bytes only; a small gzip can inflate to gigabytes,
+    and every parsed row is held in memory. So the cap applies to the text itself.
+    """
+
+    def __init__(self, inner: IO[bytes], limit: int) -> None:
+        self._inner, self._limit, self._read = inner, limit, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._inner.read(len(buffer))
+        self._read += len(data)
+        if self._read > self._limit:
+            raise _TooLargeError
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def open_text(source: IO[bytes] | bytes, max_bytes: int | None = None) -> io.TextIOBase:
+    """Text view of a plain or gzip-compressed CSV, told apart by gzip's magic bytes; reading
+    past `max_bytes` of (decompressed) text raises _TooLargeError."""
     raw = io.BytesIO(source) if isinstance(source, bytes) else source
     head = raw.read(2)
     raw.seek(0)
     stream: IO[bytes] = gzip.GzipFile(fileobj=raw) if head == b"\x1f\x8b" else raw  # type: ignore[assignment]
+    if max_bytes is not None:
+        stream = io.BufferedReader(_SizeCapped(stream, max_bytes))
     return io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
 
 
@@ -130,28 +159,45 @@ def detect_layout(header: list[str], first_row: list[str] | None = None) -> _Lay
 
 
 def parse_bars(
-    source: IO[bytes] | bytes, *, timeframe: Timeframe, tz_name: str, use_adj_close: bool = False
+    source: IO[bytes] | bytes,
+    *,
+    timeframe: Timeframe,
+    tz_name: str,
+    use_adj_close: bool = False,
+    max_bytes: int | None = None,
 ) -> ParsedBars:
     """Parse every data row; rows that fail become Problems, the rest become arrays.
 
     Naive datetimes are read in `tz_name`; daily and weekly bars are stamped 00:00 UTC of their
     session date (the date in `tz_name`) so that instruments in different zones align by date.
     With `use_adj_close`, open/high/low are scaled by adj_close/close and close becomes adj_close.
-    Raises FileFormatError when the file as a whole is unusable.
+    Raises FileFormatError when the file as a whole is unusable, or holds more than
+    `max_bytes` of CSV text once decompressed.
     """
-    reader = csv.reader(open_text(source))
+    reader = csv.reader(open_text(source, max_bytes))
     try:
-        header = next(reader)
-    except (StopIteration, *_UNREADABLE) as exc:
+        try:
+            header = next(reader)
+        except (StopIteration, *_UNREADABLE) as exc:
+            raise FileFormatError(
+                Problem(1, "unreadable", f"Not a readable CSV file ({exc}).")
+            ) from exc
+        try:
+            return _parse_after_header(reader, header, timeframe, tz_name, use_adj_close)
+        except _UNREADABLE as exc:  # a gzip stream cut short or corrupt past the header
+            raise FileFormatError(
+                Problem(None, "unreadable", f"Not a readable CSV file ({exc}).")
+            ) from exc
+    except _TooLargeError:
+        mib = (max_bytes or 0) / (1024 * 1024)
         raise FileFormatError(
-            Problem(1, "unreadable", f"Not a readable CSV file ({exc}).")
-        ) from exc
-    try:
-        return _parse_after_header(reader, header, timeframe, tz_name, use_adj_close)
-    except _UNREADABLE as exc:  # a gzip stream cut short or corrupt past the header
-        raise FileFormatError(
-            Problem(None, "unreadable", f"Not a readable CSV file ({exc}).")
-        ) from exc
+            Problem(
+                None,
+                "too_large",
+                f"The file holds more than {mib:g} MiB of CSV text once decompressed; "
+                "split it into several imports.",
+            )
+        ) from None
 
 
 def _parse_after_header(

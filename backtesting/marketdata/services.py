@@ -120,7 +120,14 @@ def _parse_or_fail(
     report: ImportReport, source: IO[bytes] | bytes, tf: Timeframe, tz_name: str, adj: bool
 ) -> ParsedBars:
     try:
-        return parse_bars(source, timeframe=tf, tz_name=tz_name, use_adj_close=adj)
+        # The upload cap bounds the compressed size; the same cap bounds the text it inflates to.
+        return parse_bars(
+            source,
+            timeframe=tf,
+            tz_name=tz_name,
+            use_adj_close=adj,
+            max_bytes=settings.MARKETDATA_MAX_UPLOAD_BYTES,
+        )
     except FileFormatError as exc:
         report.rejected = [exc.problem]
         raise BarImportError(exc.problem.message, details=report.as_dict()) from exc

@@ -180,6 +180,25 @@ def test_gzip_files_and_adjusted_close_are_supported(instrument, csv_bytes):
     assert (bar.open, bar.high, bar.low, bar.close) == (2.5, 2.75, 2.25, 2.5)
 
 
+def test_a_gzip_inflating_past_the_upload_cap_is_refused_whole(instrument, settings):
+    # A compressed file under the cap that inflates far past it: the cap bounds the text too.
+    settings.MARKETDATA_MAX_UPLOAD_BYTES = 64 * 1024
+    bomb = make_csv(GOOD_ROWS + ["2024-01-08,101,108,100.5,107,1500"] * 5000, gz=True)
+    assert len(bomb) < settings.MARKETDATA_MAX_UPLOAD_BYTES
+
+    with pytest.raises(BarImportError) as exc_info:
+        bars_import(instrument=instrument, source=bomb, timeframe="1d")
+
+    assert rejected_codes(exc_info) == [(None, "too_large")]
+    assert "0.0625 MiB of CSV text" in str(exc_info.value)
+    assert not Bar.objects.exists()
+    # The same rows under the cap are read (and judged on their merits, not refused as too big).
+    settings.MARKETDATA_MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+    with pytest.raises(BarImportError) as exc_info:
+        bars_import(instrument=instrument, source=bomb, timeframe="1d")
+    assert "too_large" not in [code for _, code in rejected_codes(exc_info)]
+
+
 def test_adjusted_prices_without_an_adj_close_column_are_refused(instrument):
     with pytest.raises(BarImportError) as exc_info:
         import_rows(instrument, GOOD_ROWS, use_adj_close=True)

@@ -239,3 +239,18 @@ def test_huge_lot_counts_match_the_largest_count_that_fits(
     units = units_for_value(value, price, costs, step)
     estimate = int((value - costs.commission_fixed) / (price * (1 + costs.commission_pct)) / step)
     assert units == _largest_lots(value, price, costs, step, estimate) * step
+
+
+@pytest.mark.parametrize("costs", COST_MODELS)
+def test_a_step_too_fine_to_count_sizes_continuously(costs: CostModel) -> None:
+    # 5e-324 (the smallest float) makes units / step infinite: the size is then continuous
+    # (within an ulp of the step-0 size), and it still fits.
+    value, price = 1_000.0, 3.0
+    units = units_for_value(value, price, costs, 5e-324)
+    assert _cost(units, price, costs) <= value
+    assert units == pytest.approx(
+        (value - costs.commission_fixed) / (price * (1 + costs.commission_pct))
+        if costs.commission((value / price) * price) > costs.commission_min
+        else (value - costs.commission_min) / price,
+        rel=1e-12,
+    )

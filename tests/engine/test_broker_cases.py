@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 
 from backtesting.engine import BacktestSpec, CostModel, Strategy, run_backtest
+from backtesting.engine.broker import units_history
 from tests.engine.helpers import bars_from_rows
 
 FLAT = [100.0, 101.0, 99.0, 100.0]
@@ -198,3 +200,148 @@ def test_buying_while_short_closes_then_opens() -> None:
     assert (short["size"], short["open"]) == (-5.0, False)
     assert (long_["size"], long_["open"]) == (10.0, True)
     assert result.orders[1]["filled_units"] == 15.0
+
+
+def _margin_call_run(close: float, units: int = 80, then: Any = None) -> Any:
+    # Short `units` at 100 from 10000 cash; bar 2 closes at `close`; a pending far-away limit
+    # order waits meanwhile (a margin call cancels it).
+    actions = {
+        0: lambda s: s.sell(units=units),
+        1: lambda s: s.buy(units=1, limit=1.0),
+    }
+    if then is not None:
+        actions[3] = then
+    rows = [FLAT, FLAT, [100.0, close, 99.0, close], FLAT, FLAT]
+    return _run(rows, _on_bar(actions), allow_short=True)
+
+
+def test_equity_exactly_at_the_maintenance_margin_is_no_margin_call() -> None:
+    # 80 short at 100: cash 18000. At 150: equity 18000 - 12000 = 6000 = 0.5 * 12000.
+    result = _margin_call_run(150.0)
+    assert [o["kind"] for o in result.orders] == ["market", "limit"]
+    assert result.trades[0]["open"] is True
+
+
+def test_a_margin_call_closes_every_position_and_cancels_pending_orders() -> None:
+    # At 150.5: equity 18000 - 12040 = 5960 < 6020.
+    result = _margin_call_run(150.5)
+    short, limit, liquidation = result.orders
+    reason = "margin call: equity below maintenance margin"
+    assert (limit["status"], limit["reason"]) == ("cancelled", reason)
+    assert (
+        liquidation["kind"],
+        liquidation["symbol"],
+        liquidation["side"],
+        liquidation["placed_bar"],
+        liquidation["fill_bar"],
+        liquidation["filled_units"],
+        liquidation["fill_price"],
+        liquidation["reason"],
+    ) == ("liquidation", "AAA", "buy", 2, 2, 80.0, 150.5, reason)
+    assert result.trades[0]["exit_reason"] == "liquidation"
+    assert result.cash[-1] == pytest.approx(18_000.0 - 80 * 150.5)
+
+
+@pytest.mark.parametrize(("close", "halted"), [(200.0, True), (199.0, False)])
+def test_an_account_wiped_out_by_a_margin_call_takes_no_more_orders(
+    close: float, halted: bool
+) -> None:
+    # 100 short at 100: cash 20000. At 200 equity is 20000 - 20000 = 0: depleted; at 199, 100.
+    result = _margin_call_run(close, units=100, then=lambda s: s.buy(units=1))
+    last = result.orders[-1]
+    if halted:
+        assert (last["status"], last["reason"]) == ("rejected", "account depleted")
+    else:
+        assert last["status"] == "filled"
+
+
+def test_borrow_is_charged_on_every_short_instrument_and_split_over_its_lots() -> None:
+    # AAA long 10, BBB short 4 then 6 more: 1000 of BBB short value at 36.525 % a year is 1.0
+    # per daily bar, split 40/60 over BBB's two lots; nothing is charged for AAA.
+    class LongAndShort(Strategy):
+        def next(self) -> None:
+            if self.bar_index == 0:
+                self.buy(units=10, symbol="AAA")
+                self.sell(units=4, symbol="BBB")
+            elif self.bar_index == 1:
+                self.sell(units=6, symbol="BBB")
+
+    bars = {
+        "AAA": bars_from_rows([FLAT] * 4, symbol="AAA"),
+        "BBB": bars_from_rows([FLAT] * 4, symbol="BBB"),
+    }
+    spec = BacktestSpec(initial_cash=10_000.0, allow_short=True, borrow_rate_annual=0.36525)
+    result = run_backtest(spec, bars, LongAndShort)
+    by_size = {t["size"]: t for t in result.trades}
+    # Bar 1: 400 short -> 0.4; bars 2 and 3: 1000 short -> 1.0 each, 0.4 and 0.6 per lot.
+    assert by_size[10.0]["borrow_cost"] == 0.0
+    assert by_size[-4.0]["borrow_cost"] == pytest.approx(0.4 + 0.4 + 0.4)
+    assert by_size[-6.0]["borrow_cost"] == pytest.approx(0.6 + 0.6)
+    assert result.cash[-1] == pytest.approx(10_000.0 - 1_000.0 + 1_000.0 - 2.4)
+
+
+def test_split_lots_get_their_own_trade_ids() -> None:
+    strategy = _on_bar({0: lambda s: s.buy(units=7), 1: lambda s: s.close(fraction=0.5)})
+    result = _run([FLAT] * 3, strategy)
+    assert sorted(t["id"] for t in result.trades) == [1, 2]
+
+
+def test_a_day_order_that_fills_in_its_session_is_filled_and_gtc_orders_live_on() -> None:
+    def place(s: Strategy) -> None:
+        s.buy(units=1, limit=100.0, tif="day")  # bar 1 opens at 100: fills there
+        s.buy(units=1, limit=50.0)  # never reached, good till cancelled
+        s.buy(units=1, limit=50.0, tif="day")  # never reached: expires
+
+    result = _run([FLAT] * 4, _on_bar({0: place}))
+    filled, gtc, day = result.orders
+    assert (filled["status"], filled["fill_bar"]) == ("filled", 1)
+    assert (gtc["status"], gtc["reason"]) == ("cancelled", "end of data")
+    assert day["status"] == "expired"
+
+
+@pytest.mark.parametrize(
+    ("stop", "limit", "fill"),
+    [
+        (95.0, 94.0, 95.0),  # triggered at 95, inside a sell limit of 94
+        (95.0, 95.0, 95.0),  # at the limit itself
+        (95.0, 96.0, None),  # triggered below the sell limit: waits (and the bar never returns)
+    ],
+)
+def test_a_sell_stop_limit_fills_at_its_trigger_only_inside_the_limit(
+    stop: float, limit: float, fill: float | None
+) -> None:
+    rows = [FLAT, FLAT, [100.0, 100.5, 90.0, 92.0], [92.0, 93.0, 91.0, 92.0]]
+    strategy = _on_bar(
+        {0: lambda s: s.buy(units=1), 1: lambda s: s.sell(units=1, stop=stop, limit=limit)}
+    )
+    exit_order = _run(rows, strategy).orders[1]
+    if fill is None:
+        assert exit_order["status"] == "cancelled"
+    else:
+        assert (exit_order["fill_bar"], exit_order["fill_price"]) == (2, fill)
+
+
+def test_a_buy_stop_limit_at_its_limit_fills() -> None:
+    rows = [FLAT, [100.0, 110.0, 99.0, 108.0], FLAT]
+    result = _run(rows, _on_bar({0: lambda s: s.buy(units=1, stop=105.0, limit=105.0)}))
+    assert result.orders[0]["fill_price"] == 105.0
+
+
+def test_a_vectorized_target_resize_sells_the_difference() -> None:
+    # Target 100 % then 50 % of 10000 at 100: 100 units, then down to 50.
+    class Resize(Strategy):
+        def signals(self, data: Any) -> Any:
+            return np.array([1.0, 0.5, 0.5, 0.5])
+
+    result = _run([FLAT] * 4, Resize)
+    fills = [(o["fill_bar"], o["filled_units"]) for o in result.orders if o["status"] == "filled"]
+    assert fills == [(1, 100.0), (2, -50.0)]
+    sizes = sorted((t["size"], t["open"]) for t in result.trades)
+    assert sizes == [(50.0, False), (50.0, True)]
+
+
+def test_units_history_is_the_position_after_each_bar() -> None:
+    # Two fills on bar 1 (the last wins), one on bar 3.
+    history = units_history([(1, 5.0), (1, 3.0), (3, -2.0)], 5)
+    assert history.tolist() == [0.0, 3.0, 3.0, -2.0, -2.0]
+    assert units_history([], 3).tolist() == [0.0, 0.0, 0.0]

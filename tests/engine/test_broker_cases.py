@@ -227,6 +227,7 @@ def test_a_margin_call_closes_every_position_and_cancels_pending_orders() -> Non
     result = _margin_call_run(150.5)
     short, limit, liquidation = result.orders
     reason = "margin call: equity below maintenance margin"
+    assert (short["status"], short["filled_units"]) == ("filled", -80.0)
     assert (limit["status"], limit["reason"]) == ("cancelled", reason)
     assert (
         liquidation["kind"],

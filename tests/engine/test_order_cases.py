@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from backtesting.engine import BacktestSpec, Strategy, run_backtest
-from backtesting.engine.orders import limit_price, trigger_price
+from backtesting.engine.orders import Order, OrderView, limit_price, order_view, trigger_price
 from tests.engine.helpers import bars_from_rows
 
 BUY, SELL = 1, -1
@@ -261,3 +261,18 @@ def test_exit_orders_of_a_bracket_carry_their_parent_symbol_and_tag() -> None:
         assert (child["status"], child["reason"]) == ("cancelled", "end of data")
     assert (stop_loss["stop"], take_profit["limit"]) == (50.0, 200.0)
     assert [o["id"] for o in result.orders] == [1, 2, 3]
+
+
+def test_a_view_built_directly_reads_its_order_like_the_engine_view() -> None:
+    order = Order("limit", "AAA", 0, -1, "tagged")
+    direct, made = OrderView(order), order_view(order)
+    assert direct == made and hash(direct) == hash(made)
+    assert (direct.kind, direct.symbol, direct.side, direct.tag, direct.status) == (
+        "limit",
+        "AAA",
+        -1,
+        "tagged",
+        "pending",
+    )
+    assert (direct.is_buy, direct.is_pending, direct.tif) == (False, True, "gtc")
+    assert repr(direct) == "<Order 0 limit sell pending>"

@@ -25,7 +25,9 @@ def _problems(code: str) -> list[tuple[int, str]]:
 
 
 def test_plain_code_compiles_with_no_problems() -> None:
-    compiled, problems = restricted_compile("import numpy\nx = 1\nx += 2\n")
+    # An except clause without a name hands the policy a name of None.
+    code = "import numpy\nx = 1\nx += 2\ntry:\n    x = 3\nexcept Exception:\n    pass\n"
+    compiled, problems = restricted_compile(code)
     assert problems == []
     assert compiled is not None
     assert compiled.co_filename == "<strategy>"

@@ -11,6 +11,8 @@ child's report, the report believed only up to the limits.
 
 from __future__ import annotations
 
+import base64
+import io
 import logging
 import signal
 from typing import Any
@@ -18,7 +20,8 @@ from typing import Any
 import pytest
 
 from backtesting.engine import BacktestSpec, Strategy, run_backtest
-from backtesting.sandbox import SandboxLimits
+from backtesting.engine.barcodec import decode_bars
+from backtesting.sandbox import SandboxLimits, launcher
 from backtesting.sandbox.child import EXIT_MEMORY
 from backtesting.sandbox.errors import (
     ChildCrashedError,
@@ -33,8 +36,11 @@ from backtesting.sandbox.errors import (
     StrategyRuntimeError,
     WallClockLimitError,
 )
+from backtesting.sandbox.isolation import drop_to_uid
 from backtesting.sandbox.launcher import interpret
+from backtesting.sandbox.seccomp_filter import build_filter_bpf
 from backtesting.sandbox.supervisor import Outcome
+from backtesting.sandbox.wire import decode_payload
 from tests.engine.helpers import bars_from_rows
 
 LIMITS = SandboxLimits(cpu_seconds=5, memory_bytes=512 * 1024 * 1024, log_bytes=10)
@@ -270,3 +276,90 @@ def test_the_child_may_say_it_cut_its_log_itself(flag: Any, expected: bool) -> N
 def test_a_result_out_of_shape_is_invalid_output() -> None:
     error = _error(Outcome(final={"type": "result", "result": {"nope": 1}}, returncode=0))
     assert type(error) is InvalidOutputError
+
+
+def test_the_params_echo_and_the_trade_symbols_are_checked_against_what_was_sent() -> None:
+    result, spec = _result()
+    outcome = Outcome(final={"type": "result", "result": result}, returncode=0)
+    other_params = {**spec, "params": {"fast": 3}}
+    with pytest.raises(InvalidOutputError, match="parameters differ"):
+        interpret(outcome, LIMITS, LEVEL, spec=other_params, symbols=["AAA"])
+    with pytest.raises(InvalidOutputError):
+        interpret(outcome, LIMITS, LEVEL, spec=spec, symbols=["BBB"])
+    assert interpret(outcome, LIMITS, LEVEL, spec=spec, symbols=["AAA"])["trades"]
+
+
+def test_undecodable_stderr_is_logged_with_replacement_characters(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    final = {"type": "error", "code": "internal_error"}
+    outcome = Outcome(final=final, returncode=1, stderr_tail=b"bad \xff byte")
+    with caplog.at_level(logging.ERROR, logger="backtesting.sandbox.launcher"):
+        _error(outcome)
+    assert "sandbox child reported an internal error: bad \ufffd byte" in caplog.text
+
+
+def test_an_exit_without_a_result_is_logged_for_the_operator(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="backtesting.sandbox.launcher"):
+        _error(Outcome(returncode=1, stderr_tail=b"boom"))
+    assert (
+        "sandbox child ended without a result: returncode=1 user_code_started=False stderr=boom"
+        in caplog.text
+    )
+
+
+@pytest.mark.parametrize(
+    ("returncode", "what"),
+    [(129, "hangup, signal 1"), (-32, "signal, signal 32")],  # glibc has no text for 32
+)
+def test_crash_messages_name_the_signal(returncode: int, what: str) -> None:
+    error = _error(Outcome(returncode=returncode, user_code_started=True))
+    assert type(error) is ChildCrashedError
+    assert error.message.startswith(f"The strategy's process crashed ({what}) while running")
+
+
+@pytest.mark.parametrize("level", ["bubblewrap+seccomp", "bubblewrap", "rlimits"])
+def test_the_child_is_sent_the_code_spec_limits_bars_and_a_filter_only_with_seccomp(
+    level: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result, spec = _result()
+    sent: list[bytes] = []
+
+    def fake_run_child(payload: list[bytes], limits: Any, *_: Any) -> Outcome:
+        sent.append(b"".join(payload))
+        return Outcome(final={"type": "result", "result": result}, returncode=0)
+
+    monkeypatch.setattr(launcher, "run_child", fake_run_child)
+    monkeypatch.setattr(launcher, "isolation_level", lambda: level)
+    bars = {"AAA": bars_from_rows([[10.0, 11.0, 9.0, 10.0]] * 3)}
+    out = launcher.run_strategy_in_sandbox("code here", spec, bars, LIMITS, timeframe="1d")
+    assert out["sandbox"]["isolation_level"] == level
+
+    header, columns = decode_payload(io.BytesIO(sent[0]))
+    assert (header["code"], header["spec"], header["limits"]) == (
+        "code here",
+        spec,
+        LIMITS.to_dict(),
+    )
+    assert header["drop_uid"] == drop_to_uid()
+    expected_filter = (
+        base64.b64encode(build_filter_bpf()).decode() if level == ("bubblewrap+seccomp") else None
+    )
+    assert header["seccomp_bpf"] == expected_filter
+    assert list(columns) == ["AAA"]
+    payload = sent[0]
+    head_len = len(payload) - header["bars_bytes"]
+    assert decode_bars(payload[head_len:])[0] == "1d"
+
+
+def test_a_result_is_checked_against_the_symbols_sent(monkeypatch: pytest.MonkeyPatch) -> None:
+    result, spec = _result()  # its trade is in AAA
+    outcome = Outcome(final={"type": "result", "result": result}, returncode=0)
+    monkeypatch.setattr(launcher, "run_child", lambda *_: outcome)
+    bars = {"BBB": bars_from_rows([[10.0, 11.0, 9.0, 10.0]] * 3, symbol="BBB")}
+    with pytest.raises(InvalidOutputError):
+        launcher.run_strategy_in_sandbox("code", spec, bars, LIMITS)
+    with pytest.raises(InvalidOutputError, match="parameters differ"):
+        launcher.run_strategy_in_sandbox("code", {**spec, "params": {"x": 1}}, {"AAA": bars["BBB"]})

@@ -28,8 +28,12 @@ StatValue = float | int | str | None | list[dict[str, int | float | None]]
 NS_PER_DAY = 86_400 * 10**9
 DAYS_PER_YEAR = 365.25  # calendar year used by CAGR and nothing else
 VAR_LEVEL = 0.95
+# Keys compute_statistics(full=False) leaves out: tail risk, benchmark regression and the
+# calendar tables, which a parameter sweep never stores.
+DETAIL_STATISTICS = ("var_95", "cvar_95", "alpha", "beta", "monthly_returns", "yearly_returns")
 
 __all__ = [
+    "DETAIL_STATISTICS",
     "DrawdownEpisodes",
     "alpha_beta",
     "annualized_return",
@@ -204,10 +208,7 @@ def sharpe_ratio(
     r = _as_float(returns, "returns")
     if len(r) < 2:
         return math.nan
-    excess = r - per_period_rate(risk_free_rate, periods_per_year)
-    return _ratio(float(np.mean(excess)), float(np.std(excess, ddof=1))) * math.sqrt(
-        periods_per_year
-    )
+    return _ExcessReturns.of(r, risk_free_rate, periods_per_year).sharpe(periods_per_year)
 
 
 def sortino_ratio(
@@ -221,9 +222,7 @@ def sortino_ratio(
     r = _as_float(returns, "returns")
     if len(r) < 2:
         return math.nan
-    excess = r - per_period_rate(risk_free_rate, periods_per_year)
-    downside = math.sqrt(float(np.mean(np.minimum(excess, 0.0) ** 2)))
-    return _ratio(float(np.mean(excess)), downside) * math.sqrt(periods_per_year)
+    return _ExcessReturns.of(r, risk_free_rate, periods_per_year).sortino(periods_per_year)
 
 
 def alpha_beta(
@@ -265,19 +264,47 @@ def probabilistic_sharpe_ratio(
     r = _as_float(returns, "returns")
     if len(r) < 3:
         return math.nan
-    excess = r - per_period_rate(risk_free_rate, periods_per_year)
-    sr = _ratio(float(np.mean(excess)), float(np.std(excess, ddof=1)))
-    centred = excess - np.mean(excess)
-    m2 = float(np.mean(centred**2))
-    if math.isnan(sr) or m2 == 0.0:
-        return math.nan
-    g3 = float(np.mean(centred**3)) / m2**1.5
-    g4 = float(np.mean(centred**4)) / m2**2
-    radicand = 1.0 - g3 * sr + (g4 - 1.0) / 4.0 * sr**2
-    if radicand <= 0.0:
-        return math.nan
-    z = (sr - benchmark_sharpe) * math.sqrt(len(r) - 1) / math.sqrt(radicand)
-    return 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
+    return _ExcessReturns.of(r, risk_free_rate, periods_per_year).psr(benchmark_sharpe)
+
+
+class _ExcessReturns:
+    """Returns over the per-period risk-free rate with their mean and sample std, computed
+    once and shared by the Sharpe, Sortino and probabilistic Sharpe ratios (each of which
+    used to recompute them: same operations, so the same bits)."""
+
+    __slots__ = ("excess", "mean", "std")
+
+    def __init__(self, excess: FloatArray) -> None:
+        self.excess = excess
+        self.mean = float(np.mean(excess))
+        self.std = float(np.std(excess, ddof=1))
+
+    @classmethod
+    def of(cls, r: FloatArray, risk_free_rate: float, periods_per_year: float) -> _ExcessReturns:
+        return cls(r - per_period_rate(risk_free_rate, periods_per_year))
+
+    def sharpe(self, periods_per_year: float) -> float:
+        return _ratio(self.mean, self.std) * math.sqrt(periods_per_year)
+
+    def sortino(self, periods_per_year: float) -> float:
+        downside = math.sqrt(float(np.mean(np.minimum(self.excess, 0.0) ** 2)))
+        return _ratio(self.mean, downside) * math.sqrt(periods_per_year)
+
+    def psr(self, benchmark_sharpe: float) -> float:
+        sr = _ratio(self.mean, self.std)
+        # np.mean(excess) again as an array scalar, as before: subtracting the NumPy scalar
+        # and the Python float of the same double give the same bits.
+        centred = self.excess - self.mean
+        m2 = float(np.mean(centred**2))
+        if math.isnan(sr) or m2 == 0.0:
+            return math.nan
+        g3 = float(np.mean(centred**3)) / m2**1.5
+        g4 = float(np.mean(centred**4)) / m2**2
+        radicand = 1.0 - g3 * sr + (g4 - 1.0) / 4.0 * sr**2
+        if radicand <= 0.0:
+            return math.nan
+        z = (sr - benchmark_sharpe) * math.sqrt(len(self.excess) - 1) / math.sqrt(radicand)
+        return 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
 
 
 def value_at_risk(returns: np.ndarray, level: float = VAR_LEVEL) -> float:
@@ -428,15 +455,19 @@ def period_returns(
     eq = _as_float(equity, "equity")
     _check_same_length(timestamps=ts, equity=eq)
     days, last = _day_ends(ts)
-    return _period_returns(eq, days[last], last, period)
+    return _period_returns(eq, _months(days[last]), last, period)
+
+
+def _months(day_numbers: np.ndarray) -> np.ndarray:
+    """Months since 1970-01 of UTC day numbers (computed once for both calendar tables)."""
+    # A month's last bar is the last bar of its last day, so months are found from the
+    # (few) daily closes instead of converting every bar's timestamp.
+    return day_numbers.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
 
 
 def _period_returns(
-    eq: FloatArray, day_numbers: np.ndarray, day_last: np.ndarray, period: str
+    eq: FloatArray, months: np.ndarray, day_last: np.ndarray, period: str
 ) -> list[dict[str, int | float | None]]:
-    # A month's last bar is the last bar of its last day, so months are found from the
-    # (few) daily closes instead of converting every bar's timestamp.
-    months = day_numbers.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
     keys = months if period == "M" else months // 12
     in_days = _last_index_per_group(keys)
     last = day_last[in_days]
@@ -459,6 +490,8 @@ def _period_returns(
 
 def _clean(value: object) -> StatValue:
     """NumPy scalars to Python, NaN/inf to None (JSON has neither)."""
+    if type(value) is float:  # most values: skip the isinstance chain below
+        return value if math.isfinite(value) else None
     if isinstance(value, bool | np.bool_):
         return int(value)
     if isinstance(value, int | np.integer):
@@ -497,17 +530,23 @@ def _return_stats(
     ts: np.ndarray, equity: FloatArray, rets: FloatArray, rf: float, ppy: float, mdd: float
 ) -> dict[str, object]:
     ann = annualized_return(rets, ppy)
+    n = len(rets)
+    excess = _ExcessReturns.of(rets, rf, ppy) if n >= 2 else None
     return {
         "annualized_return": ann,
         "cagr": cagr(float(equity[0]), float(equity[-1]), int(ts[0]), int(ts[-1])),
         "annualized_volatility": annualized_volatility(rets, ppy),
-        "sharpe_ratio": sharpe_ratio(rets, rf, ppy),
-        "sortino_ratio": sortino_ratio(rets, rf, ppy),
+        "sharpe_ratio": excess.sharpe(ppy) if excess is not None else math.nan,
+        "sortino_ratio": excess.sortino(ppy) if excess is not None else math.nan,
         "calmar_ratio": calmar_ratio(ann, mdd),
-        "probabilistic_sharpe_ratio": probabilistic_sharpe_ratio(rets, rf, ppy),
-        "var_95": value_at_risk(rets),
-        "cvar_95": conditional_value_at_risk(rets),
+        "probabilistic_sharpe_ratio": excess.psr(0.0)
+        if excess is not None and n >= 3
+        else math.nan,
     }
+
+
+def _tail_stats(rets: FloatArray) -> dict[str, object]:
+    return {"var_95": value_at_risk(rets), "cvar_95": conditional_value_at_risk(rets)}
 
 
 def _drawdown_stats(ts: np.ndarray, dd: FloatArray) -> dict[str, object]:
@@ -530,11 +569,13 @@ def _benchmark_stats(
         return {"buy_and_hold_return": None, "alpha": None, "beta": None}
     bench_rets = _daily_returns(benchmark, day_last)
     alpha, beta = alpha_beta(rets, bench_rets, rf, ppy)
-    return {
-        "buy_and_hold_return": _ratio(float(benchmark[-1]), float(benchmark[0])) - 1.0,
-        "alpha": alpha,
-        "beta": beta,
-    }
+    return {"buy_and_hold_return": _buy_and_hold_return(benchmark), "alpha": alpha, "beta": beta}
+
+
+def _buy_and_hold_return(benchmark: FloatArray | None) -> float | None:
+    if benchmark is None:
+        return None
+    return _ratio(float(benchmark[-1]), float(benchmark[0])) - 1.0
 
 
 def _mean_or_nan(x: np.ndarray) -> float:
@@ -593,6 +634,7 @@ def compute_statistics(
     benchmark_close: np.ndarray | None = None,
     risk_free_rate: float = 0.0,
     periods_per_year: float | None = None,
+    full: bool = True,
 ) -> dict[str, StatValue]:
     """All statistics of one backtest as a flat, JSON-friendly dict (NaN/inf -> None).
 
@@ -602,6 +644,9 @@ def compute_statistics(
     ``trade_bars`` and ``trade_duration_ns``. ``risk_free_rate`` is annual;
     ``periods_per_year`` defaults to ``infer_periods_per_year``. Keys and formulas:
     docs/metrics.md. Raises ValueError on mismatched or malformed arrays.
+
+    ``full=False`` leaves out the ``DETAIL_STATISTICS`` keys (what a parameter sweep never
+    keeps) and skips computing them; every key it does return has the full run's value.
     """
     ts = _as_timestamps(timestamps)
     eq, expo = _as_float(equity, "equity"), _as_float(exposure, "exposure")
@@ -626,15 +671,23 @@ def compute_statistics(
     ppy = float(periods_per_year or _periods_per_year(day_numbers))
     rets = _daily_returns(eq, day_last)
     dd = drawdown_series(eq)
+    # Same keys in the same order as ever; full=False only leaves the detail out.
+    months = _months(day_numbers) if full else None
     stats: dict[str, object] = {
         **_overview(ts, eq, expo, len(day_last)),
         "periods_per_year": ppy,
         "risk_free_rate": risk_free_rate,
         **_return_stats(ts, eq, rets, risk_free_rate, ppy, float(np.min(dd))),
+        **(_tail_stats(rets) if full else {}),
         **_drawdown_stats(ts, dd),
-        **_benchmark_stats(day_last, rets, bench, risk_free_rate, ppy),
+        **(
+            _benchmark_stats(day_last, rets, bench, risk_free_rate, ppy)
+            if full
+            else {"buy_and_hold_return": _buy_and_hold_return(bench)}
+        ),
         **_trade_stats(*trades),
-        "monthly_returns": _period_returns(eq, day_numbers, day_last, "M"),
-        "yearly_returns": _period_returns(eq, day_numbers, day_last, "Y"),
     }
+    if months is not None:
+        stats["monthly_returns"] = _period_returns(eq, months, day_last, "M")
+        stats["yearly_returns"] = _period_returns(eq, months, day_last, "Y")
     return {key: _clean(value) for key, value in stats.items()}

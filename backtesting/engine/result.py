@@ -384,7 +384,12 @@ def _order_record(o: Order, ts: np.ndarray) -> dict[str, Any]:
 
 
 def statistics_for(
-    spec: BacktestSpec, bars: AlignedBars, window: slice, curve: Curve, ledger: Ledger
+    spec: BacktestSpec,
+    bars: AlignedBars,
+    window: slice,
+    curve: Curve,
+    ledger: Ledger,
+    full_statistics: bool = True,
 ) -> dict[str, Any]:
     counted = ~ledger.trade_open if not spec.count_open_trades else slice(None)
     size = ledger.trade_size[counted]
@@ -413,24 +418,38 @@ def statistics_for(
         benchmark_close=bench,
         risk_free_rate=spec.risk_free_rate,
         periods_per_year=spec.periods_per_year,
+        full=full_statistics,
     )
 
 
 def assemble(
-    spec: BacktestSpec, bars: AlignedBars, broker: Broker, mode: str, start: int, eval_start: int
+    spec: BacktestSpec,
+    bars: AlignedBars,
+    broker: Broker,
+    mode: str,
+    start: int,
+    eval_start: int,
+    full_statistics: bool = True,
 ) -> BacktestResult:
     """Freeze a broker-driven run into a BacktestResult."""
     ledger = ledger_from_broker(broker, bars)
-    return assemble_ledger(spec, bars, ledger, mode, start, eval_start)
+    return assemble_ledger(spec, bars, ledger, mode, start, eval_start, full_statistics)
 
 
 def assemble_ledger(
-    spec: BacktestSpec, bars: AlignedBars, ledger: Ledger, mode: str, start: int, eval_start: int
+    spec: BacktestSpec,
+    bars: AlignedBars,
+    ledger: Ledger,
+    mode: str,
+    start: int,
+    eval_start: int,
+    full_statistics: bool = True,
 ) -> BacktestResult:
-    """Freeze the run into a BacktestResult (statistics over the evaluation window)."""
+    """Freeze the run into a BacktestResult (statistics over the evaluation window;
+    ``full_statistics=False``: without metrics.DETAIL_STATISTICS)."""
     window = slice(eval_start, bars.n_bars)
     curve = build_curve(ledger, bars, spec.initial_cash)
-    stats = statistics_for(spec, bars, window, curve, ledger)
+    stats = statistics_for(spec, bars, window, curve, ledger, full_statistics)
     arrays: dict[str, np.ndarray] = {
         "timestamps": bars.timestamps[window],
         "equity": curve.equity[window],

@@ -47,8 +47,13 @@ def run_backtest(
     bars: dict[str, BarSeries],
     strategy: type[Strategy],
     progress: Progress = None,
+    *,
+    full_statistics: bool = True,
 ) -> BacktestResult:
     """Run ``strategy`` over ``bars`` under ``spec``.
+
+    ``full_statistics=False`` leaves metrics.DETAIL_STATISTICS out of the result's statistics
+    (a parameter sweep keeps only headline metrics); every other value is the same.
 
     Returns a frozen BacktestResult. Raises StrategyError when the user's code is at fault,
     EngineError on inconsistent input or an engine bug; an exception raised by ``progress``
@@ -68,7 +73,7 @@ def run_backtest(
     with _user_errors(code_files):
         user._bind(broker, _datas(aligned, clock), clock, spec.params)
     if _overrides(strategy, "signals"):
-        result = _run_signals(spec, aligned, broker, user, code_files, progress)
+        result = _run_signals(spec, aligned, broker, user, code_files, progress, full_statistics)
         return _with_indicators(result, user, aligned)
     with _user_errors(code_files):
         user._phase = PHASE_INIT
@@ -78,7 +83,7 @@ def run_backtest(
     user._go_live()
     _run_loop(broker, user.next, start, aligned.n_bars, code_files, progress)
     broker.finish_run()
-    result = assemble(spec, aligned, broker, "event", start, eval_start)
+    result = assemble(spec, aligned, broker, "event", start, eval_start, full_statistics)
     return _with_indicators(result, user, aligned)
 
 
@@ -107,6 +112,7 @@ def _run_signals(
     user: Strategy,
     code_files: frozenset[str],
     progress: Progress,
+    full_statistics: bool,
 ) -> BacktestResult:
     with _user_errors(code_files):
         raw = user.signals(user.data)  # type: ignore[attr-defined]
@@ -121,13 +127,15 @@ def _run_signals(
     if ledger is not None:
         if progress is not None:
             progress(1.0)
-        return assemble_ledger(spec, aligned, ledger, "vectorized", start, eval_start)
+        return assemble_ledger(
+            spec, aligned, ledger, "vectorized", start, eval_start, full_statistics
+        )
     if driver.fast_path_ok(spec, aligned):
         run_signals_fast(broker, driver, aligned.n_bars, progress)
     else:
         _run_loop(broker, driver.step, start, aligned.n_bars, code_files, progress)
     broker.finish_run()
-    return assemble(spec, aligned, broker, "vectorized", start, eval_start)
+    return assemble(spec, aligned, broker, "vectorized", start, eval_start, full_statistics)
 
 
 def _run_loop(

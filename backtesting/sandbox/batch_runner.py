@@ -127,7 +127,9 @@ def _metrics(
     namespace = restricted_globals(build_facades(), log)
     exec(code, namespace)  # noqa: S102 - RestrictedPython code object with guarded globals
     strategy_class = find_strategy_class(namespace)
-    result = run_backtest(BacktestSpec.from_dict(spec), bars, strategy_class)
+    # Headline statistics only: the sweep stores no more (compact.HEADLINE_METRICS), and the
+    # values are the full run's; "backtest this combination" gives the rest.
+    result = run_backtest(BacktestSpec.from_dict(spec), bars, strategy_class, full_statistics=False)
     return compact_metrics(result.statistics)
 
 

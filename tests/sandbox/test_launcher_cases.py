@@ -296,7 +296,7 @@ def test_undecodable_stderr_is_logged_with_replacement_characters(
     outcome = Outcome(final=final, returncode=1, stderr_tail=b"bad \xff byte")
     with caplog.at_level(logging.ERROR, logger="backtesting.sandbox.launcher"):
         _error(outcome)
-    assert "sandbox child reported an internal error: bad \ufffd byte" in caplog.text
+    assert caplog.messages == ["sandbox child reported an internal error: bad \ufffd byte"]
 
 
 def test_an_exit_without_a_result_is_logged_for_the_operator(
@@ -304,10 +304,9 @@ def test_an_exit_without_a_result_is_logged_for_the_operator(
 ) -> None:
     with caplog.at_level(logging.WARNING, logger="backtesting.sandbox.launcher"):
         _error(Outcome(returncode=1, stderr_tail=b"boom"))
-    assert (
+    assert caplog.messages == [
         "sandbox child ended without a result: returncode=1 user_code_started=False stderr=boom"
-        in caplog.text
-    )
+    ]
 
 
 @pytest.mark.parametrize(
@@ -352,6 +351,10 @@ def test_the_child_is_sent_the_code_spec_limits_bars_and_a_filter_only_with_secc
     payload = sent[0]
     head_len = len(payload) - header["bars_bytes"]
     assert decode_bars(payload[head_len:])[0] == "1d"
+    # Without a timeframe the bars are sent with an empty one.
+    launcher.run_strategy_in_sandbox("code here", spec, bars, LIMITS)
+    header, _ = decode_payload(io.BytesIO(sent[1]))
+    assert decode_bars(sent[1][len(sent[1]) - header["bars_bytes"] :])[0] == ""
 
 
 def test_a_result_is_checked_against_the_symbols_sent(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,11 +13,15 @@ import math
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from backtesting.engine import BacktestSpec, Strategy, run_backtest
 from backtesting.engine import metrics as m
+from backtesting.engine.spec import CostModel
 from backtesting.sandbox.compact import HEADLINE_METRICS
+from tests.engine.helpers import SmaCross, SmaCrossSignals, random_bars
 
 DAY = 86_400 * 10**9
 HOUR = 3_600 * 10**9
@@ -179,3 +183,20 @@ def test_headline_mode_keeps_every_metric_a_sweep_stores() -> None:
     headline = m.compute_statistics(**case, full=False)
     assert set(HEADLINE_METRICS) <= set(headline)
     assert not set(m.DETAIL_STATISTICS) & set(headline)
+
+
+@pytest.mark.parametrize("strategy", [SmaCross, SmaCrossSignals], ids=["event", "vectorized"])
+@pytest.mark.parametrize("commission", [0.0, 0.002])
+def test_a_run_without_full_statistics_differs_only_by_the_detail(
+    strategy: type[Strategy], commission: float
+) -> None:
+    bars = {"AAA": random_bars(600, seed=7)}
+    spec = BacktestSpec(costs=CostModel(commission_pct=commission), params={"fast": 5, "slow": 30})
+    full = run_backtest(spec, bars, strategy)
+    headline = run_backtest(spec, bars, strategy, full_statistics=False)
+    assert full.statistics["n_trades"] > 0
+    assert set(m.DETAIL_STATISTICS) <= set(full.statistics)
+    assert bits(headline.statistics) == {
+        key: bits(value) for key, value in full.statistics.items() if key not in m.DETAIL_STATISTICS
+    }
+    assert np.array_equal(headline.equity, full.equity)

@@ -9,6 +9,7 @@ to the next, the first from the first bar's equity.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -18,7 +19,10 @@ from backtesting.engine.metrics import (
     daily_closes,
     drawdown_episodes,
     infer_periods_per_year,
+    kelly_criterion,
     period_returns,
+    profit_factor,
+    sqn,
 )
 
 HOUR_NS = 3_600 * 10**9
@@ -134,3 +138,71 @@ def test_period_must_be_month_or_year() -> None:
         period_returns(_month_ts(), np.ones(6), "W")
     with pytest.raises(ValueError, match="same length"):
         period_returns(_month_ts(), np.ones(5), "M")
+
+
+def test_four_drawdown_episodes_by_hand() -> None:
+    # Peaks 100, 100, 100, 110; troughs 90 (-10 %), 95 (-5 %), 80 (-20 %), 105 (-1/22, open).
+    equity = np.array([100.0, 90.0, 100.0, 95.0, 100.0, 80.0, 110.0, 105.0])
+    ts = _ts(*(d * DAY_NS for d in range(8)))
+    episodes = drawdown_episodes(ts, equity)
+    assert episodes.depth.dtype == np.float64 and episodes.duration_ns.dtype == np.int64
+    assert episodes.depth.tolist() == pytest.approx([-0.1, -0.05, -0.2, -1 / 22])
+    # From the peak bar before each run to the bar back at the peak; the last to the last bar.
+    assert episodes.duration_ns.tolist() == [2 * DAY_NS, 2 * DAY_NS, 2 * DAY_NS, DAY_NS]
+    assert episodes.recovered.tolist() == [True, True, True, False]
+
+
+@pytest.mark.parametrize(
+    ("pnl", "expected"),
+    [
+        ([3.0, -1.0, 0.5, -2.0, 0.0], 3.5 / 3.0),
+        ([0.5, 0.0], math.inf),  # wins, no losses
+        ([2.0], math.inf),
+        ([0.0, 0.0], math.nan),  # neither
+        ([], math.nan),
+        ([-0.5, -0.25], 0.0),
+    ],
+)
+def test_profit_factor_by_hand(pnl: list[float], expected: float) -> None:
+    value = profit_factor(np.array(pnl))
+    assert value == pytest.approx(expected, nan_ok=True)
+
+
+@pytest.mark.parametrize(
+    ("pnl", "expected"),
+    [
+        ([1.0, 3.0], 2.0),  # sqrt(2) * mean 2 / std sqrt(2)
+        ([1.0, 2.0, 3.0], math.sqrt(3) * 2.0),  # std 1
+        ([5.0], math.nan),  # one trade has no spread
+        ([2.0, 2.0], math.nan),  # no spread either
+    ],
+)
+def test_sqn_by_hand(pnl: list[float], expected: float) -> None:
+    assert sqn(np.array(pnl)) == pytest.approx(expected, nan_ok=True)
+
+
+@pytest.mark.parametrize(
+    ("returns", "expected"),
+    [
+        # p = 2/4, q = 1/4 (the break-even counts in N), b = 0.15 / 0.05: 0.5 - 0.25 / 3.
+        ([0.1, -0.05, 0.0, 0.2], 0.5 - 0.25 / 3.0),
+        ([0.1, -0.05], 0.5 - 0.5 * 0.05 / 0.1),  # one win, one loss: 0.25
+        ([0.1], 1.0),  # no losses: p
+        ([0.1, 0.0], 0.5),
+        ([0.0], math.nan),  # no wins
+        ([-0.1], math.nan),
+        ([], math.nan),
+    ],
+)
+def test_kelly_by_hand(returns: list[float], expected: float) -> None:
+    assert kelly_criterion(np.array(returns)) == pytest.approx(expected, nan_ok=True)
+
+
+@pytest.mark.parametrize(
+    ("function", "name"),
+    [(profit_factor, "trade_pnl"), (sqn, "trade_pnl"), (kelly_criterion, "trade_return")],
+)
+def test_trade_helpers_name_a_bad_input(function: Any, name: str) -> None:
+    with pytest.raises(ValueError) as info:
+        function(np.array([[1.0, 2.0]]))
+    assert str(info.value) == f"{name} must be a 1-D array, got 2 dimensions"

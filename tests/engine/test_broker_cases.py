@@ -346,3 +346,26 @@ def test_units_history_is_the_position_after_each_bar() -> None:
     history = units_history([(1, 5.0), (1, 3.0), (3, -2.0)], 5)
     assert history.tolist() == [0.0, 3.0, 3.0, -2.0, -2.0]
     assert units_history([], 3).tolist() == [0.0, 0.0, 0.0]
+
+
+def test_a_short_trailing_stop_follows_the_low_at_the_close() -> None:
+    # Short at bar 1's open 100 with a 10 % trail: level 110. Bar 1's low 90 moves it, at the
+    # close, to 99. Bar 2 opens at 95 and rises to 100: bought back at 99.
+    rows = [FLAT, [100.0, 101.0, 90.0, 92.0], [95.0, 100.0, 94.0, 96.0], FLAT]
+    strategy = _on_bar({0: lambda s: s.sell(units=1, trail=0.1)})
+    result = _run(rows, strategy, allow_short=True)
+    (trade,) = result.trades
+    assert (trade["exit_bar"], trade["exit_price"], trade["exit_reason"]) == (
+        2,
+        pytest.approx(99.0),
+        "trailing_stop",
+    )
+
+
+def test_a_partial_close_that_rounds_to_nothing_is_rejected() -> None:
+    # 10 % of 5 units is 0.5, rounded down to the lot: 0.
+    strategy = _on_bar({0: lambda s: s.buy(units=5), 1: lambda s: s.close(fraction=0.1)})
+    result = _run([FLAT] * 3, strategy)
+    close = result.orders[1]
+    assert (close["status"], close["reason"]) == ("rejected", "size rounds to zero")
+    assert [t["size"] for t in result.trades] == [5.0]

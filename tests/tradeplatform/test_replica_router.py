@@ -105,8 +105,15 @@ def test_with_replica_reads_off_everything_reads_the_primary(settings) -> None:
     assert len(sql(q["default"])) == 1
 
 
-def test_a_job_claim_lease_and_cancel_poll_never_read_the_replica(submit, settings) -> None:  # noqa: F811
+def test_a_job_claim_lease_and_cancel_poll_never_read_the_replica(
+    submit,  # noqa: F811
+    settings,
+    monkeypatch,
+) -> None:
     settings.BACKTEST_CANCEL_POLL_SECONDS = 0.0
+    # This test commits: unpublished, so a worker started by an earlier test in the session
+    # (tests/integration) cannot claim the job before the claim under test.
+    monkeypatch.setattr("backtesting.jobs.lifecycle.task_enqueue_on_commit", lambda *a, **k: None)
     backtest: Backtest = submit()
     with routing_scope(), queries_per_alias() as q:
         assert job_claim(Backtest, job_id=backtest.pk, token="t1") is ClaimOutcome.CLAIMED

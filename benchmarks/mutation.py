@@ -147,7 +147,10 @@ def retest_survivors(work: Path) -> int:
 
     mutmut keeps every verdict while the mutated code is unchanged, also when tests were added
     since; kills stay valid (a test that failed on a mutant still does), survivors may not.
+    Its map of which tests call which function is dropped as well: mutmut updates it only for
+    new tests, so functions added to the module since would count as reached by none.
     """
+    (work / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
     forgotten = 0
     for meta_path in (work / "mutants").rglob("*.py.meta"):
         meta = json.loads(meta_path.read_text())

@@ -66,10 +66,12 @@ def test_chart_points_are_seconds_and_skip_non_finite_values() -> None:
 # --------------------------------------------------------------------------- candles and markers
 
 DAY_NS = 86_400 * 1_000_000_000
+MINUTE_NS = 60 * 1_000_000_000
 
 
 def _bars(n: int) -> BarSeries:
-    ts = np.arange(n, dtype=np.int64) * DAY_NS
+    # One-minute bars: a million days would pass int64 nanoseconds (year 2262) and wrap.
+    ts = np.arange(n, dtype=np.int64) * MINUTE_NS
     close = 100.0 + np.arange(n, dtype=np.float64)
     return BarSeries("AAA", ts, close - 0.5, close + 1.0, close - 1.0, close, np.full(n, 10.0))
 

@@ -151,7 +151,7 @@ def backtests(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=50, deadline=None)  # 16 s each at 150 in the suite
 @given(backtests())
 def test_statistics_are_bit_identical_to_the_reference(case: dict[str, Any]) -> None:
     expected = reference_statistics(**case)
@@ -160,7 +160,7 @@ def test_statistics_are_bit_identical_to_the_reference(case: dict[str, Any]) -> 
     assert bits(actual) == bits(expected)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=50, deadline=None)  # 16 s each at 150 in the suite
 @given(backtests())
 def test_headline_mode_returns_the_full_values_without_the_detail(case: dict[str, Any]) -> None:
     full = m.compute_statistics(**case)

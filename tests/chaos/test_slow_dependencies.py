@@ -116,7 +116,8 @@ def test_a_slow_provider_times_out_opens_the_breaker_for_every_process_then_clos
 
     provider.replay(Reply(200, STOOQ_CSV))
     refused, _ = fetch_bars(stack, slow_env)
-    assert time.monotonic() - opened < RESET_TIMEOUT, "the machine is too slow for this test"
+    # Refused without a call: had the reset passed, the trial call would have reached the
+    # provider (a third request) and succeeded, so these prove the breaker was still open.
     assert refused.returncode != 0 and len(provider.requests) == 2  # never called
     # The open breaker's own message (ProviderUnavailableError), not a timeout's.
     assert "calls are paused" in (refused.stdout + refused.stderr)

@@ -62,6 +62,7 @@ MODULES: dict[str, tuple[str, list[str]]] = {
             "tests/engine/test_user_errors.py",
             "tests/engine/test_order_cases.py",
             "tests/engine/test_broker_cases.py",
+            "tests/engine/test_broker_accounting_cases.py",
         ],
     ),
     "launcher": (

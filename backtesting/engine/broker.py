@@ -392,12 +392,12 @@ class Broker:
         return o.side * want - self.units[o.sym_index]
 
     def _check_order(self, o: Order, q: float, price: float, exec_px: float) -> None:
+        cur = self.units[o.sym_index]
+        if abs(cur + q) <= abs(cur):
+            return  # reducing exposure is always allowed: an exit, whatever its value
         notional = abs(q) * exec_px
         if notional < self.spec.min_order_value:
             raise Rejected(f"order value {notional:.2f} below minimum {self.spec.min_order_value}")
-        cur = self.units[o.sym_index]
-        if abs(cur + q) <= abs(cur):
-            return  # reducing exposure is always allowed
         fee = self.costs.commission(notional)
         equity_after = self.equity() - fee - abs(q) * abs(exec_px - price)
         gross_after = self.gross_exposure() + (abs(cur + q) - abs(cur)) * price

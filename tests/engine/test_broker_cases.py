@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from backtesting.engine import BacktestSpec, CostModel, Strategy, run_backtest
+from backtesting.engine import BacktestSpec, BarSeries, CostModel, Strategy, run_backtest
 from backtesting.engine.broker import units_history
-from tests.engine.helpers import bars_from_rows
+from tests.engine.helpers import EPOCH_2024, bars_from_rows
 
 FLAT = [100.0, 101.0, 99.0, 100.0]
 
@@ -369,3 +369,190 @@ def test_a_partial_close_that_rounds_to_nothing_is_rejected() -> None:
     close = result.orders[1]
     assert (close["status"], close["reason"]) == ("rejected", "size rounds to zero")
     assert [t["size"] for t in result.trades] == [5.0]
+
+
+def _bracket_exit(rows: list[list[float]], side: str = "buy", **exits: float) -> Any:
+    # One unit entered at bar 1's open (100) with the given exits; returns the trade.
+    action = (
+        (lambda s: s.buy(units=1, **exits))
+        if side == "buy"
+        else (lambda s: s.sell(units=1, **exits))
+    )
+    (trade,) = _run(rows, _on_bar({0: action}), allow_short=side == "sell").trades
+    return trade
+
+
+def test_a_gap_past_the_take_profit_fills_it_at_the_open_without_ambiguity() -> None:
+    # Bar 2 opens at 111 above the 110 take-profit (a better price) and later falls to 94,
+    # under the stop-loss: the open came first, so the take-profit, at 111.
+    trade = _bracket_exit([FLAT, FLAT, [111.0, 112.0, 94.0, 100.0], FLAT], sl=95.0, tp=110.0)
+    assert (trade["exit_bar"], trade["exit_price"], trade["exit_reason"]) == (
+        2,
+        111.0,
+        "take_profit",
+    )
+    assert trade["ambiguous"] is False
+
+
+def test_a_gap_through_the_stop_loss_fills_it_at_the_open_without_ambiguity() -> None:
+    # Bar 2 opens at 94 under the 95 stop-loss (a worse price) and later rises to 111: at 94.
+    trade = _bracket_exit([FLAT, FLAT, [94.0, 111.0, 93.0, 100.0], FLAT], sl=95.0, tp=110.0)
+    assert (trade["exit_bar"], trade["exit_price"], trade["exit_reason"]) == (
+        2,
+        94.0,
+        "stop_loss",
+    )
+    assert trade["ambiguous"] is False
+
+
+# Bar 1 (the entry bar, at 100) neither raises a long's trailing level nor lowers a short's.
+STILL = [100.0, 100.0, 100.0, 100.0]
+
+
+@pytest.mark.parametrize(
+    ("side", "exits", "bar", "price", "reason"),
+    [
+        # Long at 100: trail 5 % -> 95, stop-loss 92. The low of 93 reaches only the trail.
+        ("buy", {"sl": 92.0, "trail": 0.05}, [99.0, 99.5, 93.0, 94.0], 95.0, "trailing_stop"),
+        # Stop-loss 97 above the trail's 95: the low of 96 reaches only the stop-loss.
+        ("buy", {"sl": 97.0, "trail": 0.05}, [99.0, 99.5, 96.0, 97.0], 97.0, "stop_loss"),
+        # Short at 100: trail -> 105, stop-loss 108. The high of 106 reaches only the trail.
+        (
+            "sell",
+            {"sl": 108.0, "trail": 0.05},
+            [101.0, 106.0, 100.5, 105.0],
+            105.0,
+            "trailing_stop",
+        ),
+        # Stop-loss 103 below the trail's 105: the high of 104 reaches only the stop-loss.
+        ("sell", {"sl": 103.0, "trail": 0.05}, [101.0, 104.0, 100.5, 102.0], 103.0, "stop_loss"),
+    ],
+)
+def test_the_tighter_of_a_stop_loss_and_a_trailing_stop_applies(
+    side: str, exits: dict[str, float], bar: list[float], price: float, reason: str
+) -> None:
+    trade = _bracket_exit([FLAT, STILL, bar, FLAT], side, **exits)
+    assert (trade["exit_bar"], trade["exit_price"], trade["exit_reason"]) == pytest.approx(
+        (2, price, reason)
+    )
+
+
+def _two_instruments(bbb_rows: list[list[float]], bbb_missing: int) -> dict[str, BarSeries]:
+    # AAA trades every day; BBB has no bar on day `bbb_missing`.
+    n = len(bbb_rows)
+    aaa = bars_from_rows([FLAT] * n, symbol="AAA")
+    keep = [k for k in range(n) if k != bbb_missing]
+    full = bars_from_rows(bbb_rows, symbol="BBB")
+    bbb = BarSeries(
+        "BBB",
+        full.timestamps[keep],
+        full.open[keep],
+        full.high[keep],
+        full.low[keep],
+        full.close[keep],
+        full.volume[keep],
+    )
+    return {"AAA": aaa, "BBB": bbb}
+
+
+def test_a_trailing_stop_waits_for_its_instruments_next_bar() -> None:
+    # BBB bought at bar 1's open (100) with a 5 % trail; bar 1's high (110) moves the level
+    # to 104.5 at the close. BBB has no bar 2 (its prices carry 100 forward, under the level,
+    # but nothing fills there); bar 3 opens at 106 and falls to 103: out at 104.5.
+    rows = [FLAT, [100.0, 110.0, 99.0, 100.0], FLAT, [106.0, 107.0, 103.0, 104.0], FLAT]
+
+    class Trail(Strategy):
+        def next(self) -> None:
+            if self.bar_index == 0:
+                self.buy(units=1, trail=0.05, symbol="BBB")
+
+    spec = BacktestSpec(initial_cash=10_000.0)
+    (trade,) = run_backtest(spec, _two_instruments(rows, 2), Trail).trades
+    assert (trade["exit_bar"], trade["exit_price"], trade["exit_reason"]) == pytest.approx(
+        (3, 104.5, "trailing_stop")
+    )
+
+
+def test_a_limit_order_waits_for_its_instruments_next_bar() -> None:
+    # A buy limit at 100.5 placed on bar 1: BBB has no bar 2 (carried at 100, under the
+    # limit, but no fill there); bar 3 opens at 101 and dips to 100.2: filled at 100.5.
+    rows = [FLAT, FLAT, FLAT, [101.0, 102.0, 100.2, 101.0], FLAT]
+
+    class Limit(Strategy):
+        def next(self) -> None:
+            if self.bar_index == 1:
+                self.buy(units=1, limit=100.5, symbol="BBB")
+
+    spec = BacktestSpec(initial_cash=10_000.0)
+    (order,) = run_backtest(spec, _two_instruments(rows, 2), Limit).orders
+    assert (order["fill_bar"], order["fill_price"]) == (3, 100.5)
+
+
+def test_a_same_close_market_order_waits_for_its_instruments_next_open() -> None:
+    # fill_mode same_close: BBB has no bar 2, so a buy placed on bar 2 cannot fill at its
+    # (carried) close; it fills at bar 3's open, 101.
+    rows = [FLAT, FLAT, FLAT, [101.0, 102.0, 100.2, 101.5], FLAT]
+
+    class Buy(Strategy):
+        def next(self) -> None:
+            if self.bar_index == 2:
+                self.buy(units=1, symbol="BBB")
+
+    spec = BacktestSpec(initial_cash=10_000.0, fill_mode="same_close")
+    (order,) = run_backtest(spec, _two_instruments(rows, 2), Buy).orders
+    assert (order["fill_bar"], order["fill_price"]) == (3, 101.0)
+
+
+def test_a_day_order_lives_until_the_end_of_its_utc_day_on_intraday_bars() -> None:
+    # Hourly bars from 21:00 UTC: bars 1 and 2 (22:00, 23:00) are the day orders' session.
+    # The 98 limit is reached at 23:00 and fills; the 97 limit only at 00:00 the next day,
+    # after its session: it expires at that bar's open.
+    hour = 3_600 * 10**9
+    start = EPOCH_2024 + 21 * hour
+    rows = [FLAT, FLAT, [99.0, 99.5, 97.5, 99.0], [98.0, 98.5, 96.0, 97.0], FLAT]
+    arr = np.asarray(rows)
+    ts = start + np.arange(len(rows), dtype=np.int64) * hour
+    bars = BarSeries("AAA", ts, arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3], np.ones(len(rows)))
+
+    def place(s: Strategy) -> None:
+        s.buy(units=1, limit=98.0, tif="day")
+        s.buy(units=1, limit=97.0, tif="day")
+
+    result = run_backtest(BacktestSpec(initial_cash=10_000.0), {"AAA": bars}, _on_bar({0: place}))
+    filled, expired = result.orders
+    assert (filled["status"], filled["fill_bar"], filled["fill_price"]) == ("filled", 2, 98.0)
+    assert (expired["status"], expired["reason"]) == (
+        "expired",
+        "day order not filled in its session",
+    )
+
+
+def test_a_margin_call_closes_a_long_and_a_short_at_their_closes_with_costs() -> None:
+    # margin_initial 0.5, 0.1 % commission. Bar 1: AAA long 50 at 100 (5000, fee 5), BBB
+    # short 100 at 100 (10000, fee 10): cash 10000 - 5005 + 9990 = 14985. Bar 2 closes BBB
+    # at 150: equity 14985 + 5000 - 15000 = 4985 < 0.5 * (5000 + 15000). Both are closed at
+    # that close: AAA sold 50 at 100 (fee 5), BBB bought 100 at 150 (fee 15).
+    class Pair(Strategy):
+        def next(self) -> None:
+            if self.bar_index == 0:
+                self.buy(units=50, symbol="AAA")
+                self.sell(units=100, symbol="BBB")
+
+    bars = {
+        "AAA": bars_from_rows([FLAT] * 4, symbol="AAA"),
+        "BBB": bars_from_rows([FLAT, FLAT, [100.0, 151.0, 99.0, 150.0], FLAT], symbol="BBB"),
+    }
+    spec = BacktestSpec(
+        initial_cash=10_000.0,
+        allow_short=True,
+        margin_initial=0.5,
+        costs=CostModel(commission_pct=0.001),
+    )
+    result = run_backtest(spec, bars, Pair)
+    calls = [o for o in result.orders if o["kind"] == "liquidation"]
+    assert [
+        (o["symbol"], o["side"], o["filled_units"], o["fill_price"], o["fill_bar"]) for o in calls
+    ] == [("AAA", "sell", -50.0, 100.0, 2), ("BBB", "buy", 100.0, 150.0, 2)]
+    assert [o["commission"] for o in calls] == pytest.approx([5.0, 15.0])
+    assert result.cash[-1] == pytest.approx(14_985.0 + 5_000.0 - 5.0 - 15_000.0 - 15.0)
+    assert all(not t["open"] and t["exit_reason"] == "liquidation" for t in result.trades)

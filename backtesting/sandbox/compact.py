@@ -12,7 +12,8 @@ import math
 from collections.abc import Mapping
 from typing import Any, Final
 
-# Keys of backtesting.engine.metrics.compute_statistics, as the engine computes them. They
+# Keys of backtesting.engine.metrics.compute_statistics, as the engine computes them: the
+# ones its headline mode (full=False) returns, metrics.HEADLINE_STATISTICS. They
 # cover every objective a sweep offers (return over max drawdown is total_return over
 # |max_drawdown|) and the inputs of its filters (n_trades) and of the deflated Sharpe ratio
 # (sharpe_ratio of every trial, n_days).

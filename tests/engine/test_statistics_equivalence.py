@@ -181,7 +181,7 @@ def test_headline_mode_keeps_every_metric_a_sweep_stores() -> None:
         "benchmark_close": np.linspace(50.0, 60.0, 30),
     }
     headline = m.compute_statistics(**case, full=False)
-    assert set(HEADLINE_METRICS) <= set(headline)
+    assert set(HEADLINE_METRICS) == set(headline) == set(m.HEADLINE_STATISTICS)
     assert not set(m.DETAIL_STATISTICS) & set(headline)
 
 

@@ -260,9 +260,20 @@ class Platform:
                 max(end for _, end in claimed) - min(start for start, _ in claimed)
             ).total_seconds(),
             "chunks": len(chunks),
+            "timeline": _timeline(claimed),
             "pairs": pairs,
             "equity": equity,
         }
+
+
+def _timeline(spans: list[tuple[datetime, datetime]]) -> str:
+    """Each chunk's claim and end in ms from the first claim, in claim order: the gaps show a
+    worker's time between its chunks (queueing), the lengths each chunk's own time."""
+    first = min(start for start, _ in spans)
+    return ", ".join(
+        f"{(start - first).total_seconds() * 1000:.0f}-{(end - first).total_seconds() * 1000:.0f}"
+        for start, end in sorted(spans)
+    )
 
 
 def sample(func: Callable[[], Any], samples: int) -> tuple[list[float], Any]:
@@ -304,6 +315,10 @@ def platform_rows(
                 "compute_sum": statistics.median(r["compute_sum"] for r in runs),
                 "compute_span": statistics.median(r["compute_span"] for r in runs),
                 "chunks": runs[0]["chunks"],
+                "idle": statistics.median(n * r["compute_span"] - r["compute_sum"] for r in runs),
+                "timeline": sorted(runs, key=lambda r: r["compute_span"])[len(runs) // 2][
+                    "timeline"
+                ],
             }
         )
     return out, pairs
@@ -345,6 +360,12 @@ def print_table(title: str, n: int, rows: list[Row], refs: list[str]) -> dict[st
                 f"{r['compute_span']:.3f} s from first claim to last chunk end "
                 f"({n / r['compute_span']:,.0f} comb/s), {r['compute_sum']:.3f} s summed over "
                 f"{r['chunks']} chunks; the rest of the total is queueing and polling"
+            )
+            print(
+                f"    inside that span the workers were outside a chunk for "
+                f"{r['idle'] * 1000:.0f} ms "
+                f"in all (between their chunks, or before the first / after the last); chunks "
+                f"(ms from first claim, median sample): {r['timeline']}"
             )
     return medians
 

@@ -50,9 +50,10 @@ def optimization_chunk_execute(*, chunk_id: int) -> OptimizationChunk | None:
     chunk = OptimizationChunk.objects.select_related("optimization__strategy_version").get(
         pk=chunk_id
     )
-    Optimization.objects.filter(pk=chunk.optimization_id, status=JobStatus.QUEUED).update(
-        status=JobStatus.RUNNING, started_at=timezone.now()
-    )
+    if chunk.optimization.status == JobStatus.QUEUED:  # the first chunks only: one query less
+        Optimization.objects.filter(pk=chunk.optimization_id, status=JobStatus.QUEUED).update(
+            status=JobStatus.RUNNING, started_at=timezone.now()
+        )
     pending = _pending(chunk)
     try:
         if pending:

@@ -41,6 +41,20 @@ def test_the_sma_grid_with_fast_below_slow_runs_exactly_90_combinations(sweep):
     assert sorted(rows.values_list("index", flat=True)) == list(range(90))
 
 
+def test_the_sweep_turns_running_with_its_first_chunk_and_keeps_that_start(sweep):
+    optimization = sweep()
+    first, second, *_ = optimization.chunks.order_by("number")
+    assert optimization.status == "queued" and optimization.started_at is None
+    optimization_chunk_execute(chunk_id=first.pk)
+    optimization.refresh_from_db()
+    assert optimization.status == "running"
+    started = optimization.started_at
+    assert started is not None
+    optimization_chunk_execute(chunk_id=second.pk)
+    optimization.refresh_from_db()
+    assert optimization.status == "running" and optimization.started_at == started
+
+
 @pytest.mark.parametrize(
     ("n", "max_size", "sizes"),
     [(90, 25, [23, 23, 22, 22]), (100, 25, [25] * 4), (7, 25, [7]), (26, 25, [13, 13]),

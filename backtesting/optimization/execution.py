@@ -15,6 +15,7 @@ from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from backtesting import sandbox
@@ -23,6 +24,7 @@ from backtesting.engine.research.ranking import objective_value
 from backtesting.jobs.bounds import MAX_MESSAGE_CHARS, text_bound
 from backtesting.jobs.fields import JobStatus
 from backtesting.jobs.lifecycle import ClaimOutcome, JobClaim, job_claim
+from backtesting.jobs.registry import job_kind_for
 from backtesting.optimization.finish import sandbox_limits
 from backtesting.optimization.models import (
     Optimization,
@@ -58,7 +60,8 @@ def optimization_chunk_execute(*, chunk_id: int) -> OptimizationChunk | None:
     try:
         if pending:
             _run_and_store(chunk, pending, claim)
-        claim.finish(JobStatus.SUCCEEDED, progress=1.0)
+        else:
+            claim.finish(JobStatus.SUCCEEDED, progress=1.0)
     except SoftTimeLimitExceeded:
         limit = settings.BACKTEST_SOFT_TIME_LIMIT
         _fail(chunk, pending, claim, "time_limit", f"The chunk ran longer than {limit} s.")
@@ -108,7 +111,13 @@ def _run_and_store(chunk: OptimizationChunk, pending: Pending, claim: JobClaim) 
         _row(optimization, index, params, item)
         for (index, params), item in zip(pending, batch.items, strict=True)
     ]
-    OptimizationResult.objects.bulk_create(rows, ignore_conflicts=True)
+    # The rows and the chunk's success commit together: one commit less per chunk, and an
+    # attempt that is no longer ours (re-claimed or deleted meanwhile) stores nothing.
+    with transaction.atomic():
+        OptimizationResult.objects.bulk_create(rows, ignore_conflicts=True)
+        if claim.mark_succeeded() is None:
+            raise sandbox.SandboxCancelledError()
+    job_kind_for(OptimizationChunk).finish_effects(chunk.pk, JobStatus.SUCCEEDED)
 
 
 def _row(

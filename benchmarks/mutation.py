@@ -51,7 +51,11 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     ),
     "metrics": (
         "backtesting/engine/metrics.py",
-        ["tests/engine/test_metrics.py", "tests/engine/test_metric_cases.py"],
+        [
+            "tests/engine/test_metrics.py",
+            "tests/engine/test_metric_cases.py",
+            "tests/engine/test_metric_cases_report.py",
+        ],
     ),
     "broker": (
         "backtesting/engine/broker.py",

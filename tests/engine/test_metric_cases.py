@@ -14,10 +14,14 @@ from typing import Any
 import numpy as np
 import pytest
 
+from backtesting.engine import kernel
 from backtesting.engine.metrics import (
+    alpha_beta,
     cagr,
     daily_closes,
+    daily_returns,
     drawdown_episodes,
+    drawdown_series,
     infer_periods_per_year,
     kelly_criterion,
     period_returns,
@@ -127,8 +131,10 @@ def test_monthly_and_yearly_returns_by_hand() -> None:
     assert [r["return"] for r in yearly] == pytest.approx([0.089, 0.2])
 
 
+@pytest.mark.filterwarnings("error")
 def test_a_period_after_equity_reached_zero_has_no_return() -> None:
-    equity = np.array([100.0, 50.0, 0.0, 0.0, 0.0, 0.0])
+    # 0 / 0 and 10 / 0 are not returns: None, and no floating-point warning on the way.
+    equity = np.array([100.0, 50.0, 0.0, 0.0, 0.0, 10.0])
     monthly = period_returns(_month_ts(), equity, "M")
     assert [r["return"] for r in monthly] == [-0.5, -1.0, None, None]
 
@@ -206,3 +212,67 @@ def test_trade_helpers_name_a_bad_input(function: Any, name: str) -> None:
     with pytest.raises(ValueError) as info:
         function(np.array([[1.0, 2.0]]))
     assert str(info.value) == f"{name} must be a 1-D array, got 2 dimensions"
+
+
+# --------------------------------------------------------------------------- alpha and beta
+# r = .1, -.05 against b = .05, -.05: centred .075, -.075 and .05, -.05, so
+# beta = cov / var = (2 * .075 * .05) / (2 * .05^2) = 1.5 (the ddof cancels) and
+# alpha per period = mean(r) - 1.5 mean(b) = .025.
+AB_R = np.array([0.1, -0.05])
+AB_B = np.array([0.05, -0.05])
+
+
+def test_alpha_and_beta_of_two_returns_with_the_default_rate_and_year() -> None:
+    alpha, beta = alpha_beta(AB_R, AB_B)
+    assert beta == pytest.approx(1.5, rel=1e-12)
+    assert alpha == pytest.approx(1.025**252 - 1, rel=1e-12)
+
+
+def test_alpha_subtracts_the_risk_free_rate_from_both_sides() -> None:
+    rf_p = 1.05 ** (1 / 365) - 1
+    alpha, beta = alpha_beta(AB_R, AB_B, 0.05, 365)
+    assert beta == pytest.approx(1.5, rel=1e-12)
+    # mean(r - rf_p) - 1.5 mean(b - rf_p) = .025 + .5 rf_p
+    assert alpha == pytest.approx((1.025 + 0.5 * rf_p) ** 365 - 1, rel=1e-12)
+
+
+def test_alpha_and_beta_are_undefined_for_a_flat_benchmark_or_one_return() -> None:
+    assert all(math.isnan(v) for v in alpha_beta(AB_R, np.array([0.01, 0.01])))
+    assert all(math.isnan(v) for v in alpha_beta(AB_R[:1], AB_B[:1]))
+
+
+def test_alpha_beta_names_a_bad_input() -> None:
+    with pytest.raises(ValueError, match=r"^returns must be a 1-D array, got 2 dimensions$"):
+        alpha_beta(AB_R.reshape(1, 2), AB_B)
+    with pytest.raises(ValueError, match=r"^benchmark_returns must be a 1-D array, got 2 dim"):
+        alpha_beta(AB_R, AB_B.reshape(1, 2))
+    with pytest.raises(ValueError, match=r"\(returns=2, benchmark_returns=1\)$"):
+        alpha_beta(AB_R, AB_B[:1])
+
+
+# --------------------------------------------------------------------------- accounts at zero
+
+
+@pytest.fixture(params=["kernel", "reference"])
+def drawdown_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both the compiled drawdowns and the NumPy reference they are checked against."""
+    if request.param == "reference":
+        monkeypatch.setattr(kernel, "KERNEL", None)
+    elif kernel.KERNEL is None:
+        pytest.skip("the compiled kernel is not built")
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.usefixtures("drawdown_path")
+def test_a_drawdown_below_a_peak_of_zero_is_undefined_without_warnings() -> None:
+    # equity / running peak - 1 with peaks 0, 0, 2, 2: 0/0 and -1/0 are NaN and -inf (IEEE).
+    dd = drawdown_series(np.array([0.0, -1.0, 2.0, 1.0]))
+    assert math.isnan(dd[0])
+    assert dd[1:].tolist() == [-math.inf, 0.0, -0.5]
+
+
+@pytest.mark.filterwarnings("error")
+def test_daily_returns_after_a_wipe_out_are_ieee_quotients_without_warnings() -> None:
+    # 0 / 100 - 1 = -1, then 0 / 0 (NaN) and 5 / 0 (inf).
+    returns = daily_returns(_ts(0, DAY_NS, 2 * DAY_NS, 3 * DAY_NS), np.array([100, 0, 0, 5.0]))
+    assert returns[0] == -1.0 and math.isnan(returns[1]) and returns[2] == math.inf

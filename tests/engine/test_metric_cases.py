@@ -17,7 +17,10 @@ import pytest
 from backtesting.engine import kernel
 from backtesting.engine.metrics import (
     alpha_beta,
+    annualized_return,
+    annualized_volatility,
     cagr,
+    conditional_value_at_risk,
     daily_closes,
     daily_returns,
     drawdown_episodes,
@@ -25,8 +28,12 @@ from backtesting.engine.metrics import (
     infer_periods_per_year,
     kelly_criterion,
     period_returns,
+    probabilistic_sharpe_ratio,
     profit_factor,
+    sharpe_ratio,
+    sortino_ratio,
     sqn,
+    value_at_risk,
 )
 
 HOUR_NS = 3_600 * 10**9
@@ -144,6 +151,8 @@ def test_period_must_be_month_or_year() -> None:
         period_returns(_month_ts(), np.ones(6), "W")
     with pytest.raises(ValueError, match="same length"):
         period_returns(_month_ts(), np.ones(5), "M")
+    with pytest.raises(ValueError, match=r"^equity must be a 1-D array, got 2 dimensions$"):
+        period_returns(_month_ts(), np.ones((1, 6)), "M")
 
 
 def test_four_drawdown_episodes_by_hand() -> None:
@@ -276,3 +285,93 @@ def test_daily_returns_after_a_wipe_out_are_ieee_quotients_without_warnings() ->
     # 0 / 100 - 1 = -1, then 0 / 0 (NaN) and 5 / 0 (inf).
     returns = daily_returns(_ts(0, DAY_NS, 2 * DAY_NS, 3 * DAY_NS), np.array([100, 0, 0, 5.0]))
     assert returns[0] == -1.0 and math.isnan(returns[1]) and returns[2] == math.inf
+
+
+# --------------------------------------------------------------------------- return statistics
+# r = .1, -.05: mean .025, sample std .075 sqrt(2), downside sqrt(.05^2 / 2) = .05 / sqrt(2).
+TWO = np.array([0.1, -0.05])
+
+
+def test_two_returns_define_volatility_sharpe_and_sortino_over_252_days_by_default() -> None:
+    std = 0.075 * math.sqrt(2)
+    assert annualized_volatility(TWO, 252) == pytest.approx(std * math.sqrt(252), rel=1e-12)
+    assert sharpe_ratio(TWO) == pytest.approx(0.025 / std * math.sqrt(252), rel=1e-12)
+    downside = 0.05 / math.sqrt(2)
+    assert sortino_ratio(TWO) == pytest.approx(0.025 / downside * math.sqrt(252), rel=1e-12)
+
+
+@pytest.mark.parametrize("function", [annualized_volatility, sharpe_ratio, sortino_ratio])
+def test_one_return_has_no_spread(function: Any) -> None:
+    assert math.isnan(function(np.array([-0.05]), periods_per_year=252))
+
+
+def test_the_risk_free_rate_is_the_sortino_target() -> None:
+    # rf_p = 1.05^(1/252) - 1; only .1 - rf_p stays above the target.
+    rf_p = 1.05 ** (1 / 252) - 1
+    downside = math.sqrt((0.05 + rf_p) ** 2 / 2)
+    expected = (0.025 - rf_p) / downside * math.sqrt(252)
+    assert sortino_ratio(TWO, 0.05, 252) == pytest.approx(expected, rel=1e-12)
+
+
+def test_one_return_is_its_own_value_at_risk_and_shortfall() -> None:
+    assert value_at_risk(np.array([-0.02])) == -0.02
+    assert conditional_value_at_risk(np.array([-0.02])) == -0.02
+    assert math.isnan(value_at_risk(np.array([])))
+    assert math.isnan(conditional_value_at_risk(np.array([])))
+
+
+def test_annualized_return_of_one_period() -> None:
+    assert annualized_return(np.array([0.01]), 12) == pytest.approx(1.01**12 - 1, rel=1e-12)
+    assert math.isnan(annualized_return(np.array([]), 252))
+
+
+@pytest.mark.parametrize(
+    "function",
+    [
+        annualized_return,
+        annualized_volatility,
+        sharpe_ratio,
+        sortino_ratio,
+        probabilistic_sharpe_ratio,
+        value_at_risk,
+        conditional_value_at_risk,
+    ],
+)
+def test_return_statistics_name_a_bad_input(function: Any) -> None:
+    args = (252,) if function in (annualized_return, annualized_volatility) else ()
+    with pytest.raises(ValueError) as info:
+        function(np.ones((2, 3)), *args)
+    assert str(info.value) == "returns must be a 1-D array, got 2 dimensions"
+
+
+def _phi(z: float) -> float:
+    return 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
+
+
+def test_psr_of_a_right_skewed_record_with_three_returns_or_more() -> None:
+    # .3, 0, 0, 0: mean .075, sample std sqrt((.225^2 + 3 * .075^2) / 3) = .15, SR = 1/2; one
+    # value in four above the rest has skewness (3/4 - 1/4) / sqrt(3/16) = 2/sqrt(3) and
+    # kurtosis skew^2 + 1 = 7/3, so the radicand 1 - 1/sqrt(3) + 1/12 is below 1.
+    sr, g3, g4 = 0.5, 2 / math.sqrt(3), 7 / 3
+    z = sr * math.sqrt(3) / math.sqrt(1 - g3 * sr + (g4 - 1) / 4 * sr**2)
+    psr = probabilistic_sharpe_ratio(np.array([0.3, 0.0, 0.0, 0.0]))
+    assert psr == pytest.approx(_phi(z), rel=1e-12)
+    # Three returns are the fewest: .3, 0, 0 has SR = .1 / sqrt(.03) and p = 1/3.
+    sr, g3 = 0.1 / math.sqrt(0.03), (2 / 3 - 1 / 3) / math.sqrt(2 / 9)
+    z = sr * math.sqrt(2) / math.sqrt(1 - g3 * sr + g3**2 / 4 * sr**2)
+    psr = probabilistic_sharpe_ratio(np.array([0.3, 0.0, 0.0]))
+    assert psr == pytest.approx(_phi(z), rel=1e-12)
+    assert math.isnan(probabilistic_sharpe_ratio(np.array([0.3, 0.0])))
+
+
+def test_psr_of_a_zero_mean_record_is_one_half() -> None:
+    # SR = 0, so z = 0 whatever the moments (here a population variance of exactly 1).
+    assert probabilistic_sharpe_ratio(np.array([1.0, -1.0, 1.0, -1.0])) == 0.5
+
+
+def test_psr_against_a_benchmark_sharpe() -> None:
+    # .3, 0, 0, 0 against SR* = .25 per period: z = (.5 - .25) sqrt(3) / sqrt(radicand).
+    radicand = 1 - 1 / math.sqrt(3) + (4 / 3) / 4 * 0.25
+    expected = _phi(0.25 * math.sqrt(3) / math.sqrt(radicand))
+    psr = probabilistic_sharpe_ratio(np.array([0.3, 0.0, 0.0, 0.0]), benchmark_sharpe=0.25)
+    assert psr == pytest.approx(expected, rel=1e-12)

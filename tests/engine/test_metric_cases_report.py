@@ -72,6 +72,12 @@ def test_headline_mode_leaves_out_only_the_detail_keys_with_the_same_values() ->
     assert report(full=False)["buy_and_hold_return"] is None
 
 
+def test_alpha_is_annualised_over_the_periods_per_year_in_use() -> None:
+    # beta 4/3 and alpha 1/30 per day as in test_metrics.py, compounded over 365 periods.
+    s = report(benchmark_close=BENCH, periods_per_year=365)
+    assert s["alpha"] == close((1 + 1 / 30) ** 365 - 1)
+
+
 def test_without_a_benchmark_there_is_no_alpha_beta_or_buy_and_hold() -> None:
     s = report()
     assert (s["buy_and_hold_return"], s["alpha"], s["beta"]) == (None, None, None)
@@ -121,6 +127,17 @@ def test_the_report_lists_every_length_when_they_differ(
     with pytest.raises(ValueError) as info:
         report(**overrides)
     assert str(info.value) == f"arrays must have the same length ({lengths})"
+
+
+@pytest.mark.filterwarnings("error")
+def test_one_losing_day_has_no_ratios_and_no_trades_no_averages_without_warnings() -> None:
+    # One daily return (-5 %): Sharpe, Sortino and volatility need two, however large the
+    # downside; no trade leaves every trade average undefined. Nothing warns on the way.
+    s = report(np.array([100.0, 95.0]))
+    for key in ("sharpe_ratio", "sortino_ratio", "annualized_volatility", "avg_win", "avg_loss"):
+        assert s[key] is None, key
+    assert s["annualized_return"] == close(0.95**252 - 1)
+    assert (s["expectancy"], s["avg_trade_bars"], s["avg_trade_duration_days"]) == (None,) * 3
 
 
 def test_the_probabilistic_sharpe_ratio_of_the_report() -> None:

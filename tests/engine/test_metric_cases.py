@@ -27,6 +27,7 @@ from backtesting.engine.metrics import (
     drawdown_series,
     infer_periods_per_year,
     kelly_criterion,
+    per_period_rate,
     period_returns,
     probabilistic_sharpe_ratio,
     profit_factor,
@@ -375,3 +376,36 @@ def test_psr_against_a_benchmark_sharpe() -> None:
     expected = _phi(0.25 * math.sqrt(3) / math.sqrt(radicand))
     psr = probabilistic_sharpe_ratio(np.array([0.3, 0.0, 0.0, 0.0]), benchmark_sharpe=0.25)
     assert psr == pytest.approx(expected, rel=1e-12)
+
+
+def test_psr_subtracts_the_risk_free_rate_over_252_periods_by_default() -> None:
+    # .3, 0, 0, 0 less rf_p: the same moments, SR = (.075 - rf_p) / .15.
+    rf_p = 1.05 ** (1 / 252) - 1
+    sr, g3, g4 = (0.075 - rf_p) / 0.15, 2 / math.sqrt(3), 7 / 3
+    z = sr * math.sqrt(3) / math.sqrt(1 - g3 * sr + (g4 - 1) / 4 * sr**2)
+    psr = probabilistic_sharpe_ratio(np.array([0.3, 0.0, 0.0, 0.0]), 0.05)
+    assert psr == pytest.approx(_phi(z), rel=1e-12)
+
+
+def test_cvar_averages_floor_of_five_percent_of_n_minus_one_plus_one_worst_returns() -> None:
+    # 21 returns 0, -.01, ..., -.20: k = floor(20 * .05) + 1 = 2, so (-.20 - .19) / 2.
+    returns = -0.01 * np.arange(21)
+    assert conditional_value_at_risk(returns) == pytest.approx(-0.195, rel=1e-12)
+    # 20 returns: k = floor(19 * .05) + 1 = 1, the worst alone.
+    assert conditional_value_at_risk(returns[:20]) == pytest.approx(-0.19, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("annual", "periods", "expected"),
+    [(0.05, 1, 0.05), (0.21, 2, 0.1), (-0.19, 2, -0.1), (0.0, 252, 0.0)],
+)
+def test_per_period_rate_compounds_back_to_the_annual_rate(
+    annual: float, periods: float, expected: float
+) -> None:
+    assert per_period_rate(annual, periods) == pytest.approx(expected, rel=1e-12, abs=1e-15)
+
+
+@pytest.mark.parametrize("periods", [0, -252])
+def test_per_period_rate_needs_a_positive_number_of_periods(periods: float) -> None:
+    with pytest.raises(ValueError, match=rf"^periods_per_year must be > 0, got {periods}$"):
+        per_period_rate(0.05, periods)

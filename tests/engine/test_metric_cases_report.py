@@ -205,3 +205,20 @@ def test_exposure_counts_short_positions_by_their_size() -> None:
     s = report(exposure=np.array([-1.0, 0.0, 0.5, -0.25, 0.0]))
     assert s["exposure_time"] == close(3 / 5)
     assert s["average_exposure"] == close(1.75 / 5)
+
+
+def test_a_single_winning_trade_below_one_unit_of_cash() -> None:
+    # Win means pnl > 0, however small; one trade has a best, a worst and a longest.
+    s = report(
+        trade_pnl=np.array([0.5]),
+        trade_return=np.array([0.005]),
+        trade_bars=np.array([3.0]),
+        trade_duration_ns=np.array([2 * DAY]),
+    )
+    assert (s["n_trades"], s["n_wins"], s["n_losses"], s["n_breakeven"]) == (1, 1, 0, 0)
+    assert (s["win_rate"], s["loss_rate"], s["max_consecutive_wins"]) == (1.0, 0.0, 1)
+    assert (s["best_trade"], s["worst_trade"]) == (0.005, 0.005)
+    assert (s["avg_win"], s["avg_win_return"], s["avg_loss"]) == (0.5, 0.005, None)
+    assert (s["max_trade_bars"], s["avg_trade_bars"]) == (3, 3.0)
+    assert (s["max_trade_duration_days"], s["avg_trade_duration_days"]) == (2.0, 2.0)
+    assert (s["profit_factor"], s["sqn"], s["kelly_criterion"]) == (None, None, 1.0)

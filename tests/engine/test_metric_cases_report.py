@@ -222,3 +222,11 @@ def test_a_single_winning_trade_below_one_unit_of_cash() -> None:
     assert (s["max_trade_bars"], s["avg_trade_bars"]) == (3, 3.0)
     assert (s["max_trade_duration_days"], s["avg_trade_duration_days"]) == (2.0, 2.0)
     assert (s["profit_factor"], s["sqn"], s["kelly_criterion"]) == (None, None, 1.0)
+
+
+def test_start_and_end_drop_what_is_below_a_microsecond() -> None:
+    # ISO times have microsecond resolution: 999.999 us after midnight shows as 999 us, never
+    # as a time after the bar.
+    s = report(timestamps=_weekdays(5) + 999_999)
+    assert s["start"] == "2024-01-01T00:00:00.000999+00:00"
+    assert s["end"] == "2024-01-05T00:00:00.000999+00:00"

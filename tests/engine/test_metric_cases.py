@@ -365,6 +365,23 @@ def test_psr_of_a_right_skewed_record_with_three_returns_or_more() -> None:
     assert math.isnan(probabilistic_sharpe_ratio(np.array([0.3, 0.0])))
 
 
+@pytest.mark.parametrize(
+    "returns",
+    [[0.0, 0.3, 0.0, 0.0], [0.0, 0.0, 0.3, 0.0], [0.0, 0.0, 0.0, 0.3], [0.0, 0.3, 0.0, 0.0, 0.0]],
+)
+def test_psr_does_not_depend_on_where_the_flat_days_fall(returns: list[float]) -> None:
+    # The moments are means over all days, so any order gives the case above; with five
+    # days (one up .3, four flat): mean .06, sample std sqrt(.072 / 4), skewness
+    # (4/5 - 1/5) / sqrt(4/25) = 3/2 and kurtosis 13/4.
+    if len(returns) == 4:
+        sr, g3, g4 = 0.5, 2 / math.sqrt(3), 7 / 3
+    else:
+        sr, g3, g4 = 0.06 / math.sqrt(0.018), 1.5, 3.25
+    n = len(returns)
+    z = sr * math.sqrt(n - 1) / math.sqrt(1 - g3 * sr + (g4 - 1) / 4 * sr**2)
+    assert probabilistic_sharpe_ratio(np.array(returns)) == pytest.approx(_phi(z), rel=1e-12)
+
+
 def test_psr_of_a_zero_mean_record_is_one_half() -> None:
     # SR = 0, so z = 0 whatever the moments (here a population variance of exactly 1).
     assert probabilistic_sharpe_ratio(np.array([1.0, -1.0, 1.0, -1.0])) == 0.5

@@ -170,6 +170,7 @@ def test_two_daily_returns_are_enough_for_sharpe_and_sortino_but_not_the_psr() -
 
 def test_the_risk_free_rate_enters_sortino_psr_and_alpha() -> None:
     s = report(benchmark_close=BENCH, risk_free_rate=0.05)
+    assert (s["risk_free_rate"], s["periods_per_year"]) == (0.05, 252.0)
     rf_p = 1.05 ** (1 / 252) - 1
     # Only x = -.1 - rf_p is below the target: DD = sqrt((.1 + rf_p)^2 / 4).
     assert s["sortino_ratio"] == close((0.05 - rf_p) / ((0.1 + rf_p) / 2) * SQRT252)

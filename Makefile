@@ -73,7 +73,7 @@ mutation: install ## mutation testing of the core (docs/testing.md): MODULES="si
 	nice -n 19 $(PY) -m benchmarks.mutation $(MODULES)
 
 fuzz: install ## the schema fuzz for longer: FUZZ_SECONDS (default 600), FUZZ_SEED to replay
-	@FUZZ_SECONDS=$${FUZZ_SECONDS:-600} deploy/dev/test.sh tests/fuzz/test_schema_fuzz.py \
+	@FUZZ_SECONDS=$${FUZZ_SECONDS:-600} TEST_PROCESSES=0 deploy/dev/test.sh tests/fuzz/test_schema_fuzz.py \
 	   --no-cov -p no:cacheprovider -s
 
 audit: ## known vulnerabilities in the pinned Python and npm dependencies (needs the network)

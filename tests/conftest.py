@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import settings as hypothesis_settings
@@ -32,6 +33,43 @@ hypothesis_settings.load_profile(
 
 if TYPE_CHECKING:
     from rest_framework.test import APIClient
+
+# `make test` runs two pytest-xdist processes (docs/testing.md, "Two test processes").
+# A test module runs whole in one process, so its module fixtures are set up once; so do the
+# chaos suite (one private PostgreSQL and Redis) and the browser suite (one Chromium). The
+# suites that mostly wait are handed out first, so the other process fills the waits with
+# the quick ones instead of leaving a long tail at the end.
+_WHOLE_SUITES = ("chaos", "browser")
+_FIRST_SUITES = ("chaos", "browser", "integration", "fuzz")
+
+
+def _suite(nodeid: str) -> str:
+    parts = nodeid.split("::", 1)[0].split("/")
+    return parts[1] if len(parts) > 2 and parts[0] == "tests" else ""
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    from xdist.scheduler import LoadScopeScheduling
+
+    if config.getoption("dist") not in ("load", "loadscope"):
+        return None  # another --dist asked for by name: xdist's own
+
+    class SuiteScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            suite = _suite(nodeid)
+            return suite if suite in _WHOLE_SUITES else nodeid.split("::", 1)[0]
+
+        def add_node_collection(self, node: Any, collection: Sequence[str]) -> None:
+            # Every process collects the same list and sorts it the same way (stable sort).
+            def rank(nodeid: str) -> int:
+                suite = _suite(nodeid)
+                return _FIRST_SUITES.index(suite) if suite in _FIRST_SUITES else len(_FIRST_SUITES)
+
+            super().add_node_collection(node, sorted(collection, key=rank))
+
+    config.option.loadscopereorder = False  # keep the order above, not the largest module first
+    return SuiteScheduling(config, log)
+
 
 # Django-dependent imports live inside the fixtures so that tests/engine and tests/sandbox
 # also run as plain pytest (`-p no:django`), without settings or a database.

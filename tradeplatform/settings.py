@@ -16,7 +16,7 @@ from typing import Any
 
 import environ
 
-from tradeplatform import redis_sentinel
+from tradeplatform import redis_sentinel, xdist_isolation
 from tradeplatform.config_checks import (
     ConfigSnapshot,
     find_configuration_problems,
@@ -63,6 +63,31 @@ CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL
 # directory is made by what uses it (the SQLite backend on connect, the file cache on write,
 # the Celery app for the broker folders, the log file handler).
 VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
+# pytest-xdist: each test process has Redis databases of its own (tradeplatform/xdist_isolation).
+_xdist_worker = os.environ.get("PYTEST_XDIST_WORKER", "") if IS_TEST else ""
+if _xdist_worker and not env.bool("TP_XDIST_REDIS_ASSIGNED", default=False):
+    from django.core.exceptions import ImproperlyConfigured
+
+    if not REDIS_URL:
+        raise ImproperlyConfigured(
+            "the embedded default (file cache and broker) runs the tests in one process: "
+            "drop -n, or point REDIS_URL and CELERY_BROKER_URL at Redis"
+        )
+    try:
+        REDIS_URL, CELERY_BROKER_URL = xdist_isolation.redis_urls_for_process(
+            REDIS_URL,
+            CELERY_BROKER_URL,
+            worker=_xdist_worker,
+            worker_count=int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")),
+        )
+    except xdist_isolation.IsolationError as exc:
+        raise ImproperlyConfigured(str(exc)) from exc
+    # Celery reads CELERY_BROKER_URL from the environment before its setting, and the processes
+    # a test starts (Celery workers, gunicorn) inherit the environment: all must use this
+    # process's databases. The marker keeps a child that inherits it all from moving them again.
+    os.environ.update(
+        REDIS_URL=REDIS_URL, CELERY_BROKER_URL=CELERY_BROKER_URL, TP_XDIST_REDIS_ASSIGNED="1"
+    )
 # A load run (benchmarks/load) drives many simulated clients through one host: this factor
 # multiplies both rate limits so the run measures the app, not the limiter. Refused in prod.
 RATELIMIT_LOAD_TEST_FACTOR = env.int("RATELIMIT_LOAD_TEST_FACTOR", default=1)

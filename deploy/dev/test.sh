@@ -14,6 +14,10 @@ broker_url="${CELERY_BROKER_URL:-redis://127.0.0.1:6379/2}"
 
 if "$venv/bin/python" deploy/dev/probe_services.py "$database_url" "$redis_url"; then
   export DATABASE_URL="$database_url" REDIS_URL="$redis_url" CELERY_BROKER_URL="$broker_url"
+  # Two pytest processes (pytest-xdist): each has its own test database and Redis databases
+  # (tradeplatform/xdist_isolation.py), and much of the suite waits on subprocesses and
+  # services, so two beat one even on two cores. TEST_PROCESSES=0 runs in this process only.
+  parallel=(-n "${TEST_PROCESSES:-2}")
   echo "=================================================================="
   echo " make test: using PostgreSQL ($database_url) and Redis ($redis_url)"
   echo "=================================================================="
@@ -22,6 +26,7 @@ elif [ "${REQUIRE_SERVICES:-0}" = 1 ]; then
   exit 1
 else
   unset DATABASE_URL REDIS_URL CELERY_BROKER_URL
+  parallel=()  # the file cache and broker are one per checkout: one test process
   echo "=================================================================="
   echo " make test: PostgreSQL/Redis NOT reachable -> EMBEDDED DEFAULT"
   echo " (SQLite + file cache + filesystem broker)"
@@ -31,4 +36,4 @@ fi
 # Exit code 5 means "no tests collected": pytest already reports it as a failure.
 exec "$venv/bin/pytest" \
   --cov=tradeplatform --cov=accounts --cov=strategies --cov=backtesting \
-  --cov-report=term:skip-covered --cov-fail-under=70 "$@"
+  --cov-report=term:skip-covered --cov-fail-under=70 ${parallel[@]+"${parallel[@]}"} "$@"

@@ -13,6 +13,7 @@ per instrument (no resizes), fills at the next open on complete bars.
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from backtesting.engine import kernel
 from backtesting.engine import orders as ok
 from backtesting.engine.bars import AlignedBars
 from backtesting.engine.orders import Order
-from backtesting.engine.result import Ledger
+from backtesting.engine.result import Curve, Ledger
 from backtesting.engine.sizing import MONEY_EPS, units_for_value
 from backtesting.engine.spec import BacktestSpec
 from backtesting.engine.trades import Trade
@@ -109,23 +110,30 @@ def book_orders(
             (walk.fill_units, walk.fill_fee, walk.fill_cash),
             walk.units.tolist(),
         )
-        fates = KernelFates(walk, spec.min_order_value, live, len(orders.sym))
+        codes = (walk.fate, walk.fate_a, walk.fate_b)
+        fates = KernelFates(codes, spec.min_order_value, live, len(orders.sym))
     closing = raw < 0
     fills = Fills(np.where(closing, ~raw, raw), closing, *columns)
     return fills, fates, units
 
 
 class KernelFates(Mapping[int, Fate]):
-    """The kernel's fate codes as the (status, reason) mapping ``_walk_orders`` fills in,
-    built on first access."""
+    """The kernel's fate codes (int8 per walked order) as the (status, reason) mapping
+    ``_walk_orders`` fills in, built on first access."""
 
-    def __init__(self, walk: kernel.Walk, min_value: float, live: int, n_orders: int) -> None:
-        self._walk, self._min_value, self._live, self._n = walk, min_value, live, n_orders
+    def __init__(
+        self,
+        codes: tuple[np.ndarray, np.ndarray, np.ndarray],
+        min_value: float,
+        live: int,
+        n_orders: int,
+    ) -> None:
+        self._codes, self._min_value, self._live, self._n = codes, min_value, live, n_orders
         self._built: dict[int, Fate] | None = None
 
     def _all(self) -> dict[int, Fate]:
         if self._built is None:
-            self._built = _decode_fates(self._walk, self._min_value)
+            self._built = _decode_fates(*self._codes, self._min_value)
             for k in range(self._live, self._n):
                 self._built[k] = (ok.CANCELLED, "end of data")
         return self._built
@@ -140,19 +148,22 @@ class KernelFates(Mapping[int, Fate]):
         return len(self._all())
 
 
-def _decode_fates(walk: kernel.Walk, min_value: float) -> dict[int, Fate]:
+def _decode_fates(
+    fate: np.ndarray, fate_a: np.ndarray, fate_b: np.ndarray, min_value: float
+) -> dict[int, Fate]:
+    """fate codes with their numbers (notional, or need and equity after) as Fate pairs."""
     fates: dict[int, Fate] = {}
-    for k in np.flatnonzero(walk.fate).tolist():
-        code = int(walk.fate[k])
+    for k in np.flatnonzero(fate).tolist():
+        code = int(fate[k])
         what, flipped = code & ~kernel.FATE_FLIPPED, bool(code & kernel.FATE_FLIPPED)
         if what == kernel.FATE_NO_POSITION:
             fates[k] = (ok.CANCELLED, "no position to close")
         elif what == kernel.FATE_ZERO_SIZE:
             fates[k] = _refused("size rounds to zero", flipped)
         elif what == kernel.FATE_BELOW_MINIMUM:
-            fates[k] = _refused(_below_minimum(float(walk.fate_a[k]), min_value), flipped)
+            fates[k] = _refused(_below_minimum(float(fate_a[k]), min_value), flipped)
         else:
-            need, equity_after = float(walk.fate_a[k]), float(walk.fate_b[k])
+            need, equity_after = float(fate_a[k]), float(fate_b[k])
             fates[k] = _refused(_no_funds(need, equity_after), flipped)
     return fates
 
@@ -185,22 +196,25 @@ def _kernel_walk(
 
 
 def walk_params(spec: BacktestSpec) -> np.ndarray:
-    """The spec's numbers in the order of kernel.c's params array (P_CASH ... P_MONEY_EPS)."""
+    """The spec's numbers in the order of kernel.c's params array (P_CASH ... P_IMPACT)."""
+    return np.array(walk_numbers(spec), dtype=np.float64)
+
+
+def walk_numbers(spec: BacktestSpec) -> tuple[float, ...]:
+    """walk_params as a tuple of floats (tp_signal_core takes them as arguments)."""
     costs = spec.costs
-    return np.array(
-        [
-            spec.initial_cash,
-            costs.commission_fixed,
-            costs.commission_pct,
-            costs.commission_min,
-            spec.unit_step,
-            spec.min_order_value,
-            spec.margin_initial,
-            float(not spec.allow_short and spec.margin_initial <= 1.0),
-            SURE_PASS,
-            MONEY_EPS,
-        ],
-        dtype=np.float64,
+    return (
+        float(spec.initial_cash),
+        float(costs.commission_fixed),
+        float(costs.commission_pct),
+        float(costs.commission_min),
+        float(spec.unit_step),
+        float(spec.min_order_value),
+        float(spec.margin_initial),
+        float(not spec.allow_short and spec.margin_initial <= 1.0),
+        SURE_PASS,
+        MONEY_EPS,
+        float(costs.price_impact),
     )
 
 
@@ -320,13 +334,11 @@ def fills_ledger(
     units: list[float],
 ) -> Ledger:
     """Positions, cash and trade columns from the fills, as the broker would have left them."""
-    n_sym = len(bars.symbols)
     k = fills.order
     f_sym, f_bar = orders.sym[k], orders.bar[k] + 1
     f_price = np.where(fills.units > 0.0, orders.buy_price[k], orders.sell_price[k])
     after = np.where(fills.closing, 0.0, fills.units)
-    by_sym = np.argsort(f_sym, kind="stable")  # each symbol's fills in booking order
-    bounds = np.cumsum(np.bincount(f_sym, minlength=n_sym))
+    by_sym, bounds = _by_symbol(f_sym, len(bars.symbols))
     # Slices, not np.split: its Python-level set-up cost more than the rest of the grouping
     # in a sweep of short runs.
     ends = bounds.tolist()
@@ -337,11 +349,82 @@ def fills_ledger(
         fills.cash,
         [f_bar[g] for g in groups],
         [after[g] for g in groups],
-        **{name: col for name, col in trades.items() if not name.startswith("_")},
+        trade_size=trades["trade_size"],
+        trade_entry_price=trades["trade_entry_price"],
+        trade_exit_price=trades["trade_exit_price"],
+        trade_commission=trades["trade_commission"],
+        trade_borrow=trades["trade_borrow"],
+        trade_entry_bar=trades["trade_entry_bar"],
+        trade_exit_bar=trades["trade_exit_bar"],
+        trade_open=trades["trade_open"],
         trades=lambda: _trade_objects(trades, bars.symbols),
         orders=lambda: _order_objects(
             orders, fills, f_price, fates, units, bars.symbols, bars.n_bars
         ),
+    )
+
+
+def _by_symbol(f_sym: np.ndarray, n_sym: int) -> tuple[np.ndarray, np.ndarray]:
+    """Fill indices grouped by symbol, each group in booking order, and the groups' ends."""
+    by_sym = np.argsort(f_sym, kind="stable")
+    return by_sym, np.cumsum(np.bincount(f_sym, minlength=n_sym))
+
+
+def core_ledger(spec: BacktestSpec, bars: AlignedBars, core: kernel.CoreOutput) -> Ledger:
+    """The Ledger (with its curve) of a run kernel.tp_signal_core booked in full: what
+    SignalOrders.build, book_orders, fills_ledger and build_curve give, from its arrays."""
+    counts, take = core.counts, core.take
+    m, live, nf, nt = (counts[i] for i in (kernel.C_CHANGES, kernel.C_LIVE, kernel.C_FILLS,
+                                           kernel.C_TRADES))  # fmt: skip
+    n_sym, n = len(bars.symbols), bars.n_bars
+    orders = SignalOrders(
+        take("sym", m),
+        take("bar", m),
+        take("target", m),
+        take("price", m),
+        take("buy", m),
+        take("sell", m),
+    )
+    fills = Fills(
+        take("fill_order", nf),
+        take("closing", nf),
+        take("fill_units", nf),
+        take("fill_fee", nf),
+        take("fill_cash", nf),
+    )
+    f_bar, f_price = take("fill_bar", nf), take("fill_price", nf)
+    starts = take("pos_start", n_sym + 1).tolist()
+    pos_bars, pos_values = take("pos_bars", nf), take("pos_values", nf)
+    bounds = list(itertools.pairwise(starts))
+
+    def trade_objects() -> list[Trade]:
+        by_sym, ends = _by_symbol(orders.sym[fills.order], n_sym)
+        cols = _trade_columns(bars, orders, fills, f_bar, f_price, by_sym, ends)
+        return _trade_objects(cols, bars.symbols)
+
+    def order_objects() -> list[Order]:
+        codes = (take("fate", live).view(np.int8), take("fate_a", live), take("fate_b", live))
+        fates = KernelFates(codes, spec.min_order_value, live, m)
+        units = take("units", n_sym).tolist()
+        return _order_objects(orders, fills, f_price, fates, units, bars.symbols, n)
+
+    return Ledger(
+        f_bar,
+        fills.cash,
+        [pos_bars[lo:hi] for lo, hi in bounds],
+        [pos_values[lo:hi] for lo, hi in bounds],
+        trade_size=take("trade_size", nt),
+        trade_entry_price=take("trade_entry_price", nt),
+        trade_exit_price=take("trade_exit_price", nt),
+        trade_commission=take("trade_commission", nt),
+        trade_borrow=np.zeros(nt),
+        trade_entry_bar=take("trade_entry_bar", nt),
+        trade_exit_bar=take("trade_exit_bar", nt),
+        trade_open=take("trade_open", nt),
+        trades=trade_objects,
+        orders=order_objects,
+        curve=Curve(take("equity", n), take("cash", n), take("exposure", n)),
+        curve_cash=float(spec.initial_cash),
     )
 
 

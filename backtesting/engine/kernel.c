@@ -4,6 +4,8 @@
  * Each function is a line-by-line port of a Python reference that stays in the engine:
  *   tp_walk_orders  <- arraypath._walk_orders with sizing.units_for_value inlined
  *   tp_build_curve  <- result.build_curve (step histories, marks, equity, exposure)
+ *   tp_signal_core  <- vectorized.run_signals_arrays + build_curve in one call (the stages
+ *                      below chained, plus arraypath.fills_ledger's position and trade columns)
  * The Python is the specification; tests/engine/test_kernel.py checks the two bit for bit.
  * Bit-identical results need the same IEEE-754 double operations in the same order as
  * Python's floats, so this file is built with -std=c11 -ffp-contract=off (no fused
@@ -20,6 +22,8 @@
 #define TP_OK 0
 #define TP_UNSUPPORTED 1 /* adding to a position: the broker's lots are needed */
 #define TP_FALLBACK 2    /* a sizing search too large for int64: the Python walk redoes it */
+#define TP_RESIZE 3      /* tp_signal_core: a same-direction target change (the broker resizes) */
+#define TP_CAPACITY 4    /* tp_signal_core: more target changes than the caller made room for */
 
 /* Per-order fates (an order not listed as filled plainly); FLIPPED is or-ed in when the
  * order's closing half was booked before its opening half was refused. */
@@ -33,7 +37,7 @@
 /* Layout of the params array (kernel.py builds it). */
 enum {
     P_CASH, P_FIXED, P_PCT, P_MIN_FEE, P_STEP, P_MIN_VALUE, P_MARGIN, P_SURE_PASS_OK,
-    P_SURE_PASS, P_MONEY_EPS, P_COUNT
+    P_SURE_PASS, P_MONEY_EPS, P_IMPACT, P_COUNT
 };
 
 /* Python's max(a, b) for floats: b only if it is strictly greater (NaN stays). */
@@ -380,4 +384,140 @@ void tp_drawdowns(int64_t n, const double *equity, double *series, double *windo
         if (series != NULL) series[i] = dd;
         if (window != NULL) window[i] = peak > 0.0 ? dd : NAN;
     }
+}
+
+/* Counters tp_signal_core reports (kernel.py reads them by these positions). */
+enum { C_CHANGES, C_LIVE, C_FILLS, C_TRADES, C_CLOSED, C_COUNT };
+
+/*
+ * The whole simulation core of a signal run in one call, so a short run pays one crossing of
+ * the ctypes boundary instead of one per stage. Chains, with the same operations as each
+ * reference (and the functions above where there is one):
+ *   1. vectorized.target_changes (tp_target_changes) into sym/bar/target/old, at most
+ *      `capacity` of them (TP_CAPACITY: counts[C_CHANGES] says how many there are);
+ *   2. run_signals_arrays' refusal of same-direction changes (TP_RESIZE);
+ *   3. arraypath.SignalOrders.build: the next bar's open (NaN on the last bar), times
+ *      (1 + impact) for a buy and (1 + -impact) for a sell;
+ *   4. book_orders: the orders before the last bar (counts[C_LIVE]) walked by tp_walk_orders
+ *      (its TP_UNSUPPORTED / TP_FALLBACK are returned as they are);
+ *   5. arraypath.fills_ledger: per fill its order (closing ones flagged in `closing`, not as
+ *      ~k), bar and price; the position events grouped by symbol in booking order; the trade
+ *      columns (closed trades in closing order, then open ones by symbol at the last close);
+ *   6. result.build_curve (tp_build_curve) on complete bars.
+ * The caller allocates every array: changes and orders hold `capacity`, fills and position
+ * events 2 * capacity, trades capacity + n_sym, the curve n_bars, units/scratch n_sym (+1
+ * for pos_start). open, close and has_bar are (n_sym, n_bars) C-contiguous; a symbol's bars
+ * are `complete` (build_curve) when has_bar is set on every bar.
+ */
+int tp_signal_core(int64_t n_sym, int64_t n_bars, const double *targets, int64_t start,
+                   int64_t capacity, const double *open, const double *close,
+                   const uint8_t *has_bar, double cash0, double fixed, double pct,
+                   double min_fee, double step, double min_value, double margin,
+                   double sure_pass_ok, double sure_pass, double money_eps, double impact,
+                   int64_t *counts, int64_t *sym, int64_t *bar,
+                   double *target, double *old, double *price, double *buy, double *sell,
+                   double *units, int64_t *held, int64_t *fill_k, double *fill_q,
+                   double *fill_fee, double *fill_cash, int8_t *fate, double *fate_a,
+                   double *fate_b, uint8_t *closing, int64_t *fill_bar, double *fill_price,
+                   int64_t *pos_start, int64_t *pos_bars, double *pos_values,
+                   int64_t *last_fill, double *trade_size, double *trade_entry_price,
+                   double *trade_exit_price, double *trade_commission,
+                   int64_t *trade_entry_bar, int64_t *trade_exit_bar, uint8_t *trade_open,
+                   uint8_t *complete, double *held_units, double *equity, double *cash,
+                   double *exposure) {
+    /* The spec's numbers come as arguments (no array to build for one call); walk_params'
+     * order. */
+    const double params[P_COUNT] = {cash0, fixed, pct, min_fee, step, min_value, margin,
+                                    sure_pass_ok, sure_pass, money_eps, impact};
+    memset(counts, 0, C_COUNT * sizeof(int64_t));
+    const int64_t m = tp_target_changes(n_sym, n_bars, targets, start, capacity, sym, bar,
+                                        target, old);
+    counts[C_CHANGES] = m;
+    if (m > capacity) return TP_CAPACITY;
+    for (int64_t k = 0; k < m; k++)
+        if (old[k] * target[k] > 0.0) return TP_RESIZE;
+
+    const double up = 1.0 + params[P_IMPACT], down = 1.0 + -params[P_IMPACT];
+    int64_t live = 0;
+    for (int64_t k = 0; k < m; k++) {
+        const int64_t b = bar[k] + 1;
+        const double px = b < n_bars ? open[sym[k] * n_bars + b] : NAN;
+        price[k] = px, buy[k] = px * up, sell[k] = px * down;
+        if (bar[k] < n_bars - 1) live++; /* bars ascend: np.searchsorted(bar, n_bars - 1) */
+    }
+    counts[C_LIVE] = live;
+
+    for (int64_t s = 0; s < n_sym; s++) units[s] = 0.0;
+    int64_t nf = 0;
+    const int status = tp_walk_orders(live, n_sym, n_bars, sym, bar, target, price, buy, sell,
+                                      open, params, units, held, fill_k, fill_q, fill_fee,
+                                      fill_cash, &nf, fate, fate_a, fate_b);
+    counts[C_FILLS] = nf;
+    if (status != TP_OK) return status;
+
+    /* Fills: their order, bar and price; position events counted per symbol. */
+    for (int64_t s = 0; s <= n_sym; s++) pos_start[s] = 0;
+    for (int64_t j = 0; j < nf; j++) {
+        const int64_t raw = fill_k[j], k = raw < 0 ? ~raw : raw;
+        closing[j] = raw < 0;
+        fill_k[j] = k;
+        fill_bar[j] = bar[k] + 1;
+        fill_price[j] = fill_q[j] > 0.0 ? buy[k] : sell[k];
+        pos_start[sym[k] + 1]++;
+    }
+    for (int64_t s = 0; s < n_sym; s++) pos_start[s + 1] += pos_start[s];
+    /* Each symbol's events in booking order (a stable counting sort); last_fill[s] is the
+     * slot of its next event meanwhile. */
+    for (int64_t s = 0; s < n_sym; s++) last_fill[s] = pos_start[s];
+    for (int64_t j = 0; j < nf; j++) {
+        const int64_t s = sym[fill_k[j]], p = last_fill[s]++;
+        pos_bars[p] = fill_bar[j];
+        pos_values[p] = closing[j] ? 0.0 : fill_q[j];
+    }
+
+    /* Trades. A fill either opens a symbol's one lot or closes it in full, so a closing fill
+     * pairs with that symbol's fill before it (last_fill, now the latest fill seen). */
+    for (int64_t s = 0; s < n_sym; s++) last_fill[s] = -1;
+    int64_t nt = 0;
+    for (int64_t j = 0; j < nf; j++) {
+        const int64_t s = sym[fill_k[j]], e = last_fill[s];
+        last_fill[s] = j;
+        if (!closing[j]) continue;
+        /* Broker._fill books the opening fill's fee as fee * remaining / q (remaining == q);
+         * Broker._close_lots the closing fill's as fee * |units / q|. */
+        const double share = fill_fee[e] * fill_q[e] / fill_q[e];
+        trade_size[nt] = fill_q[e];
+        trade_entry_price[nt] = fill_price[e];
+        trade_exit_price[nt] = fill_price[j];
+        trade_commission[nt] = share + fill_fee[j] * fabs(fill_q[e] / fill_q[j]);
+        trade_entry_bar[nt] = fill_bar[e];
+        trade_exit_bar[nt] = fill_bar[j];
+        trade_open[nt] = 0;
+        nt++;
+    }
+    counts[C_CLOSED] = nt;
+    const int64_t last = n_bars - 1;
+    for (int64_t s = 0; s < n_sym; s++) {
+        const int64_t e = last_fill[s];
+        if (e < 0 || closing[e]) continue;
+        trade_size[nt] = fill_q[e];
+        trade_entry_price[nt] = fill_price[e];
+        trade_exit_price[nt] = close[s * n_bars + last];
+        trade_commission[nt] = fill_fee[e] * fill_q[e] / fill_q[e];
+        trade_entry_bar[nt] = fill_bar[e];
+        trade_exit_bar[nt] = last;
+        trade_open[nt] = 1;
+        nt++;
+    }
+    counts[C_TRADES] = nt;
+
+    for (int64_t s = 0; s < n_sym; s++) {
+        const uint8_t *row = has_bar + s * n_bars;
+        int64_t i = 0;
+        while (i < n_bars && row[i]) i++;
+        complete[s] = i == n_bars; /* bars.has_bar.all(axis=1) */
+    }
+    tp_build_curve(n_bars, n_sym, fill_bar, fill_cash, nf, params[P_CASH], pos_start, pos_bars,
+                   pos_values, close, complete, last_fill, held_units, equity, cash, exposure);
+    return TP_OK;
 }

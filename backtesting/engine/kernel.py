@@ -14,6 +14,7 @@ callers below allocate every output themselves, so the C side never sees a forei
 from __future__ import annotations
 
 import ctypes
+import functools
 import logging
 import os
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ REQUIRE_ENV = "TP_REQUIRE_KERNEL"
 SWITCH_ENV = "TP_KERNEL"
 
 # kernel.c's return codes and fate codes (keep in step with its #defines).
-OK, UNSUPPORTED, FALLBACK = 0, 1, 2
+OK, UNSUPPORTED, FALLBACK, RESIZE, CAPACITY = range(5)
 FATE_FILLED, FATE_NO_POSITION, FATE_ZERO_SIZE, FATE_BELOW_MINIMUM, FATE_NO_FUNDS = range(5)
 FATE_FLIPPED = 8
 
@@ -57,10 +58,96 @@ class Walk:
     units: np.ndarray
 
 
+# tp_signal_core's arrays in its argument order after the scalars and the inputs: name, kind
+# (int64, float64 or byte) and length as (per change slot, per symbol, per bar, constant).
+# Fills and position events take two slots per change (a flip fills twice), trades one.
+_CORE_ARRAYS: tuple[tuple[str, str, tuple[int, int, int, int]], ...] = (
+    ("sym", "i", (1, 0, 0, 0)),
+    ("bar", "i", (1, 0, 0, 0)),
+    ("target", "f", (1, 0, 0, 0)),
+    ("old", "f", (1, 0, 0, 0)),
+    ("price", "f", (1, 0, 0, 0)),
+    ("buy", "f", (1, 0, 0, 0)),
+    ("sell", "f", (1, 0, 0, 0)),
+    ("units", "f", (0, 1, 0, 0)),
+    ("held", "i", (0, 1, 0, 0)),
+    ("fill_order", "i", (2, 0, 0, 0)),
+    ("fill_units", "f", (2, 0, 0, 0)),
+    ("fill_fee", "f", (2, 0, 0, 0)),
+    ("fill_cash", "f", (2, 0, 0, 0)),
+    ("fate", "b", (1, 0, 0, 0)),
+    ("fate_a", "f", (1, 0, 0, 0)),
+    ("fate_b", "f", (1, 0, 0, 0)),
+    ("closing", "b", (2, 0, 0, 0)),
+    ("fill_bar", "i", (2, 0, 0, 0)),
+    ("fill_price", "f", (2, 0, 0, 0)),
+    ("pos_start", "i", (0, 1, 0, 1)),
+    ("pos_bars", "i", (2, 0, 0, 0)),
+    ("pos_values", "f", (2, 0, 0, 0)),
+    ("last_fill", "i", (0, 1, 0, 0)),
+    ("trade_size", "f", (1, 1, 0, 0)),
+    ("trade_entry_price", "f", (1, 1, 0, 0)),
+    ("trade_exit_price", "f", (1, 1, 0, 0)),
+    ("trade_commission", "f", (1, 1, 0, 0)),
+    ("trade_entry_bar", "i", (1, 1, 0, 0)),
+    ("trade_exit_bar", "i", (1, 1, 0, 0)),
+    ("trade_open", "b", (1, 1, 0, 0)),
+    ("complete", "b", (0, 1, 0, 0)),
+    ("held_units", "f", (0, 1, 0, 0)),
+    ("equity", "f", (0, 0, 1, 0)),
+    ("cash", "f", (0, 0, 1, 0)),
+    ("exposure", "f", (0, 0, 1, 0)),
+)
+_KINDS = {"i": (0, 8), "f": (1, 8), "b": (2, 1)}  # buffer index, item size
+PARAMS = 11  # kernel.c's P_COUNT: the numbers arraypath.walk_params lays out
+# tp_signal_core's counters (its C_* enum).
+C_CHANGES, C_LIVE, C_FILLS, C_TRADES, C_CLOSED = range(5)
+_Counts = ctypes.c_int64 * 5
+
+
+@functools.lru_cache(maxsize=64)
+def _core_layout(
+    capacity: int, n_sym: int, n_bars: int
+) -> tuple[tuple[int, int, int], tuple[tuple[int, int], ...], dict[str, tuple[int, int]]]:
+    """Where each of tp_signal_core's arrays lies in three buffers (int64, float64, bytes):
+    the buffers' lengths, (buffer, byte offset) per argument, (buffer, first item) per name."""
+    used = [0, 0, 0]
+    args, views = [], {}
+    for name, kind, (per_slot, per_sym, per_bar, const) in _CORE_ARRAYS:
+        b, size = _KINDS[kind]
+        length = per_slot * capacity + per_sym * n_sym + per_bar * n_bars + const
+        # Each array starts on a fresh 64-byte line, so no two share a cache line.
+        start = -(-used[b] // (64 // size)) * (64 // size)
+        args.append((b, start * size))
+        views[name] = (b, start)
+        used[b] = start + length
+    return (used[0], used[1], used[2]), tuple(args), views
+
+
 def _ptr(arr: Any) -> int:
     """The address of an ndarray's data (the callers pass only arrays they allocated or
     checked to be C-contiguous with the right dtype)."""
     return int(arr.ctypes.data)
+
+
+class CoreOutput:
+    """What tp_signal_core returned: its status, its counters and its arrays, read with
+    ``take`` (only the part a counter says is used, so nothing is sliced twice)."""
+
+    __slots__ = ("_buffers", "_views", "counts", "status")
+
+    def __init__(
+        self,
+        status: int,
+        counts: list[int],
+        buffers: tuple[np.ndarray, ...],
+        views: dict[str, tuple[int, int]],
+    ) -> None:
+        self.status, self.counts, self._buffers, self._views = status, counts, buffers, views
+
+    def take(self, name: str, length: int) -> np.ndarray:
+        b, start = self._views[name]
+        return self._buffers[b][start : start + length]
 
 
 class Kernel:
@@ -82,6 +169,14 @@ class Kernel:
         self._zero_nans = lib.tp_zero_nans
         self._zero_nans.restype = None
         self._zero_nans.argtypes = [_I64, _P]
+        self._core = lib.tp_signal_core
+        self._core.restype = ctypes.c_int
+        self._core.argtypes = [
+            *(_I64, _I64, _P, _I64, _I64, _P, _P, _P),
+            *[_F64] * PARAMS,
+            _P,  # the counters
+            *[_P] * len(_CORE_ARRAYS),
+        ]
         self._drawdowns = lib.tp_drawdowns
         self._drawdowns.restype = None
         self._drawdowns.argtypes = [_I64, _P, _P, _P]
@@ -181,6 +276,45 @@ class Kernel:
             if m <= capacity:
                 return sym[:m], bar[:m], new[:m], old[:m]
             capacity = m
+
+    def signal_core(
+        self,
+        targets: np.ndarray,
+        start: int,
+        open_: np.ndarray,
+        close: np.ndarray,
+        has_bar: np.ndarray,
+        params: tuple[float, ...],
+    ) -> CoreOutput:
+        """tp_signal_core on C-contiguous float64 targets, open and close and bool has_bar
+        (n_sym, n_bars), with walk_params' numbers."""
+        n_sym, n_bars = targets.shape
+        # Room for a change every 8th cell, as in target_changes; the rare run with more
+        # goes through the stages (TP_CAPACITY).
+        capacity = (n_sym * n_bars) // 8 + 64
+        sizes, args, views = _core_layout(capacity, n_sym, n_bars)
+        buffers = (
+            np.empty(sizes[0], dtype=np.int64),
+            np.empty(sizes[1], dtype=np.float64),
+            np.empty(sizes[2], dtype=np.bool_),
+        )
+        bases = [_ptr(buf) for buf in buffers]
+        # The counters in a ctypes array: read as Python ints without a NumPy conversion.
+        counts = _Counts()
+        status = self._core(
+            n_sym,
+            n_bars,
+            _ptr(targets),
+            start,
+            capacity,
+            _ptr(open_),
+            _ptr(close),
+            _ptr(has_bar),
+            *params,
+            counts,
+            *[bases[b] + offset for b, offset in args],
+        )
+        return CoreOutput(status, counts[:], buffers, views)
 
     def zero_nans(self, x: np.ndarray) -> None:
         """NaN -> 0.0 in place in a C-contiguous float64 array."""

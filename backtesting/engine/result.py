@@ -151,6 +151,8 @@ class Ledger:
     ``cash_*`` / ``pos_*`` are (bar, value-after) step events (the last event of a bar wins).
     ``trade_*`` columns cover every trade in report order (closed ones in closing order, then
     open ones marked at the last close); ``trades`` / ``orders`` build the objects on demand.
+    ``curve`` is the account curve from ``curve_cash`` initial cash when the run computed it
+    already (the kernel's signal core does, in the same pass); build_curve returns it.
     """
 
     cash_bars: np.ndarray
@@ -167,6 +169,8 @@ class Ledger:
     trade_open: np.ndarray
     trades: Callable[[], list[Trade]]
     orders: Callable[[], list[Order]]
+    curve: Curve | None = None
+    curve_cash: float = math.nan
 
 
 def ledger_from_broker(broker: Broker, bars: AlignedBars) -> Ledger:
@@ -209,6 +213,8 @@ def build_curve(ledger: Ledger, bars: AlignedBars, initial_cash: float) -> Curve
     whenever their events are. The compiled kernel (kernel.c, tp_build_curve) computes it in
     one pass when loaded; ``build_curve_reference`` is the NumPy it reproduces bit for bit.
     """
+    if ledger.curve is not None and ledger.curve_cash == initial_cash:
+        return ledger.curve
     compiled = kernel.KERNEL
     if compiled is None:
         return build_curve_reference(ledger, bars, initial_cash)

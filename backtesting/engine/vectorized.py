@@ -23,7 +23,14 @@ import numpy as np
 
 from backtesting.engine import kernel
 from backtesting.engine import orders as ok
-from backtesting.engine.arraypath import SignalOrders, Unsupported, book_orders, fills_ledger
+from backtesting.engine.arraypath import (
+    SignalOrders,
+    Unsupported,
+    book_orders,
+    core_ledger,
+    fills_ledger,
+    walk_numbers,
+)
 from backtesting.engine.bars import AlignedBars
 from backtesting.engine.broker import Broker
 from backtesting.engine.errors import StrategyError, shown
@@ -223,6 +230,11 @@ def run_signals_arrays(
     fill), so one tight loop walks the orders with the broker's exact arithmetic (see
     arraypath); fill prices, positions, cash, the curve and the trade columns are NumPy.
     """
+    compiled = kernel.KERNEL
+    if compiled is not None:
+        ledger = _core_in_one_call(compiled, spec, bars, driver)
+        if ledger is not _STAGES:
+            return _unless_margin_call(spec, bars, ledger)
     sym, bar, new, old = target_changes(driver.targets, driver.start)
     if bool(np.any(old * new > 0.0)):
         return None  # same-direction resizes split lots: the broker handles those
@@ -231,9 +243,42 @@ def run_signals_arrays(
         fills, fates, units = book_orders(spec, bars, orders)
     except Unsupported:
         return None
-    ledger = fills_ledger(bars, orders, fills, fates, units)
+    return _unless_margin_call(spec, bars, fills_ledger(bars, orders, fills, fates, units))
+
+
+# What _core_in_one_call answers when the stages below must do the run instead.
+_STAGES: Any = object()
+
+
+def _core_in_one_call(
+    compiled: kernel.Kernel, spec: BacktestSpec, bars: AlignedBars, driver: SignalDriver
+) -> Ledger | None:
+    """The kernel's tp_signal_core: every stage of run_signals_arrays (and the curve) in
+    one call, which is what keeps a short run's cost near the work itself; the same results,
+    stage for stage (tests/engine/test_kernel.py). _STAGES when the stages must run instead
+    (a sizing search beyond int64, more changes than the kernel made room for)."""
+    core = compiled.signal_core(
+        np.ascontiguousarray(driver.targets),
+        driver.start,
+        np.ascontiguousarray(bars.open, dtype=np.float64),
+        np.ascontiguousarray(bars.close, dtype=np.float64),
+        np.ascontiguousarray(bars.has_bar, dtype=np.bool_),
+        walk_numbers(spec),
+    )
+    if core.status in (kernel.RESIZE, kernel.UNSUPPORTED):
+        return None  # resizes and additions split lots: the broker handles those
+    if core.status != kernel.OK:
+        return _STAGES
+    return core_ledger(spec, bars, core)
+
+
+def _unless_margin_call(
+    spec: BacktestSpec, bars: AlignedBars, ledger: Ledger | None
+) -> Ledger | None:
     risky = spec.allow_short or spec.margin_initial < 1.0
-    return None if risky and _margin_call_possible(spec, bars, ledger) else ledger
+    if ledger is None or not risky:
+        return ledger
+    return None if _margin_call_possible(spec, bars, ledger) else ledger
 
 
 def target_changes(

@@ -18,11 +18,30 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from backtesting.engine import BacktestSpec, CostModel, kernel, run_backtest
-from backtesting.engine.arraypath import SignalOrders, Unsupported, book_orders, walk_params
+from backtesting.engine.arraypath import (
+    SignalOrders,
+    Unsupported,
+    book_orders,
+    walk_numbers,
+    walk_params,
+)
 from backtesting.engine.bars import align_bars
 from backtesting.engine.metrics import drawdown_series
-from backtesting.engine.result import Ledger, build_curve, build_curve_reference, window_drawdown
-from backtesting.engine.vectorized import signal_column, target_changes, zero_nans
+from backtesting.engine.result import (
+    Ledger,
+    build_curve,
+    build_curve_reference,
+    order_records,
+    trade_records,
+    window_drawdown,
+)
+from backtesting.engine.vectorized import (
+    SignalDriver,
+    run_signals_arrays,
+    signal_column,
+    target_changes,
+    zero_nans,
+)
 from backtesting.sandbox.isolation import child_command
 from tests.engine.helpers import random_bars, signals_strategy
 
@@ -187,6 +206,106 @@ def test_whole_runs_are_bit_identical_with_and_without_the_kernel(
     assert fast.to_dict() == reference.to_dict()
     for name in ("equity", "cash", "exposure", "drawdown"):
         assert same_bits(getattr(fast, name), getattr(reference, name)), name
+
+
+LEDGER_ARRAYS = (
+    "cash_bars", "cash_values", "trade_size", "trade_entry_price", "trade_exit_price",
+    "trade_commission", "trade_borrow", "trade_entry_bar", "trade_exit_bar", "trade_open",
+)  # fmt: skip
+
+
+def _array_run(
+    spec: BacktestSpec, bars: Any, targets: np.ndarray, start: int, compiled: Any
+) -> Any:
+    """run_signals_arrays with or without the kernel: its Ledger and curve, as plain values."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(kernel, "KERNEL", compiled)
+        ledger = run_signals_arrays(spec, bars, SignalDriver(None, targets.copy(), start))  # type: ignore[arg-type]
+        if ledger is None:
+            return None
+        curve = build_curve(ledger, bars, spec.initial_cash)
+        return {
+            **{name: getattr(ledger, name) for name in LEDGER_ARRAYS},
+            "pos_bars": ledger.pos_bars,
+            "pos_values": ledger.pos_values,
+            **{name: getattr(curve, name) for name in ("equity", "cash", "exposure")},
+            "trades": trade_records(ledger.trades(), bars),
+            "orders": order_records(ledger.orders(), bars.timestamps),
+        }
+
+
+def _assert_same_run(one: Any, other: Any) -> None:
+    assert (one is None) == (other is None)
+    if one is None:
+        return
+    for name, value in one.items():
+        if name in ("pos_bars", "pos_values"):
+            assert len(value) == len(other[name])
+            assert all(same_bits(a, b) for a, b in zip(value, other[name], strict=True)), name
+        elif name in ("trades", "orders"):
+            assert repr(value) == repr(other[name]), name  # repr: NaN equals NaN
+        else:
+            assert same_bits(value, other[name]), name
+
+
+@needs_kernel
+@settings(max_examples=300, deadline=None)
+@given(
+    data=st.data(),
+    n_sym=st.integers(min_value=1, max_value=4),
+    n=st.integers(min_value=2, max_value=60),
+    short=st.booleans(),
+    step=st.sampled_from(STEPS),
+    costs=st.sampled_from(COSTS),
+    margin=st.sampled_from([0.25, 0.5, 1.0, 2.0]),
+    min_value=st.sampled_from([0.0, 500.0, 5_000.0]),
+    cash=st.sampled_from([1_000.0, 10_000.0, 1e6, 1e9]),
+)
+def test_the_one_call_core_equals_the_python_stages(
+    data: st.DataObject,
+    n_sym: int,
+    n: int,
+    short: bool,
+    step: float | None,
+    costs: CostModel,
+    margin: float,
+    min_value: float,
+    cash: float,
+) -> None:
+    # tp_signal_core (changes, orders, walk, positions, trades and curve in one call) against
+    # the reference stages with no kernel at all: every array of the Ledger and the curve bit
+    # for bit, and the trade and order records. Same-direction resizes (both None), flips,
+    # refusals for size, minimum value and margin, margin calls, the last bar's orders, lots
+    # beyond int64 (the core hands the run to the stages).
+    spec = _spec(short, step, costs, margin, min_value, cash)
+    bars = align_bars(
+        {f"S{k}": random_bars(n, seed=k + 7 * n, symbol=f"S{k}", vol=0.05) for k in range(n_sym)}
+    )
+    levels = [-1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0] if short else [0.0, 0.25, 0.5, 1.0]
+    targets = np.array(
+        [data.draw(st.lists(st.sampled_from(levels), min_size=n, max_size=n)) for _ in range(n_sym)]
+    )
+    start = data.draw(st.integers(0, n - 1))
+    _assert_same_run(
+        _array_run(spec, bars, targets, start, COMPILED),
+        _array_run(spec, bars, targets, start, None),
+    )
+
+
+@needs_kernel
+def test_more_changes_than_the_core_made_room_for_go_through_the_stages() -> None:
+    # A target flipping on every bar: n / 2 changes, more than the n / 8 + 64 the core
+    # allocates; the stages redo the run, with the same results.
+    n = 2_000
+    bars = align_bars({"S0": random_bars(n, seed=5, symbol="S0", vol=0.02)})
+    targets = np.where(np.arange(n) % 2 == 0, 1.0, 0.0)[np.newaxis, :]
+    spec = _spec(False, None, COSTS[1], 1.0, 0.0, 10_000.0)
+    assert COMPILED is not None
+    core = COMPILED.signal_core(targets, 0, bars.open, bars.close, bars.has_bar, walk_numbers(spec))
+    assert core.status == kernel.CAPACITY
+    fast = _array_run(spec, bars, targets, 0, COMPILED)
+    assert fast is not None and len(fast["trades"]) > 900
+    _assert_same_run(fast, _array_run(spec, bars, targets, 0, None))
 
 
 @needs_kernel

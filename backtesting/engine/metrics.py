@@ -216,13 +216,31 @@ def _mean(x: FloatArray) -> float:
     return float(np.add.reduce(x) / len(x))
 
 
-def _std1(x: FloatArray) -> float:
-    """np.std(x, ddof=1) of a 1-d float64 array of 2+ values, step for step as NumPy's _var
-    computes it (mean, deviations squared in place, pairwise sum, / (n - 1), correctly
-    rounded sqrt), so the same bits."""
+def _var1(x: FloatArray) -> float:
+    """np.var(x, ddof=1) of a 1-d float64 array of 2+ values, step for step as NumPy's _var
+    computes it (mean, deviations squared in place, pairwise sum, / (n - 1)), so the same
+    bits."""
     deviations = x - np.add.reduce(x) / len(x)
     np.multiply(deviations, deviations, out=deviations)
-    return math.sqrt(np.add.reduce(deviations) / (len(x) - 1))
+    return float(np.add.reduce(deviations) / (len(x) - 1))
+
+
+def _std1(x: FloatArray) -> float:
+    """np.std(x, ddof=1) likewise: the correctly rounded sqrt of _var1."""
+    return math.sqrt(_var1(x))
+
+
+def _cov1(x: FloatArray, y: FloatArray) -> float:
+    """np.cov(x, y, ddof=1)[0, 1] of two 1-d float64 arrays of 2+ values, step for step as
+    np.cov computes it: the (2, n) stack centred by its row means, the same np.dot of it with
+    its transpose (the BLAS call that fixes the summation order), times 1 / (n - 1)."""
+    n = len(x)
+    stacked = np.empty((2, n))
+    stacked[0], stacked[1] = x, y
+    stacked -= (np.add.reduce(stacked, axis=1) / n)[:, None]
+    products = np.dot(stacked, stacked.T)
+    products *= np.true_divide(1, n - 1.0)
+    return float(products[0, 1])
 
 
 def _ratio(num: float, den: float) -> float:
@@ -276,7 +294,7 @@ def alpha_beta(
         return math.nan, math.nan
     rf = per_period_rate(risk_free_rate, periods_per_year)
     xr, xb = r - rf, b - rf
-    beta = _ratio(float(np.cov(xr, xb, ddof=1)[0, 1]), float(np.var(xb, ddof=1)))
+    beta = _ratio(_cov1(xr, xb), _var1(xb))
     if math.isnan(beta):
         return math.nan, math.nan
     alpha = (1.0 + _mean(xr - beta * xb)) ** periods_per_year - 1.0

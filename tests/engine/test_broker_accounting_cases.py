@@ -222,14 +222,15 @@ def test_the_initial_margin_counts_the_slippage_paid() -> None:
 
 
 def test_reducing_a_position_is_allowed_whatever_the_margin() -> None:
-    # Short 100 at 100 with margin_initial 1.0 (cash 20000). The price doubles at bar 2's
-    # close without a margin call (maintenance off); buying back 10 at 200 reduces exposure
-    # and is allowed though equity (20000 - 20000 = 0) is below any margin.
-    rows = [FLAT, FLAT, [100.0, 200.0, 99.0, 200.0], [200.0, 201.0, 199.0, 200.0], FLAT]
+    # Short 100 at 100 with margin_initial 1.0 (cash 20000). Bar 2 closes at 250 without a
+    # margin call (maintenance off) though equity is 20000 - 25000 = -5000; buying back 10
+    # at 250 reduces exposure and is allowed whatever the margin.
+    rows = [FLAT, FLAT, [100.0, 250.0, 99.0, 250.0], [250.0, 251.0, 249.0, 250.0], FLAT]
     script = {0: [("sell", {"units": 100})], 2: [("buy", {"units": 10})]}
     result = _run(rows, script, allow_short=True, margin_maintenance=0.0)
     assert [o["status"] for o in result.orders] == ["filled", "filled"]
-    assert result.orders[1]["fill_price"] == 200.0
+    assert result.orders[1]["fill_price"] == 250.0
+    assert result.cash[-1] == 20_000.0 - 2_500.0
 
 
 def test_an_exit_below_the_minimum_order_value_still_fills() -> None:
@@ -258,3 +259,180 @@ def test_a_resize_to_the_same_number_of_units_is_rejected_as_already_at_target()
         "rejected",
         "already at target",
     )
+
+
+def test_equity_counts_a_position_of_one_unit() -> None:
+    # One unit held at 100: equity 9900 + 100 = 10000, half of it buys 50 more.
+    script = {0: [("buy", {"units": 1})], 1: [("buy", {"fraction": 0.5})]}
+    result = _run([FLAT] * 4, script)
+    assert [o["filled_units"] for o in result.orders] == [1.0, 50.0]
+
+
+def test_all_available_with_leverage_subtracts_a_one_unit_holding() -> None:
+    # margin_initial 0.5: 10000 / 0.5 - 100 = 19900, 199 units at 100.
+    script = {0: [("buy", {"units": 1})], 1: [("buy", {})]}
+    result = _run([FLAT] * 4, script, margin_initial=0.5)
+    assert [o["filled_units"] for o in result.orders] == [1.0, 199.0]
+
+
+def test_all_available_subtracts_the_exposure_of_every_instrument() -> None:
+    # margin_initial 0.5: AAA 10 and BBB 20 at 100 (exposure 3000), then all available for
+    # AAA is 10000 / 0.5 - 3000 = 17000: 170 units.
+    class Spread(Strategy):
+        def next(self) -> None:
+            if self.bar_index == 0:
+                self.buy(units=10, symbol="AAA")
+                self.buy(units=20, symbol="BBB")
+            elif self.bar_index == 1:
+                self.buy(symbol="AAA")
+
+    bars = {s: bars_from_rows([FLAT] * 4, symbol=s) for s in ("AAA", "BBB")}
+    spec = BacktestSpec(initial_cash=10_000.0, margin_initial=0.5)
+    result = run_backtest(spec, bars, Spread)
+    assert [o["filled_units"] for o in result.orders] == [10.0, 20.0, 170.0]
+
+
+def test_adding_to_a_long_beyond_the_equity_is_rejected() -> None:
+    # Long 50 at 100; 60 more would make an exposure of 11000 on 10000 of equity.
+    script = {0: [("buy", {"units": 50})], 1: [("buy", {"units": 60})]}
+    result = _run([FLAT] * 4, script)
+    assert (result.orders[1]["status"], result.orders[1]["reason"]) == (
+        "rejected",
+        "insufficient funds: needs 11000.00, equity 10000.00",
+    )
+
+
+def test_an_entry_worth_exactly_the_minimum_fills() -> None:
+    result = _run([FLAT] * 3, {0: [("buy", {"units": 5})]}, min_order_value=500.0)
+    assert result.orders[0]["status"] == "filled"
+
+
+def test_a_flip_to_the_same_size_does_not_increase_exposure_and_is_allowed() -> None:
+    # margin_initial 0.5, no maintenance margin: 200 units at 100 on 10000 (cash -10000).
+    # Bar 2 closes at 80 (equity 6000, under the 8000 initial margin of 16000). Selling 400
+    # at 80 turns +200 into -200: the exposure stays 16000, so it is not checked. Cash
+    # -10000 + 32000 = 22000, equity 22000 - 16000 = 6000.
+    rows = [FLAT, FLAT, [100.0, 100.0, 80.0, 80.0], [80.0, 81.0, 79.0, 80.0], [80.0] * 4]
+    script = {0: [("buy", {})], 2: [("sell", {"units": 400})]}
+    result = _run(rows, script, allow_short=True, margin_initial=0.5, margin_maintenance=0.0)
+    assert [o["filled_units"] for o in result.orders] == [200.0, -400.0]
+    assert result.cash[-1] == 22_000.0
+    assert result.equity[-1] == 6_000.0
+
+
+def test_a_flip_whose_new_side_is_below_the_minimum_keeps_the_close_and_says_why() -> None:
+    # Long 5; sell 300 of value with shorting on and a minimum of 500: the long closes (an
+    # exit), then 3 units (300) are below the minimum.
+    script = {0: [("buy", {"units": 5})], 1: [("sell", {"value": 300.0})]}
+    result = _run([FLAT] * 4, script, allow_short=True, min_order_value=500.0)
+    sell = result.orders[1]
+    assert (sell["status"], sell["filled_units"]) == ("filled", -5.0)
+    assert sell["reason"] == "partially filled: order value 300.00 below minimum 500.0"
+
+
+def test_a_rejected_order_shows_no_fill() -> None:
+    # 50 of value buys no unit at 100.
+    result = _run([FLAT] * 3, {0: [("buy", {"value": 50.0})]})
+    (order,) = result.orders
+    assert (order["status"], order["reason"]) == ("rejected", "size rounds to zero")
+    assert (order["fill_bar"], order["fill_price"], order["filled_units"]) == (None, None, 0.0)
+    assert result.trades == ()
+
+
+def test_closing_lots_of_a_fractional_lot_size_closes_all_of_them() -> None:
+    # Lots of 0.1: buy 0.1 and 0.5; close() exits the whole position (0.6), both lots.
+    script = {0: [("buy", {"units": 0.1})], 1: [("buy", {"units": 0.5})], 2: [("close", {})]}
+    result = _run([FLAT] * 5, script, fractional_units=True, lot_size=0.1)
+    assert [t["size"] for t in result.trades] == pytest.approx([0.1, 0.5])
+    assert [t["open"] for t in result.trades] == [False, False]
+    assert result.cash[-1] == pytest.approx(10_000.0)
+
+
+def test_closing_half_of_two_units_closes_one() -> None:
+    script = {0: [("buy", {"units": 2})], 1: [("close", {"fraction": 0.5})]}
+    result = _run([FLAT] * 4, script)
+    assert result.orders[1]["filled_units"] == -1.0
+    assert sorted((t["size"], t["open"]) for t in result.trades) == [(1.0, False), (1.0, True)]
+
+
+def test_a_sell_of_the_first_lot_leaves_the_second_untouched() -> None:
+    # Lots of 3 and 4; selling 3 closes the first whole and nothing of the second.
+    script = {0: [("buy", {"units": 3})], 1: [("buy", {"units": 4})], 2: [("sell", {"units": 3})]}
+    result = _run(RISING, script)
+    assert [(t["id"], t["size"], t["open"]) for t in result.trades] == [
+        (1, 3.0, False),
+        (2, 4.0, True),
+    ]
+
+
+def test_a_stop_loss_closes_its_own_trade_not_the_oldest_lot() -> None:
+    # Trade 1 (bar 1, stop-loss 90, tag "first") and trade 2 (bar 2, stop-loss 98, tag
+    # "second"), one unit each at 100. Bar 3 dips to 97: trade 2's stop fills at 98;
+    # trade 1 stays open.
+    script = {
+        0: [("buy", {"units": 1, "sl": 90.0, "tag": "first"})],
+        1: [("buy", {"units": 1, "sl": 98.0, "tag": "second"})],
+    }
+    rows = [FLAT, FLAT, FLAT, [99.0, 99.5, 97.0, 98.0], FLAT]
+    result = _run(rows, script)
+    closed, still_open = result.trades
+    assert (closed["id"], closed["tag"], closed["symbol"], closed["entry_bar"]) == (
+        2,
+        "second",
+        "AAA",
+        2,
+    )
+    assert (closed["exit_bar"], closed["exit_price"], closed["exit_reason"]) == (
+        3,
+        98.0,
+        "stop_loss",
+    )
+    assert (still_open["id"], still_open["tag"], still_open["open"]) == (1, "first", True)
+
+
+def test_a_margin_call_on_a_small_account_with_under_one_of_exposure() -> None:
+    # 1.00 of cash, short 1 unit at 0.40 (cash 1.40). Bar 2 closes at 0.95: equity
+    # 1.40 - 0.95 = 0.45 < 0.5 * 0.95 = 0.475: liquidated at 0.95, cash 0.45.
+    low = [0.4, 0.41, 0.39, 0.4]
+    rows = [low, low, [0.4, 0.96, 0.39, 0.95], low]
+    result = _run(rows, {0: [("sell", {"units": 1})]}, initial_cash=1.0, allow_short=True)
+    assert result.orders[-1]["kind"] == "liquidation"
+    assert result.orders[-1]["fill_bar"] == 2
+    assert result.cash[-1] == pytest.approx(0.45)
+
+
+def test_a_flat_account_under_water_has_no_margin_call_and_lacks_funds() -> None:
+    # Short 100 at 100 (cash 20000). Bar 2 closes at 110 (equity 9000, above 0.5 * 11000);
+    # the strategy closes, and bar 3 opens at 250: bought back, cash -5000, flat. Nothing is
+    # held, so no margin call; a buy of 1 at 250 then needs 250 of -5000 equity.
+    rows = [FLAT, FLAT, [100.0, 110.0, 99.0, 110.0], [250.0, 251.0, 249.0, 250.0], [250.0] * 4]
+    script = {0: [("sell", {"units": 100})], 2: [("close", {})], 3: [("buy", {"units": 1})]}
+    result = _run(rows, script, allow_short=True)
+    assert [o["kind"] for o in result.orders] == ["market", "close", "market"]
+    assert (result.orders[2]["status"], result.orders[2]["reason"]) == (
+        "rejected",
+        "insufficient funds: needs 250.00, equity -5000.00",
+    )
+    assert result.cash[-1] == -5_000.0
+
+
+def test_a_fractional_long_owes_no_borrow_when_another_instrument_is_short() -> None:
+    # AAA long 0.5, BBB short 10 at 100 with 36.525 % a year: 1.0 per daily bar on BBB only.
+    class LongAndShort(Strategy):
+        def next(self) -> None:
+            if self.bar_index == 0:
+                self.buy(units=0.5, symbol="AAA")
+                self.sell(units=10, symbol="BBB")
+
+    bars = {s: bars_from_rows([FLAT] * 4, symbol=s) for s in ("AAA", "BBB")}
+    spec = BacktestSpec(
+        initial_cash=10_000.0,
+        allow_short=True,
+        fractional_units=True,
+        borrow_rate_annual=0.36525,
+    )
+    result = run_backtest(spec, bars, LongAndShort)
+    by_symbol = {t["symbol"]: t for t in result.trades}
+    assert by_symbol["AAA"]["borrow_cost"] == 0.0
+    assert by_symbol["BBB"]["borrow_cost"] == pytest.approx(3.0)
+    assert result.cash[-1] == pytest.approx(10_000.0 - 50.0 + 1_000.0 - 3.0)

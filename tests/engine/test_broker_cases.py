@@ -15,6 +15,7 @@ import pytest
 
 from backtesting.engine import BacktestSpec, BarSeries, CostModel, Strategy, run_backtest
 from backtesting.engine.broker import units_history
+from backtesting.engine.orders import OrderView
 from tests.engine.helpers import EPOCH_2024, bars_from_rows
 
 FLAT = [100.0, 101.0, 99.0, 100.0]
@@ -243,6 +244,18 @@ def test_a_margin_call_closes_every_position_and_cancels_pending_orders() -> Non
     assert result.cash[-1] == pytest.approx(18_000.0 - 80 * 150.5)
 
 
+def test_an_account_left_with_a_little_equity_by_a_margin_call_is_not_depleted() -> None:
+    # 100 short at 100: cash 20000. At 199.995 equity is 20000 - 19999.5 = 0.5 > 0: the
+    # account goes on, and a buy of 1 at 100 is refused for want of funds, not as depleted.
+    result = _margin_call_run(199.995, units=100, then=lambda s: s.buy(units=1))
+    assert result.cash[-1] == pytest.approx(0.5)
+    last = result.orders[-1]
+    assert (last["status"], last["reason"]) == (
+        "rejected",
+        "insufficient funds: needs 100.00, equity 0.50",
+    )
+
+
 @pytest.mark.parametrize(("close", "halted"), [(200.0, True), (199.0, False)])
 def test_an_account_wiped_out_by_a_margin_call_takes_no_more_orders(
     close: float, halted: bool
@@ -345,6 +358,7 @@ def test_units_history_is_the_position_after_each_bar() -> None:
     # Two fills on bar 1 (the last wins), one on bar 3.
     history = units_history([(1, 5.0), (1, 3.0), (3, -2.0)], 5)
     assert history.tolist() == [0.0, 3.0, 3.0, -2.0, -2.0]
+    assert units_history([(0, 2.0), (2, 0.0)], 3).tolist() == [2.0, 2.0, 0.0]
     assert units_history([], 3).tolist() == [0.0, 0.0, 0.0]
 
 
@@ -528,14 +542,14 @@ def test_a_day_order_lives_until_the_end_of_its_utc_day_on_intraday_bars() -> No
 
 
 def test_a_margin_call_closes_a_long_and_a_short_at_their_closes_with_costs() -> None:
-    # margin_initial 0.5, 0.1 % commission. Bar 1: AAA long 50 at 100 (5000, fee 5), BBB
-    # short 100 at 100 (10000, fee 10): cash 10000 - 5005 + 9990 = 14985. Bar 2 closes BBB
-    # at 150: equity 14985 + 5000 - 15000 = 4985 < 0.5 * (5000 + 15000). Both are closed at
-    # that close: AAA sold 50 at 100 (fee 5), BBB bought 100 at 150 (fee 15).
+    # margin_initial 0.5, 0.1 % commission. Bar 1: AAA long 1 at 100 (fee 0.1), BBB short
+    # 100 at 100 (10000, fee 10): cash 10000 - 100.1 + 9990 = 19889.9. Bar 2 closes BBB at
+    # 150: equity 19889.9 + 100 - 15000 = 4989.9 < 0.5 * (100 + 15000). Both are closed at
+    # that close: AAA sold 1 at 100 (fee 0.1), BBB bought 100 at 150 (fee 15).
     class Pair(Strategy):
         def next(self) -> None:
             if self.bar_index == 0:
-                self.buy(units=50, symbol="AAA")
+                self.buy(units=1, symbol="AAA")
                 self.sell(units=100, symbol="BBB")
 
     bars = {
@@ -552,7 +566,130 @@ def test_a_margin_call_closes_a_long_and_a_short_at_their_closes_with_costs() ->
     calls = [o for o in result.orders if o["kind"] == "liquidation"]
     assert [
         (o["symbol"], o["side"], o["filled_units"], o["fill_price"], o["fill_bar"]) for o in calls
-    ] == [("AAA", "sell", -50.0, 100.0, 2), ("BBB", "buy", 100.0, 150.0, 2)]
-    assert [o["commission"] for o in calls] == pytest.approx([5.0, 15.0])
-    assert result.cash[-1] == pytest.approx(14_985.0 + 5_000.0 - 5.0 - 15_000.0 - 15.0)
+    ] == [("AAA", "sell", -1.0, 100.0, 2), ("BBB", "buy", 100.0, 150.0, 2)]
+    assert [o["commission"] for o in calls] == pytest.approx([0.1, 15.0])
+    assert result.cash[-1] == pytest.approx(19_889.9 + 100.0 - 0.1 - 15_000.0 - 15.0)
     assert all(not t["open"] and t["exit_reason"] == "liquidation" for t in result.trades)
+
+
+def test_a_market_entrys_stop_loss_is_live_in_its_fill_bar() -> None:
+    # Bought at bar 1's open (100): the later low of 94 passes the 95 stop-loss.
+    trade = _bracket_exit([FLAT, [100.0, 101.0, 94.0, 96.0], FLAT], sl=95.0)
+    assert (trade["exit_bar"], trade["exit_price"], trade["exit_reason"]) == (
+        1,
+        95.0,
+        "stop_loss",
+    )
+
+
+def test_a_stop_loss_the_strategy_cancelled_never_fills() -> None:
+    class CancelTheStop(Strategy):
+        def next(self) -> None:
+            if self.bar_index == 0:
+                self.buy(units=1, sl=95.0, tp=110.0)
+            elif self.bar_index == 1:
+                stops: list[OrderView] = [o for o in self.orders if o.kind == "stop_loss"]
+                for order in stops:
+                    order.cancel()
+
+    rows = [FLAT, FLAT, [100.0, 101.0, 94.0, 96.0], FLAT]
+    result = _run(rows, CancelTheStop)
+    (trade,) = result.trades
+    assert trade["open"] is True
+    stop = next(o for o in result.orders if o["kind"] == "stop_loss")
+    assert (stop["status"], stop["reason"]) == ("cancelled", "cancelled by strategy")
+
+
+def test_a_trailing_stop_and_take_profit_both_passed_at_the_open_fill_there_as_the_stop() -> None:
+    # A buy limit at 98 fills inside bar 1 (so its exits start on bar 2); bar 1's high (110)
+    # moves the 1 % trail to 108.9 at the close, above the 103 take-profit. Bar 2 opens at
+    # 105, past both: one price, nothing to doubt; the stop is reached, so the stop.
+    rows = [FLAT, [100.0, 110.0, 97.0, 105.0], [105.0, 106.0, 104.0, 105.0], FLAT]
+    strategy = _on_bar({0: lambda s: s.buy(units=1, limit=98.0, tp=103.0, trail=0.01)})
+    (trade,) = _run(rows, strategy).trades
+    assert (trade["entry_bar"], trade["entry_price"]) == (1, 98.0)
+    assert (trade["exit_bar"], trade["exit_price"], trade["exit_reason"]) == (
+        2,
+        105.0,
+        "trailing_stop",
+    )
+    assert trade["ambiguous"] is False
+
+
+def test_a_trailing_stop_moves_at_every_close() -> None:
+    # 10 % trail from 100: 90; bar 1's high 110 -> 99; bar 2's high 120 -> 108; bar 3 opens
+    # at 115 and falls to 105: out at 108.
+    rows = [
+        FLAT,
+        [100.0, 110.0, 100.0, 108.0],
+        [108.0, 120.0, 107.0, 118.0],
+        [115.0, 116.0, 105.0, 106.0],
+        FLAT,
+    ]
+    trade = _bracket_exit(rows, trail=0.1)
+    assert (trade["exit_bar"], trade["exit_price"]) == (3, pytest.approx(108.0))
+
+
+def test_a_trailing_stop_keeps_trailing_after_another_trades_trail_closed() -> None:
+    # Both bought at bar 1's open (100): A with a 2 % trail (98), B with 10 % (90). Bar 1's
+    # low of 97 closes A at 98. Bar 2's high 110 moves B to 99; bar 3 falls to 98: B out at 99.
+    def place(s: Strategy) -> None:
+        s.buy(units=1, trail=0.02, tag="A")
+        s.buy(units=1, trail=0.1, tag="B")
+
+    rows = [
+        FLAT,
+        [100.0, 100.0, 97.0, 98.0],
+        [98.0, 110.0, 97.5, 108.0],
+        [105.0, 106.0, 98.0, 100.0],
+        FLAT,
+    ]
+    result = _run(rows, _on_bar({0: place}))
+    exits = {t["tag"]: (t["exit_bar"], t["exit_price"]) for t in result.trades}
+    assert exits == {"A": (1, pytest.approx(98.0)), "B": (3, pytest.approx(99.0))}
+
+
+def test_a_trailing_stop_moves_while_another_instruments_trail_waits_for_its_bar() -> None:
+    # BBB (no bar 2) is bought first with a 50 % trail, AAA second with 10 %, both at bar 1's
+    # open (100). Bar 2's AAA high of 110 moves AAA's trail to 99; bar 3 falls to 98: out at 99.
+    aaa_rows = [
+        FLAT,
+        STILL,
+        [100.0, 110.0, 100.0, 108.0],
+        [105.0, 106.0, 98.0, 100.0],
+        FLAT,
+    ]
+    bars = _two_instruments([FLAT] * 5, 2)
+    bars["AAA"] = bars_from_rows(aaa_rows, symbol="AAA")
+
+    class Both(Strategy):
+        def next(self) -> None:
+            if self.bar_index == 0:
+                self.buy(units=1, trail=0.5, symbol="BBB")
+                self.buy(units=1, trail=0.1, symbol="AAA")
+
+    result = run_backtest(BacktestSpec(initial_cash=10_000.0), bars, Both)
+    by_symbol = {t["symbol"]: t for t in result.trades}
+    assert (by_symbol["AAA"]["exit_bar"], by_symbol["AAA"]["exit_price"]) == (
+        3,
+        pytest.approx(99.0),
+    )
+    assert by_symbol["BBB"]["open"] is True
+
+
+def test_a_cancelled_trailing_stop_stops_trailing() -> None:
+    # 10 % trail from 100; bar 1's high 110 moves it to 99 at the close, then the strategy
+    # cancels it. Bar 2's high of 120 moves it no more: the order keeps 99.
+    class CancelTheTrail(Strategy):
+        def next(self) -> None:
+            if self.bar_index == 0:
+                self.buy(units=1, trail=0.1)
+            elif self.bar_index == 1:
+                for order in self.orders:
+                    order.cancel()
+
+    rows = [FLAT, [100.0, 110.0, 100.0, 108.0], [108.0, 120.0, 107.0, 118.0], FLAT]
+    result = _run(rows, CancelTheTrail)
+    trail = next(o for o in result.orders if o["kind"] == "trailing_stop")
+    assert trail["status"] == "cancelled"
+    assert trail["stop"] == pytest.approx(99.0)

@@ -149,6 +149,23 @@ def test_a_take_profit_proven_in_the_entry_bar_fills_there(
             "stop_loss",
             False,
         ),
+        # A stop-loss at the entry itself: also crossed at the fill.
+        (
+            "buy",
+            {"stop": 105.0, "sl": 105.0, "tp": 110.0},
+            [100.0, 112.0, 99.0, 108.0],
+            105.0,
+            "stop_loss",
+            False,
+        ),
+        (
+            "sell",
+            {"stop": 95.0, "sl": 95.0, "tp": 90.0},
+            [100.0, 101.0, 88.0, 92.0],
+            95.0,
+            "stop_loss",
+            False,
+        ),
         # A trailing stop starts at entry * (1 -/+ trail): 105 * 0.95 = 99.75 for the buy,
         # reached by the low of 99; 95 * 1.05 = 99.75 for the sell, reached by the high of 100.
         (
@@ -230,3 +247,39 @@ def test_a_stop_limit_filled_later_as_a_limit_leaves_its_exits_for_the_next_bar(
     )
     (trade,) = result.trades
     assert (trade["entry_bar"], trade["entry_price"], trade["open"]) == (2, 104.0, True)
+
+
+def test_a_one_unit_stop_entry_takes_its_take_profit_in_the_entry_bar() -> None:
+    result = _run({"units": 1, "stop": 105.0, "tp": 110.0}, [100.0, 112.0, 99.0, 108.0])
+    (trade,) = result.trades
+    assert (trade["size"], trade["exit_bar"], trade["exit_price"]) == (1.0, 1, 110.0)
+
+
+def test_a_sell_stop_entry_whose_bar_misses_the_take_profit_keeps_its_exits() -> None:
+    # Sold at 95 on the way down to 92, short of the 90 take-profit: nothing is proven.
+    result = _run({"stop": 95.0, "sl": 105.0, "tp": 90.0}, [100.0, 101.0, 92.0, 93.0], "sell")
+    (trade,) = result.trades
+    assert (trade["entry_bar"], trade["entry_price"], trade["open"]) == (1, 95.0, True)
+
+
+def test_a_stop_entry_gapping_through_the_stop_has_its_stop_loss_live_in_that_bar() -> None:
+    # Filled at the open (106): the later low of 99 passes the 100 stop-loss after the fill.
+    result = _run({"stop": 105.0, "sl": 100.0, "tp": 110.0}, [106.0, 107.0, 99.0, 100.0])
+    (trade,) = result.trades
+    assert (trade["entry_price"], trade["exit_bar"], trade["exit_price"]) == (106.0, 1, 100.0)
+    assert (trade["exit_reason"], trade["ambiguous"]) == ("stop_loss", False)
+
+
+def test_a_same_close_entry_takes_no_exit_in_the_bar_it_filled_at_the_close() -> None:
+    # fill_mode same_close: bought at bar 0's close (100) with a take-profit of 101, which
+    # bar 0's high reached before the fill. The later bars stay at 100: the trade stays open.
+    still = [100.0, 100.0, 100.0, 100.0]
+    rows = [[100.0, 101.0, 99.0, 100.0], still, still]
+    order = {"units": 1, "tp": 101.0}
+    result = run_backtest(
+        BacktestSpec(fill_mode="same_close"),
+        {"AAA": bars_from_rows(rows)},
+        scripted({0: [("buy", order)]}),
+    )
+    (trade,) = result.trades
+    assert (trade["entry_bar"], trade["entry_price"], trade["open"]) == (0, 100.0, True)

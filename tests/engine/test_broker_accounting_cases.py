@@ -436,3 +436,17 @@ def test_a_fractional_long_owes_no_borrow_when_another_instrument_is_short() -> 
     assert by_symbol["AAA"]["borrow_cost"] == 0.0
     assert by_symbol["BBB"]["borrow_cost"] == pytest.approx(3.0)
     assert result.cash[-1] == pytest.approx(10_000.0 - 50.0 + 1_000.0 - 3.0)
+
+
+def test_an_all_in_fractional_buy_is_not_refused_for_float_rounding() -> None:
+    # Fractional units, 0.5 bps slippage, 0.5 fixed fee, 10000 at 194.25: all available
+    # buys (10000 - 0.5) / (194.25 * 1.00005) = 51.4749... units, spending the equity to the
+    # cent. The margin check recomputes that equity in another order of operations, which
+    # lands 2e-12 short of the exposure; such rounding must not refuse the order.
+    price = [194.25, 195.0, 194.0, 194.25]
+    costs = CostModel(slippage_bps=0.5, commission_fixed=0.5)
+    result = _run([price] * 3, {0: [("buy", {})]}, fractional_units=True, costs=costs)
+    (order,) = result.orders
+    assert order["status"] == "filled"
+    assert order["filled_units"] == pytest.approx(9_999.5 / (194.25 * 1.00005))
+    assert result.cash[1] == pytest.approx(0.0, abs=1e-6)

@@ -424,6 +424,22 @@ STILL = [100.0, 100.0, 100.0, 100.0]
 
 
 @pytest.mark.parametrize(
+    ("side", "bar"), [("buy", [99.0, 99.5, 94.0, 96.0]), ("sell", [101.0, 106.0, 100.5, 104.0])]
+)
+def test_a_stop_loss_and_a_trailing_stop_at_one_level_fill_as_the_stop_loss(
+    side: str, bar: list[float]
+) -> None:
+    # Entry at 100; a 5 % trail starts at 95 (long) or 105 (short), where the stop-loss is.
+    sl = 95.0 if side == "buy" else 105.0
+    trade = _bracket_exit([FLAT, STILL, bar, FLAT], side, sl=sl, trail=0.05)
+    assert (trade["exit_bar"], trade["exit_price"], trade["exit_reason"]) == (
+        2,
+        sl,
+        "stop_loss",
+    )
+
+
+@pytest.mark.parametrize(
     ("side", "exits", "bar", "price", "reason"),
     [
         # Long at 100: trail 5 % -> 95, stop-loss 92. The low of 93 reaches only the trail.

@@ -173,7 +173,13 @@ class Broker:
     def fill_market_at_close(self, i: int) -> None:
         """The labelled ``same_close`` mode: market orders placed this bar fill at its close."""
         for o in self.pending:
-            if o.kind in MARKET_KINDS and o.eligible_bar == i and self.has_bar[o.sym_index, i]:
+            # The strategy may have cancelled it in the same next(): still listed, not pending.
+            if (
+                o.kind in MARKET_KINDS
+                and o.status == ok.PENDING
+                and o.eligible_bar == i
+                and self.has_bar[o.sym_index, i]
+            ):
                 self._execute(o, float(self.C[o.sym_index, i]), i, at_open=False)
         self._compact()
 

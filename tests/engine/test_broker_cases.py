@@ -709,3 +709,41 @@ def test_a_cancelled_trailing_stop_stops_trailing() -> None:
     trail = next(o for o in result.orders if o["kind"] == "trailing_stop")
     assert trail["status"] == "cancelled"
     assert trail["stop"] == pytest.approx(99.0)
+
+
+def test_a_same_close_market_order_cancelled_in_its_bar_never_fills() -> None:
+    # fill_mode same_close: placed and cancelled in the same next(); the close must not fill
+    # it (cancel() cancels an order while it is pending).
+    class PlaceAndCancel(Strategy):
+        def next(self) -> None:
+            if self.bar_index == 0:
+                self.buy(units=1).cancel()
+
+    spec = BacktestSpec(initial_cash=10_000.0, fill_mode="same_close")
+    result = run_backtest(spec, {"AAA": bars_from_rows([FLAT] * 3)}, PlaceAndCancel)
+    (order,) = result.orders
+    assert (order["status"], order["reason"], order["filled_units"]) == (
+        "cancelled",
+        "cancelled by strategy",
+        0.0,
+    )
+    assert result.trades == ()
+    assert result.cash[-1] == 10_000.0
+
+
+def test_equity_after_a_same_close_fill_is_marked_at_the_close() -> None:
+    # fill_mode same_close: 10 bought at bar 0's close (100), cash 9000. Bar 1 closes at 110:
+    # next() sees equity 9000 + 10 * 110 = 10100 (no order pending on that bar).
+    seen: list[float] = []
+
+    class BuyThenWatch(Strategy):
+        def next(self) -> None:
+            if self.bar_index == 0:
+                self.buy(units=10)
+            else:
+                seen.append(self.equity)
+
+    rows = [FLAT, [100.0, 111.0, 99.0, 110.0], [110.0, 111.0, 109.0, 110.0]]
+    spec = BacktestSpec(initial_cash=10_000.0, fill_mode="same_close")
+    run_backtest(spec, {"AAA": bars_from_rows(rows)}, BuyThenWatch)
+    assert seen == [10_100.0, 10_100.0]

@@ -53,7 +53,8 @@ def run_backtest(
     """Run ``strategy`` over ``bars`` under ``spec``.
 
     ``full_statistics=False`` leaves metrics.DETAIL_STATISTICS out of the result's statistics
-    (a parameter sweep keeps only headline metrics); every other value is the same.
+    and the plotted indicators out of the result (a parameter sweep keeps only headline
+    metrics); every other value is the same.
 
     Returns a frozen BacktestResult. Raises StrategyError when the user's code is at fault,
     EngineError on inconsistent input or an engine bug; an exception raised by ``progress``
@@ -74,7 +75,7 @@ def run_backtest(
         user._bind(broker, _datas(aligned, clock), clock, spec.params)
     if _overrides(strategy, "signals"):
         result = _run_signals(spec, aligned, broker, user, code_files, progress, full_statistics)
-        return _with_indicators(result, user, aligned)
+        return _with_indicators(result, user, aligned) if full_statistics else result
     with _user_errors(code_files):
         user._phase = PHASE_INIT
         user.init()
@@ -84,7 +85,7 @@ def run_backtest(
     _run_loop(broker, user.next, start, aligned.n_bars, code_files, progress)
     broker.finish_run()
     result = assemble(spec, aligned, broker, "event", start, eval_start, full_statistics)
-    return _with_indicators(result, user, aligned)
+    return _with_indicators(result, user, aligned) if full_statistics else result
 
 
 def _with_indicators(

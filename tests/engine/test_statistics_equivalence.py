@@ -200,3 +200,5 @@ def test_a_run_without_full_statistics_differs_only_by_the_detail(
         key: bits(value) for key, value in full.statistics.items() if key not in m.DETAIL_STATISTICS
     }
     assert np.array_equal(headline.equity, full.equity)
+    assert full.indicators is not None and full.indicators.series  # the chart's SMAs
+    assert headline.indicators is None  # a sweep draws no chart

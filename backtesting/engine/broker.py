@@ -211,7 +211,13 @@ class Broker:
     def _expire_day_orders(self, i: int) -> None:
         day = self.day
         for o in self.pending:
-            if o.tif == "day" and o.eligible_bar < i and day[i] != day[o.eligible_bar]:
+            # Orders cancelled in the last next() are still listed: only pending ones expire.
+            if (
+                o.tif == "day"
+                and o.status == ok.PENDING
+                and o.eligible_bar < i
+                and day[i] != day[o.eligible_bar]
+            ):
                 self._finish(o, ok.EXPIRED, "day order not filled in its session")
 
     # ------------------------------------------------------------------ triggering

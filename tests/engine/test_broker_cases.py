@@ -747,3 +747,19 @@ def test_equity_after_a_same_close_fill_is_marked_at_the_close() -> None:
     spec = BacktestSpec(initial_cash=10_000.0, fill_mode="same_close")
     run_backtest(spec, {"AAA": bars_from_rows(rows)}, BuyThenWatch)
     assert seen == [10_100.0, 10_100.0]
+
+
+def test_a_day_order_the_strategy_cancelled_stays_cancelled_after_its_session() -> None:
+    # Placed on bar 0 (its session is bar 1's day), cancelled in bar 1's next(); bar 2 is a
+    # new day, but the order was no longer pending and does not expire.
+    class CancelDayOrder(Strategy):
+        def next(self) -> None:
+            if self.bar_index == 0:
+                self.buy(units=1, limit=50.0, tif="day")
+            elif self.bar_index == 1:
+                for order in self.orders:
+                    order.cancel()
+
+    result = _run([FLAT] * 4, CancelDayOrder)
+    (order,) = result.orders
+    assert (order["status"], order["reason"]) == ("cancelled", "cancelled by strategy")

@@ -67,8 +67,11 @@ class Broker:
         self.complete = bars.complete
         self.halted = False
         self._dirty = False
-        # Long-only without leverage can neither owe borrow nor breach maintenance margin.
-        self.risk_checks = spec.allow_short or spec.margin_initial < 1.0
+        # Long-only without leverage can neither owe borrow nor breach a maintenance margin of
+        # at most 100 % (its equity is at least its exposure); above 100 % it can.
+        self.risk_checks = (
+            spec.allow_short or spec.margin_initial < 1.0 or spec.margin_maintenance > 1.0
+        )
         self.n_trades = 0
         # Set by the first day order: until then there is nothing to expire at a bar's open.
         self.day_orders = False
@@ -191,9 +194,11 @@ class Broker:
             return
         if self.borrow_rate > 0.0 and min(self.units) < 0.0:
             self._charge_borrow(i)
-        # Without shorts or borrowed cash, equity >= exposure >= maintenance * exposure, so the
-        # check can only fire when either exists; skipping it keeps long-only runs fast.
-        if self.spec.margin_maintenance > 0.0 and (self.cash < 0.0 or min(self.units) < 0.0):
+        # Without shorts or borrowed cash, equity >= exposure >= maintenance * exposure while the
+        # maintenance is at most 1, so the check can only fire when either exists (or the
+        # maintenance is above 1); skipping it keeps long-only runs fast.
+        mm = self.spec.margin_maintenance
+        if mm > 0.0 and (self.cash < 0.0 or min(self.units) < 0.0 or mm > 1.0):
             self._check_maintenance(i)
 
     def record_cash(self, i: int) -> None:

@@ -161,6 +161,7 @@ class SignalDriver:
             and bars.complete
             and spec.borrow_rate_annual == 0.0
             and spec.margin_initial >= 1.0
+            and spec.margin_maintenance <= 1.0  # above 1 a long-only account can be called
             and bool((self.targets >= 0).all())
             # 100 x 0.01 sums to 1.0000000000000007: allow float noise, not leverage.
             and float(self.targets.sum(axis=0).max(initial=0.0)) <= 1.0 + 1e-9
@@ -275,7 +276,7 @@ def _core_in_one_call(
 def _unless_margin_call(
     spec: BacktestSpec, bars: AlignedBars, ledger: Ledger | None
 ) -> Ledger | None:
-    risky = spec.allow_short or spec.margin_initial < 1.0
+    risky = spec.allow_short or spec.margin_initial < 1.0 or spec.margin_maintenance > 1.0
     if ledger is None or not risky:
         return ledger
     return None if _margin_call_possible(spec, bars, ledger) else ledger
@@ -308,4 +309,7 @@ def _margin_call_possible(spec: BacktestSpec, bars: AlignedBars, ledger: Ledger)
     gross = np.where(curve.equity > 0, curve.exposure * curve.equity, np.inf)
     # A margin of safety: the broker sums equity in another order, so stay clear of the edge.
     near = curve.equity < spec.margin_maintenance * gross * (1.0 + 1e-9) + 1e-9
-    return bool(np.any((short | (curve.cash < 0.0)) & (gross > 0.0) & near))
+    # As the broker's close_bar: only shorts or borrowed cash can be called, unless the
+    # maintenance margin is above 1.
+    exposed = short | (curve.cash < 0.0) | (spec.margin_maintenance > 1.0)
+    return bool(np.any(exposed & (gross > 0.0) & near))

@@ -450,3 +450,27 @@ def test_an_all_in_fractional_buy_is_not_refused_for_float_rounding() -> None:
     assert order["status"] == "filled"
     assert order["filled_units"] == pytest.approx(9_999.5 / (194.25 * 1.00005))
     assert result.cash[1] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_a_maintenance_margin_above_one_calls_a_long_only_account() -> None:
+    # margin_initial 2, margin_maintenance 1.5, no shorts, no borrowed cash. 50 units at 100
+    # need 2 * 5000 = 10000 of 10000: cash 5000. Bar 2 closes at 300: equity 5000 + 15000 =
+    # 20000 < 1.5 * 15000 = 22500: liquidated at 300, cash 20000. The vectorized run of the
+    # same position (half the equity) ends the same way.
+    rows = [FLAT, FLAT, [100.0, 300.0, 99.0, 300.0], [300.0] * 4]
+    spec: dict[str, Any] = {"margin_initial": 2.0, "margin_maintenance": 1.5}
+    event = _run(rows, {0: [("buy", {"units": 50})]}, **spec)
+
+    class Half(Strategy):
+        def signals(self, data: Any) -> Any:
+            return np.full(4, 0.5)
+
+    vectorized = run_backtest(
+        BacktestSpec(initial_cash=10_000.0, **spec), {"AAA": bars_from_rows(rows)}, Half
+    )
+    for result in (event, vectorized):
+        calls = [o for o in result.orders if o["kind"] == "liquidation"]
+        assert [(o["fill_bar"], o["fill_price"], o["filled_units"]) for o in calls] == [
+            (2, 300.0, -50.0)
+        ]
+        assert result.cash.tolist() == [10_000.0, 5_000.0, 20_000.0, 20_000.0]

@@ -87,21 +87,27 @@ class BacktestResult:
     def final_equity(self) -> float:
         return float(self.equity[-1])
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe (NaN/inf -> None, times as ISO-8601 UTC) with a fixed key order."""
-        return {
+    def to_dict(self, *, curve: bool = True) -> dict[str, Any]:
+        """JSON-safe (NaN/inf -> None, times as ISO-8601 UTC) with a fixed key order.
+
+        curve=False leaves the equity curve out (the sandbox sends its arrays themselves).
+        """
+        out: dict[str, Any] = {
             "engine_version": self.engine_version,
             "mode": self.mode,
             "symbols": list(self.symbols),
             "spec": self.spec.to_dict(),
             "start_bar": self.start_bar,
             "eval_start_bar": self.eval_start_bar,
-            "equity_curve": {
+        }
+        if curve:
+            out["equity_curve"] = {
                 "timestamps": iso_times(self.timestamps),
                 **{name: json_floats(getattr(self, name)) for name in CURVE_FIELDS},
-            },
-            "trades": [_clean_record(t) for t in self.trades],
-            "orders": [_clean_record(o) for o in self.orders],
+            }
+        return {
+            **out,
+            **_clean_records(trades=self.trades, orders=self.orders),
             "statistics": {k: _clean_value(v) for k, v in self.statistics.items()},
         }
 
@@ -124,11 +130,30 @@ def _clean_value(value: Any) -> Any:
     return value
 
 
-def _clean_record(record: dict[str, Any]) -> dict[str, Any]:
+def _clean_records(**lists: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Each list's records cleaned, every `*_time` integer (ns) as ISO text.
+
+    The times of all the records are formatted in one iso_times call: one NumPy call per
+    value cost about 2 ms of a 2,520-bar run's 3 ms to_dict (150 trades and orders).
+    """
+    stamps = [
+        value
+        for records in lists.values()
+        for record in records
+        for key, value in record.items()
+        if key.endswith("_time") and isinstance(value, int)
+    ]
+    iso = dict(zip(stamps, iso_times(np.array(stamps, dtype=np.int64)), strict=True))
+    return {
+        name: [_clean_record(record, iso) for record in records] for name, records in lists.items()
+    }
+
+
+def _clean_record(record: dict[str, Any], iso: dict[int, str]) -> dict[str, Any]:
     out = {}
     for key, value in record.items():
         if key.endswith("_time") and isinstance(value, int):
-            out[key] = iso_times(np.array([value], dtype=np.int64))[0]
+            out[key] = iso[value]
         else:
             out[key] = _clean_value(value)
     return out

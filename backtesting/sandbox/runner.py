@@ -6,8 +6,10 @@ RestrictedPython, NumPy) is loaded while files can still be opened.
 
 from __future__ import annotations
 
+import math
 import re
 import sys
+import time
 import traceback
 from collections.abc import Callable
 from types import CodeType, TracebackType
@@ -36,6 +38,7 @@ from backtesting.sandbox.bounds import (
     text_bound,
     traceback_bound,
 )
+from backtesting.sandbox.curve_wire import curve_wire
 from backtesting.sandbox.facades import build_facades
 from backtesting.sandbox.guards import BoundedLog, restricted_globals
 from backtesting.sandbox.indicators import indicators_wire
@@ -45,6 +48,10 @@ from strategies.validation.policy import FILENAME
 Message = dict[str, Any]
 SYNTAX_CODES = frozenset({"syntax_error", "invalid_encoding", "null_byte", "invalid_input"})
 STDERR_DETAILS_CHARS = 4_000  # the worker keeps the last 8 KiB of stderr
+# The engine reports progress about a hundred times a run; the worker stores it at most every
+# BACKTEST_PROGRESS_INTERVAL_SECONDS (0.25 s). Every message is a write here and a wake-up,
+# a read and a JSON parse in the worker, so a 10 ms run sent ~100 for none to be stored.
+PROGRESS_MIN_SECONDS = 0.1
 _ENGINE_FRAME = re.compile(r'File "<strategy>", (line \d+, in \w+)')
 
 
@@ -55,7 +62,7 @@ def run_job(
     log = BoundedLog(int(header["limits"]["log_bytes"]))
     try:
         code = compile_strategy(header["code"])
-        result = _execute(code, header, columns, log, progress)
+        result = _execute(code, header, columns, log, progress_throttled(progress))
     except StrategyValidationError as exc:
         return _validation_error(exc)
     except StrategyError as exc:  # the engine says the user's code or its values are at fault
@@ -67,6 +74,22 @@ def run_job(
     except BaseException as exc:
         return _by_origin(exc, log)
     return {"type": "result", "result": result, "logs": log.text(), "logs_truncated": log.truncated}
+
+
+def progress_throttled(
+    progress: Callable[[float], None], min_seconds: float = PROGRESS_MIN_SECONDS
+) -> Callable[[float], None]:
+    """`progress`, called for the first report and then at most once every `min_seconds`."""
+    next_at = -math.inf
+
+    def report(fraction: float) -> None:
+        nonlocal next_at
+        now = time.monotonic()
+        if now >= next_at:
+            next_at = now + min_seconds
+            progress(fraction)
+
+    return report
 
 
 def _by_origin(exc: BaseException, log: BoundedLog) -> Message:
@@ -98,7 +121,8 @@ def _execute(
     spec = BacktestSpec.from_dict(header["spec"])
     bars = {symbol: _bar_series(symbol, cols) for symbol, cols in columns.items()}
     run = run_backtest(spec, bars, strategy_class, progress=progress)
-    result = run.to_dict()
+    # The curve crosses the pipe as arrays (curve_wire.py); the worker restores its JSON form.
+    result = {**run.to_dict(curve=False), "equity_curve": curve_wire(run)}
     indicators = indicators_wire(run.indicators, result, header["limits"])
     return result if indicators is None else {**result, "indicators": indicators}
 

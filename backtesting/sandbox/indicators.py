@@ -26,13 +26,12 @@ from backtesting.engine.plotted import (
     PlottedIndicators,
 )
 from backtesting.sandbox.bounds import storable
+from backtesting.sandbox.curve_wire import curve_wire_size
 from backtesting.sandbox.errors import InvalidOutputError
 
 # Beside the curve and the trades, indicators may take at most this much of the pipe.
 MAX_INDICATOR_WIRE_BYTES = 12 * 1024 * 1024
-# Generous upper estimates of the JSON the rest of the result takes: per curve point
-# (a timestamp and four numbers) and per trade or order record.
-CURVE_POINT_BYTES = 128
+# A generous upper estimate of the JSON a trade or order record takes.
 RECORD_BYTES = 1024
 RESERVED_BYTES = 256 * 1024  # statistics, the spec echo, the message's envelope
 
@@ -40,11 +39,13 @@ RESERVED_BYTES = 256 * 1024  # statistics, the spec echo, the message's envelope
 def indicators_wire(
     plotted: PlottedIndicators | None, result: dict[str, Any], limits: dict[str, Any]
 ) -> dict[str, Any] | None:
-    """The child's form of `plotted`, keeping in order only the series that fit the budget."""
+    """The child's form of `plotted`, keeping in order only the series that fit the budget.
+
+    `result` has its curve in curve_wire's form."""
     if plotted is None or not plotted.series:
         return None
     rest = (
-        CURVE_POINT_BYTES * len(result["equity_curve"]["timestamps"])
+        curve_wire_size(result["equity_curve"])
         + RECORD_BYTES * (len(result["trades"]) + len(result["orders"]))
         + int(limits.get("log_bytes", 0)) * 6  # print() text, JSON-escaped at worst
         + RESERVED_BYTES

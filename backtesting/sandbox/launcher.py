@@ -11,6 +11,7 @@ from typing import Any
 from backtesting.engine.barcodec import BarsLike
 from backtesting.sandbox.bounds import log_bound, problems_bound, traceback_bound
 from backtesting.sandbox.child import EXIT_MEMORY
+from backtesting.sandbox.curve_wire import curve_from_wire
 from backtesting.sandbox.errors import (
     CHILD_REPORTABLE_CODES,
     ERRORS_BY_CODE,
@@ -96,7 +97,12 @@ def interpret(
         raise _child_error(final, outcome)
     if final is not None and outcome.returncode == 0:
         result = validate_result(final.get("result"), spec=spec, symbols=symbols)
-        return {**result, "sandbox": _sandbox_info(final, outcome, limits, level)}
+        curve = curve_from_wire(result["equity_curve"])
+        return {
+            **result,
+            "equity_curve": curve,
+            "sandbox": _sandbox_info(final, outcome, limits, level),
+        }
     raise _exit_error(outcome, limits)
 
 

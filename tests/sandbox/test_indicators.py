@@ -15,6 +15,7 @@ from backtesting.engine import BarSeries
 from backtesting.engine import indicators as ta
 from backtesting.engine.plotted import PlottedIndicator, PlottedIndicators
 from backtesting.sandbox import SandboxError
+from backtesting.sandbox.curve_wire import CURVE_KEYS
 from backtesting.sandbox.indicators import indicators_wire
 from backtesting.sandbox.results import validate_result
 from tests.sandbox.conftest import SMA_CROSS
@@ -49,11 +50,13 @@ def _plotted(n: int, count: int) -> PlottedIndicators:
 
 
 def test_what_would_not_fit_the_output_bound_is_dropped_and_counted() -> None:
-    result = {"equity_curve": {"timestamps": [""] * 1000}, "trades": [], "orders": []}
+    # A curve of 1,000 points on the wire: five arrays of 8,000 bytes, 10,668 in base64 each.
+    curve = dict.fromkeys(CURVE_KEYS, "A" * 10_668)
+    result = {"equity_curve": curve, "trades": [], "orders": []}
     roomy = indicators_wire(_plotted(1000, 3), result, {"output_bytes": 32 << 20, "log_bytes": 0})
     assert roomy is not None and len(roomy["series"]) == 3 and roomy["dropped"] == 0
     # Room for the curve, the reserve and the timestamps plus about one array of 1,000 bars.
-    tight = 128 * 1000 + 256 * 1024 + 2 * 11_000
+    tight = 5 * 10_668 + 256 * 1024 + 2 * 11_000
     cut = indicators_wire(_plotted(1000, 3), result, {"output_bytes": tight, "log_bytes": 0})
     assert cut is not None and [s["name"] for s in cut["series"]] == ["line 0"]
     assert cut["dropped"] == 2
@@ -61,8 +64,8 @@ def test_what_would_not_fit_the_output_bound_is_dropped_and_counted() -> None:
 
 
 def _wire() -> dict[str, Any]:
-    payload = indicators_wire(_plotted(5, 2), {"equity_curve": {"timestamps": []}, "trades": [],
-                              "orders": []}, {"output_bytes": 1 << 20})  # fmt: skip
+    payload = indicators_wire(_plotted(5, 2), {"equity_curve": {}, "trades": [], "orders": []},
+                              {"output_bytes": 1 << 20})  # fmt: skip
     assert payload is not None
     return payload
 

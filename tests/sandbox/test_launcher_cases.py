@@ -19,10 +19,11 @@ from typing import Any
 
 import pytest
 
-from backtesting.engine import BacktestSpec, Strategy, run_backtest
+from backtesting.engine import BacktestResult, BacktestSpec, Strategy, run_backtest
 from backtesting.engine.barcodec import decode_bars
 from backtesting.sandbox import SandboxLimits, launcher
 from backtesting.sandbox.child import EXIT_MEMORY
+from backtesting.sandbox.curve_wire import curve_wire
 from backtesting.sandbox.errors import (
     ChildCrashedError,
     CpuTimeLimitError,
@@ -53,10 +54,16 @@ class _Hold(Strategy):
             self.buy(units=1)
 
 
-def _result() -> tuple[dict[str, Any], dict[str, Any]]:
+def _run() -> tuple[BacktestResult, dict[str, Any]]:
     spec = BacktestSpec(initial_cash=1_000.0)
     bars = bars_from_rows([[10.0, 11.0, 9.0, 10.0]] * 3)
-    return run_backtest(spec, {"AAA": bars}, _Hold).to_dict(), spec.to_dict()
+    return run_backtest(spec, {"AAA": bars}, _Hold), spec.to_dict()
+
+
+def _result() -> tuple[dict[str, Any], dict[str, Any]]:
+    """The result as the child sends it (the curve as arrays) and the spec sent."""
+    run, spec = _run()
+    return {**run.to_dict(curve=False), "equity_curve": curve_wire(run)}, spec
 
 
 def _error(outcome: Outcome) -> SandboxError:
@@ -228,7 +235,7 @@ def test_a_result_comes_back_with_its_logs_and_usage() -> None:
     )
     out = interpret(outcome, LIMITS, LEVEL, spec=spec, symbols=["AAA"])
     sandbox = out.pop("sandbox")
-    assert out == result
+    assert out == _run()[0].to_dict()  # the curve back in the engine's JSON form
     assert sandbox == {
         "logs": "0123456789",
         "logs_truncated": True,

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from backtesting.sandbox import SandboxError, SandboxLimits
+from backtesting.sandbox.curve_wire import CURVE_KEYS
 from backtesting.sandbox.launcher import interpret
 from backtesting.sandbox.results import validate_result
 from backtesting.sandbox.supervisor import Outcome
@@ -53,7 +54,7 @@ def engine_result(n_trades: int = 3) -> dict[str, Any]:
     return {
         "engine_version": "1.4.0", "mode": "event", "symbols": ["AAA"],
         "spec": copy.deepcopy(SPEC), "start_bar": 0, "eval_start_bar": 0,
-        "equity_curve": {"timestamps": [], "equity": [], "drawdown": []},
+        "equity_curve": dict.fromkeys(CURVE_KEYS, ""),
         "trades": trades, "orders": orders, "statistics": {"n_trades": n_trades},
     }  # fmt: skip
 

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import send_mail
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from backtesting.jobs import metrics
@@ -30,6 +31,11 @@ from backtesting.notifications.models import (
 from tradeplatform.errors import DomainValidationError
 
 logger = logging.getLogger(__name__)
+
+# The result's columns an event never quotes (megabytes for a long run).
+_RESULT_BULK_FIELDS = (
+    "timestamps", "equity", "drawdown", "indicators", "indicator_values", "sandbox_log",
+)  # fmt: skip
 
 
 class WebhookUrlError(DomainValidationError):
@@ -115,23 +121,36 @@ def backtest_event(backtest: Backtest) -> dict[str, Any]:
 
 def notifications_enqueue(*, backtest_id: int) -> None:
     """Create a delivery per active webhook of the owner and queue them (and the email)."""
-    backtest = Backtest.objects.filter(pk=backtest_id).first()
+    # Every finished job comes here, and most owners have neither webhooks nor email on: one
+    # read answers both, with the metrics the event quotes but not the result's curves.
+    owner = OuterRef("owner_id")
+    backtest = (
+        Backtest.objects.select_related("result")
+        .defer(*(f"result__{name}" for name in _RESULT_BULK_FIELDS))
+        .annotate(
+            has_webhooks=Exists(Webhook.objects.filter(owner_id=owner, is_active=True)),
+            wants_email=Exists(
+                NotificationPreference.objects.filter(owner_id=owner, email_on_finish=True)
+            ),
+        )
+        .filter(pk=backtest_id)
+        .first()
+    )
     if backtest is None:
         return
-    event = backtest_event(backtest)
-    deliveries = [
-        WebhookDelivery.objects.create(
-            webhook=hook, backtest=backtest, event=event, request_id=backtest.request_id
-        )
-        for hook in Webhook.objects.filter(owner_id=backtest.owner_id, is_active=True)
-    ]
     headers = {"request_id": backtest.request_id} if backtest.request_id else {}
-    # Published by task name, so this module imports no tasks (which import it).
-    for delivery in deliveries:
-        task_enqueue_on_commit("backtesting.webhook_deliver", (delivery.pk,), headers=headers)
-    if NotificationPreference.objects.filter(
-        owner_id=backtest.owner_id, email_on_finish=True
-    ).exists():
+    if backtest.has_webhooks:
+        event = backtest_event(backtest)
+        deliveries = [
+            WebhookDelivery.objects.create(
+                webhook=hook, backtest=backtest, event=event, request_id=backtest.request_id
+            )
+            for hook in Webhook.objects.filter(owner_id=backtest.owner_id, is_active=True)
+        ]
+        # Published by task name, so this module imports no tasks (which import it).
+        for delivery in deliveries:
+            task_enqueue_on_commit("backtesting.webhook_deliver", (delivery.pk,), headers=headers)
+    if backtest.wants_email:
         task_enqueue_on_commit("backtesting.backtest_email", (backtest_id,), headers=headers)
 
 

@@ -15,7 +15,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -38,7 +40,7 @@ from backtesting.engine.spec import BacktestSpec
 from backtesting.indicator_arrays import indicators_decode
 from backtesting.marketdata.selectors import bars_load_arrays
 from backtesting.marketdata.writes import datetime_to_ns
-from backtesting.models import Backtest, BacktestResult
+from backtesting.models import Backtest, BacktestResult, Trade
 from tradeplatform.errors import NotFoundError
 from tradeplatform.soft_cache import soft_get, soft_set
 
@@ -49,6 +51,65 @@ CHART_DATA_VERSION = 2
 CACHE_SECONDS = 24 * 3600
 
 BarsOf = Callable[[str], BarSeries]  # symbol -> the run's bars of it
+# A trade as the charts read it: seq, symbol, direction, entry time and price, exit time and
+# price, net P&L %, open.
+TradeRow = tuple[int, str, str, datetime, float, datetime | None, float | None, float | None, bool]
+TRADE_COLUMNS = ("seq", "symbol", "direction", "entry_time", "entry_price", "exit_time",
+                 "exit_price", "net_pnl_pct", "is_open")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RunOutputs:
+    """What a worker just stored of a succeeded run, still in its memory: the row (with its
+    finish time), the result row and the trade rows. The charts built from these read nothing
+    back from the database."""
+
+    backtest: Backtest
+    result: BacktestResult
+    trades: Sequence[Trade]
+
+
+@dataclass(frozen=True)
+class _RunSource:
+    """Where the documents read the run's outputs; each read happens only if a document
+    needs it (a cached document needs none)."""
+
+    result: Callable[[], BacktestResult | None]
+    trades: Callable[[], list[TradeRow]]  # every trade, in seq order
+    indicators: Callable[[], tuple[Any, Any] | None]  # (indicators, indicator_values)
+
+
+def _stored_source(backtest: Backtest) -> _RunSource:
+    def indicators() -> tuple[Any, Any] | None:
+        # Only the two indicator columns: the rest of the result (the curves) is not needed.
+        return (
+            BacktestResult.objects.filter(backtest_id=backtest.pk)
+            .values_list("indicators", "indicator_values")
+            .first()
+        )
+
+    def trades() -> list[TradeRow]:
+        return list(selectors.backtest_trades(backtest=backtest).values_list(*TRADE_COLUMNS))
+
+    return _RunSource(lambda: backtest.result_or_none, functools.cache(trades), indicators)
+
+
+def _memory_source(outputs: RunOutputs) -> _RunSource:
+    def trades() -> list[TradeRow]:
+        rows = sorted(outputs.trades, key=lambda t: t.seq)
+        # float(): what a FloatField reads back, whatever JSON number the engine sent.
+        return [
+            (t.seq, t.symbol, t.direction, t.entry_time, float(t.entry_price), t.exit_time,
+             _float_or_none(t.exit_price), _float_or_none(t.net_pnl_pct), t.is_open)
+            for t in rows
+        ]  # fmt: skip
+
+    result = outputs.result
+    return _RunSource(lambda: result, trades, lambda: (result.indicators, result.indicator_values))
+
+
+def _float_or_none(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def backtest_chart_data(backtest: Backtest) -> dict[str, Any]:
@@ -61,14 +122,15 @@ def backtest_chart_data(backtest: Backtest) -> dict[str, Any]:
     result only when the document is not cached (the curve arrays are megabytes).
     """
     bars_of = functools.cache(_stored_bars(backtest))
-    summary = _cached(backtest, "summary", lambda: _chart_data(backtest, bars_of))
+    source = _stored_source(backtest)
+    summary = _cached(backtest, "summary", lambda: _chart_data(backtest, bars_of, source))
     prices = None
     if summary["equity"] and backtest.symbols:
         first = backtest.symbols[0]
         # NotFoundError: the instrument was deleted since; the other charts still stand.
         with contextlib.suppress(NotFoundError):
             prices = _cached(
-                backtest, f"prices:{first}", lambda: _price_data(backtest, first, bars_of)
+                backtest, f"prices:{first}", lambda: _price_data(backtest, first, bars_of, source)
             )
     return {**summary, "prices": prices}
 
@@ -81,23 +143,33 @@ def backtest_price_data(backtest: Backtest, symbol: str) -> dict[str, Any]:
     one point per candle; "overlay" says whether they live on the price's scale."""
     if symbol not in backtest.symbols:
         raise NotFoundError(f"Backtest {backtest.pk} did not trade {symbol!r}.")
-    build = lambda: _price_data(backtest, symbol, _stored_bars(backtest))  # noqa: E731
+    build = lambda: _price_data(  # noqa: E731
+        backtest, symbol, _stored_bars(backtest), _stored_source(backtest)
+    )
     return _cached(backtest, f"prices:{symbol}", build)
 
 
-def backtest_charts_prepare(*, backtest_id: int, bars: Mapping[str, BarSeries]) -> None:
+def backtest_charts_prepare(
+    *, backtest_id: int, bars: Mapping[str, BarSeries], outputs: RunOutputs | None = None
+) -> None:
     """Build and cache every chart document of a just-succeeded backtest from `bars`, the
     bars its run used (the worker's snapshot), so no visit has to load them again.
 
-    Never raises: the charts are rebuilt on demand if this fails, and the run itself stands.
+    `outputs`: what the worker just stored, so nothing is read back (else the row, its result
+    and its trades are read). Never raises: the charts are rebuilt on demand if this fails,
+    and the run itself stands.
     """
     try:
-        backtest = Backtest.objects.select_related("result").get(pk=backtest_id)
+        if outputs is None:
+            backtest = Backtest.objects.select_related("result").get(pk=backtest_id)
+            source = _stored_source(backtest)
+        else:
+            backtest, source = outputs.backtest, _memory_source(outputs)
         stored = _stored_bars(backtest)
         bars_of: BarsOf = lambda symbol: bars[symbol] if symbol in bars else stored(symbol)  # noqa: E731
-        _store(backtest, "summary", _chart_data(backtest, bars_of))
+        _store(backtest, "summary", _chart_data(backtest, bars_of, source))
         for symbol in backtest.symbols:
-            _store(backtest, f"prices:{symbol}", _price_data(backtest, symbol, bars_of))
+            _store(backtest, f"prices:{symbol}", _price_data(backtest, symbol, bars_of, source))
     except Exception:
         logger.exception("chart data not prepared", extra={"backtest_id": backtest_id})
 
@@ -139,8 +211,8 @@ def curve_arrays(result: BacktestResult | None) -> dict[str, np.ndarray] | None:
     return arrays
 
 
-def _chart_data(backtest: Backtest, bars_of: BarsOf) -> dict[str, Any]:
-    curve = curve_arrays(backtest.result_or_none)
+def _chart_data(backtest: Backtest, bars_of: BarsOf, source: _RunSource) -> dict[str, Any]:
+    curve = curve_arrays(source.result())
     if curve is None:
         empty: dict[str, Any] = {name: [] for name in CURVE_SERIES}
         return empty | {"benchmark": None, "monthly_returns": [], "trade_returns": None,
@@ -150,7 +222,7 @@ def _chart_data(backtest: Backtest, bars_of: BarsOf) -> dict[str, Any]:
         **{name: chart_series(stamps[: len(curve[name])], curve[name]) for name in CURVE_SERIES},
         "benchmark": _benchmark(backtest, stamps, equity, bars_of),
         "monthly_returns": monthly_returns(stamps, equity, _initial_cash(backtest)),
-        "trade_returns": trade_return_histogram(_trade_returns_pct(backtest)),
+        "trade_returns": trade_return_histogram(_trade_returns_pct(source.trades())),
         "symbols": list(backtest.symbols),
     }
 
@@ -174,14 +246,14 @@ def _benchmark(
     return {"symbol": symbol, "points": chart_series(times, values)}
 
 
-def _trade_returns_pct(backtest: Backtest) -> np.ndarray:
-    closed = selectors.backtest_trades(backtest=backtest).filter(
-        is_open=False, net_pnl_pct__isnull=False
-    )
-    return np.fromiter(closed.values_list("net_pnl_pct", flat=True), dtype=np.float64)
+def _trade_returns_pct(trades: list[TradeRow]) -> np.ndarray:
+    closed = [pnl for *_, pnl, is_open in trades if not is_open and pnl is not None]
+    return np.array(closed, dtype=np.float64)
 
 
-def _price_data(backtest: Backtest, symbol: str, bars_of: BarsOf) -> dict[str, Any]:
+def _price_data(
+    backtest: Backtest, symbol: str, bars_of: BarsOf, source: _RunSource
+) -> dict[str, Any]:
     bars = bars_of(symbol)
     candles = candles_bucketed(bars)
     ohlc, volume = candle_points(candles)
@@ -191,20 +263,15 @@ def _price_data(backtest: Backtest, symbol: str, bars_of: BarsOf) -> dict[str, A
         "bucket": -(-len(bars) // len(candles)) if len(candles) else 0,
         "candles": ohlc,
         "volume": volume,
-        "markers": trade_markers(_trade_events(backtest, symbol), candles.timestamps),
-        **_indicator_lines(backtest, symbol, bars, candles),
+        "markers": trade_markers(_trade_events(source.trades(), symbol), candles.timestamps),
+        **_indicator_lines(source, symbol, bars, candles),
     }
 
 
 def _indicator_lines(
-    backtest: Backtest, symbol: str, bars: BarSeries, candles: BarSeries
+    source: _RunSource, symbol: str, bars: BarSeries, candles: BarSeries
 ) -> dict[str, Any]:
-    # Only the two indicator columns: the rest of the result (the curves) is not needed here.
-    row = (
-        BacktestResult.objects.filter(backtest_id=backtest.pk)
-        .values_list("indicators", "indicator_values")
-        .first()
-    )
+    row = source.indicators()
     stored = indicators_decode(*row) if row else None
     if stored is None:
         return {"indicators": [], "indicators_dropped": 0}
@@ -232,17 +299,11 @@ def _overlays(points: list[Any], candles: BarSeries) -> bool:
     return bool(np.median(distance) <= 0.2)
 
 
-def _trade_events(backtest: Backtest, symbol: str) -> list[TradeEvent]:
-    rows = (
-        selectors.backtest_trades(backtest=backtest)
-        .filter(symbol=symbol)
-        .values_list(
-            "seq", "direction", "entry_time", "entry_price", "exit_time", "exit_price",
-            "net_pnl_pct", "is_open",
-        )
-    )  # fmt: skip
+def _trade_events(trades: list[TradeRow], symbol: str) -> list[TradeEvent]:
     events: list[TradeEvent] = []
-    for seq, direction, entry_time, entry_price, exit_time, exit_price, pnl, is_open in rows:
+    for seq, of, direction, entry_time, entry_price, exit_time, exit_price, pnl, is_open in trades:
+        if of != symbol:
+            continue
         events.append(TradeEvent(seq, "entry", direction, datetime_to_ns(entry_time), entry_price))
         if not is_open and exit_time is not None and exit_price is not None:
             events.append(

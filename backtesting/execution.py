@@ -27,7 +27,7 @@ from django.db import InterfaceError, OperationalError, transaction
 
 from backtesting import sandbox
 from backtesting.bars import bars_for_backtest
-from backtesting.chart_data import backtest_charts_prepare
+from backtesting.chart_data import RunOutputs, backtest_charts_prepare
 from backtesting.curves import curve_encode
 from backtesting.engine.barcodec import VERSION as BAR_CODEC_VERSION
 from backtesting.engine.barcodec import fingerprint_bars
@@ -125,14 +125,17 @@ def _run_and_store(backtest: Backtest, claim: JobClaim) -> None:
         raise sandbox.SandboxCancelledError()
     n_bars = sum(len(b) for b in bars.values())
     write_started = time.perf_counter()
-    finished_at = _store_result(
+    outputs = _store_result(
         backtest, claim, result, (fingerprint, versions, n_bars), (timings, write_started)
     )
-    if finished_at is not None:
+    if outputs is not None:
         metrics.BARS_PROCESSED.inc(n_bars)
-        _finish_effects(backtest.pk, BacktestStatus.SUCCEEDED, backtest.started_at, finished_at)
-        # The bars are in memory now: the page's first visit need not load them again.
-        backtest_charts_prepare(backtest_id=backtest.pk, bars=bars)
+        _finish_effects(
+            backtest.pk, BacktestStatus.SUCCEEDED, backtest.started_at, backtest.finished_at
+        )
+        # The bars and what was just stored are in memory now: the page's first visit need
+        # not load them again, and building the charts reads nothing back.
+        backtest_charts_prepare(backtest_id=backtest.pk, bars=bars, outputs=outputs)
 
 
 def run_sandboxed(
@@ -164,7 +167,7 @@ def _store_result(
     result: dict[str, Any],
     provenance: tuple[str, dict[str, int], int],
     timings: tuple[dict[str, float], float],
-) -> datetime | None:
+) -> RunOutputs | None:
     """_store_success, where any failure but an outage means the result cannot be stored.
 
     Such a failure (a value too long or out of range for its column, a constraint, a result of
@@ -196,10 +199,11 @@ def _store_success(
     result: dict[str, Any],
     provenance: tuple[str, dict[str, int], int],
     timings: tuple[dict[str, float], float],
-) -> datetime | None:
+) -> RunOutputs | None:
     """Write the outcome in one transaction: the row `succeeded`, its trades, its result.
 
-    Returns the finish time, or None when the run was no longer ours (nothing is written).
+    Returns what was written (the in-memory row now `succeeded` with its finish time, the
+    result and trade rows), or None when the run was no longer ours (nothing is written).
     `timings` is (the phases so far, when the write began): the result row, the transaction's
     last statement, records the write's time up to itself (`write_ms`).
     """
@@ -239,7 +243,8 @@ def _store_success(
             unique_fields=["backtest"],
             update_fields=list(_RESULT_FIELDS),
         )
-    return finished_at
+    backtest.status, backtest.finished_at = BacktestStatus.SUCCEEDED, finished_at
+    return RunOutputs(backtest, result_row, trades)
 
 
 def backtest_finish_effects(backtest_id: int, status: str) -> None:

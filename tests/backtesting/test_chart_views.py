@@ -13,6 +13,7 @@ from django.test import Client
 from backtesting import chart_data
 from backtesting.chart_series import DISPLAY_CANDLES
 from tests.backtesting.conftest import execute_job, seed_bars
+from tradeplatform.soft_cache import soft_delete, soft_get
 
 
 @pytest.fixture
@@ -128,3 +129,27 @@ def test_a_backtest_without_result_has_nothing_to_draw(owner, submit) -> None:
     assert data["equity"] == [] and data["drawdown"] == [] and data["monthly_returns"] == []
     assert data["benchmark"] is None and data["prices"] is None
     assert data["trade_returns"] is None
+
+
+def test_the_documents_the_worker_built_in_memory_are_the_ones_the_database_gives(
+    owner, submit
+) -> None:
+    # Two symbols, so every part is checked: each symbol's markers and indicator lines, the
+    # benchmark of the second, the monthly and trade returns.
+    seed_bars("BBB", n=500, seed=5)
+    settings = {"initial_cash": 10_000.0, "benchmark": "BBB"}
+    backtest = execute_job(submit(symbols=["AAA", "BBB"], settings=settings).pk)
+    names = ["summary", "prices:AAA", "prices:BBB"]
+    keys = [chart_data._cache_key(backtest, name) for name in names]
+    prepared = [soft_get(key) for key in keys]
+    assert all(prepared), "the worker cached every document"
+    assert prepared[1]["markers"] and prepared[1]["indicators"]
+    for key in keys:
+        soft_delete(key)
+    rebuilt_summary = chart_data.backtest_chart_data(backtest)
+    rebuilt = [
+        {k: v for k, v in rebuilt_summary.items() if k != "prices"},
+        chart_data.backtest_price_data(backtest, "AAA"),
+        chart_data.backtest_price_data(backtest, "BBB"),
+    ]
+    assert rebuilt == prepared

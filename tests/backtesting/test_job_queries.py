@@ -60,10 +60,12 @@ def test_a_worker_reads_the_job_once_and_writes_its_results_once(submit, setting
     # No per-job queue-depth COUNT (a worker service sets that gauge).
     assert not [s for s in statements if s.startswith("SELECT COUNT(")], _listing(statements)
     # The whole path: claim (read + update), data (the versions; the bars are cached), the
-    # write (status, old trades, trades, result), notifications (row, webhooks, preference)
-    # and the chart documents (row and result, returns, trades, indicators, row).
+    # write (status, old trades, trades, result) and notifications (the row, its metrics and
+    # whether the owner has webhooks or email on, in one read). The chart documents are built
+    # from what the write just stored, in memory: they read nothing.
     # At most: a change that removes one is welcome (lower the bound), one that adds fails.
-    assert len(statements) <= 15, _listing(statements)
+    assert len(statements) <= 8, _listing(statements)
+    assert not touching("backtesting_trade", "SELECT"), _listing(statements)
 
 
 def test_a_claim_under_the_fairness_rule_adds_only_the_owner_lock_and_its_count(

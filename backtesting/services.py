@@ -17,7 +17,13 @@ from django.utils import timezone
 
 from accounts.access import has_role
 from accounts.models import Role
-from accounts.quotas import QuotaKind, daily_window_start, ensure_within_quota, lock_user_for_quota
+from accounts.quotas import (
+    QuotaKind,
+    daily_window_start,
+    ensure_within_quota,
+    lock_user_for_quota,
+    quota_for,
+)
 from backtesting.engine import BacktestSpec, EngineError
 from backtesting.jobs import metrics
 from backtesting.jobs.lifecycle import (
@@ -199,14 +205,14 @@ def _validated_settings(settings: dict[str, Any], parameters: dict[str, Any]) ->
 def _ensure_quotas(owner: Any) -> None:
     # The concurrent quota doubles as the per-user fairness limit: one user can never hold
     # more than N slots of the shared backtest queue, however fast they submit.
-    mine = Backtest.objects.owned_by(owner)
-    active = Backtest.objects.active().owned_by(owner).count()
-    ensure_within_quota(owner, QuotaKind.CONCURRENT_BACKTESTS, active)
-    ensure_within_quota(
-        owner,
-        QuotaKind.DAILY_BACKTESTS,
-        mine.filter(queued_at__gte=daily_window_start()).count(),
-    )
+    # A count no limit applies to (superusers, an unlimited role) is not made: the daily one
+    # walks every backtest of the owner's day.
+    if quota_for(owner, QuotaKind.CONCURRENT_BACKTESTS) is not None:
+        active = Backtest.objects.active().owned_by(owner).count()
+        ensure_within_quota(owner, QuotaKind.CONCURRENT_BACKTESTS, active)
+    if quota_for(owner, QuotaKind.DAILY_BACKTESTS) is not None:
+        today = Backtest.objects.owned_by(owner).filter(queued_at__gte=daily_window_start())
+        ensure_within_quota(owner, QuotaKind.DAILY_BACKTESTS, today.count())
 
 
 def backtest_enqueue_on_commit(

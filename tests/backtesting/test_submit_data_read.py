@@ -32,3 +32,15 @@ def test_a_submit_takes_nine_queries(submit, django_assert_num_queries) -> None:
     # its instruments; release.
     with django_assert_num_queries(9):
         submit()
+
+
+def test_a_submit_counts_only_what_a_quota_limits(submit, owner) -> None:
+    def quota_counts() -> list[str]:
+        with CaptureQueriesContext(connection) as captured:
+            submit()
+        return [q["sql"] for q in captured if q["sql"].startswith("SELECT COUNT(*)")]
+
+    assert len(quota_counts()) == 2  # a trader: the concurrent and the daily quota
+    owner.is_superuser = True  # no quota applies (accounts.quotas.quota_for is None)
+    owner.save(update_fields=["is_superuser"])
+    assert quota_counts() == []

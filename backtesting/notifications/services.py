@@ -139,7 +139,7 @@ def notifications_enqueue(*, backtest_id: int) -> None:
     if backtest is None:
         return
     headers = {"request_id": backtest.request_id} if backtest.request_id else {}
-    if backtest.has_webhooks:
+    if backtest.has_webhooks:  # type: ignore[attr-defined]  # annotated above
         event = backtest_event(backtest)
         deliveries = [
             WebhookDelivery.objects.create(
@@ -150,7 +150,7 @@ def notifications_enqueue(*, backtest_id: int) -> None:
         # Published by task name, so this module imports no tasks (which import it).
         for delivery in deliveries:
             task_enqueue_on_commit("backtesting.webhook_deliver", (delivery.pk,), headers=headers)
-    if backtest.wants_email:
+    if backtest.wants_email:  # type: ignore[attr-defined]  # annotated above
         task_enqueue_on_commit("backtesting.backtest_email", (backtest_id,), headers=headers)
 
 

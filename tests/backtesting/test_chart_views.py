@@ -140,7 +140,8 @@ def test_the_documents_the_worker_built_in_memory_are_the_ones_the_database_give
     settings = {"initial_cash": 10_000.0, "benchmark": "BBB"}
     backtest = execute_job(submit(symbols=["AAA", "BBB"], settings=settings).pk)
     names = ["summary", "prices:AAA", "prices:BBB"]
-    keys = [chart_data._cache_key(backtest, name) for name in names]
+    keys = [chart_data._cache_key(backtest, name) or "" for name in names]
+    assert all(keys), "a finished run's documents have cache keys"
     prepared = [soft_get(key) for key in keys]
     assert all(prepared), "the worker cached every document"
     assert prepared[1]["markers"] and prepared[1]["indicators"]

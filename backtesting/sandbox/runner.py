@@ -77,14 +77,16 @@ def run_job(
 
 
 def progress_throttled(
-    progress: Callable[[float], None], min_seconds: float = PROGRESS_MIN_SECONDS
+    progress: Callable[[float], None],
+    min_seconds: float = PROGRESS_MIN_SECONDS,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Callable[[float], None]:
     """`progress`, called for the first report and then at most once every `min_seconds`."""
     next_at = -math.inf
 
     def report(fraction: float) -> None:
         nonlocal next_at
-        now = time.monotonic()
+        now = clock()
         if now >= next_at:
             next_at = now + min_seconds
             progress(fraction)

@@ -475,8 +475,12 @@ def calmar_ratio(annual_return: float, max_dd: float) -> float:
 def profit_factor(trade_pnl: np.ndarray) -> float:
     """Gross profit / gross loss in cash; inf with wins but no losses, NaN with neither."""
     pnl = _as_float(trade_pnl, "trade_pnl")
-    gross_loss = -float(pnl[pnl < 0].sum())
-    gross_win = float(pnl[pnl > 0].sum())
+    return _profit_factor(pnl[pnl > 0], pnl[pnl < 0])
+
+
+def _profit_factor(win_pnl: FloatArray, loss_pnl: FloatArray) -> float:
+    gross_loss = -float(loss_pnl.sum())
+    gross_win = float(win_pnl.sum())
     if gross_loss == 0.0:
         return math.inf if gross_win > 0 else math.nan
     return gross_win / gross_loss
@@ -510,7 +514,12 @@ def max_consecutive(trade_pnl: np.ndarray, sign: int) -> int:
     """Longest run of consecutive trades with pnl of ``sign`` (+1 wins, -1 losses); a
     break-even trade ends both kinds of streak."""
     pnl = _as_float(trade_pnl, "trade_pnl")
-    hit = np.concatenate(([False], np.sign(pnl) == sign, [False]))
+    return _longest_run(np.sign(pnl) == sign)
+
+
+def _longest_run(hit: np.ndarray) -> int:
+    """Length of the longest run of True in a bool array (0 without one)."""
+    hit = np.concatenate(([False], hit, [False]))
     edges = np.flatnonzero(hit[1:] != hit[:-1])
     return int((edges[1::2] - edges[0::2]).max()) if len(edges) else 0
 
@@ -681,11 +690,13 @@ def _mean_or_nan(x: np.ndarray) -> float:
 
 def _trade_counts(pnl: FloatArray, full: bool = True) -> dict[str, object]:
     n = len(pnl)
-    wins = int(np.sum(pnl > 0))
+    win = pnl > 0
+    wins = int(np.count_nonzero(win))
     win_rate = wins / n if n else math.nan
     if not full:
         return {"n_trades": n, "win_rate": win_rate}
-    losses = int(np.sum(pnl < 0))
+    loss = pnl < 0
+    losses = int(np.count_nonzero(loss))
     return {
         "n_trades": n,
         "n_wins": wins,
@@ -693,8 +704,9 @@ def _trade_counts(pnl: FloatArray, full: bool = True) -> dict[str, object]:
         "n_breakeven": n - wins - losses,
         "win_rate": win_rate,
         "loss_rate": losses / n if n else math.nan,
-        "max_consecutive_wins": max_consecutive(pnl, 1),
-        "max_consecutive_losses": max_consecutive(pnl, -1),
+        # np.sign(pnl) == 1 is pnl > 0 (and -1 is pnl < 0): a NaN P&L is neither.
+        "max_consecutive_wins": _longest_run(win),
+        "max_consecutive_losses": _longest_run(loss),
     }
 
 
@@ -709,16 +721,19 @@ def _trade_stats(
             "sqn": sqn(pnl),
         }
     has = len(pnl) > 0
+    # Each mask and subset once (the same elements in the same order, so the same sums).
+    win, loss = pnl > 0, pnl < 0
+    win_pnl, loss_pnl = pnl[win], pnl[loss]
     return {
         **_trade_counts(pnl, full),
         "best_trade": float(np.max(ret)) if has else math.nan,
         "worst_trade": float(np.min(ret)) if has else math.nan,
         "avg_trade_return": _mean_or_nan(ret),
-        "avg_win": _mean_or_nan(pnl[pnl > 0]),
-        "avg_loss": _mean_or_nan(pnl[pnl < 0]),
-        "avg_win_return": _mean_or_nan(ret[pnl > 0]),
-        "avg_loss_return": _mean_or_nan(ret[pnl < 0]),
-        "profit_factor": profit_factor(pnl),
+        "avg_win": _mean_or_nan(win_pnl),
+        "avg_loss": _mean_or_nan(loss_pnl),
+        "avg_win_return": _mean_or_nan(ret[win]),
+        "avg_loss_return": _mean_or_nan(ret[loss]),
+        "profit_factor": _profit_factor(win_pnl, loss_pnl),
         "expectancy": _mean_or_nan(pnl),
         "expectancy_return": _mean_or_nan(ret),
         "sqn": sqn(pnl),

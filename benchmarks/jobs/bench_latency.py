@@ -39,6 +39,10 @@ os.environ.setdefault("RATELIMIT_ENABLE", "false")
 # The burst comes from one user; per-user fairness would cap it at one running job and hide
 # what the workers can drain (fairness has its own tests). Quotas likewise.
 os.environ.setdefault("BACKTEST_USER_MAX_RUNNING", "0")
+# The burst waits, unconsumed, while it is submitted: on a loaded machine that takes longer than
+# the recovery sweep's 45 s, and with no claim to show the queue moving the sweep re-published
+# the waiting jobs (1,300-2,100 duplicate messages a burst), which the drain then paid for.
+os.environ.setdefault("BACKTEST_REQUEUE_AFTER_SECONDS", "900")
 sys.path.insert(0, str(ROOT))
 
 import django  # noqa: E402

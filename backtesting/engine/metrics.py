@@ -410,6 +410,26 @@ def value_at_risk(returns: np.ndarray, level: float = VAR_LEVEL) -> float:
     return float(np.quantile(r, 1.0 - level))
 
 
+def _quantile_of_sorted(s: FloatArray, q: float) -> float:
+    """np.quantile(x, q) (method 'linear') from s = np.sort(x) of a non-empty 1-d float64 x
+    without -0.0, step for step as NumPy 2 computes it, without its Python-level set-up: the
+    same two order statistics (its partition finds the values a sort puts there; only 0.0 and
+    -0.0, equal but not the same bits, could come out in another order), the same floor,
+    weight and interpolation, so the same bits. Past the last index NumPy takes the last value
+    twice and its weight becomes virtual + 1; a NaN (sorted last) is the answer, as in NumPy."""
+    n = len(s)
+    virtual = (n - 1) * q
+    lo = -1 if virtual >= n - 1 else math.floor(virtual)
+    hi = -1 if lo == -1 else lo + 1
+    last = float(s[-1])
+    if math.isnan(last):
+        return last
+    a, b = float(s[lo]), float(s[hi])
+    t = virtual - lo
+    diff = b - a
+    return b - diff * (1 - t) if t >= 0.5 else a + diff * t
+
+
 def conditional_value_at_risk(returns: np.ndarray, level: float = VAR_LEVEL) -> float:
     """Historical CVaR (expected shortfall): mean of the k worst returns,
     k = floor((N - 1) * (1 - level)) + 1 (empyrical's convention). NaN for no returns."""
@@ -663,7 +683,16 @@ def _return_stats(
 
 
 def _tail_stats(rets: FloatArray) -> dict[str, object]:
-    return {"var_95": value_at_risk(rets), "cvar_95": conditional_value_at_risk(rets)}
+    if len(rets) == 0:
+        return {"var_95": math.nan, "cvar_95": math.nan}
+    # One sort for both (value_at_risk and conditional_value_at_risk, the same values).
+    # Returns are x / y - 1.0, which is never -0.0 (a difference of equal doubles is +0.0).
+    ordered = np.sort(rets)
+    k = int((len(rets) - 1) * (1.0 - VAR_LEVEL)) + 1
+    return {
+        "var_95": _quantile_of_sorted(ordered, 1.0 - VAR_LEVEL),
+        "cvar_95": _mean(ordered[:k]),
+    }
 
 
 def _drawdown_stats(ts: np.ndarray, dd: FloatArray, full: bool = True) -> dict[str, object]:

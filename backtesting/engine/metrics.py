@@ -224,6 +224,10 @@ def annualized_volatility(returns: np.ndarray, periods_per_year: float) -> float
     return _std1(r) * math.sqrt(periods_per_year)
 
 
+# np.max / np.min are np.maximum.reduce / np.minimum.reduce behind a Python-level wrapper;
+# the statistics call the ufuncs' reduce directly (the same values, NaN and ties included).
+
+
 def _mean(x: FloatArray) -> float:
     """np.mean of a non-empty 1-d float64 array without its Python-level dispatch (a dozen
     calls run per backtest): the same pairwise sum (np.add.reduce) over the same count, so
@@ -461,7 +465,7 @@ def max_drawdown(equity: np.ndarray) -> float:
     """Deepest drawdown as a negative fraction (min of ``drawdown_series``); 0 if never below
     a previous peak, NaN for empty input."""
     dd = drawdown_series(equity)
-    return float(np.min(dd)) if len(dd) else math.nan
+    return float(np.minimum.reduce(dd)) if len(dd) else math.nan
 
 
 class DrawdownEpisodes(NamedTuple):
@@ -658,7 +662,7 @@ def _overview(
         "average_exposure": average_exposure,
         "equity_start": float(equity[0]),
         "equity_final": final,
-        "equity_peak": float(np.max(equity)),
+        "equity_peak": float(np.maximum.reduce(equity)),
         "total_return": total_return,
     }
 
@@ -699,8 +703,8 @@ def _drawdown_stats(ts: np.ndarray, dd: FloatArray, full: bool = True) -> dict[s
     episodes = _episodes(ts, dd)
     durations = episodes.duration_ns / NS_PER_DAY
     has = len(episodes.depth) > 0
-    deepest = float(np.min(dd))
-    longest = float(np.max(durations)) if has else 0.0
+    deepest = float(np.minimum.reduce(dd))
+    longest = float(np.maximum.reduce(durations)) if has else 0.0
     if not full:
         return {"max_drawdown": deepest, "max_drawdown_duration_days": longest}
     return {
@@ -770,8 +774,8 @@ def _trade_stats(
     win_pnl, loss_pnl = pnl[win], pnl[loss]
     return {
         **_trade_counts(pnl, full),
-        "best_trade": float(np.max(ret)) if has else math.nan,
-        "worst_trade": float(np.min(ret)) if has else math.nan,
+        "best_trade": float(np.maximum.reduce(ret)) if has else math.nan,
+        "worst_trade": float(np.minimum.reduce(ret)) if has else math.nan,
         "avg_trade_return": _mean_or_nan(ret),
         "avg_win": _mean_or_nan(win_pnl),
         "avg_loss": _mean_or_nan(loss_pnl),
@@ -783,9 +787,11 @@ def _trade_stats(
         "sqn": sqn(pnl),
         "kelly_criterion": kelly_criterion(ret),
         "avg_trade_bars": _mean_or_nan(bars),
-        "max_trade_bars": int(np.max(bars)) if has else None,
+        "max_trade_bars": int(np.maximum.reduce(bars)) if has else None,
         "avg_trade_duration_days": _mean_or_nan(duration_ns) / NS_PER_DAY,
-        "max_trade_duration_days": float(np.max(duration_ns)) / NS_PER_DAY if has else math.nan,
+        "max_trade_duration_days": float(np.maximum.reduce(duration_ns)) / NS_PER_DAY
+        if has
+        else math.nan,
     }
 
 
@@ -845,7 +851,7 @@ def compute_statistics(
         **_overview(ts, eq, expo, len(day_last), full),
         "periods_per_year": ppy,
         "risk_free_rate": risk_free_rate,
-        **_return_stats(ts, eq, rets, risk_free_rate, ppy, float(np.min(dd))),
+        **_return_stats(ts, eq, rets, risk_free_rate, ppy, float(np.minimum.reduce(dd))),
         **(_tail_stats(rets) if full else {}),
         **_drawdown_stats(ts, dd, full),
         **(

@@ -3,6 +3,8 @@
     .venv/bin/python -m benchmarks [engine] [kernel] [marketdata] [jobs] [validation] [sandbox]
                                  [zygote] [research] [load]
 
+Options after a name go to that benchmark: `python -m benchmarks jobs --runs 20 --burst 300`.
+
 The engine, kernel, validation, sandbox and zygote benchmarks need nothing else; the
 market-data, job and research benchmarks need PostgreSQL and Redis (DATABASE_URL / REDIS_URL /
 CELERY_BROKER_URL, defaulting to the local servers on their own databases so they never touch
@@ -50,10 +52,27 @@ def prepare_database(env: dict[str, str]) -> None:
     subprocess.run(migrate, cwd=ROOT, env={**env, "DJANGO_ENV": "dev"}, check=True)
 
 
-def main(selected: list[str]) -> int:
+def plan(argv: list[str]) -> list[tuple[str, list[str]]]:
+    """Benchmarks to run, each with the options written after its name
+    (`jobs --runs 20 engine --rounds 2`); every benchmark when none is named."""
+    runs: list[tuple[str, list[str]]] = []
+    for arg in argv:
+        if arg in BENCHMARKS:
+            runs.append((arg, []))
+        elif runs:
+            runs[-1][1].append(arg)
+        else:
+            raise SystemExit(
+                f"unknown benchmark {arg!r}: name one of {', '.join(BENCHMARKS)} first, then "
+                "its options"
+            )
+    return runs or [(name, []) for name in BENCHMARKS]
+
+
+def main(argv: list[str]) -> int:
     failures = 0
     prepared = False
-    for name in selected or list(BENCHMARKS):
+    for name, options in plan(argv):
         env = dict(os.environ)
         # These need no services, or (load) set up their own.
         if name not in ("engine", "kernel", "validation", "sandbox", "zygote", "load"):
@@ -62,7 +81,8 @@ def main(selected: list[str]) -> int:
                 prepare_database(env)
                 prepared = True
         print(f"\n=== benchmark: {name} ===", flush=True)
-        done = subprocess.run([sys.executable, *BENCHMARKS[name]], cwd=ROOT, env=env, check=False)
+        command = [sys.executable, *BENCHMARKS[name], *options]
+        done = subprocess.run(command, cwd=ROOT, env=env, check=False)
         failures += done.returncode != 0
     return 1 if failures else 0
 

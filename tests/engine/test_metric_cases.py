@@ -27,6 +27,7 @@ from backtesting.engine.metrics import (
     drawdown_series,
     infer_periods_per_year,
     kelly_criterion,
+    max_consecutive,
     per_period_rate,
     period_returns,
     probabilistic_sharpe_ratio,
@@ -426,3 +427,23 @@ def test_per_period_rate_compounds_back_to_the_annual_rate(
 def test_per_period_rate_needs_a_positive_number_of_periods(periods: float) -> None:
     with pytest.raises(ValueError, match=rf"^periods_per_year must be > 0, got {periods}$"):
         per_period_rate(0.05, periods)
+
+
+@pytest.mark.parametrize(
+    ("pnl", "sign", "expected"),
+    [
+        ([1.0, -1.0, 1.0, 1.0], 1, 2),  # the longer streak comes second
+        ([-1.0, 1.0, -1.0, -1.0, -1.0, 1.0, -1.0], -1, 3),
+        ([1.0, 1.0, 1.0, -1.0, 1.0, 0.0, 1.0, 1.0], 1, 3),
+        ([0.0, 0.0], 1, 0),
+    ],
+)
+def test_max_consecutive_finds_the_longest_of_several_streaks(
+    pnl: list[float], sign: int, expected: int
+) -> None:
+    assert max_consecutive(np.array(pnl), sign) == expected
+
+
+def test_max_consecutive_names_a_bad_input() -> None:
+    with pytest.raises(ValueError, match=r"^trade_pnl must be a 1-D array, got 2 dimensions$"):
+        max_consecutive(np.ones((1, 2)), 1)

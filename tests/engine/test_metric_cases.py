@@ -20,6 +20,7 @@ from backtesting.engine.metrics import (
     annualized_return,
     annualized_volatility,
     cagr,
+    calmar_ratio,
     conditional_value_at_risk,
     daily_closes,
     daily_returns,
@@ -28,6 +29,7 @@ from backtesting.engine.metrics import (
     infer_periods_per_year,
     kelly_criterion,
     max_consecutive,
+    max_drawdown,
     per_period_rate,
     period_returns,
     probabilistic_sharpe_ratio,
@@ -97,6 +99,7 @@ def test_daily_closes_take_each_days_last_bar() -> None:
         (_ts(0, DAY_NS), [1.0], "arrays must have the same length (timestamps=2, equity=1)"),
         (_ts(DAY_NS, 0), [1.0, 2.0], "timestamps must be strictly increasing"),
         (_ts(0, 0), [1.0, 2.0], "timestamps must be strictly increasing"),
+        (_ts(0, 2 * DAY_NS, DAY_NS), [1.0, 2.0, 3.0], "timestamps must be strictly increasing"),
         (np.array([], dtype=np.int64), [], "timestamps must be a non-empty 1-D array of int64 ns"),
         (_ts(0).reshape(1, 1), [1.0], "timestamps must be a non-empty 1-D array of int64 ns"),
         (np.array([1.5, 2.5]), [1.0, 2.0], "timestamps must be integers"),
@@ -447,3 +450,32 @@ def test_max_consecutive_finds_the_longest_of_several_streaks(
 def test_max_consecutive_names_a_bad_input() -> None:
     with pytest.raises(ValueError, match=r"^trade_pnl must be a 1-D array, got 2 dimensions$"):
         max_consecutive(np.ones((1, 2)), 1)
+
+
+def test_integer_inputs_come_back_as_int64_days_and_float_closes() -> None:
+    days, closes = daily_closes(_ts(0, DAY_NS).astype(np.uint64), np.array([1, 2]))
+    assert (days.dtype, days.tolist()) == (np.int64, [19_723, 19_724])
+    assert (closes.dtype, closes.tolist()) == (np.float64, [1.0, 2.0])
+
+
+@pytest.mark.parametrize("function", [daily_returns, drawdown_series])
+def test_equity_functions_name_a_bad_input(function: Any) -> None:
+    args = (_ts(0, DAY_NS),) if function is daily_returns else ()
+    with pytest.raises(ValueError, match=r"^equity must be a 1-D array, got 2 dimensions$"):
+        function(*args, np.ones((1, 2)))
+
+
+def test_daily_returns_need_one_timestamp_per_bar() -> None:
+    with pytest.raises(ValueError, match=r"same length \(timestamps=2, equity=3\)$"):
+        daily_returns(_ts(0, DAY_NS), np.ones(3))
+
+
+def test_max_drawdown_of_nothing_is_undefined() -> None:
+    assert math.isnan(max_drawdown(np.array([])))
+
+
+def test_an_infinite_ratio_is_undefined() -> None:
+    # docs/metrics.md: undefined values include an infinite ratio.
+    assert math.isnan(calmar_ratio(math.inf, -0.2))
+    assert math.isnan(calmar_ratio(0.1, 0.0))
+    assert calmar_ratio(0.1, -0.2) == pytest.approx(0.5, rel=1e-12)

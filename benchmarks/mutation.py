@@ -55,6 +55,7 @@ MODULES: dict[str, tuple[str, list[str]]] = {
             "tests/engine/test_metrics.py",
             "tests/engine/test_metric_cases.py",
             "tests/engine/test_metric_cases_report.py",
+            "tests/engine/test_metric_overflow.py",
         ],
     ),
     "broker": (

@@ -479,3 +479,31 @@ def test_an_infinite_ratio_is_undefined() -> None:
     assert math.isnan(calmar_ratio(math.inf, -0.2))
     assert math.isnan(calmar_ratio(0.1, 0.0))
     assert calmar_ratio(0.1, -0.2) == pytest.approx(0.5, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("returns", "level", "expected"),
+    [
+        # Position (N - 1)(1 - level) in the sorted returns, interpolated linearly.
+        ([0.1, -0.2, 0.3], 0.25, 0.2),  # sorted -.2, .1, .3; position 1.5: .1 + .5 * .2
+        ([0.1, -0.2, 0.3], 0.0, 0.3),  # position 2, the last
+        ([0.1, -0.2, 0.3], 1.0, -0.2),  # position 0, the first
+        # 12 returns, position .55: -.10 + .55 * (-.02 - -.10)
+        ([-0.1, -0.02] + [0.01] * 10, 0.95, -0.1 + 0.55 * 0.08),
+        # 31 returns 0, -.01, ..., -.30: position 1.5 between -.29 and -.28
+        ((-0.01 * np.arange(31)).tolist(), 0.95, -0.285),
+    ],
+)
+def test_value_at_risk_interpolates_between_order_statistics(
+    returns: list[float], level: float, expected: float
+) -> None:
+    assert value_at_risk(np.array(returns), level) == pytest.approx(expected, rel=1e-12)
+
+
+def test_value_at_risk_is_numpys_linear_quantile_to_the_bit() -> None:
+    # docs/metrics.md: the quantile with NumPy's default (linear) interpolation.
+    rng = np.random.default_rng(16)
+    for n in (2, 3, 7, 20, 21, 250, 1000):
+        for level in (0.95, 0.99, 0.9, 0.5, 0.37):
+            returns = rng.normal(0.0005, 0.02, n)
+            assert value_at_risk(returns, level) == float(np.quantile(returns, 1.0 - level))

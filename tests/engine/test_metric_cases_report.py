@@ -231,3 +231,19 @@ def test_start_and_end_drop_what_is_below_a_microsecond() -> None:
     s = report(timestamps=_weekdays(5) + 999_999)
     assert s["start"] == "2024-01-01T00:00:00.000999+00:00"
     assert s["end"] == "2024-01-05T00:00:00.000999+00:00"
+
+
+def test_tail_risk_of_the_report() -> None:
+    # No return at all: no VaR and no CVaR.
+    s = report(np.array([100.0]))
+    assert (s["var_95"], s["cvar_95"]) == (None, None)
+    # Daily returns 0, -.01, ..., -.20 (21): CVaR is the mean of the floor(20 * .05) + 1 = 2
+    # worst, -.195; VaR at position 20 * .05 = 1 is the second worst, -.19.
+    returns = -0.01 * np.arange(21)
+    equity = 100.0 * np.cumprod(np.concatenate(([1.0], 1.0 + returns)))
+    s = report(equity)
+    assert s["cvar_95"] == pytest.approx(-0.195, rel=1e-9)
+    assert s["var_95"] == pytest.approx(-0.19, rel=1e-9)
+    # 20 of them (0 .. -.19): floor(19 * .05) + 1 = 1, the worst alone.
+    s = report(equity[:-1])
+    assert s["cvar_95"] == pytest.approx(-0.19, rel=1e-9)

@@ -15,7 +15,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from backtesting.engine.metrics import DETAIL_STATISTICS, StatValue, compute_statistics
+from backtesting.engine.metrics import (
+    DETAIL_STATISTICS,
+    StatValue,
+    compute_statistics,
+    daily_returns,
+)
 
 DAY = 86_400 * 10**9
 MONDAY = 1_704_067_200 * 10**9  # 2024-01-01T00:00:00Z
@@ -247,3 +252,14 @@ def test_tail_risk_of_the_report() -> None:
     # 20 of them (0 .. -.19): floor(19 * .05) + 1 = 1, the worst alone.
     s = report(equity[:-1])
     assert s["cvar_95"] == pytest.approx(-0.19, rel=1e-9)
+
+
+def test_the_reports_var_is_numpys_linear_quantile_of_the_daily_returns_to_the_bit() -> None:
+    # docs/metrics.md: var_95 is the 5 % quantile of the daily returns, NumPy's default (linear)
+    # interpolation between order statistics; two returns are the fewest to interpolate.
+    rng = np.random.default_rng(16)
+    for n in (2, 3, 12, 21, 22, 31, 45, 250, 1001):
+        equity = 100.0 * np.cumprod(np.concatenate(([1.0], 1.0 + rng.normal(0, 0.02, n))))
+        returns = daily_returns(_weekdays(n + 1), equity)
+        # The level is 0.95, so the quantile is at 1 - 0.95 (0.05 plus 4e-17 in floats).
+        assert report(equity)["var_95"] == float(np.quantile(returns, 1.0 - 0.95)), n

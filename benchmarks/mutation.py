@@ -83,6 +83,7 @@ SERVICES = {
     "CELERY_BROKER_URL": "redis://127.0.0.1:6379/12",
 }
 MUTMUT = str(Path(sys.executable).with_name("mutmut"))
+KERNEL = "backtesting/engine/libkernel.so"
 
 
 def _mutmut_config(module: str, tests: list[str]) -> str:
@@ -94,6 +95,10 @@ def _mutmut_config(module: str, tests: list[str]) -> str:
         'also_copy = ["templates", "manage.py"]\n'
         f"pytest_add_cli_args_test_selection = [{quoted}]\n"
         'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q"]\n'
+        # mutmut's wall limit is 15 x (the tests' time + 1 s) by default: under `nice -n 19` on
+        # a busy machine mutants that the tests would kill or pass ran out of it, and a timeout
+        # counts as a kill without any test failing (docs/testing.md).
+        "timeout_multiplier = 60\n"
     )
 
 
@@ -119,6 +124,10 @@ def sync_tree(work: Path, module: str, tests: list[str]) -> None:
         check=True,
         capture_output=True,
     ).stdout
+    # The compiled kernel is git-ignored but is what the engine runs: without it, mutants of
+    # the code that calls it would only ever meet the Python fallback.
+    if (ROOT / KERNEL).exists():
+        tracked += KERNEL.encode() + b"\0"
     subprocess.run(
         ["rsync", "-a", "--checksum", "--from0", "--files-from=-", f"{ROOT}/", f"{work}/"],
         input=tracked,

@@ -53,3 +53,13 @@ def test_a_report_over_two_hourly_bars_with_a_12_5_percent_gain_has_no_annual_fi
     assert report["cagr"] is None and report["annualized_return"] is None
     assert report["total_return"] == 0.125
     assert report["equity_final"] == 112_500.0
+
+
+def test_alpha_of_a_negative_growth_factor_past_the_largest_float_is_nan_not_infinite() -> None:
+    # Returns of 5x the benchmark less 2.6 a period: beta 5, and 1 + alpha_per_period is about
+    # -1.6. (-1.6) ** 2000 passes the largest float; a negative growth factor has no
+    # compounded rate, so the answer is NaN (no number), not +inf.
+    b = np.array([0.5, -0.5, 0.5])
+    alpha, beta = alpha_beta(5.0 * b - 2.6, b, periods_per_year=2_000.0)
+    assert math.isclose(beta, 5.0)
+    assert math.isnan(alpha)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -48,6 +47,11 @@ def _suite(nodeid: str) -> str:
     return parts[1] if len(parts) > 2 and parts[0] == "tests" else ""
 
 
+def _rank(scope: str) -> int:
+    suite = scope if scope in _WHOLE_SUITES else _suite(scope)
+    return _FIRST_SUITES.index(suite) if suite in _FIRST_SUITES else len(_FIRST_SUITES)
+
+
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     from xdist.scheduler import LoadScopeScheduling
 
@@ -55,19 +59,23 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
         return None  # another --dist asked for by name: xdist's own
 
     class SuiteScheduling(LoadScopeScheduling):
+        _ordered = False
+
         def _split_scope(self, nodeid: str) -> str:
             suite = _suite(nodeid)
             return suite if suite in _WHOLE_SUITES else nodeid.split("::", 1)[0]
 
-        def add_node_collection(self, node: Any, collection: Sequence[str]) -> None:
-            # Every process collects the same list and sorts it the same way (stable sort).
-            def rank(nodeid: str) -> int:
-                suite = _suite(nodeid)
-                return _FIRST_SUITES.index(suite) if suite in _FIRST_SUITES else len(_FIRST_SUITES)
+        def _assign_work_unit(self, node: Any) -> None:
+            # The work queue (scope -> its tests) is complete before the first unit goes out:
+            # move the waiting suites to its front then. Only the queue is reordered: the
+            # collection itself must stay as every process collected it, since the processes
+            # are told which tests to run by their index in it.
+            if not self._ordered:
+                for scope in sorted(self.workqueue, key=_rank):
+                    self.workqueue.move_to_end(scope)
+                self._ordered = True
+            super()._assign_work_unit(node)
 
-            super().add_node_collection(node, sorted(collection, key=rank))
-
-    config.option.loadscopereorder = False  # keep the order above, not the largest module first
     return SuiteScheduling(config, log)
 
 

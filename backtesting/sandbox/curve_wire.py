@@ -30,9 +30,9 @@ CURVE_KEYS: Final = ("timestamps", *CURVE_FIELDS)
 
 def curve_wire(run: BacktestResult) -> dict[str, str]:
     """The child's form of the run's curve."""
-    wire = {"timestamps": _b64(np.asarray(run.timestamps).astype("<i8"))}
+    wire = {"timestamps": b64_array(np.asarray(run.timestamps).astype("<i8"))}
     for name in CURVE_FIELDS:
-        wire[name] = _b64(np.asarray(getattr(run, name), dtype=np.float64).astype("<f8"))
+        wire[name] = b64_array(np.asarray(getattr(run, name), dtype=np.float64).astype("<f8"))
     return wire
 
 
@@ -45,29 +45,31 @@ def curve_from_wire(payload: Any) -> dict[str, list[Any]]:
     """The engine's JSON curve of curve_wire's form; InvalidOutputError when out of shape."""
     if not isinstance(payload, dict) or set(payload) != set(CURVE_KEYS):
         raise InvalidOutputError("The result's equity curve is out of shape.")
-    stamps = np.frombuffer(_decoded(payload["timestamps"]), dtype="<i8")
+    stamps = np.frombuffer(decoded_array_bytes(payload["timestamps"], "curve"), dtype="<i8")
     if len(stamps) > 1 and not (np.diff(stamps) > 0).all():
         raise InvalidOutputError("The result's curve times are not increasing.")
     curve: dict[str, list[Any]] = {"timestamps": iso_times(stamps)}
     for name in CURVE_FIELDS:
-        values = np.frombuffer(_decoded(payload[name]), dtype="<f8")
+        values = np.frombuffer(decoded_array_bytes(payload[name], "curve"), dtype="<f8")
         if len(values) != len(stamps):
             raise InvalidOutputError("The result's curve series differ in length.")
         curve[name] = json_floats(values)
     return curve
 
 
-def _decoded(text: Any) -> bytes:
+def decoded_array_bytes(text: Any, what: str) -> bytes:
+    """The bytes of one base64 array of 8-byte values from the child; `what` names the
+    arrays in the error ("curve", "indicator")."""
     if not isinstance(text, str):
-        raise InvalidOutputError("The result's curve arrays are not text.")
+        raise InvalidOutputError(f"The result's {what} arrays are not text.")
     try:
         raw = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
-        raise InvalidOutputError("The result's curve arrays are not base64.") from None
+        raise InvalidOutputError(f"The result's {what} arrays are not base64.") from None
     if len(raw) % 8:
-        raise InvalidOutputError("The result's curve arrays are not 8-byte values.")
+        raise InvalidOutputError(f"The result's {what} arrays are not 8-byte values.")
     return raw
 
 
-def _b64(values: np.ndarray) -> str:
+def b64_array(values: np.ndarray) -> str:
     return base64.b64encode(values.tobytes()).decode("ascii")

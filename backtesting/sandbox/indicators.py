@@ -13,8 +13,6 @@ child ran next to user code.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Collection
 from typing import Any
 
@@ -26,7 +24,7 @@ from backtesting.engine.plotted import (
     PlottedIndicators,
 )
 from backtesting.sandbox.bounds import storable
-from backtesting.sandbox.curve_wire import curve_wire_size
+from backtesting.sandbox.curve_wire import b64_array, curve_wire_size, decoded_array_bytes
 from backtesting.sandbox.errors import InvalidOutputError
 
 # Beside the curve and the trades, indicators may take at most this much of the pipe.
@@ -55,9 +53,13 @@ def indicators_wire(
     fitting = max(0, budget // per_array - 1)  # one array's worth for the timestamps
     kept = plotted.series[:fitting]
     return {
-        "timestamps": _b64(plotted.timestamps.astype("<i8")),
+        "timestamps": b64_array(plotted.timestamps.astype("<i8")),
         "series": [
-            {"name": storable(p.name), "symbol": p.symbol, "values": _b64(p.values.astype("<f8"))}
+            {
+                "name": storable(p.name),
+                "symbol": p.symbol,
+                "values": b64_array(p.values.astype("<f8")),
+            }
             for p in kept
         ],
         "dropped": len(plotted.series) - len(kept),
@@ -71,7 +73,7 @@ def indicators_check(payload: Any, symbols: Collection[str] | None) -> None:
     dropped, series = payload["dropped"], payload["series"]
     if not isinstance(dropped, int) or isinstance(dropped, bool) or not 0 <= dropped <= 2**31:
         raise InvalidOutputError("The result's dropped indicator count is invalid.")
-    stamps = np.frombuffer(_decoded(payload["timestamps"]), dtype="<i8")
+    stamps = np.frombuffer(decoded_array_bytes(payload["timestamps"], "indicator"), dtype="<i8")
     if len(stamps) == 0 or (len(stamps) > 1 and not (np.diff(stamps) > 0).all()):
         raise InvalidOutputError("The result's indicator times are not increasing.")
     if not isinstance(series, list):
@@ -94,24 +96,8 @@ def _check_series(item: Any, n: int, symbols: Collection[str] | None) -> None:
         raise InvalidOutputError("An indicator's name holds characters that cannot be stored.")
     if not isinstance(symbol, str) or (symbols is not None and symbol not in symbols):
         raise InvalidOutputError("An indicator of the result has an unknown symbol.")
-    if len(_decoded(item["values"])) != 8 * n:
+    if len(decoded_array_bytes(item["values"], "indicator")) != 8 * n:
         raise InvalidOutputError("An indicator of the result does not have one value per bar.")
-
-
-def _decoded(text: Any) -> bytes:
-    if not isinstance(text, str):
-        raise InvalidOutputError("The result's indicator arrays are not text.")
-    try:
-        raw = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidOutputError("The result's indicator arrays are not base64.") from None
-    if len(raw) % 8:
-        raise InvalidOutputError("The result's indicator arrays are not 8-byte values.")
-    return raw
-
-
-def _b64(values: np.ndarray) -> str:
-    return base64.b64encode(values.tobytes()).decode("ascii")
 
 
 def _b64_length(n_bytes: int) -> int:

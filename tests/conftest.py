@@ -36,10 +36,13 @@ if TYPE_CHECKING:
 # `make test` runs two pytest-xdist processes (docs/testing.md, "Two test processes").
 # A test module runs whole in one process, so its module fixtures are set up once; so do the
 # chaos suite (one private PostgreSQL and Redis) and the browser suite (one Chromium). The
-# suites that mostly wait are handed out first, so the other process fills the waits with
-# the quick ones instead of leaving a long tail at the end.
+# suites that mostly wait and stand alone are handed out first, so the other process fills
+# the waits with quick modules instead of leaving a long tail. The integration suite comes
+# last: its session-wide Celery worker lives on in its process once started, and would
+# take (and run) the jobs that later tests submit and run in-process themselves.
 _WHOLE_SUITES = ("chaos", "browser")
-_FIRST_SUITES = ("chaos", "browser", "integration", "fuzz")
+_FIRST_SUITES = ("chaos", "browser", "fuzz")
+_LAST_SUITES = ("integration",)
 
 
 def _suite(nodeid: str) -> str:
@@ -49,7 +52,9 @@ def _suite(nodeid: str) -> str:
 
 def _rank(scope: str) -> int:
     suite = scope if scope in _WHOLE_SUITES else _suite(scope)
-    return _FIRST_SUITES.index(suite) if suite in _FIRST_SUITES else len(_FIRST_SUITES)
+    if suite in _FIRST_SUITES:
+        return _FIRST_SUITES.index(suite)
+    return len(_FIRST_SUITES) + (suite in _LAST_SUITES)
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:

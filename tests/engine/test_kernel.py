@@ -101,36 +101,42 @@ def _assert_same_booking(one: Any, other: Any) -> None:
     assert same_bits(units, ref_units)
 
 
+# A random account for the kernel-against-reference tests: its spec, aligned bars of 1-4
+# symbols, and (n bars, n symbols, shorting on) for drawing orders or targets on them.
+Account = tuple[BacktestSpec, Any, int, int, bool]
+
+
+@st.composite
+def accounts(draw: st.DrawFn, *, max_bars: int, seed_stride: int) -> Account:
+    n_sym = draw(st.integers(min_value=1, max_value=4))
+    n = draw(st.integers(min_value=2, max_value=max_bars))
+    short = draw(st.booleans())
+    spec = _spec(
+        short,
+        draw(st.sampled_from(STEPS)),
+        draw(st.sampled_from(COSTS)),
+        draw(st.sampled_from([0.25, 0.5, 1.0, 2.0])),
+        draw(st.sampled_from([0.0, 500.0, 5_000.0])),
+        draw(st.sampled_from([1_000.0, 10_000.0, 1e6, 1e9])),
+    )
+    bars = align_bars(
+        {
+            f"S{k}": random_bars(n, seed=k + seed_stride * n, symbol=f"S{k}", vol=0.05)
+            for k in range(n_sym)
+        }
+    )
+    return spec, bars, n, n_sym, short
+
+
 @needs_kernel
 @settings(max_examples=300, deadline=None)
-@given(
-    data=st.data(),
-    n_sym=st.integers(min_value=1, max_value=4),
-    n=st.integers(min_value=2, max_value=40),
-    short=st.booleans(),
-    step=st.sampled_from(STEPS),
-    costs=st.sampled_from(COSTS),
-    margin=st.sampled_from([0.25, 0.5, 1.0, 2.0]),
-    min_value=st.sampled_from([0.0, 500.0, 5_000.0]),
-    cash=st.sampled_from([1_000.0, 10_000.0, 1e6, 1e9]),
-)
+@given(data=st.data(), account=accounts(max_bars=40, seed_stride=11))
 def test_the_kernel_books_random_orders_exactly_as_the_python_walk(
-    data: st.DataObject,
-    n_sym: int,
-    n: int,
-    short: bool,
-    step: float | None,
-    costs: CostModel,
-    margin: float,
-    min_value: float,
-    cash: float,
+    data: st.DataObject, account: Account
 ) -> None:
     # Any orders, not only those signals produce: same-direction resizes (Unsupported in
     # both), closes with nothing held, flips, refusals for size, minimum value and margin.
-    spec = _spec(short, step, costs, margin, min_value, cash)
-    bars = align_bars(
-        {f"S{k}": random_bars(n, seed=k + 11 * n, symbol=f"S{k}", vol=0.05) for k in range(n_sym)}
-    )
+    spec, bars, n, n_sym, short = account
     cells = data.draw(
         st.lists(
             st.tuples(st.integers(0, n - 1), st.integers(0, n_sym - 1)),
@@ -250,37 +256,14 @@ def _assert_same_run(one: Any, other: Any) -> None:
 
 @needs_kernel
 @settings(max_examples=300, deadline=None)
-@given(
-    data=st.data(),
-    n_sym=st.integers(min_value=1, max_value=4),
-    n=st.integers(min_value=2, max_value=60),
-    short=st.booleans(),
-    step=st.sampled_from(STEPS),
-    costs=st.sampled_from(COSTS),
-    margin=st.sampled_from([0.25, 0.5, 1.0, 2.0]),
-    min_value=st.sampled_from([0.0, 500.0, 5_000.0]),
-    cash=st.sampled_from([1_000.0, 10_000.0, 1e6, 1e9]),
-)
-def test_the_one_call_core_equals_the_python_stages(
-    data: st.DataObject,
-    n_sym: int,
-    n: int,
-    short: bool,
-    step: float | None,
-    costs: CostModel,
-    margin: float,
-    min_value: float,
-    cash: float,
-) -> None:
+@given(data=st.data(), account=accounts(max_bars=60, seed_stride=7))
+def test_the_one_call_core_equals_the_python_stages(data: st.DataObject, account: Account) -> None:
     # tp_signal_core (changes, orders, walk, positions, trades and curve in one call) against
     # the reference stages with no kernel at all: every array of the Ledger and the curve bit
     # for bit, and the trade and order records. Same-direction resizes (both None), flips,
     # refusals for size, minimum value and margin, margin calls, the last bar's orders, lots
     # beyond int64 (the core hands the run to the stages).
-    spec = _spec(short, step, costs, margin, min_value, cash)
-    bars = align_bars(
-        {f"S{k}": random_bars(n, seed=k + 7 * n, symbol=f"S{k}", vol=0.05) for k in range(n_sym)}
-    )
+    spec, bars, n, n_sym, short = account
     levels = [-1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0] if short else [0.0, 0.25, 0.5, 1.0]
     targets = np.array(
         [data.draw(st.lists(st.sampled_from(levels), min_size=n, max_size=n)) for _ in range(n_sym)]

@@ -8,7 +8,7 @@ be stale. The cache is only an accelerator: when it cannot be reached, or holds 
 code cannot read, bars come from the database (tradeplatform.soft_cache).
 
 `series_coverage` answers "which instrument, which series version, how many bars in range" in
-one aggregate query without loading a bar (submit validation). `bars_snapshot` (the worker)
+two plain queries without loading a bar (submit validation). `bars_snapshot` (the worker)
 reads the versions with `series_sources`, one plain join, and each version's bars from this
 process's memory or the shared cache; only when some must come from the database does it read
 versions and bars again in one database snapshot, so a series version always describes exactly
@@ -28,7 +28,7 @@ from datetime import datetime
 import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Case, Count, IntegerField, OuterRef, Subquery, Value, When
+from django.db.models import Count, Max, Min, OuterRef, Q, Subquery
 
 from backtesting.engine import BarSeries, EngineError
 from backtesting.engine.barcodec import BarCodecError, decode_bars, encode_bars
@@ -278,48 +278,35 @@ def series_sources(*, symbols: list[str], timeframe: Timeframe | str) -> dict[st
 def series_coverage(
     *, symbols: list[str], timeframe: Timeframe | str, start: datetime, end: datetime
 ) -> dict[str, Coverage]:
-    """{symbol: Coverage} of the known `symbols` (unknown ones are absent), in ONE query."""
-    tf = Timeframe(timeframe)
-    candidates = [tf, *tf.finer()]
-    # The serving series: the requested timeframe if stored, else the coarsest finer one.
-    rank = Case(
-        *(When(timeframe=c.value, then=Value(i)) for i, c in enumerate(candidates)),
-        output_field=IntegerField(),
-    )
-    source = (
-        SeriesVersion.objects.filter(
-            instrument=OuterRef("pk"), timeframe__in=[c.value for c in candidates]
+    """{symbol: Coverage} of the known `symbols` (unknown ones are absent), in two plain queries.
+
+    `series_sources` picks each symbol's serving series, then one grouped aggregate counts
+    their bars in range. One query can do both, but only with the serving series' choice
+    repeated as a correlated subquery in every column: compiling that cost every submit about
+    9 ms of CPU, against a fraction of a millisecond for the second round trip.
+    """
+    sources = series_sources(symbols=symbols, timeframe=timeframe)
+    served = Q()
+    for source in sources.values():
+        if source.source is not None:
+            served |= Q(instrument_id=source.instrument_id, timeframe=source.source.value)
+    in_range: dict[int, tuple[int, datetime | None, datetime | None]] = {}
+    if served:
+        rows = (
+            Bar.objects.filter(served, timestamp__gte=start, timestamp__lte=end)
+            .values("instrument_id")
+            .annotate(n=Count("pk"), first=Min("timestamp"), last=Max("timestamp"))
+            .order_by()
+            .values_list("instrument_id", "n", "first", "last")
         )
-        .alias(rank=rank)
-        .order_by("rank")
-    )
-    in_range = Bar.objects.filter(
-        instrument=OuterRef("pk"),
-        timeframe=OuterRef("source_tf"),
-        timestamp__gte=start,
-        timestamp__lte=end,
-    )
-    rows = (
-        Instrument.objects.filter(symbol__in=symbols)
-        .annotate(
-            source_tf=Subquery(source.values("timeframe")[:1]),
-            source_version=Subquery(source.values("version")[:1]),
+        in_range = {pk: (n, first, last) for pk, n, first, last in rows}
+    out = {}
+    for symbol, s in sources.items():
+        n, first, last = in_range.get(s.instrument_id, (0, None, None))
+        out[symbol] = Coverage(
+            s.instrument_id, symbol, s.timezone, s.source, s.version, n, first, last
         )
-        .annotate(
-            bar_count=Subquery(
-                in_range.order_by().values("instrument").annotate(n=Count("pk")).values("n")
-            ),
-            first=Subquery(in_range.order_by("timestamp").values("timestamp")[:1]),
-            last=Subquery(in_range.order_by("-timestamp").values("timestamp")[:1]),
-        )
-        .values_list(
-            "pk", "symbol", "timezone", "source_tf", "source_version", "bar_count", "first", "last"
-        )
-    )
-    return {
-        symbol: Coverage(pk, symbol, tz, Timeframe(src) if src else None, ver, n or 0, lo, hi)
-        for pk, symbol, tz, src, ver, n, lo, hi in rows
-    }
+    return out
 
 
 def coverage_versions(coverage: dict[str, Coverage]) -> dict[str, int]:

@@ -15,6 +15,7 @@ from backtesting.engine.bars import FIELDS
 from backtesting.marketdata import selectors
 from backtesting.marketdata.selectors import bars_load_arrays
 from backtesting.marketdata.services import bars_import
+from tests.factories import InstrumentFactory
 from tests.marketdata.conftest import GOOD_ROWS, make_csv
 from tradeplatform.errors import NotFoundError
 
@@ -173,10 +174,11 @@ def test_series_sources_serve_what_series_coverage_serves_in_one_query(
         covered.instrument_id, covered.source, covered.series_version)  # fmt: skip
 
 
-def test_series_coverage_answers_instrument_version_and_bars_in_range_in_one_query(
+def test_series_coverage_answers_instrument_version_and_bars_in_range_in_two_queries(
     imported, django_assert_num_queries
 ):
-    with django_assert_num_queries(1):
+    # The serving series, then one aggregate over its bars in range: never a bar loaded.
+    with django_assert_num_queries(2):
         coverage = selectors.series_coverage(
             symbols=["AAPL", "NOPE"],
             timeframe="1d",
@@ -191,6 +193,27 @@ def test_series_coverage_answers_instrument_version_and_bars_in_range_in_one_que
         datetime(2024, 1, 5, tzinfo=UTC),
     )
     assert aapl.has_data
+
+
+def test_series_coverage_counts_each_symbol_on_its_own_serving_series(imported):
+    # MSFT stores daily and hourly bars: a daily request is served by its daily series, an
+    # hourly one by its hourly series; AAPL (daily only) cannot serve hours. Each count is of
+    # its own instrument and series only.
+    msft = InstrumentFactory(symbol="MSFT", timezone="UTC")
+    bars_import(instrument=msft, source=make_csv(GOOD_ROWS[:2]), timeframe="1d")
+    hours = ["2024-01-03 10:00,1,1,1,1,1", "2024-01-03 11:00,1,1,1,1,1",
+             "2024-01-03 12:00,1,1,1,1,1"]  # fmt: skip
+    bars_import(instrument=msft, source=make_csv(hours), timeframe="1h")
+    span = {"start": datetime(2024, 1, 1, tzinfo=UTC), "end": datetime(2024, 1, 31, tzinfo=UTC)}
+    daily = selectors.series_coverage(symbols=["AAPL", "MSFT", "NOPE"], timeframe="1d", **span)
+    assert {s: (c.source, c.bar_count) for s, c in daily.items()} == {
+        "AAPL": ("1d", 5), "MSFT": ("1d", 2)}  # fmt: skip
+    assert daily["MSFT"].first == datetime(2024, 1, 2, tzinfo=UTC)
+    assert daily["MSFT"].last == datetime(2024, 1, 3, tzinfo=UTC)
+    hourly = selectors.series_coverage(symbols=["AAPL", "MSFT"], timeframe="1h", **span)
+    assert {s: (c.source, c.bar_count, c.has_data) for s, c in hourly.items()} == {
+        "AAPL": (None, 0, False), "MSFT": ("1h", 3, True)}  # fmt: skip
+    assert hourly["MSFT"].last == datetime(2024, 1, 3, 12, tzinfo=UTC)
 
 
 def test_series_coverage_of_a_resampled_timeframe_counts_the_stored_base_bars(imported):

@@ -500,7 +500,6 @@ def chunk_profile(bars: dict[str, BarSeries], pairs: list[tuple[int, int]], samp
     from backtesting.bars import bars_for_backtest
     from backtesting.optimization.finish import sandbox_limits
     from backtesting.optimization.models import Optimization
-    from backtesting.optimization.services import DEFAULT_CHUNK_SIZE
     from backtesting.sandbox import batch_runner
     from backtesting.sandbox.batch import parameter_sets_resolve
     from strategies.paramspec import ParameterSpace
@@ -511,7 +510,7 @@ def chunk_profile(bars: dict[str, BarSeries], pairs: list[tuple[int, int]], samp
     declared = ParameterSpace.from_dicts(version.parameters)
     spec = optimization.spec_dict()
     sets = [{**optimization.parameters, "fast": f, "slow": s} for f, s in pairs]
-    chunk = sets[:DEFAULT_CHUNK_SIZE]
+    chunk = sets[: optimization.chunk_size]
     series = next(iter(bars.values()))
 
     def load() -> Any:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from backtesting.optimization import services
 from backtesting.optimization.execution import optimization_chunk_execute
 from backtesting.optimization.models import Optimization
 from backtesting.optimization.services import OptimizationInput, optimization_submit
@@ -26,6 +27,13 @@ SMA_GRID = {
 @pytest.fixture
 def instrument(db):
     return seed_bars("AAA")
+
+
+@pytest.fixture
+def chunks_of_25(monkeypatch):
+    """Every combination counted as costly, so sweeps keep chunks of DEFAULT_CHUNK_SIZE (the
+    issue's grid is 23 + 23 + 22 + 22): for tests of what happens across several chunks."""
+    monkeypatch.setattr(services, "CHUNK_BAR_COMBINATIONS", 0)
 
 
 @pytest.fixture

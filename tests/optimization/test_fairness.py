@@ -22,7 +22,9 @@ def _running_elsewhere(chunk_id: int) -> None:
     )  # fmt: skip
 
 
-def test_a_users_sweep_runs_up_to_its_kinds_limit_of_chunks_at_once(sweep, settings) -> None:
+def test_a_users_sweep_runs_up_to_its_kinds_limit_of_chunks_at_once(
+    sweep, settings, chunks_of_25
+) -> None:
     settings.BACKTEST_USER_MAX_RUNNING = 1
     settings.OPTIMIZATION_USER_MAX_RUNNING = 2
     optimization = sweep()

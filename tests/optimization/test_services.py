@@ -7,6 +7,9 @@ from unittest.mock import ANY
 
 import pytest
 from django.utils import timezone
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from backtesting import sandbox
 from backtesting.execution import backtest_execute
@@ -14,6 +17,8 @@ from backtesting.jobs.recovery import job_recover_stale
 from backtesting.optimization.execution import optimization_chunk_execute
 from backtesting.optimization.models import Optimization, OptimizationChunk, OptimizationResult
 from backtesting.optimization.services import (
+    DEFAULT_CHUNK_SIZE,
+    chunk_size_for,
     even_chunks,
     optimization_cancel,
     optimization_result_backtest,
@@ -29,9 +34,10 @@ pytestmark = pytest.mark.django_db
 def test_the_sma_grid_with_fast_below_slow_runs_exactly_90_combinations(sweep):
     optimization = sweep()
     assert optimization.total == 90
-    # Four chunks of near-equal size (not 25 + 25 + 25 + 15): two workers end together.
+    # Cheap combinations (500 daily bars): one chunk for each of the two worker slots a user's
+    # sweep may hold (OPTIMIZATION_USER_MAX_RUNNING), not 23 + 23 + 22 + 22.
     sizes = [len(c.combinations) for c in optimization.chunks.order_by("number")]
-    assert sizes == [23, 23, 22, 22]
+    assert sizes == [45, 45]
     optimization = run_all_chunks(optimization)
     assert optimization.status == "succeeded"
     assert optimization.progress == 1.0
@@ -41,7 +47,7 @@ def test_the_sma_grid_with_fast_below_slow_runs_exactly_90_combinations(sweep):
     assert sorted(rows.values_list("index", flat=True)) == list(range(90))
 
 
-def test_the_sweep_turns_running_with_its_first_chunk_and_keeps_that_start(sweep):
+def test_the_sweep_turns_running_with_its_first_chunk_and_keeps_that_start(sweep, chunks_of_25):
     optimization = sweep()
     first, second, *_ = optimization.chunks.order_by("number")
     assert optimization.status == "queued" and optimization.started_at is None
@@ -65,6 +71,31 @@ def test_chunks_are_the_fewest_within_the_size_and_differ_by_at_most_one(n, max_
     assert [end - begin for begin, end in bounds] == sizes
     ends = [end for _, end in bounds]
     assert [begin for begin, _ in bounds] == [0, *ends][: len(bounds)]  # back to back from 0
+
+
+@pytest.mark.parametrize(
+    ("n", "bars", "fan_out", "sizes"),
+    [(90, 2520, 2, [45, 45]), (90, 2520, 3, [30, 30, 30]), (90, 100_000, 2, [23, 23, 22, 22]),
+     (90, 2520, 0, [23, 23, 22, 22]), (90, 2520, 8, [23, 23, 22, 22]), (40, 2520, 2, [20, 20]),
+     (4, 500, 2, [4]), (2000, 2520, 2, [91] * 20 + [90] * 2), (2000, 100_000, 2, [25] * 80)],
+)  # fmt: skip
+def test_cheap_combinations_go_in_fewer_chunks_spread_over_the_fan_out(n, bars, fan_out, sizes):
+    size = chunk_size_for(n, bars=bars, fan_out=fan_out)
+    assert [end - begin for begin, end in even_chunks(n, size)] == sizes
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(
+    n=st.integers(1, 5000), bars=st.integers(1, 10**7), fan_out=st.integers(0, 16)
+)  # fmt: skip
+def test_chunking_never_makes_more_chunks_than_chunks_of_25_nor_fewer_than_the_fan_out(
+    n, bars, fan_out
+):
+    size = chunk_size_for(n, bars=bars, fan_out=fan_out)
+    count = len(even_chunks(n, size))
+    of_25 = len(even_chunks(n, DEFAULT_CHUNK_SIZE))
+    assert count <= of_25
+    assert count >= min(of_25, fan_out) if fan_out else count == of_25
 
 
 def test_a_random_space_with_constraints_runs_exactly_the_samples_asked_for(sweep):
@@ -155,7 +186,9 @@ def test_a_sweep_larger_than_the_bound_is_refused(sweep, settings):
     assert not Optimization.objects.exists()
 
 
-def test_a_chunk_failing_for_the_users_code_fails_its_rows_and_no_other(sweep, monkeypatch):
+def test_a_chunk_failing_for_the_users_code_fails_its_rows_and_no_other(
+    sweep, monkeypatch, chunks_of_25
+):
     real = sandbox.run_strategy_batch_in_sandbox
 
     def second_chunk_runs_out_of_memory(code, spec, bars, sets, *args, **kwargs):
@@ -182,7 +215,7 @@ def test_a_chunk_failing_for_the_users_code_fails_its_rows_and_no_other(sweep, m
 
 
 def test_a_redelivered_chunk_reruns_only_what_was_not_stored_and_counts_nothing_twice(
-    sweep, monkeypatch
+    sweep, monkeypatch, chunks_of_25
 ):
     optimization = sweep()
     chunk = optimization.chunks.get(number=0)
@@ -218,7 +251,7 @@ def test_a_redelivered_chunk_reruns_only_what_was_not_stored_and_counts_nothing_
 
 
 def test_cancelling_ends_queued_chunks_at_once_and_stops_a_running_one(
-    sweep, monkeypatch, settings
+    sweep, monkeypatch, settings, chunks_of_25
 ):
     settings.BACKTEST_CANCEL_POLL_SECONDS = 0.0
     optimization = sweep()

@@ -143,8 +143,14 @@ def run_sandboxed(
     bars: dict[str, Any],
     on_progress: Callable[[float], None] | None,
     should_cancel: Callable[[], bool] | None,
+    *,
+    with_orders: bool = False,
 ) -> dict[str, Any]:
-    """Run the pinned strategy version on `bars` in a fresh jailed child."""
+    """Run the pinned strategy version on `bars` in a fresh jailed child.
+
+    A backtest stores its trades, not its orders: they are listed only `with_orders` (the
+    look-ahead check compares them), sparing the child and the worker ~50 KB of JSON a run.
+    """
     limits = sandbox.SandboxLimits(
         cpu_seconds=settings.BACKTEST_SANDBOX_CPU_SECONDS,
         wall_seconds=settings.BACKTEST_SANDBOX_WALL_SECONDS,
@@ -158,6 +164,7 @@ def run_sandboxed(
         limits=limits,
         on_progress=on_progress,
         should_cancel=should_cancel,
+        with_orders=with_orders,
     )
 
 

@@ -87,10 +87,11 @@ class BacktestResult:
     def final_equity(self) -> float:
         return float(self.equity[-1])
 
-    def to_dict(self, *, curve: bool = True) -> dict[str, Any]:
+    def to_dict(self, *, curve: bool = True, orders: bool = True) -> dict[str, Any]:
         """JSON-safe (NaN/inf -> None, times as ISO-8601 UTC) with a fixed key order.
 
-        curve=False leaves the equity curve out (the sandbox sends its arrays themselves).
+        curve=False leaves the equity curve out (the sandbox sends its arrays themselves);
+        orders=False gives an empty "orders" list (a backtest stores trades, not orders).
         """
         out: dict[str, Any] = {
             "engine_version": self.engine_version,
@@ -107,7 +108,7 @@ class BacktestResult:
             }
         return {
             **out,
-            **_clean_records(trades=self.trades, orders=self.orders),
+            **_clean_records(trades=self.trades, orders=self.orders if orders else ()),
             "statistics": {k: _clean_value(v) for k, v in self.statistics.items()},
         }
 

@@ -18,7 +18,6 @@ from django.utils import timezone
 
 from backtesting import sandbox
 from backtesting.bars import bars_for_backtest
-from backtesting.curves import curve_encode
 from backtesting.engine.metrics import daily_returns, infer_periods_per_year
 from backtesting.engine.research.deflated_sharpe import return_moments, sweep_deflated_sharpe
 from backtesting.engine.research.ranking import rank_rows
@@ -135,11 +134,8 @@ def _best_run_curve(
         timeframe=optimization.timeframe,
         limits=sandbox_limits(),
     )
-    arrays = curve_encode(result["equity_curve"])
-    return (
-        np.frombuffer(bytes(arrays["timestamps"]), dtype="<i8"),
-        np.frombuffer(bytes(arrays["equity"]), dtype="<f8"),
-    )
+    curve = result["equity_curve"]
+    return curve.timestamps, curve.equity
 
 
 def sandbox_limits() -> sandbox.SandboxLimits:

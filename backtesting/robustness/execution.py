@@ -82,7 +82,7 @@ def _compute(run: RobustnessRun, claim: JobClaim) -> dict[str, Any]:
         )
 
     def run_on(bars: Mapping[str, BarSeries]) -> dict[str, Any]:
-        return run_sandboxed(backtest, dict(bars), None, claim.should_cancel)
+        return run_sandboxed(backtest, dict(bars), None, claim.should_cancel, with_orders=True)
 
     bars = selectors.backtest_bars(backtest)
     return lookahead_check(bars, run_on, n_checks=p["n_checks"], seed=p["seed"], progress=progress)

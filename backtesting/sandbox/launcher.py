@@ -50,17 +50,20 @@ def run_strategy_in_sandbox(
     on_progress: Callable[[float], None] | None = None,
     should_cancel: Callable[[], bool] | None = None,
     timeframe: str = "",
+    with_orders: bool = True,
 ) -> dict[str, Any]:
     """Run user strategy code on the engine in a jailed child process of its own.
 
     code: the user's source; spec: BacktestSpec.to_dict(); bars: {symbol: BarSeries} of
     `timeframe` (sent in the bar codec's bytes, the ones the data fingerprint hashes).
-    Returns BacktestResult.to_dict() (validated) plus a "sandbox" entry with the user's print
-    log and resource usage. Raises a SandboxError subclass whose ``code`` says what went wrong.
+    Returns BacktestResult.to_dict() (validated) with its "equity_curve" as a checked RunCurve
+    (arrays; `.to_json()` is the engine's form) and an empty "orders" list unless
+    `with_orders`, plus a "sandbox" entry with the user's print log and resource usage.
+    Raises a SandboxError subclass whose ``code`` says what went wrong.
     """
     limits = limits or SandboxLimits()
     level = isolation_level()
-    header = _header(code, spec, limits, level)
+    header = {**_header(code, spec, limits, level), "with_orders": with_orders}
     payload = encode_payload(header, bars, timeframe=timeframe)
     outcome = run_child(payload, limits, on_progress, should_cancel)
     return interpret(outcome, limits, level, spec=spec, symbols=list(bars))

@@ -123,8 +123,9 @@ def _execute(
     spec = BacktestSpec.from_dict(header["spec"])
     bars = {symbol: _bar_series(symbol, cols) for symbol, cols in columns.items()}
     run = run_backtest(spec, bars, strategy_class, progress=progress)
-    # The curve crosses the pipe as arrays (curve_wire.py); the worker restores its JSON form.
-    result = {**run.to_dict(curve=False), "equity_curve": curve_wire(run)}
+    # The curve crosses the pipe as arrays (curve_wire.py), and the orders only when asked for.
+    listed = run.to_dict(curve=False, orders=header.get("with_orders", True))
+    result = {**listed, "equity_curve": curve_wire(run)}
     indicators = indicators_wire(run.indicators, result, header["limits"])
     return result if indicators is None else {**result, "indicators": indicators}
 

@@ -179,8 +179,8 @@ def window_run(
     row.is_objective = objective_value(rows[best], walkforward.objective)
     result = _out_of_sample(walkforward, bars, clock, window, row.parameters, claim)
     row.oos_metrics = result["statistics"]
-    equity = np.array([np.nan if v is None else v for v in result["equity_curve"]["equity"]])
-    row.oos_equity = _compact_curve(_ns(result["equity_curve"]["timestamps"]), equity)
+    curve = result["equity_curve"]
+    row.oos_equity = _compact_curve(curve.timestamps, curve.equity)
     return row
 
 
@@ -251,10 +251,6 @@ def _compact_curve(timestamps_ns: np.ndarray, equity: np.ndarray) -> dict[str, l
     day_ends = np.append(np.flatnonzero(np.diff(days)), len(ts) - 1)
     keep = np.unique(np.concatenate(([0], day_ends)))
     return {"t": (ts[keep] // 10**9).tolist(), "v": [float(v) for v in equity[keep]]}
-
-
-def _ns(iso_times: list[str]) -> np.ndarray:
-    return np.array([t.rstrip("Z") for t in iso_times], dtype="datetime64[ns]").astype(np.int64)
 
 
 def _time(ns: Any) -> datetime:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import pytest
 from django.db import connection
 from django.test import Client
@@ -16,6 +17,7 @@ from backtesting.comparison import best_columns
 from backtesting.curves import curve_encode
 from backtesting.metric_display import format_metric
 from backtesting.models import Backtest, BacktestResult, BacktestStatus
+from backtesting.sandbox.curve_wire import RunCurve
 from strategies.models import Strategy
 from tests.factories import StrategyFactory
 
@@ -49,11 +51,11 @@ def finished(
     if status == BacktestStatus.SUCCEEDED:
         equity = equity or [1000.0, 1100.0, 1050.0]
         peak = [max(equity[: i + 1]) for i in range(len(equity))]
-        curve = curve_encode({
-            "timestamps": [f"2015-01-{i + 1:02d}T00:00:00Z" for i in range(len(equity))],
-            "equity": equity,
-            "drawdown": [e / p - 1 for e, p in zip(equity, peak, strict=True)],
-        })  # fmt: skip
+        days = np.arange(len(equity)) * 86_400 * 10**9
+        stamps = np.datetime64("2015-01-01", "ns").astype(np.int64) + days
+        drawdown = np.array([e / p - 1 for e, p in zip(equity, peak, strict=True)])
+        cash = np.zeros(len(equity))
+        curve = curve_encode(RunCurve(stamps, np.array(equity), cash, cash, drawdown))
         BacktestResult.objects.create(backtest=backtest, metrics=metrics or {}, **curve)
     return backtest
 

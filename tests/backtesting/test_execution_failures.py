@@ -7,6 +7,7 @@ text a job keeps is bounded when it is stored, whatever the sandbox let through.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -73,12 +74,13 @@ def _malformed_time(result: dict[str, Any]) -> None:
     result["trades"][1]["entry_time"] = "not a time"
 
 
-def _missing_curve(result: dict[str, Any]) -> None:
-    del result["equity_curve"]["drawdown"]
+def _ragged_curve(result: dict[str, Any]) -> None:
+    curve = result["equity_curve"]
+    result["equity_curve"] = dataclasses.replace(curve, drawdown=curve.drawdown[:-1])
 
 
 @pytest.mark.parametrize(
-    "change", [_long_tag, _integer_out_of_range, _malformed_time, _missing_curve]
+    "change", [_long_tag, _integer_out_of_range, _malformed_time, _ragged_curve]
 )
 def test_a_result_that_cannot_be_stored_fails_once_with_a_message_and_is_never_retried(
     submit, monkeypatch, published, sweep, change

@@ -6,6 +6,7 @@ import math
 import re
 from typing import Any
 
+import numpy as np
 import pytest
 from django.contrib import admin
 from django.db import connection
@@ -15,6 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from backtesting.curves import curve_decode, curve_encode
 from backtesting.engine.barcodec import VERSION as BAR_CODEC_VERSION
 from backtesting.models import Backtest, BacktestResult, BacktestStatus
+from backtesting.sandbox.curve_wire import RunCurve
 from tests.backtesting.conftest import execute_job
 
 API = "/api/v1/backtests/"
@@ -151,30 +153,25 @@ def test_a_finished_run_stores_its_curve_as_arrays_beside_the_row(submit) -> Non
     assert done.data_fingerprint_version == BAR_CODEC_VERSION
 
 
+def _curve(stamps: list[str], equity: list[float], drawdown: list[float]) -> RunCurve:
+    ns = np.array([s.removesuffix("Z") for s in stamps], dtype="datetime64[ns]").astype(np.int64)
+    cash = np.zeros(len(ns))
+    return RunCurve(ns, np.array(equity), cash, cash, np.array(drawdown))
+
+
 def test_the_curve_codec_gives_back_exactly_the_engines_json() -> None:
-    curve = {
-        "timestamps": ["2015-01-01T00:00:00Z", "2015-01-02T09:30:00Z", "2262-04-11T00:00:00Z"],
+    stamps = ["2015-01-01T00:00:00Z", "2015-01-02T09:30:00Z", "2262-04-11T00:00:00Z"]
+    curve = _curve(stamps, [10_000.0, math.nan, 0.1 + 0.2], [0.0, -0.012345678901234567, math.nan])
+    assert curve_decode(curve_encode(curve)) == {
+        "timestamps": stamps,
         "equity": [10_000.0, None, 0.1 + 0.2],
         "drawdown": [0.0, -0.012345678901234567, None],
     }
-    assert curve_decode(curve_encode(curve)) == curve
 
 
-@pytest.mark.parametrize(
-    "bad",
-    [
-        {"timestamps": ["2015-01-01"]},  # not the engine's format: would not come back the same
-        {"timestamps": ["2015-01-01T00:00:00.5Z"]},
-        {"timestamps": [1420070400]},
-        {"equity": ["1.0"]},
-        {"equity": [True]},
-        {"equity": [math.inf]},
-        {"drawdown": [0.0, 0.0]},  # a length that is not the timestamps'
-    ],
-)
-def test_the_curve_codec_refuses_what_it_could_not_give_back(bad: dict[str, Any]) -> None:
-    curve = {"timestamps": ["2015-01-01T00:00:00Z"], "equity": [1.0], "drawdown": [0.0], **bad}
-    with pytest.raises((ValueError, TypeError)):
+def test_the_curve_codec_refuses_series_of_another_length() -> None:
+    curve = _curve(["2015-01-01T00:00:00Z"], [1.0], [0.0, 0.0])
+    with pytest.raises(ValueError, match="drawdown has 2 points, timestamps 1"):
         curve_encode(curve)
 
 

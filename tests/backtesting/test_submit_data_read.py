@@ -10,7 +10,7 @@ from backtesting.models import BacktestStatus
 PRICE_COLUMNS = ('"open"', '"high"', '"low"', '"close"', '"volume"')
 
 
-def test_submit_validates_market_data_with_one_query_and_no_bar_prices(submit) -> None:
+def test_submit_validates_market_data_with_two_queries_and_no_bar_prices(submit) -> None:
     with CaptureQueriesContext(connection) as captured:
         backtest = submit()
     assert backtest.status == BacktestStatus.QUEUED
@@ -20,17 +20,19 @@ def test_submit_validates_market_data_with_one_query_and_no_bar_prices(submit) -
         for q in captured
         if "marketdata_" in q["sql"] and "backtesting_backtest_instruments" not in q["sql"]
     ]
-    assert len(market_data) == 1, market_data
-    assert "COUNT(" in market_data[0].upper()
+    # The serving series (instruments and their versions), then one aggregate of their bars.
+    assert len(market_data) == 2, market_data
+    assert "marketdata_series_version" in market_data[0] and "COUNT(" not in market_data[0]
+    assert "COUNT(" in market_data[1].upper() and "marketdata_bar" in market_data[1]
     assert not any(column in sql for sql in market_data for column in PRICE_COLUMNS), (
         "a submit must not read bar prices"
     )
 
 
-def test_a_submit_takes_nine_queries(submit, django_assert_num_queries) -> None:
-    # Strategy visible; market-data coverage; savepoint; user lock; two quota counts; the row;
-    # its instruments; release.
-    with django_assert_num_queries(9):
+def test_a_submit_takes_ten_queries(submit, django_assert_num_queries) -> None:
+    # Strategy visible; market-data coverage (the serving series, then the bars in range);
+    # savepoint; user lock; two quota counts; the row; its instruments; release.
+    with django_assert_num_queries(10):
         submit()
 
 

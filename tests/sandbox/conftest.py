@@ -126,7 +126,8 @@ def leaked_text(value: object) -> str:
     """Everything a caller could show or store, flattened for secret searches."""
     if isinstance(value, SandboxError):
         return json.dumps(value.to_dict()) + str(value)
-    return json.dumps(value, default=str)
+    # A result's curve is arrays (RunCurve): searched in the JSON form the API would show.
+    return json.dumps(value, default=lambda v: v.to_json() if hasattr(v, "to_json") else str(v))
 
 
 def marker_files() -> set[str]:

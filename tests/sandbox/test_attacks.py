@@ -140,4 +140,5 @@ def test_wall_clock_limit_kills_a_slow_run(run: Callable[..., dict[str, Any]]) -
 
 
 def _comparable(result: dict[str, Any]) -> str:
-    return json.dumps({k: v for k, v in result.items() if k != "sandbox"}, sort_keys=True)
+    shown = {**result, "equity_curve": result["equity_curve"].to_json()}
+    return json.dumps({k: v for k, v in shown.items() if k != "sandbox"}, sort_keys=True)

@@ -1,4 +1,5 @@
-"""A single run's equity curve crosses the pipe as arrays and comes back as the engine's JSON."""
+"""A single run's equity curve crosses the pipe as arrays and stays arrays that give back the
+engine's JSON."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 
 from backtesting.engine import BacktestResult, BacktestSpec, Strategy, run_backtest
-from backtesting.sandbox.curve_wire import CURVE_KEYS, curve_from_wire, curve_wire
+from backtesting.sandbox.curve_wire import CURVE_KEYS, RunCurve, curve_from_wire, curve_wire
 from backtesting.sandbox.errors import InvalidOutputError
 from tests.engine.helpers import random_bars
 
@@ -29,7 +30,12 @@ def _run() -> BacktestResult:
 
 def test_the_curve_comes_back_exactly_as_the_engine_writes_it() -> None:
     run = _run()
-    assert curve_from_wire(curve_wire(run)) == run.to_dict()["equity_curve"]
+    back = curve_from_wire(curve_wire(run))
+    assert back.to_json() == run.to_dict()["equity_curve"]
+    assert back.timestamps.dtype == np.int64 and back.timestamps.tolist() == run.timestamps.tolist()
+    for name in ("equity", "cash", "exposure", "drawdown"):
+        assert getattr(back, name).tobytes() == np.asarray(getattr(run, name)).tobytes(), name
+    assert RunCurve.of_run(run).to_json() == back.to_json()
 
 
 def test_non_finite_values_come_back_as_null_like_the_engines_json() -> None:
@@ -38,12 +44,16 @@ def test_non_finite_values_come_back_as_null_like_the_engines_json() -> None:
     equity[[3, 4, 5]] = [np.nan, np.inf, -np.inf]
     changed = dataclasses.replace(run, equity=equity)
     back = curve_from_wire(curve_wire(changed))
-    assert back["equity"][3:6] == [None, None, None]
-    assert back == changed.to_dict()["equity_curve"]
+    # NaN in the arrays for every non-finite value, as the stored curve holds it.
+    assert np.isnan(back.equity[3:6]).all() and np.isfinite(back.equity[6:]).all()
+    assert back.to_json()["equity"][3:6] == [None, None, None]
+    assert back.to_json() == changed.to_dict()["equity_curve"]
+    assert np.isnan(RunCurve.of_run(changed).equity[3:6]).all()
 
 
 def test_an_empty_curve_round_trips() -> None:
-    assert curve_from_wire(dict.fromkeys(CURVE_KEYS, "")) == {key: [] for key in CURVE_KEYS}
+    empty = curve_from_wire(dict.fromkeys(CURVE_KEYS, ""))
+    assert empty.to_json() == {key: [] for key in CURVE_KEYS}
 
 
 def _b64(values: Any, dtype: str) -> str:
@@ -74,6 +84,6 @@ def _wire(**changes: Any) -> dict[str, Any]:
          "backwards", "repeated"],
 )  # fmt: skip
 def test_a_curve_out_of_shape_is_invalid_output(payload: Any) -> None:
-    assert curve_from_wire(_wire())["timestamps"]  # the unchanged form passes
+    assert curve_from_wire(_wire()).timestamps.tolist() == [1, 2, 3]  # the unchanged form passes
     with pytest.raises(InvalidOutputError):
         curve_from_wire(payload)

@@ -35,6 +35,16 @@ def test_an_sma_crossover_runs_and_returns_the_engine_result(
     assert set(result) - {"sandbox"}, "the engine's result keys are returned"
 
 
+def test_orders_are_listed_only_when_asked_for_and_nothing_else_changes(
+    run: Callable[..., dict[str, Any]],
+) -> None:
+    full, lean = run(SMA_CROSS), run(SMA_CROSS, with_orders=False)
+    assert full["orders"] and [o["status"] for o in full["orders"]].count("filled") >= 2
+    assert lean["orders"] == []
+    assert lean["trades"] == full["trades"] and lean["statistics"] == full["statistics"]
+    assert lean["equity_curve"].to_json() == full["equity_curve"].to_json()
+
+
 def test_progress_is_streamed_to_the_caller(run: Callable[..., dict[str, Any]]) -> None:
     seen: list[float] = []
     run(SMA_CROSS, on_progress=seen.append)

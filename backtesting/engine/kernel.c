@@ -6,6 +6,7 @@
  *   tp_build_curve  <- result.build_curve (step histories, marks, equity, exposure)
  *   tp_signal_core  <- vectorized.run_signals_arrays + build_curve in one call (the stages
  *                      below chained, plus arraypath.fills_ledger's position and trade columns)
+ *   tp_longest_drawdown <- the longest of metrics._episodes' durations (headline statistics)
  * The Python is the specification; tests/engine/test_kernel.py checks the two bit for bit.
  * Bit-identical results need the same IEEE-754 double operations in the same order as
  * Python's floats, so this file is built with -std=c11 -ffp-contract=off (no fused
@@ -384,6 +385,30 @@ void tp_drawdowns(int64_t n, const double *equity, double *series, double *windo
         if (series != NULL) series[i] = dd;
         if (window != NULL) window[i] = peak > 0.0 ? dd : NAN;
     }
+}
+
+/*
+ * The longest drawdown episode of metrics._episodes, in ns, without building the episodes
+ * (the headline statistics keep only this and the deepest point): episodes are the maximal
+ * runs of bars with dd < 0 (NaN is not below), [start, end); each lasts
+ * ts[end < n ? end : n - 1] - ts[start > 0 ? start - 1 : 0]. Returns -1 when there is none.
+ * Integer comparisons and differences only (wrapping like NumPy's int64), so the caller's
+ * int64 -> float64 and division by a day, which never reorder two durations, give the bits
+ * of the reference's max over the converted durations.
+ */
+int64_t tp_longest_drawdown(int64_t n, const double *dd, const int64_t *ts) {
+    int64_t longest = -1, start = -1;
+    for (int64_t i = 0; i <= n; i++) {
+        const int under = i < n && dd[i] < 0.0;
+        if (under && start < 0) start = i;
+        if (!under && start >= 0) {
+            const int64_t stop = i < n ? i : n - 1, from = start > 0 ? start - 1 : 0;
+            const int64_t length = (int64_t)((uint64_t)ts[stop] - (uint64_t)ts[from]);
+            if (length > longest) longest = length;
+            start = -1;
+        }
+    }
+    return longest;
 }
 
 /* Counters tp_signal_core reports (kernel.py reads them by these positions). */

@@ -180,6 +180,9 @@ class Kernel:
         self._drawdowns = lib.tp_drawdowns
         self._drawdowns.restype = None
         self._drawdowns.argtypes = [_I64, _P, _P, _P]
+        self._longest_drawdown = lib.tp_longest_drawdown
+        self._longest_drawdown.restype = _I64
+        self._longest_drawdown.argtypes = [_I64, _P, _P]
 
     def walk_orders(
         self,
@@ -326,6 +329,11 @@ class Kernel:
         outs = [np.empty(n) if wanted else None for wanted in (series, window)]
         self._drawdowns(n, _ptr(equity), *(None if o is None else _ptr(o) for o in outs))
         return [o for o in outs if o is not None]
+
+    def longest_drawdown(self, dd: np.ndarray, timestamps: np.ndarray) -> int:
+        """The longest drawdown episode in ns (-1: none) of a C-contiguous float64 drawdown
+        series and its C-contiguous int64 timestamps of the same length."""
+        return int(self._longest_drawdown(len(dd), _ptr(dd), _ptr(timestamps)))
 
 
 def load(path: Path = LIBRARY) -> Kernel | None:

@@ -699,14 +699,32 @@ def _tail_stats(rets: FloatArray) -> dict[str, object]:
     }
 
 
+def _longest_drawdown_days(ts: np.ndarray, dd: FloatArray) -> float:
+    """The longest of _episodes' durations in days, 0.0 without an episode.
+
+    The kernel finds it in one pass without building the episodes (tp_longest_drawdown: the
+    same runs, the same int64 differences); its longest duration converted and divided gives
+    the bits of the largest converted duration, as both steps keep the order. The episodes
+    below are its reference.
+    """
+    if kernel.KERNEL is not None:
+        longest = kernel.KERNEL.longest_drawdown(np.ascontiguousarray(dd), np.ascontiguousarray(ts))
+        return float(np.float64(longest) / NS_PER_DAY) if longest >= 0 else 0.0
+    durations = _episodes(ts, dd).duration_ns / NS_PER_DAY
+    return float(np.maximum.reduce(durations)) if len(durations) else 0.0
+
+
 def _drawdown_stats(ts: np.ndarray, dd: FloatArray, full: bool = True) -> dict[str, object]:
+    deepest = float(np.minimum.reduce(dd))
+    if not full:  # a sweep's headline: the episodes' depths and count are not kept
+        return {
+            "max_drawdown": deepest,
+            "max_drawdown_duration_days": _longest_drawdown_days(ts, dd),
+        }
     episodes = _episodes(ts, dd)
     durations = episodes.duration_ns / NS_PER_DAY
     has = len(episodes.depth) > 0
-    deepest = float(np.minimum.reduce(dd))
     longest = float(np.maximum.reduce(durations)) if has else 0.0
-    if not full:
-        return {"max_drawdown": deepest, "max_drawdown_duration_days": longest}
     return {
         "max_drawdown": deepest,
         "avg_drawdown": _mean(episodes.depth) if has else 0.0,

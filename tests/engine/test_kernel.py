@@ -26,7 +26,7 @@ from backtesting.engine.arraypath import (
     walk_params,
 )
 from backtesting.engine.bars import align_bars
-from backtesting.engine.metrics import drawdown_series
+from backtesting.engine.metrics import _longest_drawdown_days, drawdown_series
 from backtesting.engine.result import (
     Ledger,
     build_curve,
@@ -391,6 +391,27 @@ def test_drawdowns_equal_the_numpy_reference(equity: list[float]) -> None:
     with np.errstate(all="ignore"):
         assert same_bits(window_drawdown(eq), _without_kernel(window_drawdown, eq))
         assert same_bits(drawdown_series(eq), _without_kernel(drawdown_series, eq))
+
+
+@needs_kernel
+@settings(max_examples=300, deadline=None)
+@given(
+    dd=st.lists(st.sampled_from([0.0, -0.0, -0.25, -1e-300, -1.0, np.nan, -np.inf]), max_size=40),
+    first=st.integers(-(2**62), 2**62),
+    gaps=st.lists(st.integers(1, 2**58), min_size=40, max_size=40),
+)
+@example(dd=[], first=0, gaps=[1] * 40)
+@example(dd=[-0.5, -0.5], first=0, gaps=[1] * 40)  # never recovered: to the last bar
+def test_the_longest_drawdown_equals_the_episodes_reference(
+    dd: list[float], first: int, gaps: list[int]
+) -> None:
+    # Runs at either end, single bars, NaN and -0.0 (not below), and durations past 2**53 ns,
+    # where the int64 -> float64 conversion rounds.
+    series = np.array(dd, dtype=np.float64)
+    ts = np.int64(first) + np.concatenate(([0], np.cumsum(gaps[: len(dd) - 1]))).astype(np.int64)
+    got = _longest_drawdown_days(ts[: len(dd)], series)
+    want = _without_kernel(_longest_drawdown_days, ts[: len(dd)], series)
+    assert same_bits(got, want)
 
 
 @needs_kernel

@@ -374,43 +374,14 @@ def core_ledger(spec: BacktestSpec, bars: AlignedBars, core: kernel.CoreOutput) 
     """The Ledger (with its curve) of a run kernel.tp_signal_core booked in full: what
     SignalOrders.build, book_orders, fills_ledger and build_curve give, from its arrays."""
     counts, take = core.counts, core.take
-    m, live, nf, nt = (counts[i] for i in (kernel.C_CHANGES, kernel.C_LIVE, kernel.C_FILLS,
-                                           kernel.C_TRADES))  # fmt: skip
+    nf, nt = counts[kernel.C_FILLS], counts[kernel.C_TRADES]
     n_sym, n = len(bars.symbols), bars.n_bars
-    orders = SignalOrders(
-        take("sym", m),
-        take("bar", m),
-        take("target", m),
-        take("price", m),
-        take("buy", m),
-        take("sell", m),
-    )
-    fills = Fills(
-        take("fill_order", nf),
-        take("closing", nf),
-        take("fill_units", nf),
-        take("fill_fee", nf),
-        take("fill_cash", nf),
-    )
-    f_bar, f_price = take("fill_bar", nf), take("fill_price", nf)
-    starts = take("pos_start", n_sym + 1).tolist()
+    bounds = list(itertools.pairwise(take("pos_start", n_sym + 1).tolist()))
     pos_bars, pos_values = take("pos_bars", nf), take("pos_values", nf)
-    bounds = list(itertools.pairwise(starts))
-
-    def trade_objects() -> list[Trade]:
-        by_sym, ends = _by_symbol(orders.sym[fills.order], n_sym)
-        cols = _trade_columns(bars, orders, fills, f_bar, f_price, by_sym, ends)
-        return _trade_objects(cols, bars.symbols)
-
-    def order_objects() -> list[Order]:
-        codes = (take("fate", live).view(np.int8), take("fate_a", live), take("fate_b", live))
-        fates = KernelFates(codes, spec.min_order_value, live, m)
-        units = take("units", n_sym).tolist()
-        return _order_objects(orders, fills, f_price, fates, units, bars.symbols, n)
-
+    records = _CoreRecords(spec, bars, core)
     return Ledger(
-        f_bar,
-        fills.cash,
+        take("fill_bar", nf),
+        take("fill_cash", nf),
         [pos_bars[lo:hi] for lo, hi in bounds],
         [pos_values[lo:hi] for lo, hi in bounds],
         trade_size=take("trade_size", nt),
@@ -421,11 +392,51 @@ def core_ledger(spec: BacktestSpec, bars: AlignedBars, core: kernel.CoreOutput) 
         trade_entry_bar=take("trade_entry_bar", nt),
         trade_exit_bar=take("trade_exit_bar", nt),
         trade_open=take("trade_open", nt),
-        trades=trade_objects,
-        orders=order_objects,
+        trades=records.trades,
+        orders=records.orders,
         curve=Curve(take("equity", n), take("cash", n), take("exposure", n)),
         curve_cash=float(spec.initial_cash),
     )
+
+
+class _CoreRecords:
+    """The trade and order objects of a core run. Only they read the order and fill columns,
+    so those are taken here, when the records are built: the curve and the statistics never
+    need them, and on a short run each ``take`` is a noticeable part of the overhead."""
+
+    def __init__(self, spec: BacktestSpec, bars: AlignedBars, core: kernel.CoreOutput) -> None:
+        self.spec, self.bars, self.core = spec, bars, core
+
+    def _booked(self) -> tuple[SignalOrders, Fills, np.ndarray, np.ndarray]:
+        """The orders, the fills and each fill's bar and price."""
+        counts, take = self.core.counts, self.core.take
+        m, nf = counts[kernel.C_CHANGES], counts[kernel.C_FILLS]
+        orders = SignalOrders(
+            *(take(name, m) for name in ("sym", "bar", "target", "price", "buy", "sell"))
+        )
+        fills = Fills(
+            *(
+                take(name, nf)
+                for name in ("fill_order", "closing", "fill_units", "fill_fee", "fill_cash")
+            )
+        )
+        return orders, fills, take("fill_bar", nf), take("fill_price", nf)
+
+    def trades(self) -> list[Trade]:
+        orders, fills, f_bar, f_price = self._booked()
+        bars = self.bars
+        by_sym, ends = _by_symbol(orders.sym[fills.order], len(bars.symbols))
+        cols = _trade_columns(bars, orders, fills, f_bar, f_price, by_sym, ends)
+        return _trade_objects(cols, bars.symbols)
+
+    def orders(self) -> list[Order]:
+        orders, fills, _, f_price = self._booked()
+        bars, take = self.bars, self.core.take
+        live = self.core.counts[kernel.C_LIVE]
+        codes = (take("fate", live).view(np.int8), take("fate_a", live), take("fate_b", live))
+        fates = KernelFates(codes, self.spec.min_order_value, live, len(orders.sym))
+        units = take("units", len(bars.symbols)).tolist()
+        return _order_objects(orders, fills, f_price, fates, units, bars.symbols, bars.n_bars)
 
 
 def _trade_columns(

@@ -98,56 +98,69 @@ _CORE_ARRAYS: tuple[tuple[str, str, tuple[int, int, int, int]], ...] = (
     ("cash", "f", (0, 0, 1, 0)),
     ("exposure", "f", (0, 0, 1, 0)),
 )
-_KINDS = {"i": (0, 8), "f": (1, 8), "b": (2, 1)}  # buffer index, item size
+_KINDS = {"i": (0, 8), "f": (1, 8), "b": (2, 1)}  # CoreOutput view index, item size
 PARAMS = 11  # kernel.c's P_COUNT: the numbers arraypath.walk_params lays out
 # tp_signal_core's counters (its C_* enum).
 C_CHANGES, C_LIVE, C_FILLS, C_TRADES, C_CLOSED = range(5)
 _Counts = ctypes.c_int64 * 5
+_ColumnStats = ctypes.c_double * 3  # tp_signal_column's (NaN count, min, max)
+_LINE = 64  # bytes
+_AT = ctypes.c_char * 0  # a view of no length: from_buffer takes any writable buffer
 
 
 @functools.lru_cache(maxsize=64)
 def _core_layout(
     capacity: int, n_sym: int, n_bars: int
-) -> tuple[tuple[int, int, int], tuple[tuple[int, int], ...], dict[str, tuple[int, int]]]:
-    """Where each of tp_signal_core's arrays lies in three buffers (int64, float64, bytes):
-    the buffers' lengths, (buffer, byte offset) per argument, (buffer, first item) per name."""
-    used = [0, 0, 0]
-    args, views = [], {}
+) -> tuple[int, tuple[int, ...], dict[str, tuple[int, int]]]:
+    """Where each of tp_signal_core's arrays lies in one buffer of float64 words: the
+    buffer's length, the byte offset per argument, (view, first item) per name."""
+    used = 0  # bytes
+    offsets, views = [], {}
     for name, kind, (per_slot, per_sym, per_bar, const) in _CORE_ARRAYS:
-        b, size = _KINDS[kind]
+        view, size = _KINDS[kind]
         length = per_slot * capacity + per_sym * n_sym + per_bar * n_bars + const
         # Each array starts on a fresh 64-byte line, so no two share a cache line.
-        start = -(-used[b] // (64 // size)) * (64 // size)
-        args.append((b, start * size))
-        views[name] = (b, start)
-        used[b] = start + length
-    return (used[0], used[1], used[2]), tuple(args), views
+        start = -(-used // _LINE) * _LINE
+        offsets.append(start)
+        views[name] = (view, start // size)
+        used = start + length * size
+    return -(-used // 8), tuple(offsets), views
 
 
 def _ptr(arr: Any) -> int:
     """The address of an ndarray's data (the callers pass only arrays they allocated or
-    checked to be C-contiguous with the right dtype)."""
-    return int(arr.ctypes.data)
+    checked to have the right dtype and layout).
+
+    The callers fetch as few addresses as they can: on a short run they are a good part of
+    the overhead. NumPy's ``arr.ctypes.data`` (and ``__array_interface__``) build Python
+    objects for each one (~1.5 us here); the buffer protocol hands out a C-contiguous,
+    writable array's address for a third of that, and refuses the others (read-only bars,
+    strided columns), which take NumPy's way.
+    """
+    flags = arr.flags
+    if flags.writeable and flags.c_contiguous:
+        return ctypes.addressof(_AT.from_buffer(arr))
+    return arr.ctypes.data
 
 
 class CoreOutput:
     """What tp_signal_core returned: its status, its counters and its arrays, read with
     ``take`` (only the part a counter says is used, so nothing is sliced twice)."""
 
-    __slots__ = ("_buffers", "_views", "counts", "status")
+    __slots__ = ("_views", "_where", "counts", "status")
 
     def __init__(
         self,
         status: int,
         counts: list[int],
-        buffers: tuple[np.ndarray, ...],
-        views: dict[str, tuple[int, int]],
+        views: tuple[np.ndarray, ...],
+        where: dict[str, tuple[int, int]],
     ) -> None:
-        self.status, self.counts, self._buffers, self._views = status, counts, buffers, views
+        self.status, self.counts, self._views, self._where = status, counts, views, where
 
     def take(self, name: str, length: int) -> np.ndarray:
-        b, start = self._views[name]
-        return self._buffers[b][start : start + length]
+        view, start = self._where[name]
+        return self._views[view][start : start + length]
 
 
 class Kernel:
@@ -255,13 +268,14 @@ class Kernel:
     def signal_column(self, x: np.ndarray, row: np.ndarray) -> tuple[int, float, float]:
         """Copy float64 ``x`` (any stride) into contiguous ``row``; (NaN count, min, max of
         the rest) on the way ((n, inf, -inf) if every value is NaN)."""
-        out = np.empty(3)
+        stats = _ColumnStats()  # a ctypes array: no address to fetch, floats read as they are
         stride = x.strides[0] // x.itemsize if len(x) else 1
         if x.strides[0] % x.itemsize:
             x = np.ascontiguousarray(x)
             stride = 1
-        self._column(len(x), _ptr(x), stride, _ptr(row), _ptr(out))
-        return int(out[0]), float(out[1]), float(out[2])
+        self._column(len(x), _ptr(x), stride, _ptr(row), stats)
+        nans, lo, hi = stats
+        return int(nans), lo, hi
 
     def target_changes(
         self, targets: np.ndarray, start: int
@@ -295,13 +309,11 @@ class Kernel:
         # Room for a change every 8th cell, as in target_changes; the rare run with more
         # goes through the stages (TP_CAPACITY).
         capacity = (n_sym * n_bars) // 8 + 64
-        sizes, args, views = _core_layout(capacity, n_sym, n_bars)
-        buffers = (
-            np.empty(sizes[0], dtype=np.int64),
-            np.empty(sizes[1], dtype=np.float64),
-            np.empty(sizes[2], dtype=np.bool_),
-        )
-        bases = [_ptr(buf) for buf in buffers]
+        words, offsets, where = _core_layout(capacity, n_sym, n_bars)
+        # One allocation and one address for all 35 outputs (an address costs more than
+        # the allocation); the int64 and byte arrays are views of the same words.
+        buffer = np.empty(words)
+        base = _ptr(buffer)
         # The counters in a ctypes array: read as Python ints without a NumPy conversion.
         counts = _Counts()
         status = self._core(
@@ -315,9 +327,10 @@ class Kernel:
             _ptr(has_bar),
             *params,
             counts,
-            *[bases[b] + offset for b, offset in args],
+            *[base + offset for offset in offsets],
         )
-        return CoreOutput(status, counts[:], buffers, views)
+        views = (buffer.view(np.int64), buffer, buffer.view(np.bool_))
+        return CoreOutput(status, counts[:], views, where)
 
     def zero_nans(self, x: np.ndarray) -> None:
         """NaN -> 0.0 in place in a C-contiguous float64 array."""

@@ -94,9 +94,14 @@ def zero_nans(targets: np.ndarray) -> np.ndarray:
     return np.nan_to_num(targets, copy=False)
 
 
+# A tuple, not np.ndarray | list | ...: isinstance checks a union about 3x slower (once per
+# instrument per run).
+_SIGNAL_TYPES = (np.ndarray, list, tuple, int, float, np.number)
+
+
 def _signal_column(value: Any, sym: str) -> np.ndarray:
     expected = "expected numbers or booleans, one per bar"
-    if not isinstance(value, np.ndarray | list | tuple | int | float | np.number):
+    if not isinstance(value, _SIGNAL_TYPES):
         raise StrategyError(
             f"signals() returned {_a(type(value).__name__)} for {sym!r}; {expected}"
         )

@@ -98,6 +98,61 @@ def test_each_child_draws_its_own_random_numbers() -> None:
     assert first["numpy"] != second["numpy"]
 
 
+# Each job reports whether the process it runs in rehearsed before the job arrived (the spare),
+# and whether a rehearsal was made to fail in this zygote.
+SPARE_PROBE = (
+    "import sys; sys.path.insert(0, sys.argv[1])\n"
+    "import json, os\n"
+    "from backtesting.sandbox import rehearsal, zygote_jailed\n"
+    "FAIL = {fail}\n"
+    "def rehearse():\n"
+    "    rehearsal.REHEARSED_BY = os.getpid()\n"
+    "    return not FAIL and rehearsal.rehearse()\n"
+    "zygote_jailed.rehearse = rehearse\n"
+    "def job():\n"
+    "    report = {{'pid': os.getpid(),\n"
+    "              'rehearsed_by': getattr(rehearsal, 'REHEARSED_BY', None)}}\n"
+    "    os.write(1, json.dumps(report).encode())\n"
+    "    os._exit(0)\n"
+    "zygote_jailed.main(job)\n"
+)
+
+
+def test_each_job_runs_in_a_spare_that_rehearsed_in_its_own_process() -> None:
+    first, second = two_jobs_from_one_zygote(SPARE_PROBE.format(fail=False))
+    # The job ran in the very process that rehearsed (forked ahead, before the job came), and
+    # the next job in another one: a spare serves one job, like any child.
+    assert first["rehearsed_by"] == first["pid"] and second["rehearsed_by"] == second["pid"]
+    assert first["pid"] != second["pid"]
+
+
+def test_a_failed_rehearsal_costs_no_job() -> None:
+    # The spare exits; the zygote forks the job's child when the job comes, as before spares.
+    first, second = two_jobs_from_one_zygote(SPARE_PROBE.format(fail=True))
+    assert first["pid"] != second["pid"]
+    assert first["rehearsed_by"] != first["pid"] and second["rehearsed_by"] != second["pid"]
+
+
+def test_the_rehearsal_runs_the_jobs_code_to_a_result() -> None:
+    from backtesting.sandbox.rehearsal import rehearse
+
+    assert rehearse() is True
+
+
+def test_a_waiting_spare_ends_with_its_zygote() -> None:
+    started = zygote.Zygote()
+    try:
+        started.wait_ready()
+
+        # After "ready" the zygote forks its first spare: a second interpreter with the zygote's
+        # command line (a fork), below the zygote itself.
+        wait_for(lambda: len(zygote_interpreters(started.pid)) == 2, "the zygote's spare")
+        tree = process_tree(started.pid)
+    finally:
+        started.stop()
+    wait_for(lambda: not live(tree), f"the zygote's processes {live(tree)} to end")
+
+
 def test_values_a_strategy_writes_are_unset_in_the_next_job(
     run: Callable[..., dict[str, Any]],
 ) -> None:
@@ -186,8 +241,9 @@ def test_the_cpu_time_reported_is_the_jobs_not_the_zygotes(
     reported = run(SMA_CROSS)["sandbox"]["cpu_seconds"]
     pid = zygote.zygote_pid()
     assert pid is not None
-    # bubblewrap's own command line names the bootstrap too; the zygote is the deepest.
-    zygote_process = [p for p in process_tree(pid) if "zygote_jailed" in cmdline(p)][-1]
+    # bubblewrap's own command line names the bootstrap too, and so does the zygote's spare
+    # (a fork of it, below it): the zygote is the first interpreter.
+    zygote_process = zygote_interpreters(pid)[0]
     # The zygote's imports cost far more CPU than this short run: counting them would show.
     assert reported < tree_cpu_seconds(zygote_process) - reported
 
@@ -253,6 +309,13 @@ def comm(pid: int) -> str:
         return Path(f"/proc/{pid}/comm").read_text().strip()
     except OSError:
         return ""
+
+
+def zygote_interpreters(pid: int) -> list[int]:
+    """The zygote's interpreter and its spare under `pid`, in that order (bubblewrap's own
+    command line names the bootstrap too, but it is not a Python process)."""
+    found = process_tree(pid)
+    return [p for p in found if comm(p).startswith("python") and "zygote_jailed" in cmdline(p)]
 
 
 def cmdline(pid: int) -> str:

@@ -14,7 +14,9 @@ from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tradeplatform.settings")
 
-app = Celery("tradeplatform")
+# Our Django fix-up in place of Celery's own: it keeps each worker process's database pool
+# between tasks (tradeplatform/celery_fixup.py).
+app = Celery("tradeplatform", fixups=["tradeplatform.celery_fixup:fixup"])
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 

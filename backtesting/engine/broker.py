@@ -62,7 +62,12 @@ class Broker:
         # The current bar, shared with the strategy's views: the event loop advances it once per
         # bar for both (equity() and positions read it from next()).
         self.clock = Clock()
-        self.mark = self.C
+        # The price rows read one value at a time (fills at the open, equity at the mark):
+        # indexing a row's memoryview gives the same Python float as float(array[s, i]) at a
+        # third of its cost. ``mark`` is the open's rows while filling, the close's after.
+        self.open_rows = _rows(self.O)
+        self.close_rows = _rows(self.C)
+        self.mark = self.close_rows
         # Every instrument has every bar: the per-order has_bar lookup can be skipped.
         self.complete = bars.complete
         self.halted = False
@@ -101,7 +106,7 @@ class Broker:
         i, mark = self.clock.i, self.mark
         for s, u in enumerate(self.units):
             if u != 0.0:
-                eq += u * float(mark[s, i])
+                eq += u * mark[s][i]
         return eq
 
     def gross_exposure(self) -> float:
@@ -109,7 +114,7 @@ class Broker:
         i, mark = self.clock.i, self.mark
         for s, u in enumerate(self.units):
             if u != 0.0:
-                total += abs(u * float(mark[s, i]))
+                total += abs(u * mark[s][i])
         return total
 
     # ------------------------------------------------------------------ order book
@@ -149,29 +154,34 @@ class Broker:
     def process_bar(self, i: int) -> None:
         """Fill what bar ``i`` fills, in the documented order; marks switch to the close after."""
         self.clock.i = i
-        self.mark = self.O
-        if self.pending:
+        self.mark = self.open_rows
+        pending = self.pending
+        if pending:
             if self.day_orders:
                 self._expire_day_orders(i)
             # Plain iteration on purpose: exit orders attached by a fill are appended and must be
-            # seen by the exit pass of this same bar when the entry filled at the open.
-            complete = self.complete
-            for o in self.pending:  # _eligible inlined: every order placed passes here
-                if (
-                    o.kind in MARKET_KINDS
-                    and o.status == ok.PENDING
+            # seen by the exit pass of this same bar when the entry filled at the open (they
+            # are seen by this first pass too, which is how ``priced`` learns of them).
+            complete, opens = self.complete, self.open_rows
+            priced = False  # any limit, stop or exit order: else the other passes have no work
+            for o in pending:  # _eligible inlined: every order placed passes here
+                if o.kind not in MARKET_KINDS:
+                    priced = True
+                elif (
+                    o.status == ok.PENDING
                     and o.eligible_bar <= i
                     and (complete or self.has_bar[o.sym_index, i])
                 ):
-                    self._execute(o, float(self.O[o.sym_index, i]), i, at_open=True)
-            for o in self.pending:
-                if o.kind in ENTRY_KINDS and self._eligible(o, i):
-                    self._try_entry(o, i)
-            for o in self.pending:
-                if o.kind in EXIT_KINDS and self._eligible(o, i):
-                    self._try_exit_group(o.trade, i)
+                    self._execute(o, opens[o.sym_index][i], i, True)
+            if priced:
+                for o in pending:
+                    if o.kind in ENTRY_KINDS and self._eligible(o, i):
+                        self._try_entry(o, i)
+                for o in pending:
+                    if o.kind in EXIT_KINDS and self._eligible(o, i):
+                        self._try_exit_group(o.trade, i)
             self._compact()
-        self.mark = self.C
+        self.mark = self.close_rows
 
     def fill_market_at_close(self, i: int) -> None:
         """The labelled ``same_close`` mode: market orders placed this bar fill at its close."""
@@ -183,7 +193,7 @@ class Broker:
                 and o.eligible_bar == i
                 and self.has_bar[o.sym_index, i]
             ):
-                self._execute(o, float(self.C[o.sym_index, i]), i, at_open=False)
+                self._execute(o, self.close_rows[o.sym_index][i], i, False)
         self._compact()
 
     def close_bar(self, i: int) -> None:
@@ -240,7 +250,7 @@ class Broker:
         else:
             price = self._stop_limit_price(o, bar)
         if not math.isnan(price):
-            self._execute(o, price, i, at_open=price == bar[0], through_stop=through_stop)
+            self._execute(o, price, i, price == bar[0], through_stop)
 
     def _stop_limit_price(self, o: Order, bar: tuple[float, float, float]) -> float:
         if o.triggered:
@@ -274,9 +284,9 @@ class Broker:
         ):
             if not math.isnan(tp_px) and stop_px != o:
                 trade.ambiguous = True  # both inside the bar: the order of touches is unknown
-            self._execute(stop_order, stop_px, i, at_open=stop_px == o)
+            self._execute(stop_order, stop_px, i, stop_px == o)
         elif tp is not None and not math.isnan(tp_px):
-            self._execute(tp, tp_px, i, at_open=tp_px == o)
+            self._execute(tp, tp_px, i, tp_px == o)
 
     def _exit_in_entry_bar(self, trade: Trade, i: int) -> None:
         """Exits of a trade a stop entry opened inside bar ``i``: only what the bar proves.
@@ -299,10 +309,10 @@ class Broker:
             # A stop level at or beyond the entry is crossed at the fill itself (no ambiguity).
             trade.ambiguous = stop.stop < entry if long else stop.stop > entry
             px = min(stop.stop, entry) if long else max(stop.stop, entry)
-            self._execute(stop, px, i, at_open=False)
+            self._execute(stop, px, i, False)
         else:
             px = max(tp.limit, entry) if long else min(tp.limit, entry)
-            self._execute(tp, px, i, at_open=False)
+            self._execute(tp, px, i, False)
 
     def _tightest_stop(self, trade: Trade, i: int) -> Order | None:
         """The stop-loss or trailing stop of ``trade`` live on bar ``i`` that is met first."""
@@ -318,8 +328,9 @@ class Broker:
     # ------------------------------------------------------------------ execution
 
     def _execute(
-        self, o: Order, price: float, i: int, *, at_open: bool, through_stop: bool = False
+        self, o: Order, price: float, i: int, at_open: bool, through_stop: bool = False
     ) -> None:
+        # Positional flags: called for every fill, and keyword arguments cost more to pass.
         try:
             if o.trade is not None:
                 self._exit_trade(o, price, i)
@@ -357,8 +368,10 @@ class Broker:
     ) -> None:
         s = o.sym_index
         exec_px = price * (1.0 + o.side * self.impact)
+        equity = NaN  # the account's equity before this fill, once something needed it
         if o.kind == ok.TARGET:
-            q = self._target_delta(o, exec_px)
+            equity = self.equity()
+            q = self._target_delta(o, exec_px, equity)
         elif not math.isnan(o.units):
             q = self._units_delta(o)
         else:
@@ -369,7 +382,8 @@ class Broker:
                 if not o.filled_units:
                     raise Rejected("shorting disabled")
                 return
-            q = o.side * self._units_from_request(o, exec_px)
+            equity = self.equity()
+            q = o.side * self._units_from_request(o, exec_px, equity)
         if q == 0.0:
             # What raising Rejected would do, without an exception: common when equity runs
             # short of one unit, and the caller's handler costs more than the order itself.
@@ -379,7 +393,7 @@ class Broker:
             else:
                 self._finish(o, ok.REJECTED, reason)
             return
-        self._check_order(o, q, price, exec_px)
+        self._check_order(o, q, price, exec_px, equity)
         trade = self._fill(o, q, price, i)
         if trade is not None:
             self._attach_exits(o, trade, i if at_open else i + 1)
@@ -395,20 +409,21 @@ class Broker:
             q = max(q, -long_units)  # sells are trimmed to the long position
         return q
 
-    def _units_from_request(self, o: Order, exec_px: float) -> float:
+    def _units_from_request(self, o: Order, exec_px: float, equity: float) -> float:
         if not math.isnan(o.value):
             budget = o.value
         elif not math.isnan(o.fraction):
-            budget = o.fraction * self.equity()
+            budget = o.fraction * equity
         else:  # all available: what initial margin leaves free
-            budget = self.equity() / self.spec.margin_initial - self.gross_exposure()
+            budget = equity / self.spec.margin_initial - self.gross_exposure()
         return units_for_value(budget, exec_px, self.costs, self.step)
 
-    def _target_delta(self, o: Order, exec_px: float) -> float:
-        want = units_for_value(o.fraction * self.equity(), exec_px, self.costs, self.step)
+    def _target_delta(self, o: Order, exec_px: float, equity: float) -> float:
+        want = units_for_value(o.fraction * equity, exec_px, self.costs, self.step)
         return o.side * want - self.units[o.sym_index]
 
-    def _check_order(self, o: Order, q: float, price: float, exec_px: float) -> None:
+    def _check_order(self, o: Order, q: float, price: float, exec_px: float, equity: float) -> None:
+        """Reject what the account cannot carry; ``equity`` is NaN when not yet computed."""
         cur = self.units[o.sym_index]
         if abs(cur + q) <= abs(cur):
             return  # reducing exposure is always allowed: an exit, whatever its value
@@ -416,7 +431,9 @@ class Broker:
         if notional < self.spec.min_order_value:
             raise Rejected(f"order value {notional:.2f} below minimum {self.spec.min_order_value}")
         fee = self.costs.commission(notional)
-        equity_after = self.equity() - fee - abs(q) * abs(exec_px - price)
+        if equity != equity:
+            equity = self.equity()
+        equity_after = equity - fee - abs(q) * abs(exec_px - price)
         gross_after = self.gross_exposure() + (abs(cur + q) - abs(cur)) * price
         need = self.spec.margin_initial * gross_after
         if need > equity_after + MONEY_EPS * max(abs(equity_after), 1.0):
@@ -502,32 +519,37 @@ class Broker:
 
     def _attach_exits(self, o: Order, trade: Trade, eligible: int) -> None:
         if o.sl != o.sl and o.tp != o.tp and o.trail != o.trail:
-            return  # all NaN: no exits (the common case, decided before building the helper)
+            return  # all NaN: no exits (the common case)
         side = -1 if trade.size > 0 else 1
-
-        def exit_order(kind: str, **prices: float) -> Order:
-            child = Order(
-                kind=kind,
-                symbol=o.symbol,
-                sym_index=o.sym_index,
-                side=side,
-                tag=o.tag,
-                placed_bar=trade.entry_bar,
-                eligible_bar=eligible,
-                parent_id=o.id,
-                trade=trade,
-                **prices,
-            )
-            return self.submit(child)
-
         if not math.isnan(o.sl):
-            trade.sl_order = exit_order(ok.STOP_LOSS, stop=o.sl)
+            trade.sl_order = self._exit_order(o, trade, eligible, ok.STOP_LOSS, stop=o.sl)
         if not math.isnan(o.tp):
-            trade.tp_order = exit_order(ok.TAKE_PROFIT, limit=o.tp)
+            trade.tp_order = self._exit_order(o, trade, eligible, ok.TAKE_PROFIT, limit=o.tp)
         if not math.isnan(o.trail):
             level = trade.entry_market * (1.0 + side * o.trail)
-            trade.trail_order = exit_order(ok.TRAILING_STOP, stop=level, trail=o.trail)
+            trade.trail_order = self._exit_order(
+                o, trade, eligible, ok.TRAILING_STOP, stop=level, trail=o.trail
+            )
             self.trailing.append(trade)
+
+    def _exit_order(
+        self, o: Order, trade: Trade, eligible: int, kind: str, **prices: float
+    ) -> Order:
+        # A method, not a closure inside _attach_exits: the closure's cells were built on
+        # every fill, exits or not.
+        child = Order(
+            kind=kind,
+            symbol=o.symbol,
+            sym_index=o.sym_index,
+            side=-1 if trade.size > 0 else 1,
+            tag=o.tag,
+            placed_bar=trade.entry_bar,
+            eligible_bar=eligible,
+            parent_id=o.id,
+            trade=trade,
+            **prices,
+        )
+        return self.submit(child)
 
     # ------------------------------------------------------------------ close-of-bar risk
 
@@ -606,3 +628,8 @@ def units_history(events: list[tuple[int, float]], n_bars: int) -> np.ndarray:
     idx = np.searchsorted(bars, np.arange(n_bars), side="right") - 1
     out[idx >= 0] = vals[idx[idx >= 0]]
     return out
+
+
+def _rows(prices: np.ndarray) -> list[memoryview]:
+    """One memoryview per instrument's row of a (symbols, bars) float64 array."""
+    return [memoryview(np.ascontiguousarray(row, dtype=np.float64)) for row in prices]  # type: ignore[arg-type]

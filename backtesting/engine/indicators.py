@@ -463,21 +463,22 @@ def _memoizable(a: SeriesView, b: SeriesView) -> bool:
     )
 
 
-def _cross_memo(x: np.ndarray, y: np.ndarray, *, up: bool) -> list[bool]:
+def _cross_memo(x: np.ndarray, y: np.ndarray, *, up: bool) -> tuple[bool, ...]:
     """The per-bar answer for every bar, from the same comparisons the scalar path makes.
 
     Bar i only reads x and y at i - 1 and i, so nothing is revealed early. One extra False at
-    the end answers index -1 (the clock before the first bar) as the scalar path does. A list
+    the end answers index -1 (the clock before the first bar) as the scalar path does. A tuple
     of Python bools: indexing it is the cheapest lookup there is (a memoryview's costs about
-    twice as much), and it is read once per bar per call.
+    twice as much), it is read once per bar per call, and unlike a list the garbage collector
+    stops tracking it at its first pass (a list of a million items would be walked again by
+    every later collection of its generation during the run).
     """
     out = np.zeros(len(x) + 1, dtype=bool)
     if up:
         out[1:-1] = (x[:-1] <= y[:-1]) & (x[1:] > y[1:])
     else:
         out[1:-1] = (x[:-1] >= y[:-1]) & (x[1:] < y[1:])
-    answers: list[bool] = out.tolist()
-    return answers
+    return tuple(out.tolist())
 
 
 def _last_two(x: object) -> tuple[float, float] | None:
@@ -509,25 +510,18 @@ def crossover(
     ``next()``): a plain bool for the current bar. A NaN at i-1 or i is never a cross. Either
     argument may be a scalar level, e.g. ``crossover(rsi, 30)``.
     """
-    # The per-bar hot path (two views on one clock): one lookup in answers computed for every
-    # bar on first use, or else four scalars: ~0.1 us instead of the ~8 us the array path
-    # costs on views. Comparisons with NaN are False, as below.
-    if type(a) is SeriesView:
-        if a._up_with is b:
-            return a._up[a._clock.i]
-        if a._up_with is NO_PARTNER and type(b) is SeriesView and _memoizable(a, b):
-            a._up, a._up_with = _cross_memo(a._array, b._array, up=True), b
-            return a._up[a._clock.i]
-    if type(a) is SeriesView and type(b) is SeriesView and a._clock is b._clock:
-        i = a._clock.i
-        av, bv = a._mv, b._mv
-        return i >= 1 and av[i - 1] <= bv[i - 1] and av[i] > bv[i]
-    if type(a) is SeriesView or type(b) is SeriesView:
-        pa, pb = _last_two(a), _last_two(b)
-        if pa is not None and pb is not None:
-            return pa[0] <= pb[0] and pa[1] > pb[1]
-    x, y, current_only = _cross(a, b)
-    return _cross_result((x[:-1] <= y[:-1]) & (x[1:] > y[1:]), current_only)
+    # The per-bar hot path (two views on one clock, called on every bar): one lookup in the
+    # answers _crossing computed for every bar on first use. The memo is probed without a
+    # type() check first (that check was a fifth of the call): only a SeriesView has
+    # ``_up_with`` (strategy code cannot define ``_`` names), and a first argument that is not
+    # a view pays the AttributeError instead, on the slower paths. Everything else is in
+    # _crossing, so that this frame holds two locals (a frame's cost grows with its locals).
+    try:
+        if a._up_with is b:  # type: ignore[union-attr]
+            return a._up[a._clock.i]  # type: ignore[union-attr]
+    except AttributeError:
+        pass
+    return _crossing(a, b, True)
 
 
 @overload
@@ -540,21 +534,44 @@ def crossunder(
     a: SeriesView | ArrayLike | float, b: SeriesView | ArrayLike | float
 ) -> np.ndarray | bool:
     """True at bar i when a[i-1] >= b[i-1] and a[i] < b[i] (mirror of ``crossover``)."""
-    if type(a) is SeriesView:
-        if a._down_with is b:
-            return a._down[a._clock.i]
-        if a._down_with is NO_PARTNER and type(b) is SeriesView and _memoizable(a, b):
-            a._down, a._down_with = _cross_memo(a._array, b._array, up=False), b
-            return a._down[a._clock.i]
-    if type(a) is SeriesView and type(b) is SeriesView and a._clock is b._clock:
-        i = a._clock.i
-        av, bv = a._mv, b._mv
-        return i >= 1 and av[i - 1] >= bv[i - 1] and av[i] < bv[i]
+    try:  # the memo probe of crossover's hot path
+        if a._down_with is b:  # type: ignore[union-attr]
+            return a._down[a._clock.i]  # type: ignore[union-attr]
+    except AttributeError:
+        pass
+    return _crossing(a, b, False)
+
+
+def _crossing(
+    a: SeriesView | ArrayLike | float, b: SeriesView | ArrayLike | float, up: bool
+) -> np.ndarray | bool:
+    """crossover (``up``) or crossunder past the memo probe.
+
+    Two memoizable views without a memo partner yet get every bar's answer at once; a view
+    with anything else is answered from four scalars (~0.1 us instead of the ~8 us the array
+    path costs on views); arrays get the array path. Comparisons with NaN are False.
+    """
+    if (
+        type(a) is SeriesView
+        and type(b) is SeriesView
+        and (a._up_with if up else a._down_with) is NO_PARTNER
+        and _memoizable(a, b)
+    ):
+        memo = _cross_memo(a._array, b._array, up=up)
+        if up:
+            a._up, a._up_with = memo, b
+        else:
+            a._down, a._down_with = memo, b
+        return memo[a._clock.i]
     if type(a) is SeriesView or type(b) is SeriesView:
         pa, pb = _last_two(a), _last_two(b)
         if pa is not None and pb is not None:
+            if up:
+                return pa[0] <= pb[0] and pa[1] > pb[1]
             return pa[0] >= pb[0] and pa[1] < pb[1]
     x, y, current_only = _cross(a, b)
+    if up:
+        return _cross_result((x[:-1] <= y[:-1]) & (x[1:] > y[1:]), current_only)
     return _cross_result((x[:-1] >= y[:-1]) & (x[1:] < y[1:]), current_only)
 
 

@@ -284,13 +284,44 @@ class Strategy:
 
     # ------------------------------------------------------------------ orders
 
-    def buy(self, **kwargs: Any) -> OrderView:
-        """Place a buy order; see docs/strategy-guide.md for the arguments."""
-        return self._place(+1, **kwargs)
+    # buy() and sell() name their keywords rather than passing **kwargs on: a keyword dict
+    # built and unpacked again cost as much as checking the order (they run per order placed).
 
-    def sell(self, **kwargs: Any) -> OrderView:
+    def buy(
+        self,
+        *,
+        units: float | None = None,
+        fraction: float | None = None,
+        value: float | None = None,
+        limit: float | None = None,
+        stop: float | None = None,
+        sl: float | None = None,
+        tp: float | None = None,
+        trail: float | None = None,
+        tif: str = "gtc",
+        tag: str | None = None,
+        symbol: str | None = None,
+    ) -> OrderView:
+        """Place a buy order; see docs/strategy-guide.md for the arguments."""
+        return self._place(+1, units, fraction, value, limit, stop, sl, tp, trail, tif, tag, symbol)
+
+    def sell(
+        self,
+        *,
+        units: float | None = None,
+        fraction: float | None = None,
+        value: float | None = None,
+        limit: float | None = None,
+        stop: float | None = None,
+        sl: float | None = None,
+        tp: float | None = None,
+        trail: float | None = None,
+        tif: str = "gtc",
+        tag: str | None = None,
+        symbol: str | None = None,
+    ) -> OrderView:
         """Place a sell order (a short sale when flat and shorting is allowed)."""
-        return self._place(-1, **kwargs)
+        return self._place(-1, units, fraction, value, limit, stop, sl, tp, trail, tif, tag, symbol)
 
     def close(self, symbol: str | None = None, fraction: float = 1.0) -> OrderView:
         """Exit ``fraction`` of the position (FIFO over its trades) with a market order."""
@@ -305,21 +336,22 @@ class Strategy:
     def _place(
         self,
         side: int,
-        *,
-        units: float | None = None,
-        fraction: float | None = None,
-        value: float | None = None,
-        limit: float | None = None,
-        stop: float | None = None,
-        sl: float | None = None,
-        tp: float | None = None,
-        trail: float | None = None,
-        tif: str = "gtc",
-        tag: str | None = None,
-        symbol: str | None = None,
+        units: Any,
+        fraction: Any,
+        value: Any,
+        limit: Any,
+        stop: Any,
+        sl: Any,
+        tp: Any,
+        trail: Any,
+        tif: Any,
+        tag: Any,
+        symbol: Any,
     ) -> OrderView:
         s = 0 if symbol is None else self._resolve(symbol)
-        order = Order(ok.MARKET, self._symbols[s], s, side, _check_tag(tag))
+        order = Order(
+            ok.MARKET, self._symbols[s], s, side, None if tag is None else _check_tag(tag)
+        )
         _set_size(order, units, fraction, value)
         _set_prices(order, limit, stop, sl, tp, trail)
         return self._submit(order, tif)
@@ -452,6 +484,8 @@ _REAL_TYPES = (int, float)
 
 
 def _finite_positive(name: str, value: Any) -> float:
+    if type(value) is float and 0.0 < value <= MAX_ORDER_NUMBER:
+        return value  # the usual case, which every check below would pass unchanged
     if isinstance(value, bool) or not isinstance(value, _NUMBER_TYPES):
         raise ValueError(f"{name} must be a number, got {shown(value)}")
     try:

@@ -44,9 +44,9 @@ class SeriesView:
         # ``_down_with``), filled by indicators on first use (see ``_cross_memo`` there). Two
         # plain slots each, not a tuple: read on every bar, so no subscript to get at them.
         self._up_with: object = NO_PARTNER
-        self._up: list[bool] = []
+        self._up: tuple[bool, ...] = ()
         self._down_with: object = NO_PARTNER
-        self._down: list[bool] = []
+        self._down: tuple[bool, ...] = ()
 
     def __len__(self) -> int:
         return self._clock.i + 1

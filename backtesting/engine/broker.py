@@ -382,8 +382,15 @@ class Broker:
                 if not o.filled_units:
                     raise Rejected("shorting disabled")
                 return
-            equity = self.equity()
-            q = o.side * self._units_from_request(o, exec_px, equity)
+            if not math.isnan(o.value):
+                budget = o.value
+            else:
+                equity = self.equity()
+                if not math.isnan(o.fraction):
+                    budget = o.fraction * equity
+                else:  # all available: what initial margin leaves free
+                    budget = equity / self.spec.margin_initial - self.gross_exposure()
+            q = o.side * units_for_value(budget, exec_px, self.costs, self.step)
         if q == 0.0:
             # What raising Rejected would do, without an exception: common when equity runs
             # short of one unit, and the caller's handler costs more than the order itself.
@@ -395,7 +402,8 @@ class Broker:
             return
         self._check_order(o, q, price, exec_px, equity)
         trade = self._fill(o, q, price, i)
-        if trade is not None:
+        # Exits only when the order asked for any (sl, tp and trail all NaN is the usual case).
+        if trade is not None and (o.sl == o.sl or o.tp == o.tp or o.trail == o.trail):
             self._attach_exits(o, trade, i if at_open else i + 1)
             if through_stop and not at_open:
                 self._exit_in_entry_bar(trade, i)
@@ -408,15 +416,6 @@ class Broker:
                 raise Rejected("shorting disabled")
             q = max(q, -long_units)  # sells are trimmed to the long position
         return q
-
-    def _units_from_request(self, o: Order, exec_px: float, equity: float) -> float:
-        if not math.isnan(o.value):
-            budget = o.value
-        elif not math.isnan(o.fraction):
-            budget = o.fraction * equity
-        else:  # all available: what initial margin leaves free
-            budget = equity / self.spec.margin_initial - self.gross_exposure()
-        return units_for_value(budget, exec_px, self.costs, self.step)
 
     def _target_delta(self, o: Order, exec_px: float, equity: float) -> float:
         want = units_for_value(o.fraction * equity, exec_px, self.costs, self.step)
@@ -493,9 +492,19 @@ class Broker:
             if remaining == 0.0 or t.size * remaining > 0.0:
                 break
             units = t.size if abs(t.size) <= abs(remaining) else -remaining
-            full = units == t.size
-            part = t if full else t.split(units, self._next_trade_id())
-            self._book_exit(part, full, exec_px, price, fee * abs(units / q), i, o.kind)
+            if units == t.size:  # the whole lot leaves the open lots, and its exits go
+                part = t
+                self.open_trades[t.sym_index].remove(t)
+                for c in (t.sl_order, t.tp_order, t.trail_order):  # t.contingent_orders()
+                    if c is not None and c.status == ok.PENDING:
+                        self._finish(c, ok.CANCELLED, "trade closed (one-cancels-other)")
+            else:
+                part = t.split(units, self._next_trade_id())
+            part.exit_bar, part.exit_price, part.exit_market = i, exec_px, price
+            part.commission += fee * abs(units / q)
+            part.exit_reason = o.kind
+            part.is_open = False
+            self.closed_trades.append(part)
             remaining += units
         return remaining
 
@@ -503,23 +512,7 @@ class Broker:
         self.n_trades += 1
         return self.n_trades
 
-    def _book_exit(
-        self, t: Trade, full: bool, exec_px: float, price: float, fee: float, i: int, why: str
-    ) -> None:
-        if full:
-            self.open_trades[t.sym_index].remove(t)
-            for c in (t.sl_order, t.tp_order, t.trail_order):  # t.contingent_orders()
-                if c is not None and c.status == ok.PENDING:
-                    self._finish(c, ok.CANCELLED, "trade closed (one-cancels-other)")
-        t.exit_bar, t.exit_price, t.exit_market = i, exec_px, price
-        t.commission += fee
-        t.exit_reason = why
-        t.is_open = False
-        self.closed_trades.append(t)
-
     def _attach_exits(self, o: Order, trade: Trade, eligible: int) -> None:
-        if o.sl != o.sl and o.tp != o.tp and o.trail != o.trail:
-            return  # all NaN: no exits (the common case)
         side = -1 if trade.size > 0 else 1
         if not math.isnan(o.sl):
             trade.sl_order = self._exit_order(o, trade, eligible, ok.STOP_LOSS, stop=o.sl)

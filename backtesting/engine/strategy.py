@@ -353,7 +353,8 @@ class Strategy:
             ok.MARKET, self._symbols[s], s, side, None if tag is None else _check_tag(tag)
         )
         _set_size(order, units, fraction, value)
-        _set_prices(order, limit, stop, sl, tp, trail)
+        if not (limit is None and stop is None and sl is None and tp is None and trail is None):
+            _set_prices(order, limit, stop, sl, tp, trail)  # else a plain market order
         return self._submit(order, tif)
 
     def _submit(self, order: Order, tif: str) -> OrderView:
@@ -500,25 +501,23 @@ def _finite_positive(name: str, value: Any) -> float:
 
 
 def _set_size(order: Order, units: Any, fraction: Any, value: Any) -> None:
-    given = (units is not None) + (fraction is not None) + (value is not None)
-    if given == 0:
-        return  # the default "all available" (every size field stays NaN)
-    if given > 1:
+    if units is None and value is None:
+        if fraction is not None:
+            amount = _finite_positive("fraction", fraction)
+            if amount > 10:
+                raise ValueError(f"fraction must be in (0, 10], got {amount}")
+            order.fraction = amount
+        return  # else the default "all available" (every size field stays NaN)
+    if fraction is not None or (units is not None and value is not None):
         raise ValueError("give at most one of units=, fraction=, value=")
     if units is not None:
         order.units = _finite_positive("units", units)
-    elif fraction is not None:
-        amount = _finite_positive("fraction", fraction)
-        if amount > 10:
-            raise ValueError(f"fraction must be in (0, 10], got {amount}")
-        order.fraction = amount
     else:
         order.value = _finite_positive("value", value)
 
 
 def _set_prices(order: Order, limit: Any, stop: Any, sl: Any, tp: Any, trail: Any) -> None:
-    if limit is None and stop is None and sl is None and tp is None and trail is None:
-        return  # a plain market order, as the caller created it
+    """Prices of an order given at least one of them (the caller skips a plain market order)."""
     for name, raw in (("limit", limit), ("stop", stop), ("sl", sl), ("tp", tp)):
         if raw is not None:
             setattr(order, name, _finite_positive(name, raw))

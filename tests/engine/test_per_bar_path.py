@@ -183,3 +183,25 @@ def test_every_kind_of_number_sizes_an_order_alike() -> None:
     assert _place(fraction=10.0).orders[0]["fraction"] == 10.0
     whole = _place(units=3).to_dict()
     assert _place(units=3.0).to_dict() == _place(units=np.int64(3)).to_dict() == whole
+
+
+@pytest.mark.parametrize(
+    "sizes",
+    [
+        {"units": 1, "fraction": 0.5},
+        {"units": 1, "value": 100.0},
+        {"fraction": 0.5, "value": 100.0},
+        {"units": 1, "fraction": 0.5, "value": 100.0},
+    ],
+)
+def test_two_sizes_for_one_order_are_refused_whichever_two(sizes: dict[str, Any]) -> None:
+    with pytest.raises(StrategyError, match="at most one of units=, fraction=, value="):
+        _place(**sizes)
+
+
+def test_each_size_alone_is_taken_and_none_means_all_available() -> None:
+    orders = [_place(**size).orders[0] for size in ({"units": 2}, {"value": 500.0}, {})]
+    given = [[not math.isnan(o[k]) for k in ("units", "value", "fraction")] for o in orders]
+    assert given == [[True, False, False], [False, True, False], [False, False, False]]
+    assert (orders[0]["units"], orders[1]["value"]) == (2.0, 500.0)
+    assert all(o["status"] == "filled" for o in orders)

@@ -54,6 +54,9 @@ MAX_PACKET = 1024
 EXIT_CHILD_RETURNED = 5  # a child must never get back into the zygote's loop
 EXIT_SPARE_UNUSED = 6  # a spare whose rehearsal failed, or that got no job
 SPARE_READY, SPARE_TAKEN = b"ready", b"taken"  # what a spare says to the zygote, in that order
+# A rehearsal takes milliseconds; one still silent after this is given up on and the job's
+# child forked as before, so a stuck spare can never hold a job.
+SPARE_READY_TIMEOUT_SECONDS = 10.0
 
 
 def main(job: Callable[[], None] | None = None) -> None:
@@ -140,6 +143,7 @@ class _Spare:
         spare that is about to exit: then the caller forks the job's child as before.
         """
         try:
+            self._sock.settimeout(SPARE_READY_TIMEOUT_SECONDS)
             if self._sock.recv(MAX_PACKET) != SPARE_READY:
                 raise OSError("the spare ended before it was ready")
             socket.send_fds(self._sock, [b"job"], fds)

@@ -102,11 +102,14 @@ def test_each_child_draws_its_own_random_numbers() -> None:
 # and whether a rehearsal was made to fail in this zygote.
 SPARE_PROBE = (
     "import sys; sys.path.insert(0, sys.argv[1])\n"
-    "import json, os\n"
+    "import json, os, time\n"
     "from backtesting.sandbox import rehearsal, zygote_jailed\n"
-    "FAIL = {fail}\n"
+    "FAIL, STUCK = {fail}, {stuck}\n"
+    "zygote_jailed.SPARE_READY_TIMEOUT_SECONDS = 1.0\n"
     "def rehearse():\n"
     "    rehearsal.REHEARSED_BY = os.getpid()\n"
+    "    if STUCK:\n"
+    "        time.sleep(3600)\n"
     "    return not FAIL and rehearsal.rehearse()\n"
     "zygote_jailed.rehearse = rehearse\n"
     "def job():\n"
@@ -119,16 +122,18 @@ SPARE_PROBE = (
 
 
 def test_each_job_runs_in_a_spare_that_rehearsed_in_its_own_process() -> None:
-    first, second = two_jobs_from_one_zygote(SPARE_PROBE.format(fail=False))
+    first, second = two_jobs_from_one_zygote(SPARE_PROBE.format(fail=False, stuck=False))
     # The job ran in the very process that rehearsed (forked ahead, before the job came), and
     # the next job in another one: a spare serves one job, like any child.
     assert first["rehearsed_by"] == first["pid"] and second["rehearsed_by"] == second["pid"]
     assert first["pid"] != second["pid"]
 
 
-def test_a_failed_rehearsal_costs_no_job() -> None:
-    # The spare exits; the zygote forks the job's child when the job comes, as before spares.
-    first, second = two_jobs_from_one_zygote(SPARE_PROBE.format(fail=True))
+@pytest.mark.parametrize(("fail", "stuck"), [(True, False), (False, True)], ids=["fails", "stuck"])
+def test_a_failed_or_stuck_rehearsal_costs_no_job(fail: bool, stuck: bool) -> None:
+    # The spare exits (or, silent past the zygote's timeout, is killed); the zygote forks the
+    # job's child when the job comes, as before spares.
+    first, second = two_jobs_from_one_zygote(SPARE_PROBE.format(fail=fail, stuck=stuck))
     assert first["pid"] != second["pid"]
     assert first["rehearsed_by"] != first["pid"] and second["rehearsed_by"] != second["pid"]
 

@@ -149,7 +149,7 @@ def run_sandboxed(
     """Run the pinned strategy version on `bars` in a fresh jailed child.
 
     A backtest stores its trades, not its orders: they are listed only `with_orders` (the
-    look-ahead check compares them), sparing the child and the worker ~50 KB of JSON a run.
+    look-ahead check compares them; run_strategy_in_sandbox's rule).
     """
     limits = sandbox.SandboxLimits(
         cpu_seconds=settings.BACKTEST_SANDBOX_CPU_SECONDS,

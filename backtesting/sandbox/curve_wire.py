@@ -42,14 +42,6 @@ class RunCurve:
     exposure: np.ndarray
     drawdown: np.ndarray
 
-    @classmethod
-    def of_run(cls, run: BacktestResult) -> RunCurve:
-        """The curve of an in-process run, as the worker gets it from the child."""
-        return cls(
-            np.asarray(run.timestamps, dtype=np.int64),
-            *(_nan_if_not_finite(getattr(run, name)) for name in CURVE_FIELDS),
-        )
-
     def to_json(self) -> dict[str, list[Any]]:
         """The engine's JSON form: ISO times, numbers, null for NaN."""
         return {

@@ -50,7 +50,7 @@ def run_strategy_in_sandbox(
     on_progress: Callable[[float], None] | None = None,
     should_cancel: Callable[[], bool] | None = None,
     timeframe: str = "",
-    with_orders: bool = True,
+    with_orders: bool = False,
 ) -> dict[str, Any]:
     """Run user strategy code on the engine in a jailed child process of its own.
 
@@ -58,7 +58,8 @@ def run_strategy_in_sandbox(
     `timeframe` (sent in the bar codec's bytes, the ones the data fingerprint hashes).
     Returns BacktestResult.to_dict() (validated) with its "equity_curve" as a checked RunCurve
     (arrays; `.to_json()` is the engine's form) and an empty "orders" list unless
-    `with_orders`, plus a "sandbox" entry with the user's print log and resource usage.
+    `with_orders` (only the look-ahead check reads orders; every store keeps trades), plus
+    a "sandbox" entry with the user's print log and resource usage.
     Raises a SandboxError subclass whose ``code`` says what went wrong.
     """
     limits = limits or SandboxLimits()

@@ -38,7 +38,7 @@ def test_an_sma_crossover_runs_and_returns_the_engine_result(
 def test_orders_are_listed_only_when_asked_for_and_nothing_else_changes(
     run: Callable[..., dict[str, Any]],
 ) -> None:
-    full, lean = run(SMA_CROSS), run(SMA_CROSS, with_orders=False)
+    full, lean = run(SMA_CROSS, with_orders=True), run(SMA_CROSS)
     assert full["orders"] and [o["status"] for o in full["orders"]].count("filled") >= 2
     assert lean["orders"] == []
     assert lean["trades"] == full["trades"] and lean["statistics"] == full["statistics"]

@@ -127,6 +127,9 @@ def forget_pool_process_metrics(pid: int | None = None, **kwargs: Any) -> None:
 
 @signals.worker_shutdown.connect
 def forget_main_process_metrics(**kwargs: Any) -> None:
-    from tradeplatform.metrics_files import metrics_process_forget
+    from tradeplatform.metrics_files import metrics_dead_processes_forget, metrics_process_forget
 
     metrics_process_forget(os.getpid())
+    # The pool processes have stopped by now. One that ran no exit hook (killed, or stopped
+    # while it was still starting) has no successor left to clean up after it.
+    metrics_dead_processes_forget()

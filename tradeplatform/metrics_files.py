@@ -9,7 +9,8 @@ live gauges ("liveall" and friends, one series per pid) would be shown forever. 
   so that totals never go down while the service runs;
 - `metrics_dead_processes_forget()` when a Celery pool process starts: a pool process killed
   by a signal (the OOM killer, a hard time limit) ran no exit hook, and its replacement
-  cleans up after it;
+  cleans up after it; and when the worker's main process shuts down, for one that has no
+  replacement (stopped while it was starting, or killed during the shutdown);
 - `metrics_stale_files_remove()` when a service starts (gunicorn's master, the Celery
   worker's main process): every file of a process that no longer runs is left over from a
   previous run and goes. Files of running processes stay, because web and worker may share

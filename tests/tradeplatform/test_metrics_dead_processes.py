@@ -76,6 +76,29 @@ def test_a_stopped_celery_worker_leaves_no_live_series_in_metrics(
     assert not shown & set(pool_pids)
 
 
+def test_a_stopped_worker_forgets_a_pool_process_that_ran_no_exit_hook(
+    start_worker,  # noqa: F811 - the fixture imported above
+    client,
+    monkeypatch,
+):
+    worker = start_worker(queues=f"metrics-{uuid.uuid4().hex[:8]}")
+    wait_for(
+        lambda: worker.process.pid in live_series_pids(client, monkeypatch, worker.metrics_dir),
+        "the worker's main process in /metrics",
+    )
+    # What a pool process stopped while starting (or killed) leaves: its live gauge, after the
+    # new pool process's clean-up at its start already ran.
+    gone = dead_pid()
+    seed_metrics_files(worker.metrics_dir, gone)
+    assert (worker.metrics_dir / f"gauge_liveall_{gone}.db").exists()
+
+    os.killpg(worker.process.pid, signal.SIGTERM)
+    worker.process.wait(timeout=30)
+
+    assert not (worker.metrics_dir / f"gauge_liveall_{gone}.db").exists()
+    assert (worker.metrics_dir / f"counter_{gone}.db").exists(), "counters stay: totals never drop"
+
+
 def test_a_killed_pool_process_leaves_no_live_series_once_replaced(
     start_worker,  # noqa: F811 - the fixture imported above
     client,

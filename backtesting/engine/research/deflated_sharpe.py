@@ -22,6 +22,8 @@ from statistics import NormalDist
 import numpy as np
 from numpy.typing import ArrayLike
 
+from backtesting.engine.metrics import third_and_fourth_moments
+
 EULER_MASCHERONI = 0.5772156649015329
 _STANDARD_NORMAL = NormalDist()
 
@@ -62,11 +64,12 @@ def return_moments(returns: ArrayLike) -> ReturnMoments:
     m2 = float(np.mean(centred**2)) if n else 0.0
     if n < 2 or m2 == 0.0 or not math.isfinite(m2):
         return ReturnMoments(math.nan, n, math.nan, math.nan)
+    m3, m4 = third_and_fourth_moments(centred)
     return ReturnMoments(
         sharpe=float(np.mean(r)) / float(np.std(r, ddof=1)),
         n=n,
-        skewness=float(np.mean(centred**3)) / m2**1.5,
-        kurtosis=float(np.mean(centred**4)) / m2**2,
+        skewness=m3 / m2**1.5,
+        kurtosis=m4 / m2**2,
     )
 
 

@@ -39,6 +39,12 @@ CHILD_ENV = {
     "OMP_NUM_THREADS": "1",
     "MKL_NUM_THREADS": "1",
     "PYTHONHASHSEED": "0",
+    # glibc hands each array over 128 KB its own mmap and returns freed heap above 128 KB to
+    # the kernel, so every combination of a sweep on 100,000 bars faulted in its ~6 MB of
+    # arrays afresh (~1,500 page faults, half its time). Kept in the heap, a child reuses
+    # what the previous combination freed; it exits after one job, and RLIMIT_AS still caps
+    # its address space (docs/sandbox.md, "Memory").
+    "GLIBC_TUNABLES": "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824",
 }
 
 

@@ -74,6 +74,14 @@ attempt("tgkill", lambda: c_call(libc.tgkill, os.getpid(), threading.get_native_
 attempt("setpriority", lambda: c_call(libc.setpriority, 0, 0, 19))
 attempt("prlimit_parent", lambda: c_call(libc.prlimit, os.getppid(), 7, None, None))
 attempt("affinity_parent", lambda: os.sched_setaffinity(os.getppid(), {0}))
+def reuse_faults():
+    # A job's arrays come and go (a sweep's every combination): a freed 4 MB buffer must be
+    # reused, not handed back to the kernel and faulted in page by page again.
+    del bytearray(4 << 20)[:]
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    del bytearray(4 << 20)[:]
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+out["reuse_faults"] = reuse_faults()
 out["setrlimit_self"] = resource.setrlimit(resource.RLIMIT_CORE, (0, 0)) or "allowed"
 out["env"] = dict(os.environ)
 out["uid"] = os.getresuid()
@@ -141,6 +149,12 @@ def test_the_jail_environment_holds_no_secrets(jail: dict[str, Any]) -> None:
     assert SECRET not in json.dumps(jail)
     # bubblewrap adds PWD after its chdir; nothing else beyond what we set.
     assert set(jail["env"]) <= {*CHILD_ENV, "PWD"}
+
+
+def test_freed_memory_is_reused_without_page_faults(jail: dict[str, Any]) -> None:
+    # 4 MB is 1,024 pages: glibc's defaults (a buffer that size gets its own mmap, unmapped
+    # when freed) would fault every one of them in again.
+    assert jail["reuse_faults"] < 64, jail["reuse_faults"]
 
 
 def test_a_process_may_still_lower_its_own_limits(jail: dict[str, Any]) -> None:

@@ -45,19 +45,25 @@ from backtesting.services import (
 )
 from strategies.models import StrategyVersion
 from strategies.paramspec import ParameterSpace
+from strategies.validation import SIGNALS_STYLE, strategy_style
 from tradeplatform.errors import ConflictError, DomainValidationError
 from tradeplatform.request_context import current_request_id
 
 logger = logging.getLogger(__name__)
 
-# Combinations per sandbox child when combinations are costly (~9 ms each on 100,000 minute
-# bars, docs/research.md): small enough to spread a sweep over workers and show progress.
+# Never more chunks than chunks of this many combinations: a plan's chunks are rows and tasks.
 DEFAULT_CHUNK_SIZE = 25
-# Cheap combinations go in larger chunks, up to this many bar-combinations each (a combination
-# over one instrument's bar; ~100 combinations of ten years of daily bars, ~0.2 s in a child):
-# each chunk pays a child's start (~17 ms) and a claim-to-commit cycle, which at ~1.7 ms a
-# daily-bar combination cost as much as the combinations of a 25-combination chunk.
-CHUNK_BAR_COMBINATIONS = 250_000
+# A chunk is sized to about this much work in its sandbox child: its fixed cost (a claim, a
+# child, the bars, the rows' commit: tens of ms) is then a few percent of it, while progress
+# still moves, a cancel stops it within its poll and a lost worker's redo stays cheap.
+CHUNK_SECONDS = 1.0
+# What one combination costs in a sandbox child, roughly (docs/research.md, "Chunks"): a
+# signals() strategy runs NumPy over whole arrays, a fixed ~0.4 ms (its module, the engine's
+# set-up, the headline statistics) plus ~30 ns a bar; a next() strategy runs Python for every
+# bar, ~10 us a bar. A misjudged strategy only gets chunks a few times longer or shorter.
+SIGNALS_COMBINATION_SECONDS = 0.4e-3
+SIGNALS_BAR_SECONDS = 30e-9
+NEXT_BAR_SECONDS = 10e-6
 MAX_SEED = 2**31 - 1
 
 
@@ -110,6 +116,7 @@ def optimization_submit(*, owner: Any, data: OptimizationInput) -> Optimization:
         len(plan) if plan is not None else _first_batch_size(stored_space),
         bars=sum(coverage.bar_count for coverage in run.coverage.values()),
         fan_out=int(settings.OPTIMIZATION_USER_MAX_RUNNING),
+        style=strategy_style(data.strategy_version.code),
     )
     with transaction.atomic():
         lock_user_for_quota(owner)
@@ -205,19 +212,27 @@ def _first_batch_size(space: dict[str, Any]) -> int:
     return min(int(space.get("batch_size") or 25), space["total"])
 
 
-def chunk_size_for(n: int, *, bars: int, fan_out: int) -> int:
-    """Combinations per chunk for a plan of `n` combinations over `bars` bars in all.
+def combination_seconds(bars: int, style: str | None) -> float:
+    """The estimated time of one combination over `bars` bars in all (see the constants)."""
+    if style == SIGNALS_STYLE:
+        return SIGNALS_COMBINATION_SECONDS + SIGNALS_BAR_SECONDS * bars
+    return NEXT_BAR_SECONDS * max(bars, 1)
 
-    Never more chunks than chunks of DEFAULT_CHUNK_SIZE; fewer when combinations are cheap
-    (CHUNK_BAR_COMBINATIONS), but then a multiple of `fan_out`, the chunks of one owner that
-    run at once (OPTIMIZATION_USER_MAX_RUNNING), so the sweep still spreads over that many
-    workers and they end together. `fan_out` 0 (no limit) says nothing of the worker count:
-    chunks of DEFAULT_CHUNK_SIZE then, as they always were.
+
+def chunk_size_for(n: int, *, bars: int, fan_out: int, style: str | None) -> int:
+    """Combinations per chunk for a plan of `n` combinations over `bars` bars in all, of a
+    strategy of `style` ("signals", "next"; None counts as "next", the costlier).
+
+    About CHUNK_SECONDS of work a chunk, never fewer than DEFAULT_CHUNK_SIZE combinations, and a
+    chunk count that is a multiple of `fan_out` (the chunks of one owner that run at once,
+    OPTIMIZATION_USER_MAX_RUNNING), so the sweep spreads over that many workers and they end
+    together. `fan_out` 0 (no limit) says nothing of the worker count: chunks of
+    DEFAULT_CHUNK_SIZE then, as they always were.
     """
     most = -(-n // DEFAULT_CHUNK_SIZE)
     if fan_out < 1 or most <= fan_out:
         return DEFAULT_CHUNK_SIZE
-    largest = max(DEFAULT_CHUNK_SIZE, CHUNK_BAR_COMBINATIONS // max(bars, 1))
+    largest = max(DEFAULT_CHUNK_SIZE, int(CHUNK_SECONDS / combination_seconds(bars, style)))
     needed = -(-n // largest)
     count = min(most, -(-needed // fan_out) * fan_out)
     return -(-n // count)

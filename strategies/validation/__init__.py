@@ -19,6 +19,7 @@ from strategies.validation.results import (
     StrategyValidationError,
     Verdict,
 )
+from strategies.validation.structure import NEXT_STYLE, SIGNALS_STYLE, strategy_style
 from strategies.validation.validate import compile_strategy, validate_strategy_code
 
 __all__ = [
@@ -31,10 +32,13 @@ __all__ = [
     "MAX_AST_NODES",
     "MAX_CODE_BYTES",
     "MAX_LINES",
+    "NEXT_STYLE",
+    "SIGNALS_STYLE",
     "ParameterSpec",
     "Problem",
     "StrategyValidationError",
     "Verdict",
     "compile_strategy",
+    "strategy_style",
     "validate_strategy_code",
 ]

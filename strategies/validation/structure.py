@@ -6,11 +6,26 @@ import ast
 from dataclasses import dataclass, field
 
 from strategies.validation.allowlists import RESERVED_PARAMETER_NAMES
+from strategies.validation.limits import parse_source
 from strategies.validation.names import normalise
 from strategies.validation.parameters import Report, extract_parameter
 from strategies.validation.results import ParameterSpec
 
 _STYLE_METHODS = ("next", "signals")
+NEXT_STYLE, SIGNALS_STYLE = _STYLE_METHODS
+
+
+def strategy_style(code: str) -> str | None:
+    """How the strategy class of (validated) `code` trades: "next" (bar by bar) or "signals"
+    (whole arrays at once); None when the code has no readable strategy class."""
+    tree = parse_source(code)
+    if isinstance(tree, ast.Module):
+        for node in tree.body:
+            if isinstance(node, ast.ClassDef):
+                methods = {normalise(n.name) for n in node.body if isinstance(n, ast.FunctionDef)}
+                styles = [name for name in _STYLE_METHODS if name in methods]
+                return styles[0] if len(styles) == 1 else None
+    return None
 
 
 @dataclass

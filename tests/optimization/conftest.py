@@ -33,7 +33,7 @@ def instrument(db):
 def chunks_of_25(monkeypatch):
     """Every combination counted as costly, so sweeps keep chunks of DEFAULT_CHUNK_SIZE (the
     issue's grid is 23 + 23 + 22 + 22): for tests of what happens across several chunks."""
-    monkeypatch.setattr(services, "CHUNK_BAR_COMBINATIONS", 0)
+    monkeypatch.setattr(services, "CHUNK_SECONDS", 0.0)
 
 
 @pytest.fixture

@@ -24,7 +24,10 @@ from backtesting.optimization.services import (
     optimization_result_backtest,
     optimization_submit,
 )
-from tests.factories import StrategyFactory
+from benchmarks.research.baselines import SIGNALS_STRATEGY_FILE
+from strategies.validation import strategy_style, validate_strategy_code
+from tests.backtesting.conftest import START, seed_bars
+from tests.factories import SMA_CROSS_CODE, StrategyFactory, StrategyVersionFactory
 from tests.optimization.conftest import SMA_GRID, run_all_chunks, sweep_input
 from tradeplatform.errors import ConflictError, DomainValidationError
 
@@ -45,6 +48,36 @@ def test_the_sma_grid_with_fast_below_slow_runs_exactly_90_combinations(sweep):
     assert rows.count() == 90
     assert all(r["fast"] < r["slow"] for r in rows.values_list("parameters", flat=True))
     assert sorted(rows.values_list("index", flat=True)) == list(range(90))
+
+
+def test_a_signals_strategy_gets_fewer_larger_chunks_than_a_next_one(owner):
+    # 3,000 daily bars: next() runs Python per bar (~30 ms a combination), so about a second
+    # of work is 33 combinations: 4 chunks; signals() is ~0.5 ms a combination: 2 chunks.
+    seed_bars("LONG", n=3_000)
+    code = SIGNALS_STRATEGY_FILE.read_text()
+    declared = [p.to_dict() for p in validate_strategy_code(code).parameters]
+    strategy = StrategyFactory(owner=owner, code="")
+    signals = StrategyVersionFactory(
+        strategy=strategy, code=code, class_name="SmaCrossoverSignals", parameters=declared
+    )
+    every_bar = StrategyFactory(owner=owner).versions.get()
+    span = {"symbols": ["LONG"], "end": START + timedelta(days=3_000)}
+    sizes = {
+        style: [
+            len(c.combinations)
+            for c in optimization_submit(
+                owner=owner, data=sweep_input(version, **span)
+            ).chunks.order_by("number")
+        ]
+        for style, version in (("signals", signals), ("next", every_bar))
+    }
+    assert sizes == {"signals": [45, 45], "next": [23, 23, 22, 22]}
+
+
+def test_the_style_of_a_strategy_is_read_from_its_code():
+    assert strategy_style(SIGNALS_STRATEGY_FILE.read_text()) == "signals"
+    assert strategy_style(SMA_CROSS_CODE) == "next"
+    assert strategy_style("x = (") is None  # unreadable: the sweep then assumes next()
 
 
 def test_the_sweep_turns_running_with_its_first_chunk_and_keeps_that_start(sweep, chunks_of_25):
@@ -74,24 +107,32 @@ def test_chunks_are_the_fewest_within_the_size_and_differ_by_at_most_one(n, max_
 
 
 @pytest.mark.parametrize(
-    ("n", "bars", "fan_out", "sizes"),
-    [(90, 2520, 2, [45, 45]), (90, 2520, 3, [30, 30, 30]), (90, 100_000, 2, [23, 23, 22, 22]),
-     (90, 2520, 0, [23, 23, 22, 22]), (90, 2520, 8, [23, 23, 22, 22]), (40, 2520, 2, [20, 20]),
-     (4, 500, 2, [4]), (2000, 2520, 2, [91] * 20 + [90] * 2), (2000, 100_000, 2, [25] * 80)],
+    ("n", "bars", "fan_out", "style", "sizes"),
+    [(90, 2520, 2, "signals", [45, 45]), (90, 2520, 3, "signals", [30, 30, 30]),
+     (90, 100_000, 2, "signals", [45, 45]), (90, 2520, 0, "signals", [23, 23, 22, 22]),
+     (90, 2520, 8, "signals", [23, 23, 22, 22]), (40, 2520, 2, "signals", [20, 20]),
+     (4, 500, 2, "signals", [4]), (2000, 2520, 2, "signals", [1000, 1000]),
+     # ~3.4 ms a combination: ~294 fit in a second, so 7 chunks, rounded up to 8
+     (2000, 100_000, 2, "signals", [250] * 8),
+     (2000, 2_000_000, 2, "signals", [25] * 80),  # ~60 ms each: never under 25 a chunk
+     # next(): ~25 ms a combination of ten years of daily bars; 20 ms on 2,000, 50 a second
+     (90, 2520, 2, "next", [23, 23, 22, 22]), (2000, 2000, 2, "next", [50] * 40),
+     (90, 2520, 2, None, [23, 23, 22, 22]), (2000, 100_000, 2, "next", [25] * 80)],
 )  # fmt: skip
-def test_cheap_combinations_go_in_fewer_chunks_spread_over_the_fan_out(n, bars, fan_out, sizes):
-    size = chunk_size_for(n, bars=bars, fan_out=fan_out)
+def test_chunks_hold_about_a_second_of_work_spread_over_the_fan_out(n, bars, fan_out, style, sizes):
+    size = chunk_size_for(n, bars=bars, fan_out=fan_out, style=style)
     assert [end - begin for begin, end in even_chunks(n, size)] == sizes
 
 
 @hypothesis_settings(max_examples=300, deadline=None)
 @given(
-    n=st.integers(1, 5000), bars=st.integers(1, 10**7), fan_out=st.integers(0, 16)
+    n=st.integers(1, 5000), bars=st.integers(1, 10**7), fan_out=st.integers(0, 16),
+    style=st.sampled_from(["signals", "next", None]),
 )  # fmt: skip
 def test_chunking_never_makes_more_chunks_than_chunks_of_25_nor_fewer_than_the_fan_out(
-    n, bars, fan_out
+    n, bars, fan_out, style
 ):
-    size = chunk_size_for(n, bars=bars, fan_out=fan_out)
+    size = chunk_size_for(n, bars=bars, fan_out=fan_out, style=style)
     count = len(even_chunks(n, size))
     of_25 = len(even_chunks(n, DEFAULT_CHUNK_SIZE))
     assert count <= of_25

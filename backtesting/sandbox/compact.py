@@ -52,18 +52,32 @@ def compact_metrics(statistics: Mapping[str, Any]) -> Metrics:
     return {key: statistics.get(key) for key in HEADLINE_METRICS}
 
 
+_KEYS: Final = frozenset(HEADLINE_METRICS)
+_OTHER_METRICS: Final = tuple(key for key in HEADLINE_METRICS if key not in COUNT_METRICS)
+_INT_BOUND: Final = 2**63  # past it an int is no metric (and math.isfinite would raise)
+
+
 def metrics_valid(metrics: Any) -> bool:
-    """Exactly the headline keys; counts are ints, the rest finite numbers or None."""
-    if not isinstance(metrics, dict) or set(metrics) != set(HEADLINE_METRICS):
-        return False
-    return all(_value_valid(key, value) for key, value in metrics.items())
+    """Exactly the headline keys; counts are ints, the rest finite numbers or None.
 
-
-def _value_valid(key: str, value: Any) -> bool:
-    if value is None:
-        return key not in COUNT_METRICS
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    Called for every combination a worker receives (250 a chunk on minute bars): exact type
+    checks in one pass, as JSON only ever yields dict, int, float, str, bool and None.
+    """
+    if type(metrics) is not dict or metrics.keys() != _KEYS:
         return False
-    if key in COUNT_METRICS:
-        return isinstance(value, int) and 0 <= value < 2**31
-    return math.isfinite(value)
+    for key in COUNT_METRICS:
+        value = metrics[key]
+        if type(value) is not int or not 0 <= value < 2**31:
+            return False
+    for key in _OTHER_METRICS:
+        value = metrics[key]
+        kind = type(value)
+        if kind is float:
+            if not math.isfinite(value):
+                return False
+        elif kind is int:
+            if not -_INT_BOUND < value < _INT_BOUND:
+                return False
+        elif value is not None:
+            return False
+    return True

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import struct
 from collections.abc import Iterator, Mapping
 from typing import Any, BinaryIO
@@ -23,6 +24,10 @@ MAGIC = b"TPSANDBOX2\n"
 HEADER_LEN = struct.Struct(">Q")
 MAX_HEADER_BYTES = 16 * 1024 * 1024
 MESSAGE_TYPES = frozenset({"started", "progress", "result", "error"})
+# Only a number with a three-digit exponent or with 200 digits in a row can parse to inf: with
+# at most 199 digits and an exponent of at most 99 a literal stays below 1e299. A line with
+# neither is parsed by json's C code alone; one with either checks every float in Python.
+_MAY_OVERFLOW = re.compile(rb"[eE][+-]?[0-9]{3}|[0-9]{200}")
 
 
 def encode_payload(
@@ -87,7 +92,10 @@ def iter_messages(buffer: bytearray) -> Iterator[dict[str, Any]]:
     while (end := buffer.find(b"\n")) >= 0:
         line = bytes(buffer[:end])
         del buffer[: end + 1]
-        message = json.loads(line, parse_constant=_reject_constant, parse_float=_finite_float)
+        if _MAY_OVERFLOW.search(line):
+            message = json.loads(line, parse_constant=_reject_constant, parse_float=_finite_float)
+        else:
+            message = json.loads(line, parse_constant=_reject_constant)
         if not isinstance(message, dict) or message.get("type") not in MESSAGE_TYPES:
             raise ValueError("unknown message")
         yield message

@@ -30,6 +30,7 @@ from backtesting.sandbox import (
     run_strategy_in_sandbox,
 )
 from backtesting.sandbox.batch import batch_limits, interpret_batch, parameter_sets_resolve
+from backtesting.sandbox import batch_runner
 from backtesting.sandbox.batch_runner import cpu_soft_limit
 from backtesting.sandbox.compact import HEADLINE_METRICS, MAX_ITEM_BYTES
 from backtesting.sandbox.supervisor import Outcome
@@ -40,6 +41,7 @@ from tests.sandbox.test_attacks import ATTACKS
 
 MIB = 1024 * 1024
 LIMITS = SandboxLimits(cpu_seconds=2, wall_seconds=8.0, memory_bytes=512 * MIB)
+BAR_FIELDS = ("timestamps", "open", "high", "low", "close", "volume")
 SMA_SETS = [
     {"fast": 5, "slow": 20},
     {"fast": 10, "slow": 30},
@@ -118,7 +120,28 @@ def test_each_combination_equals_a_single_sandbox_run_with_its_parameters(
 def test_progress_counts_combinations_done(run_batch: Callable[..., BatchResult]) -> None:
     seen: list[tuple[int, int]] = []
     run_batch(SMA_CROSS, SMA_SETS, on_progress=lambda done, total: seen.append((done, total)))
-    assert seen == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    # The first combination always reports; later ones at most every PROGRESS_MIN_SECONDS.
+    assert seen[0] == (1, 4)
+    assert all(total == 4 for _, total in seen)
+    assert [done for done, _ in seen] == sorted({done for done, _ in seen})
+
+
+def test_a_batch_reports_progress_at_most_every_tenth_of_a_second(
+    spec: dict[str, Any], bars: dict[str, BarSeries]
+) -> None:
+    # Each report is a wake-up, a read and a JSON parse in the worker: 20 quick combinations
+    # (a few ms each here) send one, not twenty.
+    header = {
+        "code": SMA_CROSS,
+        "spec": spec,
+        "parameter_sets": [SMA_SETS[k % len(SMA_SETS)] for k in range(20)],
+        "limits": {**LIMITS.to_dict(), "item_cpu_seconds": 60},
+    }
+    columns = {s: {f: getattr(b, f) for f in BAR_FIELDS} for s, b in bars.items()}
+    reports: list[float] = []
+    message = batch_runner.run_batch(header, columns, reports.append)
+    assert message["type"] == "result" and len(message["result"]["items"]) == 20
+    assert reports[0] == 1 / 20 and len(reports) < 5
 
 
 @pytest.mark.parametrize("order", ["forward", "reversed"])
@@ -384,14 +407,35 @@ def finished(items: Any) -> Outcome:
          {"index": 1, "ok": True, "metrics": METRICS}],
         [{"index": 0, "ok": False, "error": {"code": "internal_error", "message": "x"}},
          {"index": 1, "ok": True, "metrics": METRICS}],
+        [{"index": 0, "ok": True, "metrics": {**METRICS, "sharpe_ratio": 10**400}},
+         {"index": 1, "ok": True, "metrics": METRICS}],
+        [{"index": 0, "ok": True, "metrics": {**METRICS, "cagr": True}},
+         {"index": 1, "ok": True, "metrics": METRICS}],
+        [{"index": 0, "ok": True, "metrics": {**METRICS, "n_days": None}},
+         {"index": 1, "ok": True, "metrics": METRICS}],
+        [{"index": 0, "ok": True, "metrics": {**METRICS, "cagr": "0.5"}},
+         {"index": 1, "ok": True, "metrics": METRICS}],
+        [{"index": 0, "ok": True, "metrics": {**METRICS, "cagr": float("inf")}},
+         {"index": 1, "ok": True, "metrics": METRICS}],
+        [{"index": 0, "ok": True, "metrics": [0.5] * len(METRICS)},
+         {"index": 1, "ok": True, "metrics": METRICS}],
     ],
     ids=["count", "index", "int_metric", "extra_metric", "extra_field", "forged_cancel",
-         "forged_internal"],
+         "forged_internal", "huge_int", "bool_metric", "none_count", "text_metric",
+         "inf_metric", "list_metrics"],
 )  # fmt: skip
 def test_malformed_or_forged_items_are_invalid_output(items: Any) -> None:
     with pytest.raises(SandboxError) as caught:
         interpret_batch(finished(items), LIMITS, LIMITS, "rlimits", [{}, {}])
     assert caught.value.code == "invalid_output" and not caught.value.user_fault
+
+
+def test_every_kind_of_valid_metric_value_is_accepted() -> None:
+    metrics = {**METRICS, "cagr": None, "sharpe_ratio": -2, "calmar_ratio": 1e300, "n_trades": 0}
+    result = interpret_batch(
+        finished([{"index": 0, "ok": True, "metrics": metrics}]), LIMITS, LIMITS, "rlimits", [{}]
+    )
+    assert result.items[0].metrics == metrics
 
 
 def test_an_item_error_is_bounded_like_a_single_runs() -> None:

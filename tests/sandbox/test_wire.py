@@ -5,9 +5,12 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from backtesting.engine.barcodec import BarCodecError, encode_bars, fingerprint_bars
 from backtesting.sandbox.wire import (
@@ -76,5 +79,27 @@ def test_only_known_message_types_are_accepted() -> None:
 
 def test_a_number_that_overflows_to_infinity_is_refused() -> None:
     # Valid JSON, but inf cannot be stored in a jsonb column (the job's metrics).
-    with pytest.raises(ValueError):
-        list(iter_messages(bytearray(b'{"type":"result","result":{"sharpe":1e999}}\n')))
+    for literal in (b"1e999", b"-2E+400", b"1" + b"0" * 400 + b".5", b"9" * 250 + b"e60"):
+        with pytest.raises(ValueError):
+            list(iter_messages(bytearray(b'{"type":"result","result":{"x":%s}}\n' % literal)))
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    digits=st.integers(1, 420),
+    fraction=st.integers(0, 3),
+    exponent=st.none() | st.integers(-420, 420),
+)  # fmt: skip
+def test_a_float_is_accepted_exactly_when_it_is_finite(
+    digits: int, fraction: int, exponent: int | None
+) -> None:
+    # Lines that cannot overflow are parsed by json's C code alone (wire._MAY_OVERFLOW): the
+    # verdict and the value must be those of checking every float.
+    literal = "7" * digits + ("." + "3" * fraction if fraction else ".0")
+    literal += "" if exponent is None else f"e{exponent}"
+    line = bytearray(b'{"type":"progress","fraction":%s}\n' % literal.encode())
+    if math.isfinite(float(literal)):
+        assert list(iter_messages(line)) == [{"type": "progress", "fraction": float(literal)}]
+    else:
+        with pytest.raises(ValueError):
+            list(iter_messages(line))

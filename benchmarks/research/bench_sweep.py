@@ -22,17 +22,17 @@ combination of the grid, and a sample of the random one, is run both ways and th
 equities asserted equal). An event-driven next() per bar over 100,000 bars is a different,
 slower piece of work; the table says which rows run which.
 
-The platform rows time POST /api/v1/optimizations/ (in-process APIClient) until the last
-result row is stored (the last chunk's finish stamp, written in the transaction that stores its
-rows; the benchmark polls lightly so it takes no CPU from the workers), with one and then two real Celery worker processes on the
-`optimizations` queue, and report the workers' compute (the chunks' own claimed-to-finished
-times) apart from the API and the queueing. Everything runs against a database of its own,
-<DATABASE_URL's name>_bench, created at the start and dropped at the end. Each row runs
-`--samples` times (BENCH_SAMPLES; the random measurement BENCH_RANDOM_SAMPLES) with garbage
-collection between samples; the table prints the median, the spread (max - min), the
-combinations per second and the ratios to the baselines. The rows that run our engine must
-store the same final equity for every combination (asserted); the other engines' agreement is
-printed. Nothing here asserts a time.
+The platform rows time POST /api/v1/optimizations/ (in-process APIClient) until the last result
+row is stored (the last chunk's finish stamp, written in the transaction that stores its rows;
+the benchmark polls lightly so it takes no CPU from the workers), with one and then two real
+Celery worker processes on the `optimizations` queue, and report the workers' compute (the
+chunks' own claimed-to-finished times) apart from the API and the queueing. Everything runs
+against a database of its own, <DATABASE_URL's name>_bench, created at the start and dropped at
+the end. Each row runs `--samples` times (BENCH_SAMPLES; the random measurement
+BENCH_RANDOM_SAMPLES) with garbage collection between samples; the table prints the median, the
+spread (max - min), the combinations per second and the ratios to the baselines. The rows that
+run our engine must store the same final equity for every combination (asserted); the other
+engines' agreement is printed. Nothing here asserts a time.
 """
 
 from __future__ import annotations

@@ -30,7 +30,6 @@ from backtesting.sandbox import (
     run_strategy_in_sandbox,
 )
 from backtesting.sandbox.batch import batch_limits, interpret_batch, parameter_sets_resolve
-from backtesting.sandbox import batch_runner
 from backtesting.sandbox.batch_runner import cpu_soft_limit
 from backtesting.sandbox.compact import HEADLINE_METRICS, MAX_ITEM_BYTES
 from backtesting.sandbox.supervisor import Outcome

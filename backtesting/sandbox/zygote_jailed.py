@@ -169,8 +169,13 @@ def _spare(
         if not rehearse():
             sys.stderr.write("sandbox spare: the rehearsal failed; the job is forked fresh\n")
             os._exit(EXIT_SPARE_UNUSED)  # take() then finds the socket closed
-        sock.send(SPARE_READY)
-        _, fds, _, _ = socket.recv_fds(sock, MAX_PACKET, JOB_FDS)
+        try:
+            sock.send(SPARE_READY)
+            _, fds, _, _ = socket.recv_fds(sock, MAX_PACKET, JOB_FDS)
+        except OSError:
+            # The zygote ended without reading our "ready" (the worker stopped): the kernel
+            # resets the socket. Nothing to report; PR_SET_PDEATHSIG would kill us anyway.
+            os._exit(EXIT_SPARE_UNUSED)
         if len(fds) != JOB_FDS:
             os._exit(EXIT_SPARE_UNUSED)  # the zygote closed our socket: it is ending
         sock.send(SPARE_TAKEN)

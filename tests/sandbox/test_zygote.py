@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from backtesting.sandbox import SandboxError, SandboxLimits, zygote
-from backtesting.sandbox.supervisor import tree_cpu_seconds
+from backtesting.sandbox.supervisor import readable_within, tree_cpu_seconds
 from tests.sandbox.conftest import HEADER, PROJECT_ROOT, SMA_CROSS
 
 MIB = 1024 * 1024
@@ -156,6 +156,35 @@ def test_a_waiting_spare_ends_with_its_zygote() -> None:
     finally:
         started.stop()
     wait_for(lambda: not live(tree), f"the zygote's processes {live(tree)} to end")
+
+
+def test_a_spare_whose_zygote_ends_exits_quietly() -> None:
+    # The zygote ends (the worker stopped) without reading its spare's "ready": the kernel
+    # resets the spare's socket. A normal stop, not an error: the spare exits as unused and
+    # writes nothing to the worker's log (its stderr), where a traceback used to appear.
+    import socket
+
+    from backtesting.sandbox import zygote_jailed
+
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    control, _ = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    err_read, err_write = os.pipe()
+    parent = os.getpid()
+    pid = os.fork()
+    if pid == 0:  # the spare, as the zygote forks it (its stderr is the worker's log)
+        os.dup2(err_write, 2)
+        sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115 - as Python opens it
+        ours.close()
+        zygote_jailed._spare(control, theirs, parent, lambda: None)
+    os.close(err_write)
+    theirs.close()
+    assert readable_within(ours.fileno(), WAIT_SECONDS), "the spare never said ready"
+    ours.close()  # as the zygote's end closes when it exits, "ready" unread
+    _, status = os.waitpid(pid, 0)
+    with os.fdopen(err_read, "rb") as err:
+        written = err.read().decode(errors="replace")
+    assert os.waitstatus_to_exitcode(status) == zygote_jailed.EXIT_SPARE_UNUSED, written
+    assert written == ""
 
 
 def test_values_a_strategy_writes_are_unset_in_the_next_job(

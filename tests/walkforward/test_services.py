@@ -227,7 +227,11 @@ def test_progress_moves_within_a_window_and_ends_at_one(submit_walkforward, sett
     monkeypatch.setattr(JobClaim, "on_progress", record)
     done = _run(submit_walkforward())
 
-    # 4 windows of 4 combinations: the sweep of window k reports k/4 + 0.9 * j/16, then the
-    # window's end (k + 1)/4.
-    assert seen[:5] == [0.0563, 0.1125, 0.1688, 0.225, 0.25]
+    # 4 windows of 4 combinations: the sweep of window k reports k/4 + 0.9 * j/16 after its
+    # j-th combination (the first always, later ones at most every 0.1 s: the sandbox child
+    # thins them), then the window's end (k + 1)/4.
+    within = {round(k / 4 + 0.9 * j / 16, 4) for k in range(4) for j in range(1, 5)}
+    ends = [0.25, 0.5, 0.75, 1.0]
+    assert seen[:1] == [0.0563]  # moved within the first window, before its end
+    assert set(seen) <= within | set(ends) and set(ends) <= set(seen)
     assert seen == sorted(seen) and seen[-1] == 1.0 and done.progress == 1.0

@@ -94,8 +94,8 @@ def run_strategy_batch_in_sandbox(
 
     spec: BacktestSpec.to_dict() (its "params" are replaced by each set); declared: the
     strategy's parameters, each set is checked against them before the child starts; limits:
-    those of ONE run (see batch_limits for the batch's); on_progress(done, total) after each
-    combination; should_cancel as for run_strategy_in_sandbox.
+    those of ONE run (see batch_limits for the batch's); on_progress(done, total) after the
+    first combination, then at most every 0.1 s; should_cancel as for run_strategy_in_sandbox.
     Returns a BatchResult whose items follow parameter_sets. A combination failing through
     the user's code is an error item (runtime_error); everything else fails the batch.
     Raises ParameterSetError (nothing run), ValueError for an empty or oversized batch, or a

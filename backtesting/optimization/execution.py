@@ -23,8 +23,7 @@ from backtesting.bars import bars_for_backtest
 from backtesting.engine.research.ranking import objective_value
 from backtesting.jobs.bounds import MAX_MESSAGE_CHARS, text_bound
 from backtesting.jobs.fields import JobStatus
-from backtesting.jobs.lifecycle import ClaimOutcome, JobClaim, job_claim
-from backtesting.jobs.registry import job_kind_for
+from backtesting.jobs.lifecycle import ClaimOutcome, JobClaim, job_claim_row
 from backtesting.optimization.finish import sandbox_limits
 from backtesting.optimization.models import (
     Optimization,
@@ -46,12 +45,13 @@ def optimization_chunk_execute(*, chunk_id: int) -> OptimizationChunk | None:
     and broker errors release the claim and propagate, so the task retries them.
     """
     token = uuid.uuid4().hex
-    if job_claim(OptimizationChunk, job_id=chunk_id, token=token) is not ClaimOutcome.CLAIMED:
+    # The claim's own locked read brings the chunk's sweep and strategy: no second SELECT.
+    outcome, chunk = job_claim_row(
+        OptimizationChunk, job_id=chunk_id, token=token, related=("optimization__strategy_version",)
+    )
+    if outcome is not ClaimOutcome.CLAIMED:
         return OptimizationChunk.objects.filter(pk=chunk_id).first()
     claim = JobClaim(OptimizationChunk, chunk_id, token)
-    chunk = OptimizationChunk.objects.select_related("optimization__strategy_version").get(
-        pk=chunk_id
-    )
     if chunk.optimization.status == JobStatus.QUEUED:  # the first chunks only: one query less
         Optimization.objects.filter(pk=chunk.optimization_id, status=JobStatus.QUEUED).update(
             status=JobStatus.RUNNING, started_at=timezone.now()
@@ -60,8 +60,8 @@ def optimization_chunk_execute(*, chunk_id: int) -> OptimizationChunk | None:
     try:
         if pending:
             _run_and_store(chunk, pending, claim)
-        else:
-            claim.finish(JobStatus.SUCCEEDED, progress=1.0)
+            return chunk  # as _run_and_store wrote it; its sweep as read at the claim
+        claim.finish(JobStatus.SUCCEEDED, progress=1.0)
     except SoftTimeLimitExceeded:
         limit = settings.BACKTEST_SOFT_TIME_LIMIT
         _fail(chunk, pending, claim, "time_limit", f"The chunk ran longer than {limit} s.")
@@ -115,9 +115,14 @@ def _run_and_store(chunk: OptimizationChunk, pending: Pending, claim: JobClaim) 
     # attempt that is no longer ours (re-claimed or deleted meanwhile) stores nothing.
     with transaction.atomic():
         OptimizationResult.objects.bulk_create(rows, ignore_conflicts=True)
-        if claim.mark_succeeded() is None:
+        finished_at = claim.mark_succeeded()
+        if finished_at is None:
             raise sandbox.SandboxCancelledError()
-    job_kind_for(OptimizationChunk).finish_effects(chunk.pk, JobStatus.SUCCEEDED)
+    # What mark_succeeded wrote: the caller gets the final row without reading it again.
+    chunk.status, chunk.progress, chunk.finished_at = JobStatus.SUCCEEDED, 1.0, finished_at
+    chunk.lease_expires_at = None
+    # The finish effects (chunk_finish_effects) with the sweep already known.
+    _sweep_advance(chunk.optimization_id)
 
 
 def _row(
@@ -161,11 +166,15 @@ def _fail(
 
 def chunk_finish_effects(chunk_id: int, status: str) -> None:
     """The lifecycle's hook once a chunk ended: let its sweep advance (or end)."""
-    from backtesting.optimization.services import optimization_advance
-
     row = OptimizationChunk.objects.filter(pk=chunk_id).values("optimization_id").first()
     if row is not None:
-        optimization_advance(optimization_id=row["optimization_id"])
+        _sweep_advance(row["optimization_id"])
+
+
+def _sweep_advance(optimization_id: int) -> None:
+    from backtesting.optimization.services import optimization_advance
+
+    optimization_advance(optimization_id=optimization_id)
 
 
 def chunk_exhausted(chunk_id: int, attempts: int) -> None:

@@ -6,6 +6,8 @@ from datetime import timedelta
 from unittest.mock import ANY
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
@@ -289,6 +291,33 @@ def test_a_redelivered_chunk_reruns_only_what_was_not_stored_and_counts_nothing_
     assert rows == first_rows
     chunk.refresh_from_db()
     assert chunk.status == "succeeded" and chunk.attempts == 2
+
+
+def _statements(queries: CaptureQueriesContext) -> list[str]:
+    # The test's own transaction turns every atomic block into a savepoint: not a worker's.
+    return [
+        q["sql"]
+        for q in queries.captured_queries
+        if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))
+    ]
+
+
+def test_a_chunk_in_the_middle_of_a_sweep_costs_twelve_statements(sweep, chunks_of_25):
+    optimization = sweep()
+    optimization_chunk_execute(chunk_id=optimization.chunks.get(number=0).pk)
+    chunk = optimization.chunks.get(number=1)
+    with CaptureQueriesContext(connection) as queries:
+        done = optimization_chunk_execute(chunk_id=chunk.pk)
+    # The claim (its read with the sweep and strategy, the owner's lock, the fairness count,
+    # the UPDATE), the bars' version, the rows' INSERT and the chunk's success, then the
+    # sweep's advance (its lock, the rows' count, its progress, any chunk still active), and
+    # the look for rows an earlier attempt stored. No second read of the chunk, no read of the
+    # sweep's id or of the chunk's final state: 15 before.
+    assert len(_statements(queries)) == 12, "\n".join(_statements(queries))
+    assert done is not None and done.status == "succeeded" and done.finished_at is not None
+    stored = OptimizationChunk.objects.values("status", "progress", "finished_at").get(pk=chunk.pk)
+    assert stored == {"status": done.status, "progress": 1.0, "finished_at": done.finished_at}
+    assert OptimizationResult.objects.filter(optimization=optimization).count() == 46
 
 
 def test_cancelling_ends_queued_chunks_at_once_and_stops_a_running_one(

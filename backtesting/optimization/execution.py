@@ -56,7 +56,12 @@ def optimization_chunk_execute(*, chunk_id: int) -> OptimizationChunk | None:
         Optimization.objects.filter(pk=chunk.optimization_id, status=JobStatus.QUEUED).update(
             status=JobStatus.RUNNING, started_at=timezone.now()
         )
-    pending = _pending(chunk)
+    # A first attempt finds nothing stored, so it does not ask: a chunk's rows are written by
+    # its own attempts and by chunk_exhausted once it ended `failed`, and an ended chunk is
+    # never claimed again (job_requeue, which would reset its attempts, is not offered for
+    # chunks). Were a row there all the same, ON CONFLICT DO NOTHING keeps it counted once: a
+    # wrong guess only runs a combination again.
+    pending = _combinations(chunk) if chunk.attempts == 1 else _pending(chunk)
     try:
         if pending:
             _run_and_store(chunk, pending, claim)
@@ -75,6 +80,10 @@ def optimization_chunk_execute(*, chunk_id: int) -> OptimizationChunk | None:
     return OptimizationChunk.objects.filter(pk=chunk_id).first()
 
 
+def _combinations(chunk: OptimizationChunk) -> Pending:
+    return [(index, params) for index, params in chunk.combinations]
+
+
 def _pending(chunk: OptimizationChunk) -> Pending:
     """The chunk's combinations that have no row yet (all of them but after a redelivery)."""
     stored = set(
@@ -83,7 +92,7 @@ def _pending(chunk: OptimizationChunk) -> Pending:
             index__in=[index for index, _ in chunk.combinations],
         ).values_list("index", flat=True)
     )
-    return [(index, params) for index, params in chunk.combinations if index not in stored]
+    return [pair for pair in _combinations(chunk) if pair[0] not in stored]
 
 
 def _run_and_store(chunk: OptimizationChunk, pending: Pending, claim: JobClaim) -> None:

@@ -293,6 +293,24 @@ def test_a_redelivered_chunk_reruns_only_what_was_not_stored_and_counts_nothing_
     assert chunk.status == "succeeded" and chunk.attempts == 2
 
 
+def test_a_first_attempt_finding_rows_stored_keeps_them_and_counts_nothing_twice(sweep):
+    # A first attempt does not look for stored rows (none can be there); were one there all
+    # the same (a requeue resets the attempt count), the insert keeps it and adds no second.
+    space = {"kind": "grid", "parameters": {"fast": {"min": 5, "max": 15, "step": 5}}}
+    optimization = sweep(space=space, constraints=[])
+    chunk = optimization.chunks.get()
+    OptimizationResult.objects.create(
+        optimization=optimization, index=1, parameters={"fast": 10}, status="failed",
+        error_message="Stored by an earlier attempt.",
+    )  # fmt: skip
+    optimization_chunk_execute(chunk_id=chunk.pk)
+    rows = OptimizationResult.objects.filter(optimization=optimization).order_by("index")
+    assert [(r.index, r.status) for r in rows] == [(0, "ok"), (1, "failed"), (2, "ok")]
+    assert rows[1].error_message == "Stored by an earlier attempt."
+    optimization.refresh_from_db()
+    assert optimization.status == "succeeded" and optimization.progress == 1.0
+
+
 def _statements(queries: CaptureQueriesContext) -> list[str]:
     # The test's own transaction turns every atomic block into a savepoint: not a worker's.
     return [
@@ -302,7 +320,7 @@ def _statements(queries: CaptureQueriesContext) -> list[str]:
     ]
 
 
-def test_a_chunk_in_the_middle_of_a_sweep_costs_twelve_statements(sweep, chunks_of_25):
+def test_a_chunk_in_the_middle_of_a_sweep_costs_eleven_statements(sweep, chunks_of_25):
     optimization = sweep()
     optimization_chunk_execute(chunk_id=optimization.chunks.get(number=0).pk)
     chunk = optimization.chunks.get(number=1)
@@ -310,10 +328,10 @@ def test_a_chunk_in_the_middle_of_a_sweep_costs_twelve_statements(sweep, chunks_
         done = optimization_chunk_execute(chunk_id=chunk.pk)
     # The claim (its read with the sweep and strategy, the owner's lock, the fairness count,
     # the UPDATE), the bars' version, the rows' INSERT and the chunk's success, then the
-    # sweep's advance (its lock, the rows' count, its progress, any chunk still active), and
-    # the look for rows an earlier attempt stored. No second read of the chunk, no read of the
-    # sweep's id or of the chunk's final state: 15 before.
-    assert len(_statements(queries)) == 12, "\n".join(_statements(queries))
+    # sweep's advance (its lock, the rows' count, its progress, any chunk still active). No
+    # second read of the chunk, no look for rows a first attempt cannot have stored, no read
+    # of the sweep's id or of the chunk's final state: 15 before.
+    assert len(_statements(queries)) == 11, "\n".join(_statements(queries))
     assert done is not None and done.status == "succeeded" and done.finished_at is not None
     stored = OptimizationChunk.objects.values("status", "progress", "finished_at").get(pk=chunk.pk)
     assert stored == {"status": done.status, "progress": 1.0, "finished_at": done.finished_at}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -90,7 +91,7 @@ def align_bars(bars: dict[str, BarSeries]) -> AlignedBars:
             raise EngineError(f"{key}: no bars")
     symbols = tuple(bars)
     if len(symbols) == 1:
-        return _single(bars[symbols[0]])
+        return _single_memo(bars[symbols[0]])
     stamps = [bars[s].timestamps for s in symbols]
     same = all(len(t) == len(stamps[0]) and np.array_equal(t, stamps[0]) for t in stamps[1:])
     clock = stamps[0].copy() if same else np.unique(np.concatenate(stamps))
@@ -104,6 +105,20 @@ def align_bars(bars: dict[str, BarSeries]) -> AlignedBars:
         arr.flags.writeable = False
     clock.flags.writeable = False
     return AlignedBars(symbols, clock, has_bar=has_bar, **out)
+
+
+# One instrument's alignment by series object, dropped with the series. Its arrays are views
+# of the series' own (so it always shows what a fresh one would) and the AlignedBars is
+# frozen: a parameter sweep runs every combination over the same series and aligned it again
+# for each.
+_SINGLES: weakref.WeakKeyDictionary[BarSeries, AlignedBars] = weakref.WeakKeyDictionary()
+
+
+def _single_memo(series: BarSeries) -> AlignedBars:
+    aligned = _SINGLES.get(series)
+    if aligned is None:
+        aligned = _SINGLES[series] = _single(series)
+    return aligned
 
 
 def _single(series: BarSeries) -> AlignedBars:

@@ -125,6 +125,60 @@ def daily_closes(timestamps: np.ndarray, equity: np.ndarray) -> tuple[np.ndarray
     return days[last], eq[last]
 
 
+class _Calendar(NamedTuple):
+    """The bar-derived part of a report: the same for every run over the same timestamps."""
+
+    day_last: np.ndarray  # index of the last bar of each UTC day
+    day_numbers: np.ndarray  # the UTC day number of each of those bars
+    inferred_ppy: int  # _periods_per_year(day_numbers)
+
+
+class _CalendarMemo(NamedTuple):
+    stamps: np.ndarray  # a private copy of the timestamps it was computed from
+    calendar: _Calendar
+    last_saturday: int  # position in day_numbers of the last Saturday, -1 without one
+
+
+# The last calendar computed. A parameter sweep reports hundreds of runs over the same bars,
+# each over a suffix of them (the window after its own warm-up); finding the day ends and
+# checking the stamps again was a tenth of a combination's report. A hit needs the very same
+# values (compared element by element, so a changed or writeable array never gets a stale
+# answer); one entry only, so at most one copy of a timestamps array is kept.
+_memo: _CalendarMemo | None = None
+
+
+def _calendar(timestamps: object) -> tuple[np.ndarray, _Calendar]:
+    """(validated int64 timestamps, their calendar); ValueError like _as_timestamps."""
+    global _memo
+    ts = np.asarray(timestamps)
+    memo = _memo
+    if memo is not None and ts.dtype == np.int64 and ts.ndim == 1:
+        skip = len(memo.stamps) - len(ts)
+        if len(ts) and skip >= 0 and np.array_equal(ts, memo.stamps[skip:]):
+            return ts, _suffix_calendar(memo, skip)  # stamps that passed _as_timestamps
+    ts = _as_timestamps(ts)
+    days, day_last = _day_ends(ts)
+    day_numbers = days[day_last]
+    saturdays = np.flatnonzero((day_numbers + 3) % 7 == 5)
+    calendar = _Calendar(day_last, day_numbers, 365 if len(saturdays) else 252)
+    _memo = _CalendarMemo(ts.copy(), calendar, int(saturdays[-1]) if len(saturdays) else -1)
+    for arr in (day_last, day_numbers):
+        arr.flags.writeable = False  # shared with later reports over the same stamps
+    return ts, calendar
+
+
+def _suffix_calendar(memo: _CalendarMemo, skip: int) -> _Calendar:
+    """The calendar of memo.stamps[skip:] from the memo's: the same days, the same ends."""
+    if skip == 0:
+        return memo.calendar
+    # A day's last bar is at or after `skip` exactly when the day has a bar in the suffix.
+    first = int(np.searchsorted(memo.calendar.day_last, skip))
+    day_last = memo.calendar.day_last[first:] - skip
+    day_last.flags.writeable = False
+    day_numbers = memo.calendar.day_numbers[first:]
+    return _Calendar(day_last, day_numbers, 365 if memo.last_saturday >= first else 252)
+
+
 def _day_ends(ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(UTC day number of every bar, index of the last bar of each day) for valid ``ts``."""
     days = ts // NS_PER_DAY  # floor division keeps pre-1970 days correct too
@@ -829,7 +883,7 @@ def compute_statistics(
     keeps) and skips computing most of the others; every key it returns has the full run's
     value.
     """
-    ts = _as_timestamps(timestamps)
+    ts, calendar = _calendar(timestamps)
     eq, expo = _as_float(equity, "equity"), _as_float(exposure, "exposure")
     bench = None if benchmark_close is None else _as_float(benchmark_close, "benchmark_close")
     _check_same_length(
@@ -847,9 +901,8 @@ def compute_statistics(
     _check_same_length(**dict(zip(("pnl", "return", "bars", "duration_ns"), trades, strict=True)))
     # Validated once above; the calendar (day ends) and the drawdown series are computed once
     # and shared, which is what keeps this fast on a million bars.
-    days, day_last = _day_ends(ts)
-    day_numbers = days[day_last]
-    ppy = float(periods_per_year or _periods_per_year(day_numbers))
+    day_last, day_numbers = calendar.day_last, calendar.day_numbers
+    ppy = float(periods_per_year or calendar.inferred_ppy)
     rets = _daily_returns(eq, day_last)
     dd = drawdown_series(eq)
     # Same keys in the same order as ever; full=False only leaves the detail out.

@@ -228,8 +228,11 @@ def _start_bars(spec: BacktestSpec, arrays: list[np.ndarray], n: int) -> tuple[i
     """First bar of ``next`` (every indicator defined) and first bar of the evaluation window."""
     start = 0
     for arr in arrays:
-        finite = ~np.isnan(arr)
-        start = max(start, int(np.argmax(finite)) if finite.any() else n)
+        # The first False of isnan is the first defined value; argmin finds it in one pass
+        # (0 when every value is NaN, which the check of that position tells apart).
+        nan = np.isnan(arr)
+        first = int(nan.argmin())
+        start = max(start, n if nan[first] else first)
     if spec.warmup_bars is not None:
         start = max(start, spec.warmup_bars)
     eval_start = spec.warmup_bars if spec.warmup_bars is not None else start

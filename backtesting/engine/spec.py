@@ -27,10 +27,10 @@ class CostModel:
     slippage_bps: float = 0.0
 
     def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
+        for name in _COST_FIELDS:
+            value = getattr(self, name)
             if not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
-                raise EngineError(f"costs.{f.name} must be a finite number >= 0, got {value!r}")
+                raise EngineError(f"costs.{name} must be a finite number >= 0, got {value!r}")
 
     def commission(self, notional: float) -> float:
         """Commission in cash for a fill of ``notional`` (absolute) value; never negative."""
@@ -116,15 +116,13 @@ class BacktestSpec:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BacktestSpec:
         """Build a spec from a plain dict (unknown keys are an error, not silently dropped)."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
+        unknown = sorted(set(data) - _SPEC_FIELDS)
         if unknown:
             raise EngineError(f"unknown spec fields: {', '.join(unknown)}")
         kwargs = dict(data)
         costs = kwargs.get("costs")
         if isinstance(costs, dict):
-            cost_fields = {f.name for f in dataclasses.fields(CostModel)}
-            bad = sorted(set(costs) - cost_fields)
+            bad = sorted(set(costs) - set(_COST_FIELDS))
             if bad:
                 raise EngineError(f"unknown cost fields: {', '.join(bad)}")
             kwargs["costs"] = CostModel(**costs)
@@ -132,3 +130,8 @@ class BacktestSpec:
             return cls(**kwargs)
         except TypeError as exc:
             raise EngineError(str(exc)) from exc
+
+
+# The field names, read once: a sweep builds a spec for every combination.
+_COST_FIELDS = tuple(f.name for f in dataclasses.fields(CostModel))
+_SPEC_FIELDS = frozenset(f.name for f in dataclasses.fields(BacktestSpec))

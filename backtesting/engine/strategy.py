@@ -102,7 +102,7 @@ class Param:
 class Data:
     """One instrument's bars: full read-only arrays in ``init``, progressive views in ``next``."""
 
-    __slots__ = ("_arrays", "_live", "_symbol", "_views")
+    __slots__ = ("_arrays", "_clock", "_live", "_symbol", "_views")
 
     def __init__(self, symbol: str, arrays: dict[str, np.ndarray], clock: Clock) -> None:
         self._symbol = symbol
@@ -110,8 +110,14 @@ class Data:
         self._arrays = {
             k: readonly(v, np.int64 if k == "time" else np.float64) for k, v in arrays.items()
         }
-        self._views = {k: SeriesView(v, clock, f"{symbol}.{k}") for k, v in self._arrays.items()}
+        self._clock = clock
+        self._views: dict[str, SeriesView] = {}  # made by _go_live: signals() never needs them
         self._live = False
+
+    def _go_live(self) -> None:
+        symbol, clock = self._symbol, self._clock
+        self._views = {k: SeriesView(v, clock, f"{symbol}.{k}") for k, v in self._arrays.items()}
+        self._live = True
 
     def _get(self, name: str) -> Any:
         return self._views[name] if self._live else self._arrays[name]
@@ -203,7 +209,7 @@ class Strategy:
     def _go_live(self) -> None:
         self._phase = PHASE_RUN
         for d in self._datas.values():
-            d._live = True
+            d._go_live()
 
     @classmethod
     def parameters(cls) -> dict[str, Param]:
@@ -387,7 +393,11 @@ class Strategy:
 def resolve_params(cls: type, given: dict[str, Any]) -> dict[str, Any]:
     """Checked values for every declared parameter; unknown names are the user's error."""
     declared = cls.parameters() if hasattr(cls, "parameters") else {}
-    space = ParameterSpace(tuple(p.spec.named(name) for name, p in declared.items()))
+    # A Param's spec already carries its attribute name (__set_name__) unless the same Param
+    # object is bound to two names.
+    space = ParameterSpace(
+        tuple(p.spec if p.spec.name == name else p.spec.named(name) for name, p in declared.items())
+    )
     # The engine's callers compute values (a sweep, a script): 4.0 stands for an int's 4.
     resolution = space.resolve(given, integral_floats=True)
     if resolution.unknown:

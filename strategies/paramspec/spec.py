@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 from random import Random
 from typing import Any, Final
@@ -103,7 +103,12 @@ class ParameterSpec:
         )  # fmt: skip
 
     def named(self, name: str) -> ParameterSpec:
-        return replace(self, name=name)
+        # Every field given, as replace() would give them, without its field-by-field
+        # lookups: a strategy class is created again for every combination of a sweep.
+        return type(self)(
+            name, self.type, self.default, self.min, self.max, self.step, self.choices,
+            self.description,
+        )  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict with a fixed key order (choices become a list)."""

@@ -104,3 +104,15 @@ def test_the_api_and_the_engine_accept_the_same_values(given: dict) -> None:
     except StrategyError:
         engine = None
     assert api == engine
+
+
+def test_one_param_bound_to_two_names_resolves_under_each_name() -> None:
+    shared = Param(3, min=1, max=9)
+
+    class Aliased(Strategy):
+        first = shared
+        second = shared  # __set_name__ names the spec "second" last
+
+    assert resolve_params(Aliased, {"first": 5}) == {"first": 5, "second": 3}
+    with pytest.raises(StrategyError, match="first=10 is above its maximum 9"):
+        resolve_params(Aliased, {"first": 10})

@@ -253,9 +253,9 @@ def annualized_return(returns: np.ndarray, periods_per_year: float) -> float:
     if len(r) == 0:
         return math.nan
     # Once equity hits zero the later returns are 0/0; the account is gone whatever they say.
-    if np.any(r <= -1.0):
+    if (r <= -1.0).any():
         return -1.0
-    growth = float(np.prod(1.0 + r))
+    growth = float(np.multiply.reduce(1.0 + r))  # np.prod without its Python-level wrapper
     return _compound(growth, periods_per_year / len(r))
 
 
@@ -395,19 +395,31 @@ def probabilistic_sharpe_ratio(
 class _ExcessReturns:
     """Returns over the per-period risk-free rate with their mean and sample std, computed
     once and shared by the Sharpe, Sortino and probabilistic Sharpe ratios (each of which
-    used to recompute them: same operations, so the same bits)."""
+    used to recompute them: same operations, so the same bits). Needs 2+ returns.
 
-    __slots__ = ("excess", "mean", "std")
+    The deviations from the mean and their squares are _var1's and also the PSR's centred
+    values and their squares (the same subtraction of the same mean, and ``c**2`` is NumPy's
+    square, ``c * c``), so they are computed once: the sample variance and the PSR's second
+    moment divide the same pairwise sum by n - 1 and by n.
+    """
+
+    __slots__ = ("centred", "excess", "mean", "squares", "std", "sum_squares")
 
     def __init__(self, excess: FloatArray) -> None:
+        n = len(excess)
+        mean = np.add.reduce(excess) / n  # _mean's and _var1's mean
         self.excess = excess
-        self.mean = _mean(excess)
-        self.std = _std1(excess)
+        self.mean = float(mean)
+        self.centred = excess - mean
+        self.squares = self.centred * self.centred
+        self.sum_squares = np.add.reduce(self.squares)
+        self.std = math.sqrt(float(self.sum_squares / (n - 1)))  # _std1(excess)
 
     @classmethod
     def of(cls, r: FloatArray, risk_free_rate: float, periods_per_year: float) -> _ExcessReturns:
         rf = per_period_rate(risk_free_rate, periods_per_year)
-        return cls(r - rf)
+        # r - 0.0 is r element for element (-0.0 - 0.0 is -0.0), so no copy for a zero rate.
+        return cls(r - rf if rf != 0.0 else r)
 
     def sharpe(self, periods_per_year: float) -> float:
         return _ratio(self.mean, self.std) * math.sqrt(periods_per_year)
@@ -418,13 +430,13 @@ class _ExcessReturns:
 
     def psr(self, benchmark_sharpe: float) -> float:
         sr = _ratio(self.mean, self.std)
-        # np.mean(excess) again as an array scalar, as before: subtracting the NumPy scalar
-        # and the Python float of the same double give the same bits.
-        centred = self.excess - self.mean
-        m2 = _mean(centred**2)
+        # _mean(centred**2): the same squares' sum over the count.
+        m2 = float(self.sum_squares / len(self.excess))
         if math.isnan(sr) or m2 == 0.0:
             return math.nan
-        m3, m4 = third_and_fourth_moments(centred)
+        # third_and_fourth_moments(centred), from the squares already taken.
+        squared = self.squares
+        m3, m4 = _mean(squared * self.centred), _mean(squared * squared)
         g3 = m3 / m2**1.5
         g4 = m4 / m2**2
         radicand = 1.0 - g3 * sr + (g4 - 1.0) / 4.0 * sr**2
@@ -683,7 +695,8 @@ def _overview(
     ts: np.ndarray, equity: FloatArray, exposure: FloatArray, n_days: int, full: bool = True
 ) -> dict[str, object]:
     abs_exposure = np.abs(exposure)
-    exposure_time = float(np.mean(abs_exposure > 0.0))
+    # np.mean of the mask: its f8 sum of ones is the exact count, divided by n once.
+    exposure_time = np.count_nonzero(abs_exposure > 0.0) / len(abs_exposure)
     average_exposure = _mean(abs_exposure)
     final = float(equity[-1])
     total_return = _ratio(final, float(equity[0])) - 1.0
@@ -716,10 +729,17 @@ def _return_stats(
     ann = annualized_return(rets, ppy)
     n = len(rets)
     excess = _ExcessReturns.of(rets, rf, ppy) if n >= 2 else None
+    # With a zero rate the excess returns are the returns (see _ExcessReturns.of): their std
+    # is annualized_volatility's.
+    volatility = (
+        excess.std * math.sqrt(ppy)
+        if excess is not None and excess.excess is rets
+        else annualized_volatility(rets, ppy)
+    )
     return {
         "annualized_return": ann,
         "cagr": cagr(float(equity[0]), float(equity[-1]), int(ts[0]), int(ts[-1])),
-        "annualized_volatility": annualized_volatility(rets, ppy),
+        "annualized_volatility": volatility,
         "sharpe_ratio": excess.sharpe(ppy) if excess is not None else math.nan,
         "sortino_ratio": excess.sortino(ppy) if excess is not None else math.nan,
         "calmar_ratio": calmar_ratio(ann, mdd),

@@ -439,8 +439,12 @@ def _cross(
     if x.ndim > 1 or y.ndim > 1:
         raise ValueError("crossover/crossunder take 1-D arrays or scalars")
     if x.ndim == 1 and y.ndim == 1:
-        _check_lengths(a=x, b=y)
-    x, y = np.broadcast_arrays(np.atleast_1d(x), np.atleast_1d(y))
+        if len(x) != len(y):
+            _check_lengths(a=x, b=y)
+        # Two 1-d arrays of one length: broadcasting would hand back the same elements, and
+        # broadcast_arrays cost a vectorized crossover as much as its comparisons.
+    else:
+        x, y = np.broadcast_arrays(np.atleast_1d(x), np.atleast_1d(y))
     if current_only:
         x, y = x[-2:], y[-2:]
     return x, y, current_only

@@ -21,6 +21,7 @@ from typing import overload
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from backtesting.engine import kernel
 from backtesting.engine.resample import Resampled, resample_bars
 from backtesting.engine.views import NO_PARTNER, SeriesView
 
@@ -129,6 +130,12 @@ def _rolling_sum(x: FloatArray, period: int) -> FloatArray:
 def sma(x: ArrayLike, period: int) -> FloatArray:
     """Simple moving average: mean of the last ``period`` values (NaN until ``period`` values)."""
     arr, period = _as_array(x), _check_period(period)
+    if kernel.KERNEL is not None and period <= len(arr) and arr.flags.c_contiguous:
+        # The same operations in one pass (kernel.c, tp_sma): ~3x faster on daily bars, and a
+        # sweep computes a few of these per combination. None when x has a gap.
+        out = kernel.KERNEL.sma(arr, period)
+        if out is not None:
+            return out
     return _rolling_sum(arr, period) / period
 
 

@@ -7,6 +7,7 @@
  *   tp_signal_core  <- vectorized.run_signals_arrays + build_curve in one call (the stages
  *                      below chained, plus arraypath.fills_ledger's position and trade columns)
  *   tp_longest_drawdown <- the longest of metrics._episodes' durations (headline statistics)
+ *   tp_sma          <- indicators.sma on gap-free input (_rolling_sum's no-gap path / period)
  * The Python is the specification; tests/engine/test_kernel.py checks the two bit for bit.
  * Bit-identical results need the same IEEE-754 double operations in the same order as
  * Python's floats, so this file is built with -std=c11 -ffp-contract=off (no fused
@@ -545,4 +546,32 @@ int tp_signal_core(int64_t n_sym, int64_t n_bars, const double *targets, int64_t
     tp_build_curve(n_bars, n_sym, fill_bar, fill_cash, nf, params[P_CASH], pos_start, pos_bars,
                    pos_values, close, complete, last_fill, held_units, equity, cash, exposure);
     return TP_OK;
+}
+
+/*
+ * indicators.sma(x, period) for 1 <= period <= n when every x is finite: _rolling_sum's
+ * no-gap path and the division, operation for operation. shift = x[0]; c = np.cumsum(x -
+ * shift) behind a leading 0.0 (NumPy's cumsum is sequential: c[1] = x[0] - shift, then each
+ * sum adds the next difference); out[j + period - 1] = ((c[j + period] - c[j]) + period *
+ * shift) / period and NaN before (np.full's NaN divided stays that NaN). c is the caller's
+ * scratch of n + 1 doubles. Returns 1, before writing anything, when an x is NaN or
+ * infinite: the caller takes the NumPy path, which masks them.
+ */
+int tp_sma(int64_t n, const double *x, int64_t period, double *c, double *out) {
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(x[i])) return 1;
+    const double shift = x[0];
+    double acc = x[0] - shift;
+    c[0] = 0.0;
+    c[1] = acc;
+    for (int64_t i = 1; i < n; i++) {
+        acc = acc + (x[i] - shift);
+        c[i + 1] = acc;
+    }
+    const double p = (double)period;
+    const double offset = p * shift;
+    for (int64_t i = 0; i < period - 1; i++) out[i] = NAN;
+    for (int64_t j = 0; j + period <= n; j++)
+        out[j + period - 1] = ((c[j + period] - c[j]) + offset) / p;
+    return 0;
 }

@@ -196,6 +196,9 @@ class Kernel:
         self._longest_drawdown = lib.tp_longest_drawdown
         self._longest_drawdown.restype = _I64
         self._longest_drawdown.argtypes = [_I64, _P, _P]
+        self._sma = lib.tp_sma
+        self._sma.restype = ctypes.c_int
+        self._sma.argtypes = [_I64, _P, _I64, _P, _P]
 
     def walk_orders(
         self,
@@ -342,6 +345,15 @@ class Kernel:
         outs = [np.empty(n) if wanted else None for wanted in (series, window)]
         self._drawdowns(n, _ptr(equity), *(None if o is None else _ptr(o) for o in outs))
         return [o for o in outs if o is not None]
+
+    def sma(self, x: np.ndarray, period: int) -> np.ndarray | None:
+        """indicators.sma of a C-contiguous float64 ``x`` for 1 <= period <= len(x); None when
+        ``x`` holds a NaN or an infinity (the NumPy path masks those)."""
+        n = len(x)
+        out, sums = np.empty(n), np.empty(n + 1)
+        if self._sma(n, _ptr(x), period, _ptr(sums), _ptr(out)):
+            return None
+        return out
 
     def longest_drawdown(self, dd: np.ndarray, timestamps: np.ndarray) -> int:
         """The longest drawdown episode in ns (-1: none) of a C-contiguous float64 drawdown

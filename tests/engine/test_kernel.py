@@ -26,6 +26,7 @@ from backtesting.engine.arraypath import (
     walk_params,
 )
 from backtesting.engine.bars import align_bars
+from backtesting.engine.indicators import sma
 from backtesting.engine.metrics import _longest_drawdown_days, drawdown_series
 from backtesting.engine.result import (
     Ledger,
@@ -412,6 +413,36 @@ def test_the_longest_drawdown_equals_the_episodes_reference(
     got = _longest_drawdown_days(ts[: len(dd)], series)
     want = _without_kernel(_longest_drawdown_days, ts[: len(dd)], series)
     assert same_bits(got, want)
+
+
+@needs_kernel
+@settings(max_examples=300, deadline=None)
+@given(
+    values=st.lists(
+        st.sampled_from([0.0, -0.0, 1e-300, 3.0, 101.25, -7.5, 5e300, -5e300])
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | st.floats(100.0, 101.0),
+        min_size=1,
+        max_size=60,
+    ),
+    period=st.integers(1, 70),
+    gap=st.sampled_from([None, np.nan, np.inf]),
+    strided=st.booleans(),
+)
+@example(values=[1.0] * 5, period=5, gap=None, strided=False)  # one window: the whole series
+@example(values=[5e300] * 6, period=3, gap=None, strided=False)  # sums overflow: inf - inf
+def test_sma_equals_the_numpy_reference(
+    values: list[float], period: int, gap: float | None, strided: bool
+) -> None:
+    # The kernel on gap-free contiguous input; a NaN or an infinity anywhere, a strided view
+    # or a period past the length take the NumPy path: the same bits every way.
+    x = np.array(values, dtype=np.float64)
+    if gap is not None:
+        x[len(x) // 2] = gap
+    if strided:
+        x = np.repeat(x, 2)[::2]
+    with np.errstate(all="ignore"):
+        assert same_bits(sma(x, period), _without_kernel(sma, x, period))
 
 
 @needs_kernel

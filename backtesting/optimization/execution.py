@@ -9,13 +9,14 @@ inserted with ON CONFLICT DO NOTHING on (optimization, index), so nothing counts
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.utils import timezone
 
 from backtesting import sandbox
@@ -35,6 +36,7 @@ from strategies.paramspec import ParameterSpace
 
 logger = logging.getLogger(__name__)
 Pending = list[tuple[int, dict[str, Any]]]
+Row = dict[str, Any]  # an OptimizationResult's fields but its sweep
 
 
 def optimization_chunk_execute(*, chunk_id: int) -> OptimizationChunk | None:
@@ -123,7 +125,7 @@ def _run_and_store(chunk: OptimizationChunk, pending: Pending, claim: JobClaim) 
     # The rows and the chunk's success commit together: one commit less per chunk, and an
     # attempt that is no longer ours (re-claimed or deleted meanwhile) stores nothing.
     with transaction.atomic():
-        OptimizationResult.objects.bulk_create(rows, ignore_conflicts=True)
+        _rows_insert(optimization.pk, rows)
         finished_at = claim.mark_succeeded()
         if finished_at is None:
             raise sandbox.SandboxCancelledError()
@@ -136,40 +138,76 @@ def _run_and_store(chunk: OptimizationChunk, pending: Pending, claim: JobClaim) 
 
 def _row(
     optimization: Optimization, index: int, params: dict[str, Any], item: sandbox.BatchItemResult
-) -> OptimizationResult:
+) -> Row:
     if item.ok and item.metrics is not None:
         n_trades = item.metrics.get("n_trades")
-        return OptimizationResult(
-            optimization=optimization,
-            index=index,
-            parameters=params,
-            status=ResultStatus.OK,
-            objective=objective_value(item.metrics, optimization.objective),
-            n_trades=int(n_trades) if isinstance(n_trades, int) else None,
-            metrics=item.metrics,
-        )
+        return {
+            "index": index,
+            "parameters": params,
+            "status": ResultStatus.OK,
+            "objective": objective_value(item.metrics, optimization.objective),
+            "n_trades": int(n_trades) if isinstance(n_trades, int) else None,
+            "metrics": item.metrics,
+            "error_message": "",
+        }
     message = item.error.message if item.error else "This combination failed."
-    return _failed_row(optimization, index, params, message)
+    return _failed_row(index, params, message)
 
 
-def _failed_row(
-    optimization: Optimization, index: int, params: dict[str, Any], message: str
-) -> OptimizationResult:
-    return OptimizationResult(
-        optimization=optimization,
-        index=index,
-        parameters=params,
-        status=ResultStatus.FAILED,
-        error_message=text_bound(message, MAX_MESSAGE_CHARS),
-    )
+def _failed_row(index: int, params: dict[str, Any], message: str) -> Row:
+    return {
+        "index": index,
+        "parameters": params,
+        "status": ResultStatus.FAILED,
+        "objective": None,
+        "n_trades": None,
+        "metrics": {},
+        "error_message": text_bound(message, MAX_MESSAGE_CHARS),
+    }
+
+
+# One parameter for all the rows: Django's bulk insert on PostgreSQL quotes every value into a
+# per-column array in Python (psycopg's client-side binding, a regex substitution per quote of
+# every metrics document), ~3 ms of the worker's CPU for 45 rows against ~0.7 ms for one JSON
+# document. The objective travels as its repr, which float8 parses back to the same bits
+# (-0.0 and infinities too; a JSON number would pass through numeric, which has neither).
+_INSERT_SQL = """
+INSERT INTO optimization_optimizationresult
+    (optimization_id, "index", parameters, status, objective, n_trades, metrics, error_message)
+SELECT %s, r."index", r.parameters, r.status, r.objective, r.n_trades, r.metrics,
+       r.error_message
+FROM jsonb_to_recordset(%s::jsonb) AS r(
+    "index" integer, parameters jsonb, status varchar, objective double precision,
+    n_trades integer, metrics jsonb, error_message text)
+ON CONFLICT (optimization_id, "index") DO NOTHING
+"""
+
+
+def _rows_insert(optimization_id: int, rows: list[Row]) -> None:
+    """Store the rows in one statement; a combination already stored keeps its row."""
+    if not rows:
+        return
+    database = connections[router.db_for_write(OptimizationResult)]
+    if database.vendor != "postgresql":
+        OptimizationResult.objects.bulk_create(
+            [OptimizationResult(optimization_id=optimization_id, **row) for row in rows],
+            ignore_conflicts=True,
+        )
+        return
+    document = [{**row, "objective": _float_text(row["objective"])} for row in rows]
+    with database.cursor() as cursor:
+        cursor.execute(_INSERT_SQL, [optimization_id, json.dumps(document)])
+
+
+def _float_text(value: float | None) -> str | None:
+    return None if value is None else repr(float(value))
 
 
 def _fail(
     chunk: OptimizationChunk, pending: Pending, claim: JobClaim, code: str, message: str
 ) -> None:
     """Every combination of the chunk not yet stored fails with the message; then the chunk."""
-    rows = [_failed_row(chunk.optimization, index, params, message) for index, params in pending]
-    OptimizationResult.objects.bulk_create(rows, ignore_conflicts=True)
+    _rows_insert(chunk.optimization_id, [_failed_row(i, p, message) for i, p in pending])
     claim.fail(JobStatus.FAILED, code, message)
 
 
@@ -189,10 +227,9 @@ def _sweep_advance(optimization_id: int) -> None:
 def chunk_exhausted(chunk_id: int, attempts: int) -> None:
     """The attempt cap ended a chunk `failed` (its workers kept dying): its rows fail with it,
     so the sweep still finishes with every other chunk's results."""
-    chunk = OptimizationChunk.objects.select_related("optimization").filter(pk=chunk_id).first()
+    chunk = OptimizationChunk.objects.filter(pk=chunk_id).first()
     if chunk is None:
         return
     message = f"Our workers were lost {attempts} times while running these combinations."
-    rows = [_failed_row(chunk.optimization, i, p, message) for i, p in _pending(chunk)]
-    OptimizationResult.objects.bulk_create(rows, ignore_conflicts=True)
+    _rows_insert(chunk.optimization_id, [_failed_row(i, p, message) for i, p in _pending(chunk)])
     logger.error("optimization chunk exhausted", extra={"chunk_id": chunk_id})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import struct
 from datetime import timedelta
 from unittest.mock import ANY
 
@@ -16,6 +18,7 @@ from hypothesis import strategies as st
 from backtesting import sandbox
 from backtesting.execution import backtest_execute
 from backtesting.jobs.recovery import job_recover_stale
+from backtesting.optimization import execution
 from backtesting.optimization.execution import optimization_chunk_execute
 from backtesting.optimization.models import Optimization, OptimizationChunk, OptimizationResult
 from backtesting.optimization.services import (
@@ -309,6 +312,41 @@ def test_a_first_attempt_finding_rows_stored_keeps_them_and_counts_nothing_twice
     assert rows[1].error_message == "Stored by an earlier attempt."
     optimization.refresh_from_db()
     assert optimization.status == "succeeded" and optimization.progress == 1.0
+
+
+# Objectives whose bits a detour through text or numeric would change: a sum's last bit, the
+# signed zero, the smallest and largest doubles, the infinities (a ratio can overflow).
+EXACT_OBJECTIVES = [0.1 + 0.2, -0.0, 5e-324, 1.7976931348623157e308, math.inf, -math.inf, None]
+
+
+@pytest.mark.parametrize("vendor", ["postgresql", "any other database"])
+def test_rows_store_their_objective_bit_for_bit_and_a_stored_combination_keeps_its_row(
+    sweep, monkeypatch, vendor
+):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite stores -0.0 as 0.0: both variants run on PostgreSQL")
+    optimization = sweep()
+    OptimizationResult.objects.create(
+        optimization=optimization, index=0, parameters={}, status="failed",
+        error_message="Stored first.",
+    )  # fmt: skip
+    if vendor != "postgresql":  # the ORM's bulk insert, as on SQLite
+        monkeypatch.setattr(connection, "vendor", "sqlite")
+    rows = [
+        {"index": index, "parameters": {"fast": index}, "status": "ok", "objective": objective,
+         "n_trades": index, "metrics": {"sharpe_ratio": 0.1 + 0.2}, "error_message": ""}
+        for index, objective in enumerate(EXACT_OBJECTIVES)
+    ]  # fmt: skip
+    execution._rows_insert(optimization.pk, rows)
+    monkeypatch.undo()
+    stored = OptimizationResult.objects.filter(optimization=optimization).order_by("index")
+    first, *others = stored
+    assert (first.status, first.error_message) == ("failed", "Stored first.")
+    for row, expected in zip(others, EXACT_OBJECTIVES[1:], strict=True):
+        bits = None if row.objective is None else struct.pack("<d", row.objective)
+        assert bits == (None if expected is None else struct.pack("<d", expected)), row.index
+        assert (row.status, row.n_trades, row.parameters) == ("ok", row.index, {"fast": row.index})
+        assert row.metrics == {"sharpe_ratio": 0.1 + 0.2} and row.error_message == ""
 
 
 def _statements(queries: CaptureQueriesContext) -> list[str]:

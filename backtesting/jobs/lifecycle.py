@@ -62,6 +62,15 @@ class CancelOutcome(enum.Enum):
     FINISHED = "finished"  # nothing to cancel
 
 
+def error_fields(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A failed run's error columns, its message and details cut to what a row may keep."""
+    return {
+        "error_code": code,
+        "error_message": text_bound(message, MAX_MESSAGE_CHARS),
+        "error_details": error_details_bound(details or {}),
+    }
+
+
 def job_cancel_flag_key(model: JobModel, job_id: int) -> str:
     return f"{job_kind_for(model).key_prefix}:cancel:{job_id}"
 
@@ -285,25 +294,29 @@ class JobClaim:
 
         Returns False when the claim was lost meanwhile (nothing written, no effects).
         """
+        updated = self.mark_ended(status, **fields)
+        if updated:
+            job_kind_for(self.model).finish_effects(self.job_id, status)
+        return updated
+
+    def mark_ended(self, status: str, **fields: Any) -> bool:
+        """In the caller's transaction: the run is in `status` (with `fields`) if still ours.
+
+        False when it was cancelled, deleted or re-claimed meanwhile: the caller then writes
+        nothing of this attempt. The finish effects are the caller's to run after the commit.
+        """
         updated = (
             self.rows()
             .filter(status=JobStatus.RUNNING)
             .update(status=status, finished_at=timezone.now(), lease_expires_at=None, **fields)
         )
-        if updated:
-            job_kind_for(self.model).finish_effects(self.job_id, status)
         return bool(updated)
 
     def fail(
         self, status: str, code: str, message: str, details: dict[str, Any] | None = None
     ) -> bool:
         """finish() with an error, its message and details cut to what a row may keep."""
-        return self.finish(
-            status,
-            error_code=code,
-            error_message=text_bound(message, MAX_MESSAGE_CHARS),
-            error_details=error_details_bound(details or {}),
-        )
+        return self.finish(status, **error_fields(code, message, details))
 
     def mark_succeeded(self, **fields: Any) -> datetime | None:
         """In the caller's transaction: the run is `succeeded` (with `fields`) if still ours.

@@ -24,7 +24,7 @@ from backtesting.bars import bars_for_backtest
 from backtesting.engine.research.ranking import objective_value
 from backtesting.jobs.bounds import MAX_MESSAGE_CHARS, text_bound
 from backtesting.jobs.fields import JobStatus
-from backtesting.jobs.lifecycle import ClaimOutcome, JobClaim, job_claim_row
+from backtesting.jobs.lifecycle import ClaimOutcome, JobClaim, error_fields, job_claim_row
 from backtesting.optimization.finish import sandbox_limits
 from backtesting.optimization.models import (
     Optimization,
@@ -52,7 +52,14 @@ def optimization_chunk_execute(*, chunk_id: int) -> OptimizationChunk | None:
         OptimizationChunk, job_id=chunk_id, token=token, related=("optimization__strategy_version",)
     )
     if outcome is not ClaimOutcome.CLAIMED:
-        return OptimizationChunk.objects.filter(pk=chunk_id).first()
+        ended = OptimizationChunk.objects.filter(pk=chunk_id).first()
+        if outcome is ClaimOutcome.NOT_CLAIMABLE and ended is not None and ended.is_finished:
+            # A redelivery of a chunk that ended: its attempt may have died (or its database
+            # call failed) between the chunk's commit and the sweep's advance, which nothing
+            # else would run again. The advance is idempotent (the sweep's row lock, its
+            # conditional end), so it runs again here.
+            _sweep_advance(ended.optimization_id)
+        return ended
     claim = JobClaim(OptimizationChunk, chunk_id, token)
     if chunk.optimization.status == JobStatus.QUEUED:  # the first chunks only: one query less
         Optimization.objects.filter(pk=chunk.optimization_id, status=JobStatus.QUEUED).update(
@@ -206,9 +213,17 @@ def _float_text(value: float | None) -> str | None:
 def _fail(
     chunk: OptimizationChunk, pending: Pending, claim: JobClaim, code: str, message: str
 ) -> None:
-    """Every combination of the chunk not yet stored fails with the message; then the chunk."""
-    _rows_insert(chunk.optimization_id, [_failed_row(i, p, message) for i, p in pending])
-    claim.fail(JobStatus.FAILED, code, message)
+    """Every combination of the chunk not yet stored fails with the message, and the chunk.
+
+    Both in one transaction and only while the claim is ours, as for a success: an attempt
+    that lost its claim (re-claimed after its lease ran out) must not write failed rows that
+    the live attempt's results would then meet as conflicts and be dropped for.
+    """
+    with transaction.atomic():
+        if not claim.mark_ended(JobStatus.FAILED, **error_fields(code, message)):
+            return
+        _rows_insert(chunk.optimization_id, [_failed_row(i, p, message) for i, p in pending])
+    _sweep_advance(chunk.optimization_id)
 
 
 def chunk_finish_effects(chunk_id: int, status: str) -> None:

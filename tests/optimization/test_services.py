@@ -296,6 +296,53 @@ def test_a_redelivered_chunk_reruns_only_what_was_not_stored_and_counts_nothing_
     assert chunk.status == "succeeded" and chunk.attempts == 2
 
 
+def test_an_attempt_that_lost_its_claim_fails_nothing(sweep, monkeypatch, chunks_of_25):
+    optimization = sweep()
+    chunk = optimization.chunks.get(number=0)
+
+    def reclaimed_meanwhile_then_fails(*args, **kwargs):
+        # Its lease ran out while it ran; another worker claimed the chunk and runs it.
+        OptimizationChunk.objects.filter(pk=chunk.pk).update(
+            claim_token="another", lease_expires_at=timezone.now() + timedelta(minutes=5)
+        )
+        raise sandbox.MemoryLimitError("The strategy used more than 1024 MB.")
+
+    monkeypatch.setattr(sandbox, "run_strategy_batch_in_sandbox", reclaimed_meanwhile_then_fails)
+    optimization_chunk_execute(chunk_id=chunk.pk)
+    # Failed rows written now would make the live attempt's results conflicts, dropped.
+    assert not OptimizationResult.objects.filter(optimization=optimization).exists()
+    chunk.refresh_from_db()
+    assert chunk.status == "running" and chunk.claim_token == "another"
+
+
+def test_a_redelivered_chunk_that_ended_advances_its_sweep_again(sweep, monkeypatch):
+    from django.db import OperationalError
+
+    from backtesting.optimization import services
+
+    real = services.optimization_advance
+    calls: list[int] = []
+
+    def the_second_advance_fails(*, optimization_id):
+        calls.append(optimization_id)
+        if len(calls) == 2:
+            raise OperationalError("the database went away")
+        real(optimization_id=optimization_id)
+
+    monkeypatch.setattr(services, "optimization_advance", the_second_advance_fails)
+    optimization = sweep()
+    first, second = optimization.chunks.order_by("number")
+    optimization_chunk_execute(chunk_id=first.pk)
+    with pytest.raises(OperationalError):  # the chunk's rows and success committed first
+        optimization_chunk_execute(chunk_id=second.pk)
+    optimization.refresh_from_db()
+    assert optimization.status == "running"
+    optimization_chunk_execute(chunk_id=second.pk)  # the task's retry finds the chunk ended
+    optimization.refresh_from_db()
+    assert optimization.status == "succeeded" and optimization.progress == 1.0
+    assert optimization.best_index is not None
+
+
 def test_a_first_attempt_finding_rows_stored_keeps_them_and_counts_nothing_twice(sweep):
     # A first attempt does not look for stored rows (none can be there); were one there all
     # the same (a requeue resets the attempt count), the insert keeps it and adds no second.

@@ -304,7 +304,11 @@ def optimization_advance(*, optimization_id: int) -> None:
     or end the sweep (cancelled, or finished with its best combination and DSR)."""
     with transaction.atomic():
         # The row lock makes two chunks ending together decide one after the other.
-        optimization = Optimization.objects.select_for_update().filter(pk=optimization_id).first()
+        # FOR NO KEY UPDATE: it serialises the advances, yet another chunk committing its rows
+        # (whose foreign key takes FOR KEY SHARE on this row) is not made to wait for it.
+        optimization = (
+            Optimization.objects.select_for_update(no_key=True).filter(pk=optimization_id).first()
+        )
         if optimization is None or optimization.is_finished:
             return
         stored = optimization.results.count()

@@ -9,8 +9,9 @@ latency at load 3 (the claim's first statement), plus the server's cost of those
 Here a task's connections go back to the pool when it ends, as Django gives them back after a
 request (`close_old_connections`: with CONN_MAX_AGE 0 each is returned, and one left broken or
 mid-transaction is discarded; the pool's check tests the next one handed out). What the
-stock fix-up does when a pool process starts is kept: the pool inherited through the fork is
-closed there, so no two processes ever share one (`_close_database`, unchanged).
+stock fix-up does around the fork is kept: the worker's main process closes its pool before it
+forks, and the pool inherited through the fork is closed when a pool process starts, so no two
+processes ever share one (`_close_database`, unchanged).
 """
 
 from __future__ import annotations
@@ -27,6 +28,18 @@ DjangoWorkerFixup: Any = celery_django.DjangoWorkerFixup  # type: ignore[attr-de
 
 
 class PoolKeepingWorkerFixup(DjangoWorkerFixup):
+    def install(self) -> Any:
+        installed = super().install()
+        # Installed in the worker's main process, before it forks its pool processes: the whole
+        # pool is closed there, as the stock fix-up does. Left open (install() calls
+        # close_database, which keeps it below), a forked pool process inherited its idle
+        # connections and closed them as it started (on_worker_process_init), which ends their
+        # PostgreSQL sessions for the main process too (Terminate on the shared socket): the
+        # main process's next query found its connection dead and opened another, one more
+        # session than its share for a moment.
+        self._close_database()
+        return installed
+
     def close_database(self, **kwargs: Any) -> None:
         # Before and after each task (the stock version closes the whole pool here).
         self._db.close_old_connections()  # type: ignore[attr-defined]

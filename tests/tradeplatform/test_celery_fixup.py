@@ -76,6 +76,15 @@ def test_a_pool_inherited_through_the_fork_is_still_closed_when_the_process_star
     assert connection.pool is not pool and pool.closed
 
 
+def test_the_main_process_closes_its_pool_before_it_forks_its_pool_processes() -> None:
+    # An idle connection left in it would be inherited and closed by a starting pool process,
+    # ending the main process's PostgreSQL session under it (the connection budget test saw
+    # one session more than a worker's share).
+    pool = _pool()
+    _worker_fixup(PoolKeepingWorkerFixup).install()
+    assert pool.closed and connection.connection is None
+
+
 def test_celerys_own_fixup_still_closes_the_pool_at_every_task() -> None:
     # Why ours exists (celery/celery#10554). When this fails, Celery keeps pools itself and
     # tradeplatform/celery_fixup.py can go.

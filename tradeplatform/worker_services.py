@@ -48,12 +48,22 @@ def worker_services_start(hostname: str) -> list[threading.Thread]:
     return [_start(service, hostname) for service in registered_worker_services()]
 
 
+# The services that use the database take turns: the connection budget gives a worker's main
+# process one connection for them (tradeplatform/postgres/budget.py), however many there are.
+# Two running at once (the recovery sweep and the queue-depth gauge) held two.
+_database_turn = threading.Lock()
+
+
 def _start(service: WorkerService, hostname: str) -> threading.Thread:
     def run_forever() -> None:
         if service.uses_database:
             _use_unpooled_database()
         while True:
-            worker_service_run_once(service, hostname)
+            if service.uses_database:
+                with _database_turn:  # its connection is closed before the turn passes
+                    worker_service_run_once(service, hostname)
+            else:
+                worker_service_run_once(service, hostname)
             time.sleep(service.interval())
 
     thread = threading.Thread(target=run_forever, name=f"worker-{service.name}", daemon=True)

@@ -5,8 +5,9 @@ worst. A pool is sized for the threads of its process that can use the database 
 
 - web (a gunicorn worker): one per thread (GUNICORN_THREADS), one kept open;
 - worker (a Celery process): a prefork pool process runs one task at a time, so one; the
-  main process's recovery sweep uses a plain connection of its own (worker_services.py),
-  so a worker node needs its concurrency + 1. A threads pool needs one per thread;
+  main process's services (the recovery sweep, the queue-depth gauge) take turns with one
+  plain connection of their own (worker_services.py), so a worker node needs its
+  concurrency + 1. A threads pool needs one per thread;
 - beat: one; command (manage.py, the recovery CronJob): two;
 - test (the pytest process): ten, for live_server's threads.
 

@@ -159,8 +159,8 @@ def _calendar(timestamps: object) -> tuple[np.ndarray, _Calendar]:
     ts = _as_timestamps(ts)
     days, day_last = _day_ends(ts)
     day_numbers = days[day_last]
-    saturdays = np.flatnonzero((day_numbers + 3) % 7 == 5)
-    calendar = _Calendar(day_last, day_numbers, 365 if len(saturdays) else 252)
+    saturdays = _saturdays(day_numbers)
+    calendar = _Calendar(day_last, day_numbers, _periods_for(len(saturdays) > 0))
     _memo = _CalendarMemo(ts.copy(), calendar, int(saturdays[-1]) if len(saturdays) else -1)
     for arr in (day_last, day_numbers):
         arr.flags.writeable = False  # shared with later reports over the same stamps
@@ -176,7 +176,7 @@ def _suffix_calendar(memo: _CalendarMemo, skip: int) -> _Calendar:
     day_last = memo.calendar.day_last[first:] - skip
     day_last.flags.writeable = False
     day_numbers = memo.calendar.day_numbers[first:]
-    return _Calendar(day_last, day_numbers, 365 if memo.last_saturday >= first else 252)
+    return _Calendar(day_last, day_numbers, _periods_for(memo.last_saturday >= first))
 
 
 def _day_ends(ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -217,8 +217,17 @@ def infer_periods_per_year(timestamps: np.ndarray) -> int:
 
 
 def _periods_per_year(days: np.ndarray) -> int:
-    weekday = (days + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
-    return 365 if bool(np.any(weekday == 5)) else 252
+    return _periods_for(len(_saturdays(days)) > 0)
+
+
+def _saturdays(days: np.ndarray) -> np.ndarray:
+    """Positions of the Saturdays among UTC day numbers."""
+    return np.flatnonzero((days + 3) % 7 == 5)  # 1970-01-01 was a Thursday; Monday = 0
+
+
+def _periods_for(has_saturday: bool) -> int:
+    """A calendar that trades on Saturdays trades every day (365 a year), else 252."""
+    return 365 if has_saturday else 252
 
 
 def per_period_rate(annual_rate: float, periods_per_year: float) -> float:
@@ -434,9 +443,7 @@ class _ExcessReturns:
         m2 = float(self.sum_squares / len(self.excess))
         if math.isnan(sr) or m2 == 0.0:
             return math.nan
-        # third_and_fourth_moments(centred), from the squares already taken.
-        squared = self.squares
-        m3, m4 = _mean(squared * self.centred), _mean(squared * squared)
+        m3, m4 = third_and_fourth_moments(self.centred, self.squares)
         g3 = m3 / m2**1.5
         g4 = m4 / m2**2
         radicand = 1.0 - g3 * sr + (g4 - 1.0) / 4.0 * sr**2
@@ -446,7 +453,9 @@ class _ExcessReturns:
         return 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
 
 
-def third_and_fourth_moments(centred: FloatArray) -> tuple[float, float]:
+def third_and_fourth_moments(
+    centred: FloatArray, squared: FloatArray | None = None
+) -> tuple[float, float]:
     """mean(c^3) and mean(c^4) of centred values c, the powers taken as products of c * c.
 
     Not NumPy's `c**3` and `c**4`: its power of a float array goes through a SIMD routine for
@@ -454,9 +463,11 @@ def third_and_fourth_moments(centred: FloatArray) -> tuple[float, float]:
     and from machine to machine (AVX-512 or not), and the negative bases cost ~0.2 us an
     element (a sweep's combination spent a fifth of its time here). Products are IEEE
     multiplications: the same bits on every machine, ~60x faster, and within two roundings
-    of the exact power, which moves a skewness or kurtosis by parts in 1e16.
+    of the exact power, which moves a skewness or kurtosis by parts in 1e16. `squared`:
+    centred * centred when the caller has it already.
     """
-    squared = centred * centred
+    if squared is None:
+        squared = centred * centred
     return _mean(squared * centred), _mean(squared * squared)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from random import Random
 from typing import Any, Final
@@ -103,12 +103,7 @@ class ParameterSpec:
         )  # fmt: skip
 
     def named(self, name: str) -> ParameterSpec:
-        # Every field given, as replace() would give them, without its field-by-field
-        # lookups: a strategy class is created again for every combination of a sweep.
-        return type(self)(
-            name, self.type, self.default, self.min, self.max, self.step, self.choices,
-            self.description,
-        )  # fmt: skip
+        return replace(self, name=name)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict with a fixed key order (choices become a list)."""
